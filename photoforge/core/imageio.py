@@ -6,6 +6,7 @@ because Pillow would reduce them to 8 bits. Every PNG is written by png_stream s
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -209,12 +210,18 @@ def _pixels_from_pillow(path: Path, im: Image.Image, icc: bytes | None, notices:
     return values.reshape(values.shape[0], values.shape[1], -1), None, icc
 
 
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    # one instance: createProfile stamps the current time, and identical inputs should
+    # produce identical files
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
 def _cmyk_to_rgb(path: Path, im: Image.Image, icc: bytes | None, notices: list[str]):
     if icc:
         try:
-            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            return ImageCms.profileToProfile(im, source, srgb, outputMode="RGB"), srgb.tobytes()
+            return ImageCms.profileToProfile(im, source, _srgb(), outputMode="RGB"), _srgb().tobytes()
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # e.g. an RGB profile wrongly attached to CMYK data
     notices.append(f"'{path}' is CMYK without a usable colour profile; it was converted to RGB "
@@ -516,7 +523,8 @@ def _write_webp(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> No
         raise ValueError(f"WebP images can be at most 16383 pixels on a side, this one is "
                          f"{image.width}×{image.height}")
     im = _pillow_image(image, "WebP", keep_alpha=True)
-    im.save(fh, "WEBP", quality=quality, lossless=quality == 100,
+    # exact: lossless WebP would otherwise rewrite the colour under transparent pixels
+    im.save(fh, "WEBP", quality=quality, lossless=quality == 100, exact=quality == 100,
             **_pillow_meta(meta, "WebP", image, 1 << 30, 1 << 30))
 
 

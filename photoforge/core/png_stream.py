@@ -15,7 +15,7 @@ import numpy as np
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FILTERS = (0, 1, 2, 3, 4)  # None, Sub, Up, Average, Paeth
-_STRIP_BYTES = 1 << 20  # per-strip temporaries are ~10× this, so keep it modest
+_STRIP_BYTES = 1 << 18  # per-strip temporaries are ~25× this, so keep it modest
 _IDAT_BYTES = 1 << 18
 _COLOUR_TYPE = {(1, False): 0, (3, False): 2, (1, True): 4, (3, True): 6}
 
@@ -56,8 +56,9 @@ def _filter_strip(cur: np.ndarray, prev: np.ndarray, bpp: int, only: int | None)
         best = cost.argmin(axis=0)
     out = np.empty((len(x), x.shape[1] + 1), dtype=np.uint8)
     out[:, 0] = np.asarray(kinds, dtype=np.uint8)[best]
-    stacked = np.stack(residuals)
-    out[:, 1:] = stacked[best, np.arange(len(x))]
+    for i, residual in enumerate(residuals):
+        rows = best == i
+        out[rows, 1:] = residual[rows]
     return out
 
 

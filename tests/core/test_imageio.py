@@ -783,3 +783,27 @@ def test_pillow_bomb_check_does_not_fire_below_our_limit(tmp_path):
         image = load_image(path)
     assert image.pixels.shape == (side, side, 1)
     assert Image.MAX_IMAGE_PIXELS == before
+
+
+def test_tiff_layouts_pillow_cannot_open_fall_back_to_tifffile(tmp_path):
+    values = noise(4, 6, 3)  # grey + alpha + one unspecified extra sample
+    tifffile.imwrite(tmp_path / "extra.tif", values, photometric="minisblack", extrasamples=[2, 0],
+                     planarconfig="contig")
+    image = load_image(tmp_path / "extra.tif")
+    assert np.array_equal(image.pixels[..., 0], values[..., 0]) and np.array_equal(image.alpha, values[..., 1])
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(values[..., :2], -1, 0), photometric="minisblack",
+                     extrasamples=[2], planarconfig="separate")
+    image = load_image(tmp_path / "planar.tif")
+    assert np.array_equal(image.pixels[..., 0], values[..., 0]) and np.array_equal(image.alpha, values[..., 1])
+    with pytest.raises(Exception):  # the premise: Pillow really cannot read these
+        Image.open(tmp_path / "extra.tif")
+
+
+def test_concurrent_loads_restore_pillow_globals(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    Image.fromarray(blocks()).save(tmp_path / "a.png")
+    before = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: load_image(tmp_path / "a.png").pixels.shape, range(40)))
+    assert results == [(32, 48, 3)] * 40
+    assert (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES) == before

@@ -1,0 +1,1 @@
+"""The PySide6 desktop application. Nothing below this package imports Qt."""

@@ -1,0 +1,401 @@
+"""The image view: tiled rendering at any zoom, pan, mask brush, and before/after compare."""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QAbstractScrollArea
+
+from photoforge.ui.pyramid import TILE, Pyramid
+
+ZOOM_MIN, ZOOM_MAX = 1 / 128, 32.0
+_CACHE_TILES = 600  # ≈ 150 MB of 256² RGB tiles at most
+
+
+def _qimage_rgb(arr: np.ndarray) -> QImage:
+    h, w = arr.shape[:2]
+    return QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGB888)
+
+
+class Canvas(QAbstractScrollArea):
+    zoom_changed = Signal(float)
+    cursor_moved = Signal(int, int)  # image pixel under the pointer
+    brush_size_changed = Signal(float)
+    stroke_finished = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMouseTracking(True)
+        self.viewport().setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(False)  # the main window takes drops
+        self.grabGesture(Qt.GestureType.PinchGesture)
+        self.document = None
+        self.zoom = 1.0
+        self.image_pyramid: Pyramid | None = None
+        self.mask_pyramid: Pyramid | None = None
+        self.before_pyramid: Pyramid | None = None
+        self._tiles: OrderedDict[tuple, tuple[np.ndarray, QImage]] = OrderedDict()
+        # Brush state (the tool options bar edits these).
+        self.tool = "brush"  # "brush" | "eraser" | "hand"
+        self.brush_size = 40.0  # diameter in image pixels
+        self.brush_hardness = 0.7
+        self.brush_opacity = 1.0
+        self.mask_color = QColor(255, 40, 40)
+        self.mask_opacity = 0.5
+        self.show_mask = True
+        self._stroke = None
+        self._last_point: QPointF | None = None
+        self._pan_anchor = None
+        self._space_down = False
+        self._pointer: QPointF | None = None
+        # Compare: split position in view fraction (None = off) and hold-to-see-before.
+        self.split: float | None = None
+        self.show_before = False
+        self._dragging_split = False
+
+    # ----- document -------------------------------------------------------------------
+    def set_document(self, document) -> None:
+        self.document = document
+        self._stroke = None
+        self.rebuild()
+        self.fit()
+
+    def rebuild(self) -> None:
+        """The image was replaced (new size or new document): start the tiles afresh."""
+        self._tiles.clear()
+        self.before_pyramid = None
+        if self.document is None:
+            self.image_pyramid = self.mask_pyramid = None
+        else:
+            self.image_pyramid = Pyramid(self.document.image.pixels)
+            self.mask_pyramid = Pyramid(self.document.mask, convert=lambda m: np.ascontiguousarray(m))
+        self._update_scrollbars()
+        self.viewport().update()
+
+    def refresh(self, rect: tuple[int, int, int, int] | None, image: bool = True, mask: bool = True) -> None:
+        """Pixels changed inside rect (image coordinates) of the image and/or the mask."""
+        if self.document is None:
+            return
+        if rect is None or self.image_pyramid is None or \
+                self.image_pyramid.source.shape[:2] != self.document.image.pixels.shape[:2]:
+            self.rebuild()
+            return
+        if image:
+            self.image_pyramid.source = self.document.image.pixels
+            self.image_pyramid.update(rect)
+        if mask:
+            self.mask_pyramid.source = self.document.mask
+            self.mask_pyramid.update(rect)
+        self._drop_tiles(rect, ("image",) * image + ("mask",) * mask)
+        self.viewport().update(self._view_rect(rect).adjusted(-2, -2, 2, 2))
+
+    def set_before(self, pixels: np.ndarray | None) -> None:
+        self.before_pyramid = Pyramid(pixels) if pixels is not None else None
+        self._drop_kind("before")
+        self.viewport().update()
+
+    def _drop_kind(self, kind: str) -> None:
+        for key in [k for k in self._tiles if k[0] == kind]:
+            del self._tiles[key]
+
+    def _drop_tiles(self, rect, kinds) -> None:
+        y0, y1, x0, x1 = rect
+        for key in list(self._tiles):
+            kind, level, ty, tx = key
+            if kind not in kinds:
+                continue
+            f = TILE << level
+            if ty * f < y1 and (ty + 1) * f > y0 and tx * f < x1 and (tx + 1) * f > x0:
+                del self._tiles[key]
+
+    # ----- geometry ------------------------------------------------------------------
+    def image_size(self) -> tuple[int, int]:
+        if self.document is None:
+            return 0, 0
+        h, w = self.document.image.pixels.shape[:2]
+        return w, h
+
+    def _origin(self) -> QPointF:
+        """View position of image pixel (0, 0): centred when smaller than the view."""
+        w, h = self.image_size()
+        vw, vh = self.viewport().width(), self.viewport().height()
+        ox = (vw - w * self.zoom) / 2 if w * self.zoom < vw else -self.horizontalScrollBar().value()
+        oy = (vh - h * self.zoom) / 2 if h * self.zoom < vh else -self.verticalScrollBar().value()
+        return QPointF(ox, oy)
+
+    def to_image(self, p: QPointF) -> QPointF:
+        o = self._origin()
+        return QPointF((p.x() - o.x()) / self.zoom, (p.y() - o.y()) / self.zoom)
+
+    def _view_rect(self, rect) -> QRect:
+        y0, y1, x0, x1 = rect
+        o = self._origin()
+        return QRectF(o.x() + x0 * self.zoom, o.y() + y0 * self.zoom,
+                      (x1 - x0) * self.zoom, (y1 - y0) * self.zoom).toAlignedRect()
+
+    def _update_scrollbars(self) -> None:
+        w, h = self.image_size()
+        vw, vh = self.viewport().width(), self.viewport().height()
+        for bar, total, page in ((self.horizontalScrollBar(), w * self.zoom, vw),
+                                 (self.verticalScrollBar(), h * self.zoom, vh)):
+            bar.setPageStep(max(1, page))
+            bar.setSingleStep(max(1, page // 20))
+            bar.setRange(0, max(0, int(math.ceil(total - page))))
+
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        zoom = min(ZOOM_MAX, max(ZOOM_MIN, zoom))
+        if self.document is None or zoom == self.zoom:
+            return
+        if anchor is None:
+            anchor = QPointF(self.viewport().width() / 2, self.viewport().height() / 2)
+        fixed = self.to_image(anchor)
+        self.zoom = zoom
+        self._update_scrollbars()
+        # Keep the image point under the anchor where it was.
+        self.horizontalScrollBar().setValue(int(round(fixed.x() * zoom - anchor.x())))
+        self.verticalScrollBar().setValue(int(round(fixed.y() * zoom - anchor.y())))
+        self.viewport().update()
+        self.zoom_changed.emit(self.zoom)
+
+    def zoom_step(self, steps: float, anchor: QPointF | None = None) -> None:
+        self.set_zoom(self.zoom * (2 ** (steps / 2)), anchor)
+
+    def fit(self) -> None:
+        w, h = self.image_size()
+        if not w:
+            return
+        vw, vh = max(1, self.viewport().width()), max(1, self.viewport().height())
+        self.zoom = 0  # force the change signal
+        self.set_zoom(min(vw / w, vh / h, 1.0) * 0.98 if (w > vw or h > vh) else 1.0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_scrollbars()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        self.viewport().update()
+
+    # ----- painting -------------------------------------------------------------------
+    def _tile_image(self, kind: str, pyramid: Pyramid, level: int, ty: int, tx: int) -> QImage:
+        key = (kind, level, ty, tx)
+        hit = self._tiles.get(key)
+        if hit is not None:
+            self._tiles.move_to_end(key)
+            return hit[1]
+        arr = pyramid.tile(level, ty, tx)
+        if kind == "mask":
+            arr = self._colour_mask(arr)
+            qimg = QImage(arr.data, arr.shape[1], arr.shape[0], arr.strides[0], QImage.Format.Format_RGBA8888)
+        else:
+            qimg = _qimage_rgb(arr)
+        self._tiles[key] = (arr, qimg)
+        while len(self._tiles) > _CACHE_TILES:
+            self._tiles.popitem(last=False)
+        return qimg
+
+    def _colour_mask(self, mask: np.ndarray) -> np.ndarray:
+        out = np.empty(mask.shape + (4,), np.uint8)
+        c = self.mask_color
+        out[..., 0], out[..., 1], out[..., 2] = c.red(), c.green(), c.blue()
+        out[..., 3] = (mask.astype(np.uint16) * int(self.mask_opacity * 255) // 255).astype(np.uint8)
+        return out
+
+    def set_mask_style(self, color: QColor | None = None, opacity: float | None = None) -> None:
+        if color is not None:
+            self.mask_color = QColor(color)
+        if opacity is not None:
+            self.mask_opacity = float(opacity)
+        self._drop_kind("mask")
+        self.viewport().update()
+
+    def _level(self) -> int:
+        return max(0, int(math.floor(math.log2(1.0 / self.zoom) + 1e-9))) if self.zoom < 1 else 0
+
+    def _draw_layer(self, painter: QPainter, kind: str, pyramid: Pyramid, clip: QRect) -> None:
+        level = min(self._level(), 30)
+        f = 1 << level
+        lw, lh = pyramid.level_size(level)
+        o = self._origin()
+        scale = self.zoom * f  # view pixels per level pixel
+        # Visible range of level pixels.
+        lx0 = max(0, int((clip.left() - o.x()) / scale))
+        ly0 = max(0, int((clip.top() - o.y()) / scale))
+        lx1 = min(lw, int(math.ceil((clip.right() + 1 - o.x()) / scale)))
+        ly1 = min(lh, int(math.ceil((clip.bottom() + 1 - o.y()) / scale)))
+        for ty in range(ly0 // TILE, (max(ly0, ly1 - 1)) // TILE + 1):
+            for tx in range(lx0 // TILE, (max(lx0, lx1 - 1)) // TILE + 1):
+                if ty * TILE >= lh or tx * TILE >= lw:
+                    continue
+                qimg = self._tile_image(kind, pyramid, level, ty, tx)
+                target = QRectF(o.x() + tx * TILE * scale, o.y() + ty * TILE * scale,
+                                qimg.width() * scale, qimg.height() * scale)
+                painter.drawImage(target, qimg)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self.viewport())
+        painter.fillRect(event.rect(), QColor(48, 48, 48))
+        if self.image_pyramid is None:
+            painter.setPen(QColor(170, 170, 170))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Drop a photo here, or File ▸ Open (Ctrl+O)")
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 2)
+        clip = event.rect()
+        before = self.before_pyramid if (self.show_before or self.split is not None) else None
+        if before is not None and self.show_before:
+            self._draw_layer(painter, "before", before, clip)
+        elif before is not None and self.split is not None:
+            x = int(self.viewport().width() * self.split)
+            left = clip.intersected(QRect(0, 0, x, self.viewport().height()))
+            right = clip.intersected(QRect(x, 0, self.viewport().width() - x, self.viewport().height()))
+            if not left.isEmpty():
+                painter.save()
+                painter.setClipRect(left)
+                self._draw_layer(painter, "before", before, left)
+                painter.restore()
+            if not right.isEmpty():
+                painter.save()
+                painter.setClipRect(right)
+                self._draw_layer(painter, "image", self.image_pyramid, right)
+                painter.restore()
+            painter.setPen(QPen(QColor(255, 255, 255), 2))
+            painter.drawLine(x, 0, x, self.viewport().height())
+            painter.drawText(8, 20, "Before")
+            painter.drawText(x + 8, 20, "After")
+        else:
+            self._draw_layer(painter, "image", self.image_pyramid, clip)
+        if self.show_mask and self.mask_pyramid is not None and not self.show_before:
+            self._draw_layer(painter, "mask", self.mask_pyramid, clip)
+        if self._pointer is not None and self.tool in ("brush", "eraser"):
+            radius = self.brush_size / 2 * self.zoom
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(QColor(0, 0, 0), 1.5))
+            painter.drawEllipse(self._pointer, radius, radius)
+            painter.setPen(QPen(QColor(255, 255, 255), 1))
+            painter.drawEllipse(self._pointer, radius, radius)
+
+    def _update_cursor_area(self, old: QPointF | None, new: QPointF | None) -> None:
+        r = int(self.brush_size / 2 * self.zoom) + 4
+        for p in (old, new):
+            if p is not None:
+                self.viewport().update(QRect(int(p.x()) - r, int(p.y()) - r, 2 * r, 2 * r))
+
+    # ----- input ----------------------------------------------------------------------
+    def _painting_tool(self) -> bool:
+        return self.tool in ("brush", "eraser") and not self._space_down and self.document is not None
+
+    def mousePressEvent(self, event) -> None:
+        pos = event.position()
+        if self.split is not None and abs(pos.x() - self.viewport().width() * self.split) < 6:
+            self._dragging_split = True
+            return
+        if event.button() == Qt.MouseButton.MiddleButton or \
+                (event.button() == Qt.MouseButton.LeftButton and (self._space_down or self.tool == "hand")):
+            self._pan_anchor = (pos, self.horizontalScrollBar().value(), self.verticalScrollBar().value())
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self._painting_tool():
+            p = self.to_image(pos)
+            radius = self.brush_size / 2
+            self._stroke = self.document.begin_stroke(
+                erase=self.tool == "eraser", opacity=self.brush_opacity, hardness=self.brush_hardness)
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and self._last_point is not None:
+                self._stroke.dab(self._last_point.x(), self._last_point.y(), radius)
+                rect = self._stroke.line_to(p.x(), p.y(), radius)
+            else:
+                rect = self._stroke.dab(p.x(), p.y(), radius)
+            self._last_point = p
+            self._after_dab(rect)
+
+    def _after_dab(self, rect) -> None:
+        if rect is not None:
+            self.refresh(rect, image=False, mask=True)
+
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position()
+        if self._dragging_split:
+            self.split = min(1.0, max(0.0, pos.x() / max(1, self.viewport().width())))
+            self.viewport().update()
+            return
+        if self._pan_anchor is not None:
+            start, hx, vy = self._pan_anchor
+            self.horizontalScrollBar().setValue(int(hx - (pos.x() - start.x())))
+            self.verticalScrollBar().setValue(int(vy - (pos.y() - start.y())))
+            return
+        old, self._pointer = self._pointer, pos
+        self._update_cursor_area(old, pos)
+        p = self.to_image(pos)
+        self.cursor_moved.emit(int(p.x()), int(p.y()))
+        if self._stroke is not None:
+            rect = self._stroke.line_to(p.x(), p.y(), self.brush_size / 2)
+            self._last_point = p
+            self._after_dab(rect)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._dragging_split:
+            self._dragging_split = False
+            return
+        if self._pan_anchor is not None:
+            self._pan_anchor = None
+            self.viewport().unsetCursor()
+            return
+        if self._stroke is not None and event.button() == Qt.MouseButton.LeftButton:
+            stroke, self._stroke = self._stroke, None
+            stroke.end()  # one stroke = one undo step, pushed on release
+            self.stroke_finished.emit()
+
+    def leaveEvent(self, event) -> None:
+        old, self._pointer = self._pointer, None
+        self._update_cursor_area(old, None)
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_step(event.angleDelta().y() / 120, event.position())
+            event.accept()
+        else:
+            super().wheelEvent(event)
+
+    def event(self, event) -> bool:
+        if event.type() == event.Type.Gesture:
+            pinch = event.gesture(Qt.GestureType.PinchGesture)
+            if pinch is not None:
+                self.set_zoom(self.zoom * pinch.scaleFactor())
+                return True
+        return super().event(event)
+
+    def set_brush_size(self, size: float) -> None:
+        self.brush_size = min(2000.0, max(1.0, size))
+        self.brush_size_changed.emit(self.brush_size)
+        self.viewport().update()
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        elif key == Qt.Key.Key_BracketLeft:
+            self.set_brush_size(self.brush_size / 1.2)
+        elif key == Qt.Key.Key_BracketRight:
+            self.set_brush_size(self.brush_size * 1.2)
+        elif key == Qt.Key.Key_Backslash and not event.isAutoRepeat():
+            self.show_before = self.before_pyramid is not None
+            self.viewport().update()
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.isAutoRepeat():
+            return
+        if event.key() == Qt.Key.Key_Space:
+            self._space_down = False
+            self.viewport().unsetCursor()
+        elif event.key() == Qt.Key.Key_Backslash:
+            self.show_before = False
+            self.viewport().update()
+        else:
+            super().keyReleaseEvent(event)

@@ -1,0 +1,130 @@
+"""Preferences, Export and Batch dialogs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                               QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from photoforge.engine.registry import models_for
+from photoforge.engine.runtime import DEVICES
+from photoforge.ui.settings import Preferences
+
+
+def _buttons(dialog: QDialog) -> QDialogButtonBox:
+    box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    box.accepted.connect(dialog.accept)
+    box.rejected.connect(dialog.reject)
+    return box
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, prefs: Preferences, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.device = QComboBox()
+        for name in ("auto", *DEVICES):
+            self.device.addItem(name)
+        self.device.setCurrentText(prefs.device)
+        self.threads = QSpinBox()
+        self.threads.setRange(0, 256)
+        self.threads.setSpecialValueText("all cores")
+        self.threads.setValue(prefs.threads)
+        self.tile = QSpinBox()
+        self.tile.setRange(-1, 4096)
+        self.tile.setSingleStep(64)
+        self.tile.setSpecialValueText("automatic")
+        self.tile.setValue(prefs.tile)
+        self.tile.setToolTip("0 = no tiling")
+        self.history = QSpinBox()
+        self.history.setRange(64, 1 << 20)
+        self.history.setSuffix(" MB")
+        self.history.setValue(prefs.history_mb)
+        form = QFormLayout(self)
+        form.addRow("Device for models", self.device)
+        form.addRow("CPU threads", self.threads)
+        form.addRow("Tile size", self.tile)
+        form.addRow("Undo memory (then spilled to disk)", self.history)
+        form.addRow(_buttons(self))
+        self.prefs = prefs
+
+    def result_prefs(self) -> Preferences:
+        p = self.prefs
+        p.device, p.threads = self.device.currentText(), self.threads.value()
+        p.tile, p.history_mb = self.tile.value(), self.history.value()
+        return p
+
+
+class ExportDialog(QDialog):
+    """Format options; the path is asked for after."""
+
+    def __init__(self, bit_depth: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.format = QComboBox()
+        for label, key in (("PNG", "png"), ("JPEG", "jpg"), ("TIFF", "tif"), ("WebP", "webp")):
+            self.format.addItem(label, key)
+        self.quality = QSpinBox()
+        self.quality.setRange(1, 100)
+        self.quality.setValue(92)
+        self.sixteen = QCheckBox("16 bits per channel (PNG, TIFF)")
+        self.sixteen.setChecked(bit_depth == 16)
+        self.metadata = QCheckBox("Keep metadata (EXIF, XMP)")
+        self.metadata.setChecked(True)
+        form = QFormLayout(self)
+        form.addRow("Format", self.format)
+        form.addRow("JPEG/WebP quality", self.quality)
+        form.addRow(self.sixteen)
+        form.addRow(self.metadata)
+        form.addRow(_buttons(self))
+        self.format.currentIndexChanged.connect(self._sync)
+        self._sync()
+
+    def _sync(self) -> None:
+        lossy = self.format.currentData() in ("jpg", "webp")
+        self.quality.setEnabled(lossy)
+        self.sixteen.setEnabled(not lossy)
+
+
+class BatchDialog(QDialog):
+    """Options for upscaling dropped files/folders into an output folder."""
+
+    def __init__(self, inputs: list[Path], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Batch upscale")
+        self.inputs = inputs
+        self.model = QComboBox()
+        for m in models_for("upscale"):
+            self.model.addItem(f"{m.title} ({m.speed})", m.id)
+        self.model.setCurrentIndex(max(0, self.model.findData("span-x4")))
+        self.scale = QDoubleSpinBox()
+        self.scale.setRange(0.25, 16)
+        self.scale.setValue(4)
+        self.format = QComboBox()
+        for label, key in (("Same as input", ""), ("PNG", "png"), ("JPEG", "jpg"), ("TIFF", "tif"), ("WebP", "webp")):
+            self.format.addItem(label, key)
+        first = inputs[0] if inputs else Path.home()
+        self.folder = QLineEdit(str((first.parent if first.is_file() else first.parent) / "upscaled"))
+        browse = QPushButton("…")
+        browse.clicked.connect(self._browse)
+        row = QWidget()
+        h = QHBoxLayout(row)
+        h.setContentsMargins(0, 0, 0, 0)
+        h.addWidget(self.folder)
+        h.addWidget(browse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"{len(inputs)} item(s): " + ", ".join(p.name for p in inputs[:4])
+                                + (" …" if len(inputs) > 4 else "")))
+        form = QFormLayout()
+        form.addRow("Model", self.model)
+        form.addRow("Scale", self.scale)
+        form.addRow("Output folder", row)
+        form.addRow("Format", self.format)
+        layout.addLayout(form)
+        layout.addWidget(_buttons(self))
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.folder.text())
+        if folder:
+            self.folder.setText(folder)

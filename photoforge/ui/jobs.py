@@ -1,0 +1,184 @@
+"""One background job at a time, on a QThread, speaking the engine's Progress protocol.
+
+The signals live on a QObject created in the GUI thread, so every emission from the
+worker is queued to the GUI thread. A cancelled job delivers nothing afterwards (its id is
+retired), and every failure reaches the single `failed` signal as a message.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from photoforge.engine.progress import Aborted, Progress
+
+JobFn = Callable[[Progress], Any]
+
+
+class _Bridge(QObject):
+    """Carries worker-thread events into the GUI thread (lives in the GUI thread)."""
+
+    progress = Signal(int, float, str)
+    done = Signal(int, object)
+    error = Signal(int, str, str)
+    aborted = Signal(int)
+
+
+class _Worker(QObject):
+    def __init__(self, job_id: int, fn: JobFn, progress: Progress, bridge: _Bridge):
+        super().__init__()
+        self.job_id, self.fn, self.progress, self.bridge = job_id, fn, progress, bridge
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self.fn(self.progress)
+        except Aborted:
+            self.bridge.aborted.emit(self.job_id)
+        except Exception as error:  # reported once, through the one failure path
+            self.bridge.error.emit(self.job_id, _describe(error), traceback.format_exc())
+        else:
+            self.bridge.done.emit(self.job_id, result)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, MemoryError):
+        return "Not enough memory for this operation. Try a smaller tile size in Preferences."
+    return text
+
+
+class JobRunner(QObject):
+    """Runs `fn(progress)` off the GUI thread; results come back through signals."""
+
+    started = Signal(str)  # label
+    progress = Signal(float, str, float)  # fraction, message, seconds left (−1 unknown)
+    finished = Signal(str, object)  # label, result
+    failed = Signal(str, str)  # label, message
+    cancelled = Signal(str)  # label
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self._bridge = _Bridge()
+        self._bridge.progress.connect(self._on_progress)
+        self._bridge.done.connect(self._on_done)
+        self._bridge.error.connect(self._on_error)
+        self._bridge.aborted.connect(self._on_aborted)
+        self._current: int | None = None
+        self._label = ""
+        self._progress: Progress | None = None
+        self._thread: QThread | None = None
+        self._worker: _Worker | None = None
+        self._callbacks: dict[int, Callable[[Any], None] | None] = {}
+        self._started_at = 0.0
+        self.last_traceback = ""
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    def start(self, label: str, fn: JobFn, on_done: Callable[[Any], None] | None = None) -> bool:
+        """Start a job; False (and nothing started) if one is already running."""
+        if self.busy:
+            return False
+        job_id = next(self._ids)
+        bridge = self._bridge
+        progress = Progress(lambda f, m: bridge.progress.emit(job_id, f, m))
+        self._current, self._label, self._progress = job_id, label, progress
+        self._callbacks[job_id] = on_done
+        self._started_at = time.monotonic()
+        self._reap()
+        thread = QThread()
+        worker = _Worker(job_id, fn, progress, bridge)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        self._thread, self._worker = thread, worker
+        thread.start()
+        self.started.emit(label)
+        self.busy_changed.emit(True)
+        return True
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next tile; nothing it produces is delivered."""
+        if self._current is None:
+            return
+        job_id, label = self._current, self._label
+        self._progress.cancel()
+        self._callbacks.pop(job_id, None)
+        self._finish()
+        self.cancelled.emit(label)
+
+    def wait(self, timeout_ms: int = 30000) -> bool:
+        """Block until the worker thread has ended (shutdown and tests)."""
+        if self._thread is None:
+            return True
+        self._thread.quit()
+        ok = self._thread.wait(timeout_ms)
+        if ok:
+            self._thread = self._worker = None
+        return ok
+
+    def _reap(self) -> None:
+        # A cancelled job's thread may still be finishing its tile; let it end on its own.
+        if self._thread is not None:
+            old_thread, old_worker = self._thread, self._worker
+            old_thread.quit()
+            old_thread.finished.connect(old_thread.deleteLater)
+            old_thread.finished.connect(old_worker.deleteLater)
+            self._orphans = getattr(self, "_orphans", [])
+            self._orphans.append((old_thread, old_worker))
+            self._thread = self._worker = None
+
+    def _finish(self) -> None:
+        self._current = None
+        self._progress = None
+        if self._thread is not None:
+            self._thread.quit()
+        self.busy_changed.emit(False)
+
+    @Slot(int, float, str)
+    def _on_progress(self, job_id: int, fraction: float, message: str) -> None:
+        if job_id != self._current:
+            return
+        elapsed = time.monotonic() - self._started_at
+        left = elapsed * (1 - fraction) / fraction if fraction > 0.02 else -1.0
+        self.progress.emit(fraction, message, left)
+
+    @Slot(int, object)
+    def _on_done(self, job_id: int, result: Any) -> None:
+        if job_id != self._current:
+            return
+        callback = self._callbacks.pop(job_id, None)
+        label = self._label
+        self._finish()
+        if callback is not None:
+            try:
+                callback(result)
+            except Exception as error:  # applying the result failed: same reporter
+                self.last_traceback = traceback.format_exc()
+                self.failed.emit(label, _describe(error))
+                return
+        self.finished.emit(label, result)
+
+    @Slot(int, str, str)
+    def _on_error(self, job_id: int, message: str, trace: str) -> None:
+        if job_id != self._current:
+            return
+        self._callbacks.pop(job_id, None)
+        label = self._label
+        self.last_traceback = trace
+        self._finish()
+        self.failed.emit(label, message)
+
+    @Slot(int)
+    def _on_aborted(self, job_id: int) -> None:
+        if job_id == self._current:  # the job aborted itself without cancel() (rare)
+            label = self._label
+            self._callbacks.pop(job_id, None)
+            self._finish()
+            self.cancelled.emit(label)

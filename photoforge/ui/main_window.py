@@ -1,0 +1,493 @@
+"""The main window: documents, menus, panels, jobs, drag and drop."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QToolBox)
+
+from photoforge.batch import IMAGE_SUFFIXES
+from photoforge.ui import settings
+from photoforge.ui.actions import ACTION_PANELS, ActionPanel
+from photoforge.ui.canvas import Canvas
+from photoforge.ui.jobs import JobRunner
+from photoforge.ui.panels import HistoryPanel, ToolOptionsBar
+
+OPEN_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self):
+        super().__init__()
+        self.setWindowTitle("PhotoForge")
+        self.resize(1280, 840)
+        self.setAcceptDrops(True)
+        self.prefs = settings.Preferences.load()
+        self.document = None
+        self.jobs = JobRunner(self)
+        self.canvas = Canvas(self)
+        self.canvas.set_mask_style(QColor(self.prefs.mask_color), self.prefs.mask_opacity)
+        self.setCentralWidget(self.canvas)
+        self._build_status_bar()
+        self._build_docks()
+        self._build_actions()
+        self._connect_jobs()
+        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.canvas.stroke_finished.connect(self._history_changed)
+        self._update_title()
+        self._device_label_refresh()
+
+    # ----- construction ---------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.info_label = QLabel("No image")
+        self.zoom_label = QLabel("")
+        self.device_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(True)
+        self.eta_label = QLabel("")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.jobs.cancel)
+        for w in (self.progress, self.eta_label, self.cancel_button):
+            w.hide()
+        bar.addWidget(self.info_label, 1)
+        for w in (self.progress, self.eta_label, self.cancel_button, self.zoom_label, self.device_label):
+            bar.addPermanentWidget(w)
+
+    def _build_docks(self) -> None:
+        self.history_panel = HistoryPanel()
+        self.history_panel.goto_requested.connect(self._goto_history)
+        dock = QDockWidget("History", self)
+        dock.setObjectName("history")
+        dock.setWidget(self.history_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.action_box = QToolBox()
+        self.action_panels: list[ActionPanel] = []
+        for cls in ACTION_PANELS:
+            panel = cls()
+            panel.run_requested.connect(self.run_action)
+            self.action_panels.append(panel)
+            self.action_box.addItem(panel, panel.title)
+        dock = QDockWidget("Actions", self)
+        dock.setObjectName("actions")
+        dock.setWidget(self.action_box)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+
+    def _act(self, menu, text, slot, shortcut=None, checkable=False) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        m = self.menuBar()
+        file = m.addMenu("&File")
+        self._act(file, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &Recent")
+        self._fill_recent()
+        self.save_action = self._act(file, "&Save", self.save, QKeySequence.StandardKey.Save)
+        self._act(file, "Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
+        self._act(file, "&Export…", self.export, QKeySequence("Ctrl+E"))
+        file.addSeparator()
+        self._act(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = m.addMenu("&Edit")
+        self.undo_action = self._act(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._act(edit, "&Redo", self.redo,
+                                     [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit.addSeparator()
+        self._act(edit, "&Preferences…", self.preferences)
+        view = m.addMenu("&View")
+        self._act(view, "Zoom &In", lambda: self.canvas.zoom_step(1), [QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
+        self._act(view, "Zoom &Out", lambda: self.canvas.zoom_step(-1), QKeySequence("Ctrl+-"))
+        self._act(view, "&Fit", self.canvas.fit, QKeySequence("Ctrl+0"))
+        self._act(view, "&100%", lambda: self.canvas.set_zoom(1.0), QKeySequence("Ctrl+1"))
+        view.addSeparator()
+        self.compare_action = self._act(view, "&Compare before/after", self.toggle_compare,
+                                        QKeySequence("Ctrl+K"), checkable=True)
+        self.mask_action = self._act(view, "Show &mask", self.toggle_mask, QKeySequence("Ctrl+M"), checkable=True)
+        self.mask_action.setChecked(True)
+        mask = m.addMenu("&Mask")
+        self._act(mask, "&Clear", lambda: self.mask_command("Clear mask", "clear"), QKeySequence("Ctrl+Shift+A"))
+        self._act(mask, "Select &all", lambda: self.mask_command("Select all", "select_all"), QKeySequence("Ctrl+A"))
+        self._act(mask, "&Invert", lambda: self.mask_command("Invert mask", "invert"), QKeySequence("Ctrl+I"))
+        self._act(mask, "&Grow…", lambda: self.mask_command("Grow mask", "grow", ask=True))
+        self._act(mask, "&Shrink…", lambda: self.mask_command("Shrink mask", "shrink", ask=True))
+        self._act(mask, "&Feather…", lambda: self.mask_command("Feather mask", "feather", ask=True))
+        mask.addSeparator()
+        self._act(mask, "&Load mask…", self.load_mask)
+        self._act(mask, "Sa&ve mask…", self.save_mask)
+        image = m.addMenu("&Image")
+        self._act(image, "&Upscale…", lambda: self.action_box.setCurrentIndex(0))
+        help_ = m.addMenu("&Help")
+        self._act(help_, "Model &licences", self.show_licences)
+        self._act(help_, "&About", lambda: QMessageBox.about(self, "PhotoForge", "PhotoForge — photo restoration."))
+
+        tools = self.addToolBar("Tools")
+        tools.setObjectName("tools")
+        group = QActionGroup(self)
+        for name, key in (("Brush", "B"), ("Eraser", "E"), ("Hand", "H")):
+            action = QAction(name, self)
+            action.setCheckable(True)
+            action.setShortcut(QKeySequence(key))
+            action.setChecked(name == "Brush")
+            action.triggered.connect(lambda checked, n=name.lower(): setattr(self.canvas, "tool", n))
+            group.addAction(action)
+            tools.addAction(action)
+        tools.addSeparator()
+        tools.addAction(self.undo_action)
+        tools.addAction(self.redo_action)
+        tools.addAction(self.compare_action)
+        self.addToolBarBreak()
+        options = ToolOptionsBar(self.canvas, self)
+        options.setObjectName("tool-options")
+        self.addToolBar(options)
+        self._refresh_actions()
+
+    def _connect_jobs(self) -> None:
+        self.jobs.started.connect(self._job_started)
+        self.jobs.progress.connect(self._job_progress)
+        self.jobs.finished.connect(lambda label, r: self._job_ended(f"{label}: done"))
+        self.jobs.failed.connect(self._job_failed)
+        self.jobs.cancelled.connect(lambda label: self._job_ended(f"{label}: cancelled; nothing changed"))
+
+    # ----- documents ------------------------------------------------------------------
+    def error(self, title: str, message: str) -> None:
+        QMessageBox.critical(self, title, message)
+
+    def open_path(self, path: str | Path) -> bool:
+        from photoforge.core.document import Document
+        from photoforge.core.imageio import ImageLoadError
+
+        if not self._confirm_discard():
+            return False
+        try:
+            document = Document.open(path)
+        except ImageLoadError as error:
+            self.error("Cannot open image", str(error))
+            return False
+        self.set_document(document)
+        self._fill_recent(settings.add_recent(str(Path(path).resolve())))
+        for notice in document.image.notices:
+            self.statusBar().showMessage(notice, 8000)
+        return True
+
+    def set_document(self, document) -> None:
+        self.document = document
+        document.history.memory_budget = self.prefs.history_mb << 20
+        document.on_change.append(self._document_changed)
+        document.history.listeners.append(self._history_changed)
+        self.canvas.set_document(document)
+        self.compare_action.setChecked(False)
+        self.canvas.split = None
+        self._history_changed()
+
+    def _document_changed(self, rect) -> None:
+        self.canvas.refresh(rect)
+        if self.compare_action.isChecked():
+            self._load_before()
+
+    def _history_changed(self) -> None:
+        doc = self.document
+        if doc is not None:
+            h = doc.history
+            self.history_panel.show_history(h.labels, h.index, h.pruned_count)
+        self._refresh_actions()
+        self._update_title()
+        self._update_info()
+
+    def _refresh_actions(self) -> None:
+        doc, busy = self.document, self.jobs.busy
+        self.undo_action.setEnabled(bool(doc and doc.history.can_undo and not busy))
+        self.redo_action.setEnabled(bool(doc and doc.history.can_redo and not busy))
+        for panel in self.action_panels:
+            panel.run_button.setEnabled(bool(doc) and not busy)
+
+    def _update_title(self) -> None:
+        doc = self.document
+        if doc is None:
+            self.setWindowTitle("PhotoForge")
+            return
+        name = doc.path.name if doc.path else "Untitled"
+        self.setWindowModified(not doc.history.is_clean)
+        self.setWindowTitle(f"{name}[*] — PhotoForge")
+
+    def _update_info(self) -> None:
+        doc = self.document
+        if doc is None:
+            self.info_label.setText("No image")
+            return
+        img = doc.image
+        kind = "grey" if img.is_grey else "RGB"
+        alpha = " + alpha" if img.alpha is not None else ""
+        self.info_label.setText(f"{img.width} × {img.height} px · {img.bit_depth}-bit {kind}{alpha}")
+
+    def _device_label_refresh(self) -> None:
+        self.device_label.setText(f"Device: {self.prefs.device}")
+
+    def _confirm_discard(self) -> bool:
+        doc = self.document
+        if doc is None or doc.history.is_clean:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save changes to {doc.path.name if doc.path else 'the image'}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def closeEvent(self, event) -> None:
+        if self.jobs.busy:
+            self.jobs.cancel()
+        if self._confirm_discard():
+            self.jobs.wait(5000)
+            event.accept()
+        else:
+            event.ignore()
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", OPEN_FILTER)
+        if path:
+            self.open_path(path)
+
+    def _fill_recent(self, files: list[str] | None = None) -> None:
+        self.recent_menu.clear()
+        for path in files if files is not None else settings.recent_files():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda checked=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def _save_to(self, path: Path, **options) -> bool:
+        from photoforge.core.imageio import ImageSaveError
+
+        try:
+            self.document.save(path, **options)
+        except ImageSaveError as error:
+            self.error("Cannot save image", str(error))
+            return False
+        self._history_changed()
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def save(self) -> bool:
+        if self.document is None:
+            return False
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path, overwrite=True)
+
+    def save_as(self) -> bool:
+        if self.document is None:
+            return False
+        start = str(self.document.path or "untitled.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save as", start, OPEN_FILTER)
+        # The file dialog already asked about replacing an existing file.
+        return bool(path) and self._save_to(Path(path), overwrite=True)
+
+    def export(self) -> None:
+        from photoforge.ui.dialogs import ExportDialog
+
+        if self.document is None:
+            return
+        dialog = ExportDialog(self.document.image.bit_depth, self)
+        if dialog.exec() != ExportDialog.DialogCode.Accepted:
+            return
+        fmt = dialog.format.currentData()
+        stem = self.document.path.stem if self.document.path else "export"
+        path, _ = QFileDialog.getSaveFileName(self, "Export", f"{stem}.{fmt}")
+        if not path:
+            return
+        from photoforge.core.imageio import ImageSaveError, save_image
+
+        image = self.document.image
+        if not dialog.sixteen.isChecked() and image.bit_depth == 16:
+            image = image.with_pixels((image.pixels // 257).astype("uint8"),
+                                      None if image.alpha is None else (image.alpha // 257).astype("uint8"))
+        try:
+            save_image(image, path, format=fmt, quality=dialog.quality.value(), overwrite=True,
+                       keep_metadata=dialog.metadata.isChecked())
+        except ImageSaveError as error:
+            self.error("Cannot export image", str(error))
+
+    # ----- history --------------------------------------------------------------------
+    def undo(self) -> None:
+        if self.document and not self.jobs.busy and self.document.history.can_undo:
+            self.document.history.undo(self.document)
+
+    def redo(self) -> None:
+        if self.document and not self.jobs.busy and self.document.history.can_redo:
+            self.document.history.redo(self.document)
+
+    def _goto_history(self, index: int) -> None:
+        if self.document and not self.jobs.busy:
+            self.document.history.goto(self.document, index)
+
+    # ----- mask -----------------------------------------------------------------------
+    def mask_command(self, label: str, name: str, ask: bool = False) -> None:
+        from photoforge.ops import mask as mask_ops
+
+        if self.document is None:
+            return
+        args = ()
+        if ask:
+            px, ok = QInputDialog.getInt(self, label, "Pixels:", 4, 1, 500)
+            if not ok:
+                return
+            args = (px,)
+        self.document.apply_mask(getattr(mask_ops, name)(self.document.mask, *args), label)
+
+    def load_mask(self) -> None:
+        from photoforge.ops.mask import MaskError, load_mask
+
+        if self.document is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Load mask", "", OPEN_FILTER)
+        if not path:
+            return
+        try:
+            self.document.apply_mask(load_mask(path, self.document.mask.shape), "Load mask")
+        except (MaskError, Exception) as error:
+            self.error("Cannot load mask", str(error))
+
+    def save_mask(self) -> None:
+        from photoforge.ops.mask import save_mask
+
+        if self.document is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save mask", "mask.png", "PNG (*.png)")
+        if path:
+            try:
+                save_mask(self.document.mask, path, overwrite=True)
+            except Exception as error:
+                self.error("Cannot save mask", str(error))
+
+    def toggle_mask(self, on: bool) -> None:
+        self.canvas.show_mask = on
+        self.canvas.viewport().update()
+
+    # ----- compare --------------------------------------------------------------------
+    def _load_before(self) -> None:
+        before = self.document.image_before_last_step() if self.document else None
+        self.canvas.set_before(before.pixels if before is not None else None)
+
+    def toggle_compare(self, on: bool) -> None:
+        if on and self.document is not None:
+            self._load_before()
+            self.canvas.split = 0.5
+        else:
+            self.canvas.split = None
+            self.canvas.set_before(None)
+        self.canvas.viewport().update()
+
+    # ----- jobs -----------------------------------------------------------------------
+    def run_action(self, panel: ActionPanel) -> None:
+        if self.document is None or self.jobs.busy:
+            return
+        try:
+            label, fn = panel.make_job(self.document, self.prefs)
+        except Exception as error:
+            self.error(panel.title, str(error))
+            return
+        document = self.document
+        self.jobs.start(label, fn, lambda result: document.apply_image(result, label))
+
+    def _job_started(self, label: str) -> None:
+        self.progress.setValue(0)
+        self.progress.setFormat(f"{label} %p%")
+        for w in (self.progress, self.eta_label, self.cancel_button):
+            w.show()
+        self._refresh_actions()
+
+    def _job_progress(self, fraction: float, message: str, seconds_left: float) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.eta_label.setText(f"{seconds_left:.0f} s left" if seconds_left >= 0 else "")
+
+    def _job_ended(self, message: str) -> None:
+        for w in (self.progress, self.eta_label, self.cancel_button):
+            w.hide()
+        self.statusBar().showMessage(message, 6000)
+        self._refresh_actions()
+
+    def _job_failed(self, label: str, message: str) -> None:
+        self._job_ended(f"{label}: failed")
+        self.error(label, f"{label} failed; the image is unchanged.\n\n{message}")
+
+    # ----- preferences, licences --------------------------------------------------------
+    def preferences(self) -> None:
+        from photoforge.ui.dialogs import PreferencesDialog
+
+        dialog = PreferencesDialog(self.prefs, self)
+        if dialog.exec() == PreferencesDialog.DialogCode.Accepted:
+            self.prefs = dialog.result_prefs()
+            self.prefs.save()
+            if self.document is not None:
+                self.document.history.memory_budget = self.prefs.history_mb << 20
+            self._device_label_refresh()
+
+    def show_licences(self) -> None:
+        from photoforge.engine.registry import MODELS
+
+        text = "\n".join(f"{m.id}: {m.licence} — {m.source.pack.project} {m.source.pack.version}"
+                         for m in MODELS)
+        QMessageBox.information(self, "Model licences", text)
+
+    # ----- drag and drop ----------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        event.acceptProposedAction()
+        # Let the drop finish before a dialog opens (some platforms block the source otherwise).
+        QTimer.singleShot(0, lambda: self.handle_drop(paths))
+
+    def handle_drop(self, paths: list[Path]) -> None:
+        if len(paths) == 1 and paths[0].is_file():
+            self.open_path(paths[0])
+        elif paths:
+            self.start_batch(paths)
+
+    def start_batch(self, paths: list[Path], dialog=None) -> bool:
+        from photoforge.batch import UsageError, plan_jobs, run_batch
+        from photoforge.ops.upscale import UpscaleOptions, upscale
+        from photoforge.ui.dialogs import BatchDialog
+
+        if self.jobs.busy:
+            self.error("Batch", "Another job is running; wait for it or cancel it first.")
+            return False
+        if dialog is None:
+            dialog = BatchDialog(paths, self)
+            if dialog.exec() != BatchDialog.DialogCode.Accepted:
+                return False
+        fmt = dialog.format.currentData() or None
+        try:
+            jobs = plan_jobs([str(p) for p in paths], dialog.folder.text(), fmt)
+            if len(paths) == 1 and not paths[0].is_dir():
+                jobs = plan_jobs([str(paths[0]), str(paths[0])], dialog.folder.text(), fmt)[:1]
+        except UsageError as error:
+            self.error("Batch", str(error))
+            return False
+        options = UpscaleOptions(model=dialog.model.currentData(), scale=dialog.scale.value(),
+                                 tile=self.prefs.tile_option, device=self.prefs.device,
+                                 threads=self.prefs.threads_option)
+
+        def work(progress):
+            return run_batch(jobs, lambda image, p: upscale(image, options, p), progress=progress, fmt=fmt)
+
+        return self.jobs.start(f"Batch of {len(jobs)}", work, self._batch_done)
+
+    def _batch_done(self, report) -> None:
+        text = report.summary()
+        if report.failures:
+            text += "\n\n" + "\n".join(message for _, message in report.failures[:20])
+            QMessageBox.warning(self, "Batch finished", text)
+        else:
+            self.statusBar().showMessage(text, 8000)
+        self.last_batch = report

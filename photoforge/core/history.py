@@ -72,6 +72,10 @@ Step = Union[PatchStep, ReplaceStep]
 class Target(Protocol):
     """What History changes; Document implements it."""
 
+    def settle(self) -> None:
+        """Called before undo/redo/goto: finish anything open (a brush stroke) so that it
+        becomes a step of its own first."""
+
     def write_patches(self, patches: list[tuple[str, int, int, np.ndarray]]) -> None: ...
 
     def restore_state(self, state: State) -> None: ...
@@ -133,15 +137,21 @@ class _Entry:
     def nbytes(self) -> int:
         return sum(s.nbytes for s in self.slots())
 
-    def apply(self, target: Target, forward: bool) -> None:
-        # Read everything first, so a failed read leaves the document untouched.
+    @property
+    def targets(self) -> frozenset[str]:
+        return frozenset(TARGETS) if self.replace else frozenset(p[0] for p in self.patches)
+
+    def data(self, forward: bool) -> State | list[tuple[str, int, int, np.ndarray]]:
+        """What applying the step writes, in the order to write it."""
         if self.replace:
             pixels, alpha, mask = (None if s is None else s.load() for s in self.states[forward])
-            target.restore_state(State(pixels, alpha, mask, dict(self.meta[forward])))
-        else:
-            order = self.patches if forward else reversed(self.patches)
-            target.write_patches([(t, y, x, (after if forward else before).load())
-                                  for t, y, x, before, after in order])
+            return State(pixels, alpha, mask, dict(self.meta[forward]))
+        order = self.patches if forward else reversed(self.patches)
+        return [(t, y, x, (after if forward else before).load()) for t, y, x, before, after in order]
+
+    def apply(self, target: Target, forward: bool) -> None:
+        data = self.data(forward)  # read it all first: a failed read changes nothing
+        target.restore_state(data) if self.replace else target.write_patches(data)
 
 
 class History:
@@ -177,25 +187,25 @@ class History:
     def __len__(self) -> int:
         return len(self._entries)
 
-    @property
-    def memory_budget(self) -> int:
-        return self._memory_budget
+    def step_targets(self, index: int) -> frozenset[str]:
+        """Which of "image", "alpha", "mask" step `index` (0 = oldest) changes."""
+        return self._entries[index].targets
 
-    @memory_budget.setter
-    def memory_budget(self, value: int) -> None:
-        self._memory_budget = int(value)
-        self._enforce()
-        self._notify()
+    def peek(self, index: int, forward: bool = False) -> State | list[tuple[str, int, int, np.ndarray]]:
+        """What undoing (or, with `forward`, redoing) step `index` would write, without
+        writing it: a State, or (target, y0, x0, array) patches in the order to apply."""
+        return self._entries[index].data(forward)
 
-    @property
-    def disk_budget(self) -> int:
-        return self._disk_budget
+    def _budget(name: str) -> property:  # noqa: N805 - a property factory used below
+        def set_budget(self, value: int) -> None:
+            setattr(self, name, int(value))
+            self._enforce()
+            self._notify()
+        return property(lambda self: getattr(self, name), set_budget)
 
-    @disk_budget.setter
-    def disk_budget(self, value: int) -> None:
-        self._disk_budget = int(value)
-        self._enforce()
-        self._notify()
+    memory_budget = _budget("_memory_budget")  # bytes of steps kept in RAM (settable)
+    disk_budget = _budget("_disk_budget")  # bytes of steps kept in the spill folder
+    del _budget
 
     # ------------------------------------------------------------ actions
     def push(self, step: Step) -> None:
@@ -212,6 +222,7 @@ class History:
         self._notify()
 
     def undo(self, target: Target) -> bool:
+        target.settle()
         if not self.can_undo:
             return False
         self._entries[self._index - 1].apply(target, forward=False)
@@ -220,6 +231,7 @@ class History:
         return True
 
     def redo(self, target: Target) -> bool:
+        target.settle()
         if not self.can_redo:
             return False
         self._entries[self._index].apply(target, forward=True)
@@ -229,6 +241,7 @@ class History:
 
     def goto(self, target: Target, index: int) -> None:
         """Undo or redo until `index` steps are applied."""
+        target.settle()
         if not 0 <= index <= len(self._entries):
             raise IndexError(f"history index {index} is outside 0…{len(self._entries)}")
         # A replace step's state is complete, so the steps beyond it need not be replayed.
@@ -270,8 +283,7 @@ class History:
         # The newest step is never spilled: it is the likeliest undo, and its "after" is
         # usually the document's current image, so writing it out would free nothing.
         while self._mem > self._memory_budget:
-            pos = next((i for i, e in enumerate(self._entries[:-1])
-                        if any(s.array is not None for s in e.slots())), None)
+            pos = next((i for i, e in enumerate(self._entries[:-1]) if e.path is None), None)
             if pos is None:
                 break
             try:

@@ -169,8 +169,10 @@ class Canvas(QAbstractScrollArea):
         if not w:
             return
         vw, vh = max(1, self.viewport().width()), max(1, self.viewport().height())
-        self.zoom = 0  # force the change signal
-        self.set_zoom(min(vw / w, vh / h, 1.0) * 0.98 if (w > vw or h > vh) else 1.0)
+        self.zoom = min(vw / w, vh / h) * 0.98 if (w > vw or h > vh) else 1.0
+        self._update_scrollbars()
+        self.viewport().update()
+        self.zoom_changed.emit(self.zoom)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

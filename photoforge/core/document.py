@@ -1,0 +1,398 @@
+"""The open photo: its image, the user's mask, its file and its undo history.
+
+Images are immutable snapshots: every change installs a new ImageData whose arrays are
+read-only, so a worker still reading the previous image never sees it half-changed and
+History can keep the arrays without copying them. The mask, by contrast, is edited in
+place, because a brush dab must cost its own area and not a copy of the whole mask; a
+worker that needs the mask takes `doc.mask.copy()`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .history import History, Patch, PatchStep, ReplaceStep, State
+from .image import ImageData
+from .imageio import DEFAULT_MAX_PIXELS, load_image, save_image
+
+Rect = tuple[int, int, int, int]  # (y0, y1, x0, x1), end-exclusive, in image pixels
+META_FIELDS = ("icc_profile", "exif", "xmp", "source_format")
+TILE = 64  # the unit in which a stroke saves what it is about to paint over
+
+
+def _frozen(array: np.ndarray | None) -> np.ndarray | None:
+    if array is not None:
+        array.flags.writeable = False
+    return array
+
+
+def _frozen_copy(array: np.ndarray) -> np.ndarray:
+    return _frozen(np.array(array, copy=True))
+
+
+def changed_box(a: np.ndarray, b: np.ndarray) -> Rect | None:
+    """Bounding box of the pixels where `a` and `b` differ, or None if they are equal."""
+    diff = a != b
+    if diff.ndim == 3:
+        diff = diff.any(axis=2)
+    rows = np.flatnonzero(diff.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(diff[rows[0]:rows[-1] + 1].any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _diff_patch(target: str, before: np.ndarray, after: np.ndarray, y0: int = 0,
+                x0: int = 0) -> Patch | None:
+    box = changed_box(before, after)
+    if box is None:
+        return None
+    by0, by1, bx0, bx1 = box
+    # copies: a view would keep the whole full-size array alive in History
+    return Patch(target, y0 + by0, x0 + bx0, _frozen_copy(before[by0:by1, bx0:bx1]),
+                 _frozen_copy(after[by0:by1, bx0:bx1]))
+
+
+def _patch_rect(patch: Patch) -> Rect:
+    h, w = patch.before.shape[:2]
+    return patch.y0, patch.y0 + h, patch.x0, patch.x0 + w
+
+
+def _patched(image: ImageData, patches: list[tuple[str, int, int, np.ndarray]]) -> ImageData:
+    """`image` with image/alpha patches written into copies of its arrays."""
+    fresh = {}
+    for target, y0, x0, data in patches:
+        if target not in fresh:
+            fresh[target] = np.array(image.pixels if target == "image" else image.alpha)
+        fresh[target][y0:y0 + data.shape[0], x0:x0 + data.shape[1]] = data
+    if not fresh:
+        return image
+    return replace(image, notices=[], pixels=fresh.get("image", image.pixels),
+                   alpha=fresh.get("alpha", image.alpha))
+
+
+def union(a: Rect | None, b: Rect | None) -> Rect | None:
+    if a is None or b is None:
+        return b if a is None else a
+    return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
+
+
+def resize_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour resize by sampling at target pixel centres (no cv2 in core)."""
+    h, w = mask.shape
+    ys = np.minimum(((np.arange(height) + 0.5) * (h / height)).astype(np.intp), h - 1)
+    xs = np.minimum(((np.arange(width) + 0.5) * (w / width)).astype(np.intp), w - 1)
+    return np.take(np.take(mask, ys, axis=0), xs, axis=1)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+class Document:
+    """Call from one thread (the GUI's). `on_change` listeners get the changed Rect, or
+    None when everything (or the size) changed."""
+
+    def __init__(self, image: ImageData, path: str | os.PathLike[str] | None = None,
+                 history: History | None = None) -> None:
+        self.image = self._own(image)
+        self.mask = np.zeros((image.height, image.width), np.uint8)
+        self.path = Path(path) if path is not None else None
+        self.history = history if history is not None else History()
+        self.revision = 0
+        self.on_change: list[Callable[[Rect | None], None]] = []
+        self._stroke: Stroke | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS,
+             history: History | None = None) -> "Document":
+        return cls(load_image(path, max_pixels), path, history)
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def is_modified(self) -> bool:
+        return not self.history.is_clean
+
+    def save(self, path: str | os.PathLike[str] | None = None, *, format: str | None = None,
+             quality: int = 95, overwrite: bool = False, keep_metadata: bool = True,
+             as_copy: bool = False) -> list[str]:
+        """Save to `path` (default: the document's own file, which may always be replaced)
+        and return notices about what the format could not hold. Unless `as_copy` (an
+        export), the file becomes the document's own and the history is marked clean."""
+        self.finish_stroke()
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ValueError("the document has no file yet; choose where to save it")
+        own = self.path is not None and _same_file(self.path, target)
+        image = replace(self.image, notices=[])  # notices of this save only
+        save_image(image, target, format=format, quality=quality, overwrite=overwrite or own,
+                   keep_metadata=keep_metadata)
+        if not as_copy:
+            self.path = target
+            self.history.mark_clean()
+        return image.notices
+
+    # ------------------------------------------------------------ whole-image changes
+    def apply_image(self, new: ImageData, label: str) -> bool:
+        """Install an op's result as one undo step; False if it changed nothing. The
+        document takes ownership: `new`'s arrays become read-only."""
+        self.finish_stroke()
+        old, new = self.image, self._own(new)
+        same_layout = (old.pixels.shape == new.pixels.shape and old.pixels.dtype == new.pixels.dtype
+                       and (old.alpha is None) == (new.alpha is None)
+                       and (old.alpha is None or old.alpha.dtype == new.alpha.dtype)
+                       and all(getattr(old, f) == getattr(new, f) for f in META_FIELDS))
+        if same_layout:
+            patches = [p for p in (_diff_patch("image", old.pixels, new.pixels), old.alpha is not None
+                                   and _diff_patch("alpha", old.alpha, new.alpha)) if p]
+            if not patches:
+                return False
+            self.image = new
+            self.history.push(PatchStep(label, patches))
+            self._changed(functools.reduce(union, map(_patch_rect, patches)))
+            return True
+        if new.pixels.shape[:2] == old.pixels.shape[:2]:
+            mask_before = mask_after = _frozen_copy(self.mask)
+        else:  # keep the user's mask, scaled with the image
+            mask_before, self.mask = _frozen(self.mask), resize_nearest(self.mask, new.height, new.width)
+            mask_after = _frozen_copy(self.mask)
+        self.image = new
+        self.history.push(ReplaceStep(label, State(old.pixels, old.alpha, mask_before, self._meta(old)),
+                                      State(new.pixels, new.alpha, mask_after, self._meta(new))))
+        self._changed(None)
+        return True
+
+    def apply_mask(self, new_mask: np.ndarray, label: str) -> bool:
+        """Install a whole-mask command's result as one step; False if nothing changed."""
+        self.finish_stroke()
+        if new_mask.shape != self.mask.shape or new_mask.dtype != np.uint8:
+            raise ValueError(f"the mask must be {self.mask.shape} uint8, not "
+                             f"{new_mask.shape} {new_mask.dtype}")
+        patch = _diff_patch("mask", self.mask, new_mask)
+        if patch is None:
+            return False
+        y0, y1, x0, x1 = rect = _patch_rect(patch)
+        self.mask[y0:y1, x0:x1] = patch.after
+        self.history.push(PatchStep(label, [patch]))
+        self._changed(rect)
+        return True
+
+    # ------------------------------------------------------------ history
+    def undo(self) -> bool:
+        return self.history.undo(self)
+
+    def redo(self) -> bool:
+        return self.history.redo(self)
+
+    def goto(self, index: int) -> None:
+        self.history.goto(self, index)
+
+    def image_before_last_step(self) -> ImageData | None:
+        """The image before the latest applied step that changed it (mask steps do not
+        count), for the before/after view; None if no such step. It may differ in size."""
+        for index in range(self.history.index - 1, -1, -1):
+            if self.history.step_targets(index) & {"image", "alpha"}:
+                data = self.history.peek(index)
+                if isinstance(data, State):
+                    return replace(self.image, pixels=data.pixels, alpha=data.alpha, notices=[], **data.meta)
+                return _patched(self.image, [p for p in data if p[0] != "mask"])
+        return None
+
+    def settle(self) -> None:
+        """For History: an open stroke becomes its own step before any undo."""
+        self.finish_stroke()
+
+    def write_patches(self, patches: list[tuple[str, int, int, np.ndarray]]) -> None:
+        """For History. Image and alpha are copied on write (see the module docstring)."""
+        self._check_no_stroke()
+        rect = None
+        for target, y0, x0, data in patches:
+            h, w = data.shape[:2]
+            if target == "mask":
+                self.mask[y0:y0 + h, x0:x0 + w] = data
+            rect = union(rect, (y0, y0 + h, x0, x0 + w))
+        self.image = self._own(_patched(self.image, [p for p in patches if p[0] != "mask"]))
+        self._changed(rect)
+
+    def restore_state(self, state: State) -> None:
+        """For History."""
+        self._check_no_stroke()
+        self.image = self._own(replace(self.image, pixels=state.pixels, alpha=state.alpha,
+                                       notices=[], **state.meta))
+        self.mask = np.array(state.mask)  # History keeps its own copy read-only
+        self._changed(None)
+
+    # ------------------------------------------------------------ brush
+    def begin_stroke(self, erase: bool = False, opacity: float = 1.0,
+                     hardness: float = 0.8) -> "Stroke":
+        """Start one brush gesture on the mask (one undo step); ends any open one."""
+        self.finish_stroke()
+        self._stroke = Stroke(self, erase, opacity, hardness)
+        return self._stroke
+
+    def finish_stroke(self) -> None:
+        if self._stroke is not None:
+            self._stroke.end()
+
+    # ------------------------------------------------------------ internals
+    @staticmethod
+    def _own(image: ImageData) -> ImageData:
+        _frozen(image.pixels)
+        _frozen(image.alpha)
+        return image
+
+    @staticmethod
+    def _meta(image: ImageData) -> dict:
+        return {f: getattr(image, f) for f in META_FIELDS}
+
+    def _check_no_stroke(self) -> None:
+        if self._stroke is not None:  # its saved tiles would no longer match the mask
+            raise RuntimeError("a brush stroke is in progress; call History with settle() first")
+
+    def _changed(self, rect: Rect | None) -> None:
+        self.revision += 1
+        for listener in list(self.on_change):
+            listener(rect)
+
+
+class Stroke:
+    """One brush gesture on the mask. Within it, coverage = max(coverage, dab alpha), so
+    overlapping dabs never build up beyond `opacity`; the result is computed from the mask
+    as it was before the stroke (`base`). Both are kept per touched 64×64 tile only."""
+
+    def __init__(self, doc: Document, erase: bool, opacity: float, hardness: float) -> None:
+        if not (0.0 <= opacity <= 1.0 and 0.0 <= hardness <= 1.0):
+            raise ValueError(f"opacity and hardness must be within 0…1, not {opacity}, {hardness}")
+        self.erase, self.opacity, self.hardness = bool(erase), float(opacity), float(hardness)
+        self._doc, self._mask = doc, doc.mask
+        self._base: dict[tuple[int, int], np.ndarray] = {}
+        self._cover: dict[tuple[int, int], np.ndarray] = {}
+        self._last: tuple[float, float, float] | None = None
+        self._travel = 0.0  # distance moved since the last dab
+        self._open = True
+
+    def dab(self, x: float, y: float, radius: float) -> Rect | None:
+        """Paint one round dab centred at (x, y) (pixel i spans i…i+1); None if off-image."""
+        self._check_open()
+        rect = self._paint(x, y, radius)
+        self._last, self._travel = (x, y, radius), 0.0
+        if rect is not None:
+            self._doc._changed(rect)
+        return rect
+
+    def line_to(self, x: float, y: float, radius: float) -> Rect | None:
+        """Dabs every max(1, radius/4) px from the last point (radius interpolated)."""
+        self._check_open()
+        if self._last is None:
+            return self.dab(x, y, radius)
+        lx, ly, lr = self._last
+        dist = math.hypot(x - lx, y - ly)
+        rect, along, gap = None, 0.0, self._travel
+        while True:
+            t = along / dist if dist else 1.0
+            # never behind the start, even if the spacing shrank with the radius
+            ahead = max(along, along + max(1.0, (lr + (radius - lr) * t) / 4) - gap)
+            if ahead > dist:
+                break
+            along, gap, t = ahead, 0.0, ahead / dist if dist else 1.0
+            rect = union(rect, self._paint(lx + (x - lx) * t, ly + (y - ly) * t, lr + (radius - lr) * t))
+        self._travel = gap + dist - along
+        self._last = (x, y, radius)
+        if rect is not None:
+            self._doc._changed(rect)
+        return rect
+
+    def end(self) -> bool:
+        """Close the stroke as one undo step ("Brush"/"Eraser"); False if nothing changed."""
+        self._check_open()
+        self._close()
+        patches = [p for y0, x0, base, now in self._tiles()
+                   if (p := _diff_patch("mask", base, now, y0, x0)) is not None]
+        if patches:
+            self._doc.history.push(PatchStep("Eraser" if self.erase else "Brush", patches))
+        return bool(patches)
+
+    def cancel(self) -> None:
+        """Put the mask back as it was before the stroke; no undo step."""
+        self._check_open()
+        self._close()
+        rect = None
+        for y0, x0, base, now in self._tiles():
+            now[...] = base
+            rect = union(rect, (y0, y0 + base.shape[0], x0, x0 + base.shape[1]))
+        if rect is not None:
+            self._doc._changed(rect)
+
+    def __enter__(self) -> "Stroke":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._open:
+            self.cancel() if exc_type is not None else self.end()
+
+    def _tiles(self):
+        """(y0, x0, mask before the stroke, live view of the mask) per touched tile."""
+        for (ty, tx), base in self._base.items():
+            y0, x0 = ty * TILE, tx * TILE
+            yield y0, x0, base, self._mask[y0:y0 + base.shape[0], x0:x0 + base.shape[1]]
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise RuntimeError("this brush stroke has already ended")
+
+    def _close(self) -> None:
+        self._open = False
+        if self._doc._stroke is self:
+            self._doc._stroke = None
+
+    def _paint(self, x: float, y: float, radius: float) -> Rect | None:
+        r = max(float(radius), 0.5)
+        height, width = self._mask.shape
+        # pixels whose centre is within r + 0.5 (the antialiased rim) of (x, y)
+        y0, y1 = max(0, math.floor(y - r - 1)), min(height, math.ceil(y + r + 1))
+        x0, x1 = max(0, math.floor(x - r - 1)), min(width, math.ceil(x + r + 1))
+        if y0 >= y1 or x0 >= x1:
+            return None
+        dy = np.arange(y0, y1, dtype=np.float32) + np.float32(0.5 - y)
+        dx = np.arange(x0, x1, dtype=np.float32) + np.float32(0.5 - x)
+        dist = np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2)
+        alpha = np.clip(np.float32(r + 0.5) - dist, 0.0, 1.0)
+        if self.hardness < 1.0:  # smoothstep from the hard core out to the radius
+            core = self.hardness * r
+            # at least 1 px of falloff, or a small soft brush would paint nothing at all
+            t = np.clip((dist - core) / np.float32(max(r - core, 1.0)), 0.0, 1.0)
+            alpha *= 1.0 - t * t * (3.0 - 2.0 * t)
+        scale = np.float32(self.opacity)
+        for ty in range(y0 // TILE, (y1 - 1) // TILE + 1):
+            for tx in range(x0 // TILE, (x1 - 1) // TILE + 1):
+                ty0, tx0 = ty * TILE, tx * TILE
+                base = self._base.get((ty, tx))
+                if base is None:
+                    base = self._base[(ty, tx)] = self._mask[ty0:ty0 + TILE, tx0:tx0 + TILE].copy()
+                    self._cover[(ty, tx)] = np.zeros(base.shape, np.float32)
+                sy0, sy1, sx0, sx1 = max(y0, ty0), min(y1, ty0 + TILE), max(x0, tx0), min(x1, tx0 + TILE)
+                cover = self._cover[(ty, tx)][sy0 - ty0:sy1 - ty0, sx0 - tx0:sx1 - tx0]
+                np.maximum(cover, alpha[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0], out=cover)
+                under = base[sy0 - ty0:sy1 - ty0, sx0 - tx0:sx1 - tx0]
+                if self.erase:
+                    value = (under * (1.0 - cover * scale) + 0.5).astype(np.uint8)
+                else:
+                    value = np.maximum(under, (cover * (scale * 255) + 0.5).astype(np.uint8))
+                self._mask[sy0:sy1, sx0:sx1] = value
+        return y0, y1, x0, x1

@@ -1,0 +1,232 @@
+"""The real widgets, driven with synthetic events (offscreen)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThread, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from photoforge.core.imageio import load_image
+from tests.conftest import ROOT
+
+
+def view_point(canvas, x, y) -> QPoint:
+    o = canvas._origin()
+    return QPoint(int(o.x() + x * canvas.zoom), int(o.y() + y * canvas.zoom))
+
+
+def test_a_stroke_paints_the_mask_and_is_one_undo_step(window, photo_file, qtbot):
+    assert window.open_path(photo_file)
+    canvas = window.canvas
+    canvas.set_zoom(2.0)
+    canvas.horizontalScrollBar().setValue(0)
+    canvas.verticalScrollBar().setValue(0)
+    canvas.brush_size, canvas.brush_hardness, canvas.brush_opacity = 10, 1.0, 1.0
+    vp = canvas.viewport()
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(canvas, 20, 30))
+    for x in range(22, 62, 4):
+        QTest.mouseMove(vp, view_point(canvas, x, 30))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(canvas, 60, 30))
+    mask = window.document.mask
+    assert mask[30, 20] == 255 and mask[30, 40] == 255 and mask[30, 59] == 255
+    assert mask[30, 70] == 0 and mask[10, 40] == 0 and mask[50, 40] == 0
+    painted = mask.copy()
+    assert window.document.history.labels == ["Brush"]
+    assert window.history_panel.count() == 2 and window.isWindowModified()
+    window.undo_action.trigger()
+    assert window.document.mask.max() == 0
+    window.redo_action.trigger()
+    np.testing.assert_array_equal(window.document.mask, painted)
+
+
+def test_shift_click_draws_a_straight_line(window, photo_file):
+    window.open_path(photo_file)
+    canvas = window.canvas
+    canvas.brush_size, canvas.brush_hardness = 4, 1.0
+    vp = canvas.viewport()
+    QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(canvas, 10, 10))
+    QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, view_point(canvas, 60, 60))
+    mask = window.document.mask
+    assert mask[35, 35] > 0 and mask[10, 60] == 0
+    assert len(window.document.history.labels) == 2
+
+
+def test_brush_size_keys(window, photo_file):
+    window.open_path(photo_file)
+    canvas = window.canvas
+    size = canvas.brush_size
+    QTest.keyClick(canvas, Qt.Key.Key_BracketRight)
+    assert canvas.brush_size > size
+    QTest.keyClick(canvas, Qt.Key.Key_BracketLeft)
+    QTest.keyClick(canvas, Qt.Key.Key_BracketLeft)
+    assert canvas.brush_size < size
+
+
+def test_upscale_job_runs_in_the_worker_and_lands_as_one_step(window, photo_file, qtbot):
+    window.open_path(photo_file)
+    before = window.document.image.pixels.copy()
+    panel = window.action_panels[0]
+    panel.model.setCurrentIndex(panel.model.findData("span-x2"))
+    panel.device.setCurrentIndex(panel.device.findData("cpu"))
+    seen = []
+    gui_thread = QApplication.instance().thread()
+    window.jobs.progress.connect(lambda f, m, left: seen.append((f, QThread.currentThread() is gui_thread)))
+    with qtbot.waitSignal(window.jobs.finished, timeout=120000):
+        panel.run_button.click()
+        assert window.jobs.busy and not panel.run_button.isEnabled()
+    fractions = [f for f, _ in seen]
+    assert fractions and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert all(on_gui for _, on_gui in seen)
+    assert window.document.image.pixels.shape == (192, 256, 3)
+    assert window.document.mask.shape == (192, 256)
+    assert window.document.history.labels[-1].startswith("Upscale ×2")
+    window.undo_action.trigger()
+    np.testing.assert_array_equal(window.document.image.pixels, before)
+
+
+def test_cancel_leaves_the_document_unchanged(window, tmp_path, photo, qtbot):
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+
+    path = tmp_path / "big.png"
+    save_image(ImageData(np.ascontiguousarray(photo)), path)
+    window.open_path(path)
+    before = window.document.image.pixels.copy()
+    panel = window.action_panels[0]
+    panel.model.setCurrentIndex(panel.model.findData("span-x2"))
+    panel.device.setCurrentIndex(panel.device.findData("cpu"))
+    panel.tile.setCurrentIndex(panel.tile.findData(128))
+    finished = []
+    window.jobs.finished.connect(lambda *a: finished.append(a))
+    with qtbot.waitSignal(window.jobs.progress, timeout=120000,
+                          check_params_cb=lambda f, m, left: f > 0.05):
+        panel.run_button.click()
+    with qtbot.waitSignal(window.jobs.cancelled, timeout=5000):
+        window.cancel_button.click()
+    window.jobs.wait(60000)
+    qtbot.wait(200)
+    assert finished == []
+    np.testing.assert_array_equal(window.document.image.pixels, before)
+    assert window.document.history.labels == []
+    assert panel.run_button.isEnabled()
+
+
+def test_a_failing_job_shows_a_dialog_and_changes_nothing(window, photo_file, qtbot, monkeypatch):
+    from photoforge.ui.actions import UpscalePanel
+
+    shown = []
+    monkeypatch.setattr("photoforge.ui.main_window.QMessageBox.critical",
+                        lambda parent, title, text: shown.append(text))
+    window.open_path(photo_file)
+    before = window.document.image.pixels.copy()
+
+    def broken(progress):
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(UpscalePanel, "make_job", lambda self, doc, prefs: ("Upscale", broken))
+    with qtbot.waitSignal(window.jobs.failed, timeout=10000):
+        window.action_panels[0].run_button.click()
+    assert shown and "model exploded" in shown[0] and "unchanged" in shown[0]
+    np.testing.assert_array_equal(window.document.image.pixels, before)
+
+
+def test_open_errors_are_dialogs(window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("photoforge.ui.main_window.QMessageBox.critical",
+                        lambda parent, title, text: shown.append(text))
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+    assert not window.open_path(bad)
+    assert "bad.jpg" in shown[0] and "empty" in shown[0]
+
+
+def drop(window, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+
+
+def test_dropping_one_file_opens_it(window, photo_file, qtbot):
+    drop(window, [photo_file])
+    qtbot.waitUntil(lambda: window.document is not None, timeout=5000)
+    assert window.document.path == photo_file
+
+
+def test_dropping_several_files_runs_a_batch(window, photo_file, tmp_path, qtbot, monkeypatch):
+    from photoforge.ui.dialogs import BatchDialog
+
+    second = tmp_path / "second.png"
+    second.write_bytes(photo_file.read_bytes())
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    out = tmp_path / "batch-out"
+
+    def accept(dialog):
+        dialog.model.setCurrentIndex(dialog.model.findData("span-x2"))
+        dialog.scale.setValue(2)
+        dialog.folder.setText(str(out))
+        return BatchDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(BatchDialog, "exec", accept)
+    monkeypatch.setattr("photoforge.ui.main_window.QMessageBox.warning", lambda *a: None)
+    with qtbot.waitSignal(window.jobs.finished, timeout=120000):
+        drop(window, [photo_file, second, bad])
+    report = window.last_batch
+    assert report.summary() == "2 of 3 images done, 1 failed"
+    assert load_image(out / "photo.png").pixels.shape == (192, 256, 3)
+    assert load_image(out / "second.png").pixels.shape == (192, 256, 3)
+
+
+def test_save_and_reopen_keeps_sixteen_bits(window, tmp_path, monkeypatch):
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+
+    ramp = (np.arange(64 * 80 * 3, dtype=np.uint32).reshape(64, 80, 3) * 7 % 65536).astype(np.uint16)
+    path = tmp_path / "deep.tif"
+    save_image(ImageData(ramp), path)
+    window.open_path(path)
+    assert "16-bit" in window.info_label.text()
+    out = tmp_path / "copy.png"
+    monkeypatch.setattr("photoforge.ui.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(out), ""))
+    assert window.save_as()
+    again = load_image(out)
+    assert again.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(again.pixels, ramp)
+    assert window.document.path == out and not window.isWindowModified()
+
+
+def test_compare_shows_the_image_before_the_last_step(window, photo_file, qtbot):
+    window.open_path(photo_file)
+    original = window.document.image.pixels.copy()
+    changed = window.document.image.with_pixels(255 - original)
+    window.document.apply_image(changed, "Invert")
+    window.compare_action.trigger()
+    assert window.canvas.split == 0.5
+    np.testing.assert_array_equal(window.canvas.before_pyramid.source, original)
+    QTest.keyPress(window.canvas, Qt.Key.Key_Backslash)
+    assert window.canvas.show_before
+    QTest.keyRelease(window.canvas, Qt.Key.Key_Backslash)
+    assert not window.canvas.show_before
+
+
+def test_screenshot_command(tmp_path, photo_file):
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    m = np.zeros((96, 128), np.uint8)
+    m[20:60, 30:90] = 255
+    Image.fromarray(m).save(mask)
+    shot = tmp_path / "shot.png"
+    result = subprocess.run([sys.executable, "-m", "photoforge", "gui", str(photo_file), "--mask", str(mask),
+                             "--screenshot", str(shot)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    img = np.asarray(Image.open(shot).convert("RGB"))
+    assert img.shape[0] > 400 and img.shape[1] > 600
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 200  # a photo is visible, not a blank window

@@ -83,6 +83,7 @@ def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fm
     report = BatchReport(len(jobs), [], [], 0)
     for n, job in enumerate(jobs):
         part = progress.sub(n / len(jobs), (n + 1) / len(jobs))
+        part.set(0.0, f"{n + 1}/{len(jobs)}: {job.source.name}")
         if on_file is not None:
             on_file(n, job)
         try:

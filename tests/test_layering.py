@@ -52,3 +52,12 @@ def test_importing_cli_loads_no_runtime_or_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=PACKAGE.parent, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_the_gui_import_path_has_no_torch_or_runtime():
+    code = ("import sys, photoforge.ui.main_window\n"
+            "print(sorted({'torch', 'onnxruntime', 'openvino'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=PACKAGE.parent, check=True, env={**__import__("os").environ,
+                                                                "QT_QPA_PLATFORM": "offscreen"}).stdout
+    assert out.strip() == "[]"

@@ -19,6 +19,14 @@ MAX_TILE = 512
 STRIP_BUDGET = 256 << 20
 
 _RUNNERS: dict[tuple, ModelRunner] = {}
+_last_used: list[ModelRunner] = []
+
+
+def last_device_label() -> str | None:
+    """What the most recent model ran on, e.g. "OpenVINO CPU bf16" (for status displays)."""
+    if _last_used and _last_used[0].selection is not None:
+        return _last_used[0].selection.backend.label
+    return None
 
 
 def _feeds_for(model: ModelDescriptor, sigma: float | None) -> Callable[[np.ndarray], dict]:
@@ -42,6 +50,7 @@ def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str =
         _RUNNERS[key] = runner
     elif notify is not None:
         runner.notify = notify
+    _last_used[:] = [runner]
     return runner
 
 

@@ -25,6 +25,7 @@ class Canvas(QAbstractScrollArea):
     cursor_moved = Signal(int, int)  # image pixel under the pointer
     brush_size_changed = Signal(float)
     stroke_finished = Signal()
+    mask_style_changed = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -213,6 +214,7 @@ class Canvas(QAbstractScrollArea):
             self.mask_opacity = float(opacity)
         self._drop_kind("mask")
         self.viewport().update()
+        self.mask_style_changed.emit()
 
     def _level(self) -> int:
         return max(0, int(math.floor(math.log2(1.0 / self.zoom) + 1e-9))) if self.zoom < 1 else 0

@@ -36,6 +36,7 @@ class MainWindow(QMainWindow):
         self._connect_jobs()
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.canvas.stroke_finished.connect(self._history_changed)
+        self.canvas.mask_style_changed.connect(self._remember_mask_style)
         self._update_title()
         self._device_label_refresh()
 
@@ -229,7 +230,10 @@ class MainWindow(QMainWindow):
         self.info_label.setText(f"{img.width} × {img.height} px · {img.bit_depth}-bit {kind}{alpha}")
 
     def _device_label_refresh(self) -> None:
-        self.device_label.setText(f"Device: {self.prefs.device}")
+        from photoforge.engine.inference import last_device_label
+
+        used = last_device_label()
+        self.device_label.setText(f"Device: {self.prefs.device}" + (f" ({used})" if used else ""))
 
     def _confirm_discard(self) -> bool:
         doc = self.document
@@ -406,11 +410,14 @@ class MainWindow(QMainWindow):
 
     def _job_progress(self, fraction: float, message: str, seconds_left: float) -> None:
         self.progress.setValue(int(fraction * 1000))
+        if message:
+            self.progress.setFormat(f"{message} %p%")
         self.eta_label.setText(f"{seconds_left:.0f} s left" if seconds_left >= 0 else "")
 
     def _job_ended(self, message: str) -> None:
         for w in (self.progress, self.eta_label, self.cancel_button):
             w.hide()
+        self._device_label_refresh()
         self.statusBar().showMessage(message, 6000)
         self._refresh_actions()
 
@@ -429,6 +436,11 @@ class MainWindow(QMainWindow):
             if self.document is not None:
                 self.document.history.memory_budget = self.prefs.history_mb << 20
             self._device_label_refresh()
+
+    def _remember_mask_style(self) -> None:
+        self.prefs.mask_color = self.canvas.mask_color.name()
+        self.prefs.mask_opacity = self.canvas.mask_opacity
+        self.prefs.save()
 
     def show_licences(self) -> None:
         from photoforge.engine.registry import MODELS

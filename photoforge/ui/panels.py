@@ -49,6 +49,7 @@ class ToolOptionsBar(QToolBar):
         self.size.setDecimals(0)
         self.size.setSuffix(" px")
         self.size.setValue(canvas.brush_size)
+        self.size.setFixedWidth(80)
         self.size.valueChanged.connect(lambda v: setattr(canvas, "brush_size", v))
         canvas.brush_size_changed.connect(lambda v: (self.size.blockSignals(True), self.size.setValue(v),
                                                      self.size.blockSignals(False)))
@@ -70,6 +71,8 @@ class ToolOptionsBar(QToolBar):
                               ("Mask", self.colour), ("Overlay", self.mask_opacity)):
             row.addWidget(QLabel(label))
             row.addWidget(widget)
+            row.addSpacing(10)
+        row.addStretch(1)
         self.addWidget(box)
 
     def _show_colour(self, colour: QColor) -> None:

@@ -98,9 +98,13 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.abspath(a) == os.path.abspath(b)
 
 
+IMAGE, MASK = frozenset(("image",)), frozenset(("mask",))
+
+
 class Document:
-    """Call from one thread (the GUI's). `on_change` listeners get the changed Rect, or
-    None when everything (or the size) changed."""
+    """Call from one thread (the GUI's). `on_change` listeners get the changed Rect (or
+    None when everything, or the size, changed) and which layers changed, so a brush dab
+    does not make the view redraw the photo under it."""
 
     def __init__(self, image: ImageData, path: str | os.PathLike[str] | None = None,
                  history: History | None = None) -> None:
@@ -109,7 +113,7 @@ class Document:
         self.path = Path(path) if path is not None else None
         self.history = history if history is not None else History()
         self.revision = 0
-        self.on_change: list[Callable[[Rect | None], None]] = []
+        self.on_change: list[Callable[[Rect | None, frozenset[str]], None]] = []
         self._stroke: Stroke | None = None
 
     @classmethod
@@ -165,7 +169,7 @@ class Document:
                 return False
             self.image = new
             self.history.push(PatchStep(label, patches))
-            self._changed(functools.reduce(union, map(_patch_rect, patches)))
+            self._changed(functools.reduce(union, map(_patch_rect, patches)), IMAGE)
             return True
         if new.pixels.shape[:2] == old.pixels.shape[:2]:
             mask_before = mask_after = _frozen_copy(self.mask)
@@ -190,7 +194,7 @@ class Document:
         y0, y1, x0, x1 = rect = _patch_rect(patch)
         self.mask[y0:y1, x0:x1] = patch.after
         self.history.push(PatchStep(label, [patch]))
-        self._changed(rect)
+        self._changed(rect, MASK)
         return True
 
     # ------------------------------------------------------------ history
@@ -222,13 +226,15 @@ class Document:
         """For History. Image and alpha are copied on write (see the module docstring)."""
         self._check_no_stroke()
         rect = None
+        layers = set()
         for target, y0, x0, data in patches:
             h, w = data.shape[:2]
             if target == "mask":
                 self.mask[y0:y0 + h, x0:x0 + w] = data
+            layers.add("mask" if target == "mask" else "image")
             rect = union(rect, (y0, y0 + h, x0, x0 + w))
         self.image = self._own(_patched(self.image, [p for p in patches if p[0] != "mask"]))
-        self._changed(rect)
+        self._changed(rect, frozenset(layers))
 
     def restore_state(self, state: State) -> None:
         """For History."""
@@ -265,10 +271,10 @@ class Document:
         if self._stroke is not None:  # its saved tiles would no longer match the mask
             raise RuntimeError("a brush stroke is in progress; call History with settle() first")
 
-    def _changed(self, rect: Rect | None) -> None:
+    def _changed(self, rect: Rect | None, layers: frozenset[str] = frozenset(("image", "mask"))) -> None:
         self.revision += 1
         for listener in list(self.on_change):
-            listener(rect)
+            listener(rect, layers)
 
 
 class Stroke:
@@ -293,7 +299,7 @@ class Stroke:
         rect = self._paint(x, y, radius)
         self._last, self._travel = (x, y, radius), 0.0
         if rect is not None:
-            self._doc._changed(rect)
+            self._doc._changed(rect, MASK)
         return rect
 
     def line_to(self, x: float, y: float, radius: float) -> Rect | None:
@@ -315,7 +321,7 @@ class Stroke:
         self._travel = gap + dist - along
         self._last = (x, y, radius)
         if rect is not None:
-            self._doc._changed(rect)
+            self._doc._changed(rect, MASK)
         return rect
 
     def end(self) -> bool:
@@ -337,7 +343,7 @@ class Stroke:
             now[...] = base
             rect = union(rect, (y0, y0 + base.shape[0], x0, x0 + base.shape[1]))
         if rect is not None:
-            self._doc._changed(rect)
+            self._doc._changed(rect, MASK)
 
     def __enter__(self) -> "Stroke":
         return self

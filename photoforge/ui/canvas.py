@@ -308,17 +308,13 @@ class Canvas(QAbstractScrollArea):
             radius = self.brush_size / 2
             self._stroke = self.document.begin_stroke(
                 erase=self.tool == "eraser", opacity=self.brush_opacity, hardness=self.brush_hardness)
+            # The document reports each dab's rectangle; the window passes it to refresh().
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and self._last_point is not None:
                 self._stroke.dab(self._last_point.x(), self._last_point.y(), radius)
-                rect = self._stroke.line_to(p.x(), p.y(), radius)
+                self._stroke.line_to(p.x(), p.y(), radius)
             else:
-                rect = self._stroke.dab(p.x(), p.y(), radius)
+                self._stroke.dab(p.x(), p.y(), radius)
             self._last_point = p
-            self._after_dab(rect)
-
-    def _after_dab(self, rect) -> None:
-        if rect is not None:
-            self.refresh(rect, image=False, mask=True)
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position()
@@ -336,9 +332,8 @@ class Canvas(QAbstractScrollArea):
         p = self.to_image(pos)
         self.cursor_moved.emit(int(p.x()), int(p.y()))
         if self._stroke is not None:
-            rect = self._stroke.line_to(p.x(), p.y(), self.brush_size / 2)
+            self._stroke.line_to(p.x(), p.y(), self.brush_size / 2)
             self._last_point = p
-            self._after_dab(rect)
 
     def mouseReleaseEvent(self, event) -> None:
         if self._dragging_split:

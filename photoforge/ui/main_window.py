@@ -189,9 +189,9 @@ class MainWindow(QMainWindow):
         self.canvas.split = None
         self._history_changed()
 
-    def _document_changed(self, rect) -> None:
-        self.canvas.refresh(rect)
-        if self.compare_action.isChecked():
+    def _document_changed(self, rect, layers) -> None:
+        self.canvas.refresh(rect, image="image" in layers, mask="mask" in layers)
+        if "image" in layers and self.compare_action.isChecked():
             self._load_before()
 
     def _history_changed(self) -> None:

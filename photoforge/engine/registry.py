@@ -30,9 +30,17 @@ class ModelSource:
 
 
 @dataclass(frozen=True)
+class UserFile:
+    """An ONNX file the user added; pinned by the hash it had when it was added."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class ModelDescriptor:
     id: str
-    task: str  # "upscale", "denoise"
+    task: str  # "upscale", "denoise", "inpaint"
     title: str
     description: str
     speed: str  # a hint shown beside the name
@@ -41,9 +49,12 @@ class ModelDescriptor:
     context: int  # input pixels each tile needs around it so tiles join without seams
     tileable: bool
     licence: str
-    source: ModelSource
+    source: ModelSource | UserFile
     memory_per_pixel: int  # rough peak activation bytes per input pixel, for auto tile size
-    inputs: str = "rgb01"  # "rgb01": N×3×H×W RGB in [0, 1]; "rgb01+sigma": plus σ/255 N×1×1×1
+    # "rgb01": N×3×H×W RGB in [0, 1]; "rgb01+sigma": plus σ/255 N×1×1×1;
+    # "lama": image + mask (1 = hole) float32; "migan": uint8 image + mask (255 = keep).
+    inputs: str = "rgb01"
+    working_size: int = 0  # a fixed square input size the network needs (0 = any size)
 
 
 REALESRGAN_PACK = WheelPack(
@@ -139,13 +150,22 @@ if len(_BY_ID) != len(MODELS):
     raise RuntimeError("duplicate model id in the registry")
 
 
+def all_models() -> list[ModelDescriptor]:
+    """The built-in models, then the ones the user added."""
+    from photoforge.engine.user_models import load_user_models
+
+    return [*MODELS, *load_user_models()]
+
+
 def get_model(model_id: str) -> ModelDescriptor:
-    try:
+    if model_id in _BY_ID:
         return _BY_ID[model_id]
-    except KeyError:
-        known = ", ".join(sorted(_BY_ID))
-        raise UnknownModelError(f"unknown model '{model_id}'; known models: {known}") from None
+    found = {m.id: m for m in all_models()}
+    if model_id in found:
+        return found[model_id]
+    known = ", ".join(sorted(found))
+    raise UnknownModelError(f"unknown model '{model_id}'; known models: {known}")
 
 
 def models_for(task: str) -> list[ModelDescriptor]:
-    return [m for m in MODELS if m.task == task]
+    return [m for m in all_models() if m.task == task]

@@ -1,0 +1,202 @@
+"""Inpainting op: exact outside the mask, sensible inside, soft masks, 16 bit, ONNX slot."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from photoforge.core.image import ImageData
+from photoforge.core.imageio import load_image
+from photoforge.ops.inpaint import InpaintOptions, MaskProblem, components, inpaint
+from tests.conftest import ROOT
+
+
+def scratch_mask(shape, seed=0):
+    mask = np.zeros(shape, np.uint8)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        p0 = tuple(int(v) for v in rng.integers(10, min(shape) - 10, 2))
+        p1 = tuple(int(v) for v in rng.integers(10, min(shape) - 10, 2))
+        cv2.line(mask, p0, p1, 255, 3)
+    return mask
+
+
+def blob_mask(shape, centre, radius):
+    mask = np.zeros(shape, np.uint8)
+    cv2.circle(mask, centre, radius, 255, -1)
+    return mask
+
+
+@pytest.mark.parametrize("method", ["auto", "quick", "fill"])
+def test_pixels_outside_the_mask_are_bit_identical(photo, method):
+    crop = photo[100:260, 100:260].copy()
+    mask = np.maximum(scratch_mask(crop.shape[:2]), blob_mask(crop.shape[:2], (80, 80), 14))
+    out = inpaint(ImageData(crop), mask, InpaintOptions(method=method)).pixels
+    np.testing.assert_array_equal(out[mask == 0], crop[mask == 0])
+    assert np.abs(out[mask > 0].astype(int) - crop[mask > 0]).max() > 0  # something was done
+
+
+def test_auto_picks_quick_for_thin_and_fill_for_blobs():
+    mask = scratch_mask((200, 200)) | blob_mask((200, 200), (100, 100), 20)
+    widths = sorted(c.width for c in components(mask > 0))
+    assert widths[0] <= 10 and widths[-1] >= 30
+
+
+def test_flat_region_comes_back_flat():
+    image = np.full((120, 140, 3), (90, 140, 200), np.uint8)
+    image[:, 100:] = (30, 30, 30)  # a different region elsewhere
+    mask = blob_mask(image.shape[:2], (45, 60), 22)
+    out = inpaint(ImageData(image), mask, InpaintOptions(method="fill")).pixels
+    assert np.abs(out[mask > 0].astype(int) - (90, 140, 200)).max() <= 1
+
+
+def test_fill_continues_a_periodic_texture_far_better_than_telea():
+    y, x = np.mgrid[0:160, 0:160]
+    texture = (127 + 100 * np.sin(2 * np.pi * x / 9.0) * np.cos(2 * np.pi * y / 13.0)).astype(np.uint8)
+    image = np.repeat(texture[..., None], 3, axis=2)
+    mask = blob_mask(image.shape[:2], (80, 80), 18)
+    ours = inpaint(ImageData(image), mask, InpaintOptions(method="fill")).pixels
+    telea = cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
+    inside = mask > 0
+    err_ours = np.mean((ours[inside].astype(float) - image[inside]) ** 2)
+    err_telea = np.mean((telea[inside].astype(float) - image[inside]) ** 2)
+    assert err_ours < err_telea / 3
+
+
+def test_soft_mask_blends_between_input_and_fill():
+    image = np.full((80, 80, 3), 100, np.uint8)
+    image[38:42, 10:70] = 250  # a bright scratch on flat grey
+    mask = np.zeros((80, 80), np.uint8)
+    mask[36:44, 8:72] = 255
+    mask[39, 10:70] = 128  # one soft row
+    out = inpaint(ImageData(image), mask, InpaintOptions(method="quick")).pixels
+    assert abs(int(out[40, 40, 0]) - 100) <= 2  # fully masked: healed to the surroundings
+    assert abs(int(out[39, 40, 0]) - 175) <= 3  # half masked: half way between 250 and 100
+
+
+def test_sixteen_bit_and_alpha_are_kept(photo):
+    deep = photo[100:200, 100:200].astype(np.uint16) * 257 + 3
+    alpha = np.full(deep.shape[:2], 65535, np.uint16)
+    mask = blob_mask(deep.shape[:2], (50, 50), 12) | scratch_mask(deep.shape[:2])
+    out = inpaint(ImageData(deep, alpha=alpha.copy()), mask)
+    assert out.pixels.dtype == np.uint16 and out.alpha.dtype == np.uint16
+    np.testing.assert_array_equal(out.pixels[mask == 0], deep[mask == 0])
+    assert np.all(out.alpha >= 65530)
+    assert len(np.unique(out.pixels[mask > 0] % 257)) > 10  # not just 8-bit values scaled up
+
+
+def test_bad_masks_are_clear_errors(photo):
+    image = ImageData(photo[:50, :60].copy())
+    with pytest.raises(MaskProblem, match="empty"):
+        inpaint(image, np.zeros((50, 60), np.uint8))
+    with pytest.raises(MaskProblem, match="the mask is 40×50 but the image is 60×50"):
+        inpaint(image, np.ones((50, 40), np.uint8))
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "photoforge", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_cli_inpaint_and_its_errors(photo, tmp_path):
+    src = tmp_path / "scan.png"
+    Image.fromarray(photo[:128, :160]).save(src)
+    mask_path = tmp_path / "mask.png"
+    mask = scratch_mask((128, 160))
+    Image.fromarray(mask).save(mask_path)
+    out = tmp_path / "out.png"
+    result = cli("inpaint", src, "--mask", mask_path, "-o", out)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(load_image(out).pixels[mask == 0], photo[:128, :160][mask == 0])
+    Image.fromarray(np.zeros((128, 160), np.uint8)).save(tmp_path / "empty.png")
+    result = cli("inpaint", src, "--mask", tmp_path / "empty.png", "-o", tmp_path / "o2.png")
+    assert result.returncode == 2 and "empty" in result.stderr and "empty.png" in result.stderr
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "small.png")
+    result = cli("inpaint", src, "--mask", tmp_path / "small.png", "-o", tmp_path / "o3.png")
+    assert result.returncode == 2 and "small.png" in result.stderr and "10×10" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# ----- the slot for learned models: a plumbing test with tiny models made here -----------
+
+def tiny_lama(path, grey=0.5):
+    """LaMa signature: image, mask float32 → image; fills the hole with flat grey."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Sub", ["one", "mask"], ["keep"]),
+             helper.make_node("Mul", ["image", "keep"], ["kept"]),
+             helper.make_node("Mul", ["mask", "grey"], ["filled"]),
+             helper.make_node("Add", ["kept", "filled"], ["output"])]
+    graph = helper.make_graph(
+        nodes, "tiny_lama",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+         helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [numpy_helper.from_array(np.array(1, np.float32), "one"),
+         numpy_helper.from_array(np.array(grey, np.float32), "grey")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+def test_onnx_slot_plumbing_validates_adds_and_runs_a_lama_style_model(tmp_path, photo):
+    from photoforge.engine.registry import get_model, models_for
+    from photoforge.engine.user_models import add_inpaint_model
+
+    model = add_inpaint_model(tiny_lama(tmp_path / "Tiny LaMa.onnx"), licence="CC0 (test)")
+    assert model.id == "user-tiny-lama" and model.inputs == "lama"
+    assert get_model(model.id).licence == "CC0 (test)" and model in models_for("inpaint")
+    crop = photo[:96, :96].copy()
+    mask = blob_mask(crop.shape[:2], (48, 48), 15)
+    out = inpaint(ImageData(crop), mask, InpaintOptions(method=model.id, dilate=0, device="cpu")).pixels
+    assert np.abs(out[mask > 0].astype(int) - 128).max() <= 2
+    np.testing.assert_array_equal(out[mask == 0], crop[mask == 0])
+
+
+def test_onnx_slot_rejects_models_without_the_signature(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from photoforge.engine.user_models import ModelSignatureError, add_inpaint_model
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    bad = tmp_path / "upscaler.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), bad)
+    with pytest.raises(ModelSignatureError, match="upscaler.onnx' is not a LaMa or MI-GAN"):
+        add_inpaint_model(bad, licence="MIT")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not onnx")
+    with pytest.raises(ModelSignatureError, match="junk.onnx' is not a readable ONNX file"):
+        add_inpaint_model(junk, licence="MIT")
+
+
+def test_onnx_slot_plumbing_runs_a_migan_style_uint8_model(tmp_path, photo):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from photoforge.engine.user_models import add_inpaint_model
+
+    graph = helper.make_graph(
+        [helper.make_node("Equal", ["mask", "zero"], ["hole"]),
+         helper.make_node("Where", ["hole", "fill", "image"], ["result"])], "tiny_migan",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", 3, "H", "W"]),
+         helper.make_tensor_value_info("mask", TensorProto.UINT8, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("result", TensorProto.UINT8, ["N", 3, "H", "W"])],
+        [numpy_helper.from_array(np.array(0, np.uint8), "zero"),
+         numpy_helper.from_array(np.array(200, np.uint8), "fill")])
+    path = tmp_path / "migan.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    model = add_inpaint_model(path, licence="MIT (test)")
+    assert model.inputs == "migan"
+    crop = photo[:80, :80].copy()
+    mask = blob_mask(crop.shape[:2], (40, 40), 12)
+    out = inpaint(ImageData(crop), mask, InpaintOptions(method=model.id, dilate=0, device="cpu")).pixels
+    assert np.abs(out[mask > 0].astype(int) - 200).max() <= 1
+    np.testing.assert_array_equal(out[mask == 0], crop[mask == 0])

@@ -153,10 +153,13 @@ class Document:
         return image.notices
 
     # ------------------------------------------------------------ whole-image changes
-    def apply_image(self, new: ImageData, label: str) -> bool:
+    def apply_image(self, new: ImageData, label: str, new_mask: np.ndarray | None = None) -> bool:
         """Install an op's result as one undo step; False if it changed nothing. The
-        document takes ownership: `new`'s arrays become read-only."""
+        document takes ownership: `new`'s arrays become read-only. `new_mask` (same size
+        only) changes the mask in the same step, e.g. clearing it after an inpaint."""
         self.finish_stroke()
+        if new_mask is not None and new_mask.shape != self.mask.shape:
+            raise ValueError("new_mask must have the current mask's size")
         old, new = self.image, self._own(new)
         same_layout = (old.pixels.shape == new.pixels.shape and old.pixels.dtype == new.pixels.dtype
                        and (old.alpha is None) == (new.alpha is None)
@@ -164,12 +167,17 @@ class Document:
                        and all(getattr(old, f) == getattr(new, f) for f in META_FIELDS))
         if same_layout:
             patches = [p for p in (_diff_patch("image", old.pixels, new.pixels), old.alpha is not None
-                                   and _diff_patch("alpha", old.alpha, new.alpha)) if p]
+                                   and _diff_patch("alpha", old.alpha, new.alpha),
+                                   new_mask is not None and _diff_patch("mask", self.mask, new_mask)) if p]
             if not patches:
                 return False
             self.image = new
+            for p in patches:
+                if p.target == "mask":
+                    self.mask[p.y0:p.y0 + p.after.shape[0], p.x0:p.x0 + p.after.shape[1]] = p.after
             self.history.push(PatchStep(label, patches))
-            self._changed(functools.reduce(union, map(_patch_rect, patches)), IMAGE)
+            layers = IMAGE | MASK if new_mask is not None else IMAGE
+            self._changed(functools.reduce(union, map(_patch_rect, patches)), layers)
             return True
         if new.pixels.shape[:2] == old.pixels.shape[:2]:
             mask_before = mask_after = _frozen_copy(self.mask)

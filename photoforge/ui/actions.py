@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QInputDialog, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
 from photoforge.engine.progress import Progress
 from photoforge.engine.registry import models_for
@@ -35,6 +35,10 @@ class ActionPanel(QWidget):
 
     def make_job(self, document, prefs) -> Job:
         raise NotImplementedError
+
+    def result_mask(self, document):
+        """A mask to change in the same undo step as the result (None: leave it)."""
+        return None
 
 
 class UpscalePanel(ActionPanel):
@@ -96,4 +100,69 @@ class UpscalePanel(ActionPanel):
         return label, lambda progress: upscale(image, options, progress)
 
 
-ACTION_PANELS: list[type[ActionPanel]] = [UpscalePanel]
+class InpaintPanel(ActionPanel):
+    """Removes what the mask covers. Enter in the canvas runs it ("remove")."""
+
+    title = "Inpaint"
+    METHODS = (("Automatic (quick for thin marks, fill for areas)", "auto"),
+               ("Quick heal (scratches, dust)", "quick"), ("Content-aware fill", "fill"))
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.method = QComboBox()
+        self.clear_after = QCheckBox("Clear the mask afterwards")
+        self.clear_after.setChecked(True)
+        add = QPushButton("Add inpainting model…")
+        add.clicked.connect(self.add_model)
+        note = QLabel("Paint over what should go, then press Enter. No learned inpainting "
+                      "model ships with PhotoForge; you can add a LaMa- or MI-GAN-style ONNX file.")
+        note.setWordWrap(True)
+        self.form.addRow("Method", self.method)
+        self.form.addRow(self.clear_after)
+        self.form.addRow(note)
+        self.form.addRow(add)
+        self.refresh_methods()
+
+    def refresh_methods(self, select: str | None = None) -> None:
+        current = select or self.method.currentData()
+        self.method.clear()
+        for text, key in self.METHODS:
+            self.method.addItem(text, key)
+        for m in models_for("inpaint"):
+            self.method.addItem(f"{m.title} (added model, {m.licence})", m.id)
+        self.method.setCurrentIndex(max(0, self.method.findData(current)))
+
+    def add_model(self) -> None:
+        from photoforge.engine.user_models import ModelSignatureError, add_inpaint_model
+
+        path, _ = QFileDialog.getOpenFileName(self, "Add inpainting model", "", "ONNX models (*.onnx)")
+        if not path:
+            return
+        licence, ok = QInputDialog.getText(self, "Licence", "Licence of the model's weights:")
+        if not ok:
+            return
+        try:
+            model = add_inpaint_model(path, licence)
+        except (ModelSignatureError, OSError) as error:
+            QMessageBox.critical(self, "Cannot add model", str(error))
+            return
+        self.refresh_methods(select=model.id)
+
+    def make_job(self, document, prefs) -> Job:
+        from photoforge.ops.inpaint import InpaintOptions, MaskProblem, inpaint
+
+        if not document.mask.any():
+            raise MaskProblem("The mask is empty: paint over what should be removed first.")
+        image, mask = document.image, document.mask.copy()  # the mask stays paintable meanwhile
+        options = InpaintOptions(method=self.method.currentData(), device=prefs.device)
+        label = f"Inpaint ({self.method.currentData()})"
+        return label, lambda progress: inpaint(image, mask, options, progress)
+
+    def result_mask(self, document):
+        """The mask to install with the result: cleared if asked."""
+        import numpy as np
+
+        return np.zeros_like(document.mask) if self.clear_after.isChecked() else None
+
+
+ACTION_PANELS: list[type[ActionPanel]] = [UpscalePanel, InpaintPanel]

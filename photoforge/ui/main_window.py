@@ -126,6 +126,8 @@ class MainWindow(QMainWindow):
         self._act(mask, "Sa&ve mask…", self.save_mask)
         image = m.addMenu("&Image")
         self._act(image, "&Upscale…", lambda: self.action_box.setCurrentIndex(0))
+        self._act(image, "&Remove masked area", self.remove_masked,
+                  [QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
         help_ = m.addMenu("&Help")
         self._act(help_, "Model &licences", self.show_licences)
         self._act(help_, "&About", lambda: QMessageBox.about(self, "PhotoForge", "PhotoForge — photo restoration."))
@@ -389,6 +391,14 @@ class MainWindow(QMainWindow):
             self.canvas.set_before(None)
         self.canvas.viewport().update()
 
+    def remove_masked(self) -> None:
+        """Enter after painting: inpaint with the Inpaint panel's settings."""
+        from photoforge.ui.actions import InpaintPanel
+
+        panel = next(p for p in self.action_panels if isinstance(p, InpaintPanel))
+        self.action_box.setCurrentWidget(panel)
+        self.run_action(panel)
+
     # ----- jobs -----------------------------------------------------------------------
     def run_action(self, panel: ActionPanel) -> None:
         if self.document is None or self.jobs.busy:
@@ -399,7 +409,12 @@ class MainWindow(QMainWindow):
             self.error(panel.title, str(error))
             return
         document = self.document
-        self.jobs.start(label, fn, lambda result: document.apply_image(result, label))
+
+        def land(result) -> None:
+            if document is self.document:  # the window may hold another photo by now
+                document.apply_image(result, label, panel.result_mask(document))
+
+        self.jobs.start(label, fn, land)
 
     def _job_started(self, label: str) -> None:
         self.progress.setValue(0)

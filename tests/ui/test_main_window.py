@@ -230,3 +230,31 @@ def test_screenshot_command(tmp_path, photo_file):
     img = np.asarray(Image.open(shot).convert("RGB"))
     assert img.shape[0] > 400 and img.shape[1] > 600
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 200  # a photo is visible, not a blank window
+
+
+def test_enter_removes_the_masked_area_in_one_undoable_step(window, photo_file, qtbot):
+    window.open_path(photo_file)
+    doc = window.document
+    stroke = doc.begin_stroke(opacity=1.0, hardness=1.0)
+    stroke.dab(40, 40, 3)
+    stroke.line_to(90, 50, 3)
+    stroke.end()
+    image_before, mask_before = doc.image.pixels.copy(), doc.mask.copy()
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        QTest.keyClick(window.canvas, Qt.Key.Key_Return)
+    assert doc.mask.max() == 0  # cleared in the same step
+    changed = np.any(doc.image.pixels != image_before, axis=2)
+    assert changed.any() and not changed[mask_before == 0].any()
+    assert doc.history.labels == ["Brush", "Inpaint (auto)"]
+    window.undo_action.trigger()
+    np.testing.assert_array_equal(doc.image.pixels, image_before)
+    np.testing.assert_array_equal(doc.mask, mask_before)
+
+
+def test_inpaint_with_an_empty_mask_is_a_dialog(window, photo_file, monkeypatch):
+    shown = []
+    monkeypatch.setattr("photoforge.ui.main_window.QMessageBox.critical",
+                        lambda parent, title, text: shown.append(text))
+    window.open_path(photo_file)
+    window.remove_masked()
+    assert shown and "mask is empty" in shown[0] and not window.jobs.busy

@@ -65,9 +65,11 @@ NOMOD = Qt.KeyboardModifier.NoModifier
 
 NONE_LEAK_NOTE = """
 PySide6/shiboken6 6.12.0 (abi3 wheel) on CPython < 3.12 drops one reference to None on
-every Qt call that returns void (None is only immortal from 3.12 on), so any PySide6 program
-aborts with "Fatal Python error: none_dealloc" after enough calls. This bench holds extra
-references to None (--none-ballast) so it can run to the end, and exits with os._exit.
+every Qt call that returns void, and one to True on every Signal.emit() (None, True and
+False are only immortal from 3.12 on), so any PySide6 program aborts with "Fatal Python
+error: none_dealloc" / "bool_dealloc" after enough calls (True starts with only ~600 refs).
+This bench holds extra references to None, True and False (--none-ballast) so it can run
+to the end, and exits with os._exit.
 """
 
 
@@ -353,10 +355,17 @@ def bench_stall(app, args, tmp: Path) -> dict:
     fresh_document()
     ev = run_job(app, win, ticker)
     cold = ev.get("finished", math.nan) - ev["click"]
-    cold_stalls = Ticker.stalls(ev["ticks"])
+    cold_stalls = Ticker.stalls(ev["ticks"], ev["click"] - 1e-9)
     log(f"  cold job: {ev['end']} in {cold:.1f} s; max stall {cold_stalls.max():.1f} ms, "
         f"p99 {pct(cold_stalls, 99):.1f} ms")
     res["cold"] = (cold, float(cold_stalls.max()), ev["end"])
+    ends = np.asarray(ev["ticks"][1:])
+    ends = ends[ends > ev["click"] - 1e-9]
+    if len(cold_stalls) == len(ends) and "finished" in ev:
+        worst = np.argsort(cold_stalls)[-3:][::-1]
+        log("         worst cold stalls: " + ", ".join(
+            f"{cold_stalls[i]:.0f} ms @ {(ends[i] - ev['click']) / (ev['finished'] - ev['click']):.0%}"
+            for i in worst))
 
     for rep in range(args.reps):
         fresh_document()
@@ -505,10 +514,11 @@ def bench_brush(app, args, big: Path) -> dict:
             canvas.viewport().repaint()  # visible tiles cached, as after any scroll
             app.processEvents()
             for mode in (modes if s % 2 == 0 else modes[::-1]):
-                none_before = sys.getrefcount(None)
+                refs_before = sys.getrefcount(None), sys.getrefcount(True)
                 total, handler, release, waits = stroke_latencies(app, canvas, counter, per_stroke, mode, angle)
                 if mode == "loop" and zoom == 1.0:
-                    none_lost.append((none_before - sys.getrefcount(None)) / per_stroke)
+                    none_lost.append(((refs_before[0] - sys.getrefcount(None)) / per_stroke,
+                                      (refs_before[1] - sys.getrefcount(True)) / per_stroke))
                 angle += 0.7
                 r = res[(name, mode)]
                 r["total"] += total
@@ -520,7 +530,8 @@ def bench_brush(app, args, big: Path) -> dict:
             log(f"  {name:22s} {mode:8s} move→painted {dist(r['total'])} ms")
             log(f"  {'':22s} {'':8s} of which mouseMove handler median {np.median(r['handler']):.2f} ms; "
                 f"release (stroke end) median {np.median(r['release']):.1f} ms")
-    res["none_per_move"] = statistics.median(none_lost)
+    res["none_per_move"] = (statistics.median(n for n, _ in none_lost),
+                            statistics.median(t for _, t in none_lost))
     key = ("zoom 1.0, brush 40", "loop")
     if np.median(res[key]["total"]) > DAB_TARGET_MS and not args.no_profile:
         canvas.set_zoom(1.0)
@@ -656,10 +667,10 @@ def main() -> int:
                     help="extra references to None held for the run (see NONE_LEAK_NOTE); 0 = none")
     args = ap.parse_args()
     parts = set(args.only.split(","))
-    none_start = sys.getrefcount(None)
+    none_start, true_start = sys.getrefcount(None), sys.getrefcount(True)
     global _BALLAST
-    _BALLAST = [None] * args.none_ballast  # keeps None alive, see NONE_LEAK_NOTE; never freed
-    none_base = sys.getrefcount(None)
+    # keeps None/True/False alive, see NONE_LEAK_NOTE; never freed (os._exit at the end)
+    _BALLAST = [[None] * args.none_ballast, [True] * args.none_ballast, [False] * args.none_ballast]
 
     tmpdir = None
     if args.keep:
@@ -679,13 +690,15 @@ def main() -> int:
     log(f"PhotoForge GUI bench — PySide6 {PySide6.__version__}, Python {sys.version.split()[0]}, "
         f"platform {app.platformName()}, {os.cpu_count()} CPUs, load {loadavg()}")
     probe = QObject()
-    before = sys.getrefcount(None)
+    before = sys.getrefcount(None), sys.getrefcount(True)
     for _ in range(1000):
         probe.setObjectName("probe")
-    leak = (before - sys.getrefcount(None)) / 1000
-    if leak > 0.5:
-        log(f"NOTE: {NONE_LEAK_NOTE.strip()}\n      measured: {leak:.2f} None refs lost per void Qt call; "
-            f"None had {none_start} refs at start; holding {args.none_ballast} extra.")
+        probe.objectNameChanged.emit("probe")
+    leak = (before[0] - sys.getrefcount(None)) / 1000, (before[1] - sys.getrefcount(True)) / 1000
+    if max(leak) > 0.5:
+        log(f"NOTE: {NONE_LEAK_NOTE.strip()}\n      measured: {leak[0]:.2f} None refs lost per void Qt call "
+            f"(setObjectName), {leak[1]:.2f} True refs per Signal.emit; at start None had {none_start} "
+            f"refs and True {true_start}; holding {args.none_ballast} extra of each.")
     big = tmp / "big_6000x4000.jpg"
     if parts & {"brush", "open"} and not big.exists():
         t = time.perf_counter()
@@ -750,14 +763,12 @@ def main() -> int:
     log("-" * (w + 56))
     for name, value, target, mark in rows:
         log(f"{name:{w}s}  {value:28s}  {target:16s}  {mark}")
-    lost = max(0, none_base - sys.getrefcount(None))
-    log(f"load average at the end: {loadavg()}; None references lost during the run: {lost} "
-        f"({lost / max(1, none_start):.0f}× what None had at start)")
+    log(f"load average at the end: {loadavg()}")
     if brush and "none_per_move" in brush:
-        per = brush["none_per_move"]
-        log(f"None references lost per brush move (event-loop paint, zoom 1.0): {per:.1f} → without the "
-            f"ballast a session would abort after ≈ {none_start / max(per, 1e-9):.0f} brush moves "
-            f"(None had {none_start} refs at start)")
+        per_n, per_t = brush["none_per_move"]
+        moves = min(none_start / max(per_n, 1e-9), true_start / max(per_t, 1e-9))
+        log(f"lost per brush move (event-loop paint, zoom 1.0): None {per_n:.1f}, True {per_t:.1f} → "
+            f"without the ballast a session aborts after ≈ {moves:.0f} brush moves")
     if tmpdir is not None:
         tmpdir.cleanup()
     return 0

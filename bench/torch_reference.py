@@ -7,7 +7,8 @@ graph's Convolution / PReLU / MemoryData layers in file order and handing them t
 module's parameters in forward (= export) order, with every shape asserted.
 
 Run `PYTHONPATH=. python bench/torch_reference.py` to compare both references with the
-`ncnn` runtime on a smooth random input (fp32, fp16/bf16 storage turned off).
+`ncnn` runtime on a smooth random input (fp32, fp16/bf16 storage turned off), and, for
+context, with photoforge's converted ONNX model on onnxruntime CPU.
 """
 from __future__ import annotations
 
@@ -267,6 +268,19 @@ def run_ncnn(net, in_name: str, out_name: str, chw: np.ndarray) -> np.ndarray:
     return result
 
 
+def run_photoforge_onnx(model_id: str, chw: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    from photoforge.engine import packs
+    from photoforge.engine.registry import get_model
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(str(packs.build(get_model(model_id))), options,
+                                   providers=["CPUExecutionProvider"])
+    return session.run(None, {"input": np.ascontiguousarray(chw)[None]})[0][0]
+
+
 def smooth_input(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
     """Low-frequency random image: 6×8 uniform noise resized bicubic, in [0, 1]."""
     from PIL import Image
@@ -296,6 +310,15 @@ def main() -> int:
             worst = max(worst, float(diff.max()))
             print(f"{model_id:<20} out {tuple(y_torch.shape)}  range [{y_torch.min():.3f}, "
                   f"{y_torch.max():.3f}]  max|torch-ncnn| {diff.max():.2e}  mean {diff.mean():.2e}")
+            # For context: photoforge's own ONNX conversion on onnxruntime CPU (fp32).
+            try:
+                y_onnx = run_photoforge_onnx(model_id, x)
+                d = np.abs(y_torch - y_onnx)
+                worst = max(worst, float(d.max()))
+                print(f"{'':<20} photoforge ONNX (onnxruntime CPU fp32): max|torch-onnx| {d.max():.2e}"
+                      f"  mean {d.mean():.2e}")
+            except Exception as error:  # the reference check above stands on its own
+                print(f"{'':<20} photoforge ONNX check skipped: {error}")
     ok = worst <= 1e-3
     print("OK" if ok else "MISMATCH", f"(worst {worst:.2e}, limit 1e-3)")
     return 0 if ok else 1

@@ -85,6 +85,8 @@ def union(a: Rect | None, b: Rect | None) -> Rect | None:
 
 def resize_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     """Nearest-neighbour resize by sampling at target pixel centres (no cv2 in core)."""
+    if not mask.any():  # the common case after an upscale: nothing to carry over
+        return np.zeros((height, width), mask.dtype)
     h, w = mask.shape
     ys = np.minimum(((np.arange(height) + 0.5) * (h / height)).astype(np.intp), h - 1)
     xs = np.minimum(((np.arange(width) + 0.5) * (w / width)).astype(np.intp), w - 1)

@@ -152,16 +152,39 @@ def _load_pillow(path: Path, head: bytes, max_pixels: int) -> ImageData:
         _check_size(path, *im.size, max_pixels)
         notices = _frame_notice(path, im)
         png16 = im.format == "PNG" and head[24] == 16
-        if not png16:
+        fast = _fast_jpeg(path, im)
+        if not png16 and fast is None:
             im.load()  # decode now so truncation surfaces here, not in a later conversion
         icc = _valid_icc(path, im.info.get("icc_profile"), notices)
         exif = im.info.get("exif") or None
         xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or None
         if png16:
             pixels, alpha = _decode_png16(path, grey=head[25] in (0, 4))
+        elif fast is not None:
+            pixels, alpha = fast, None
         else:
             pixels, alpha, icc = _pixels_from_pillow(path, im, icc, notices)
         return _finish(pixels, alpha, icc, exif, xmp, _LOADABLE[im.format], notices)
+
+
+def _fast_jpeg(path: Path, im: Image.Image) -> np.ndarray | None:
+    """Plain RGB/grey JPEGs decoded by OpenCV straight into an array: Pillow's route to
+    numpy copies the pixels through bytes, which costs as much as the decode itself.
+    Only for files that end in an EOI marker, so a truncated file still takes the Pillow
+    path and its error; None means "use Pillow"."""
+    if im.format != "JPEG" or im.mode not in ("RGB", "L"):
+        return None
+    with open(path, "rb") as f:
+        f.seek(-2, os.SEEK_END)
+        if f.read(2) != b"\xff\xd9":
+            return None
+    import cv2
+
+    flags = cv2.IMREAD_IGNORE_ORIENTATION | (cv2.IMREAD_GRAYSCALE if im.mode == "L" else cv2.IMREAD_COLOR_RGB)
+    pixels = cv2.imdecode(np.fromfile(path, np.uint8), flags)
+    if pixels is None or pixels.shape[:2] != (im.height, im.width):
+        return None
+    return pixels.reshape(im.height, im.width, -1)
 
 
 def _frame_notice(path: Path, im: Image.Image) -> list[str]:

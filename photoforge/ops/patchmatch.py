@@ -16,10 +16,16 @@ import math
 
 import cv2
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 GAMMA = 1.3  # Wexler's confidence decay per pixel of depth into the hole
+PERCENTILE = 75
+TEXTURE_WEIGHT = 50.0
+BEST_MODE = lambda li, it, n: False
 _PM_FIRST, _PM_NEXT = 4, 2  # PatchMatch sweeps in a level's first EM step / in later ones
+_PM_FINE_FIRST = 2
+COARSE_FACTOR = 2
+_BAND = 32  # rows per PatchMatch band; fixed, so results do not depend on the thread count
 
 
 @njit(cache=True)
@@ -33,14 +39,15 @@ def _next(state):
 
 @njit(cache=True, fastmath=True)
 def _dist(img, care, ty, tx, sy, sx, r, bound):
-    # Excluded pixels may hold what is being removed, so they do not count as context either.
-    d = 0.0
+    # care is 0 on excluded pixels: they may hold what is being removed, so no context either.
+    d = np.float32(0.0)
     for dy in range(-r, r + 1):
         for dx in range(-r, r + 1):
-            if care[ty + dy, tx + dx]:
-                for c in range(img.shape[2]):
-                    e = img[ty + dy, tx + dx, c] - img[sy + dy, sx + dx, c]
-                    d += e * e
+            q = np.float32(0.0)
+            for c in range(img.shape[2]):
+                e = img[ty + dy, tx + dx, c] - img[sy + dy, sx + dx, c]
+                q += e * e
+            d += care[ty + dy, tx + dx] * q
         if d >= bound:  # already worse than the best: stop early (the usual big saving)
             return d
     return d
@@ -56,45 +63,60 @@ def _try(img, care, y, x, cy, cx, valid, r, by, bx, bd):
 
 
 @njit(cache=True, fastmath=True)
-def _patchmatch(img, care, targets, valid, nnf, cost, sweeps, seed, r):
+def _sweep_band(img, care, targets, valid, nnf, cost, y0, y1, s, state, r):
     h, w = targets.shape
-    state = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x2545F4914F6CDD1D)
-    for y in range(h):  # the image changed since the last call: re-score the current matches
+    for yi in range(y0, y1):
+        y = yi if s == 1 else y1 - 1 - (yi - y0)
+        for xi in range(w):
+            x = xi if s == 1 else w - 1 - xi
+            if not targets[y, x]:
+                continue
+            by, bx, bd = nnf[y, x, 0], nnf[y, x, 1], cost[y, x]
+            if 0 <= x - s < w and targets[y, x - s] and 0 <= nnf[y, x - s, 1] + s < w:
+                by, bx, bd = _try(img, care, y, x, nnf[y, x - s, 0], nnf[y, x - s, 1] + s,
+                                  valid, r, by, bx, bd)
+            if 0 <= y - s < h and targets[y - s, x] and 0 <= nnf[y - s, x, 0] + s < h:
+                by, bx, bd = _try(img, care, y, x, nnf[y - s, x, 0] + s, nnf[y - s, x, 1],
+                                  valid, r, by, bx, bd)
+            rad = max(h, w)
+            while rad >= 1:
+                state = _next(state)
+                cy = by + np.int64(state % np.uint64(2 * rad + 1)) - rad
+                state = _next(state)
+                cx = bx + np.int64(state % np.uint64(2 * rad + 1)) - rad
+                cy, cx = min(max(cy, r), h - 1 - r), min(max(cx, r), w - 1 - r)
+                by, bx, bd = _try(img, care, y, x, cy, cx, valid, r, by, bx, bd)
+                rad //= 2
+            nnf[y, x, 0], nnf[y, x, 1], cost[y, x] = by, bx, bd
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _patchmatch(img, care, targets, valid, nnf, cost, sweeps, seed, r):
+    """PatchMatch on row bands: even bands in parallel, then odd ones, so a band only
+    reads neighbours that nobody is writing and the result does not depend on threads."""
+    h, w = targets.shape
+    bands = (h + _BAND - 1) // _BAND
+    for y in prange(h):  # the image changed since the last call: re-score the current matches
         for x in range(w):
             if targets[y, x]:
                 cost[y, x] = _dist(img, care, y, x, nnf[y, x, 0], nnf[y, x, 1], r, np.inf)
     for it in range(sweeps):
         s = 1 if it % 2 == 0 else -1  # alternate scan order so information flows both ways
-        for yi in range(h):
-            y = yi if s == 1 else h - 1 - yi
-            for xi in range(w):
-                x = xi if s == 1 else w - 1 - xi
-                if not targets[y, x]:
-                    continue
-                by, bx, bd = nnf[y, x, 0], nnf[y, x, 1], cost[y, x]
-                if 0 <= x - s < w and targets[y, x - s] and 0 <= nnf[y, x - s, 1] + s < w:
-                    by, bx, bd = _try(img, care, y, x, nnf[y, x - s, 0], nnf[y, x - s, 1] + s,
-                                      valid, r, by, bx, bd)
-                if 0 <= y - s < h and targets[y - s, x] and 0 <= nnf[y - s, x, 0] + s < h:
-                    by, bx, bd = _try(img, care, y, x, nnf[y - s, x, 0] + s, nnf[y - s, x, 1],
-                                      valid, r, by, bx, bd)
-                rad = max(h, w)
-                while rad >= 1:
-                    state = _next(state)
-                    cy = by + np.int64(state % np.uint64(2 * rad + 1)) - rad
-                    state = _next(state)
-                    cx = bx + np.int64(state % np.uint64(2 * rad + 1)) - rad
-                    cy, cx = min(max(cy, r), h - 1 - r), min(max(cx, r), w - 1 - r)
-                    by, bx, bd = _try(img, care, y, x, cy, cx, valid, r, by, bx, bd)
-                    rad //= 2
-                nnf[y, x, 0], nnf[y, x, 1], cost[y, x] = by, bx, bd
+        for parity in range(2):
+            for k in prange((bands + 1 - parity) // 2):
+                b = 2 * k + parity
+                state = _next(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+                              + np.uint64((it * bands + b) * 2 + 1) * np.uint64(0x2545F4914F6CDD1D))
+                _sweep_band(img, care, targets, valid, nnf, cost, b * _BAND, min(h, (b + 1) * _BAND),
+                            s, state, r)
 
 
 @njit(cache=True, fastmath=True)
-def _vote(img, hole, targets, nnf, weight, r):
+def _vote(img, hole, targets, nnf, weight, r, best):
     h, w, ch = img.shape
     acc = np.zeros((h, w, ch))
     total = np.zeros((h, w))
+    top = np.zeros((h, w))
     for y in range(h):
         for x in range(w):
             if not targets[y, x]:
@@ -102,7 +124,13 @@ def _vote(img, hole, targets, nnf, weight, r):
             wt, sy, sx = weight[y, x], nnf[y, x, 0], nnf[y, x, 1]
             for dy in range(-r, r + 1):
                 for dx in range(-r, r + 1):
-                    if hole[y + dy, x + dx]:
+                    if hole[y + dy, x + dx] and best:
+                        if wt > top[y + dy, x + dx]:
+                            top[y + dy, x + dx] = wt
+                            total[y + dy, x + dx] = 1.0
+                            for c in range(ch):
+                                acc[y + dy, x + dx, c] = img[sy + dy, sx + dx, c]
+                    elif hole[y + dy, x + dx]:
                         total[y + dy, x + dx] += wt
                         for c in range(ch):
                             acc[y + dy, x + dx, c] += wt * img[sy + dy, sx + dx, c]
@@ -114,10 +142,10 @@ def _vote(img, hole, targets, nnf, weight, r):
 
 
 class _Level:
-    """One pyramid level: pixels, masks, and which patch centres are targets / sources."""
+    """One pyramid level: masks, which patch centres are targets / sources, and pixels."""
 
-    def __init__(self, img: np.ndarray, hole: np.ndarray, exclude: np.ndarray, p: int):
-        self.img, self.hole, self.exclude = img, hole, exclude
+    def __init__(self, hole: np.ndarray, exclude: np.ndarray, p: int):
+        self.hole, self.exclude, self.img = hole, exclude, None
         h, w = hole.shape
         box = np.ones((p, p), np.uint8)
         inner = np.zeros((h, w), bool)
@@ -127,44 +155,62 @@ class _Level:
         self.targets = (cv2.dilate(hole.view(np.uint8), box) > 0) & inner
         self.valid = (cv2.erode((~(hole | exclude)).view(np.uint8), box,
                                 borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0) & inner
-        depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)
-        self.log_conf = -math.log(GAMMA) * depth  # boundary patches are the trustworthy ones
+        self.depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)
+        self.log_conf = -math.log(GAMMA) * self.depth  # boundary patches are the trustworthy ones
 
 
-def _down(img: np.ndarray, hole: np.ndarray, exclude: np.ndarray):
-    """2×2 blocks; a coarse pixel is hole/excluded if any of its fine pixels is, and its
-    colour averages only the known fine pixels, so hole content never leaks into sources."""
-    ph, pw = hole.shape[0] % 2, hole.shape[1] % 2
-    pad = lambda a: np.pad(a, ((0, ph), (0, pw)) + ((0, 0),) * (a.ndim - 2), mode="edge")
-    known = pad((~hole).astype(np.float32))
-    h2, w2 = known.shape[0] // 2, known.shape[1] // 2
-    blocks = lambda a: a.reshape(h2, 2, w2, 2, *a.shape[2:]).sum(axis=(1, 3))
-    k = blocks(known)
-    out = blocks(pad(img) * known[..., None]) / np.maximum(k, 1)[..., None]
-    any_of = lambda m: blocks(pad(m).astype(np.uint8)) > 0
-    return out.astype(np.float32), k < 4, any_of(exclude)
+def _blocks(a: np.ndarray) -> np.ndarray:
+    """Sums of 2×2 blocks, the odd last row/column repeated."""
+    a = np.pad(a, ((0, a.shape[0] % 2), (0, a.shape[1] % 2)) + ((0, 0),) * (a.ndim - 2), mode="edge")
+    return a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2, *a.shape[2:]).sum(axis=(1, 3))
 
 
-def _pyramid(img, hole, exclude, p):
-    levels = [_Level(img, hole, exclude, p)]
-    while True:
+def _pyramid(hole: np.ndarray, exclude: np.ndarray, p: int) -> list[_Level]:
+    # A coarse pixel is hole/excluded if any of its fine pixels is, so coarse sources are
+    # made of clean fine pixels only.
+    levels = [_Level(hole, exclude, p)]
+    while levels[-1].depth.max() > p and min(hole.shape) >= 6 * p:  # not yet a few px wide
         top = levels[-1]
-        radius = cv2.distanceTransform(top.hole.view(np.uint8), cv2.DIST_L2, 3).max()
-        if radius <= p or min(top.hole.shape) < 6 * p:  # hole already narrow / image tiny
-            return levels
-        nxt = _Level(*_down(top.img, top.hole, top.exclude), p)
+        nxt = _Level(_blocks(top.hole.view(np.uint8)) > 0, _blocks(top.exclude.view(np.uint8)) > 0, p)
         if nxt.valid.sum() < max(16, nxt.hole.sum()):  # too little left to copy from
-            return levels
+            break
         levels.append(nxt)
+        hole = nxt.hole
+    return levels
+
+
+def _down(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    known = (~hole).astype(np.float32)[..., None]  # hole content must not leak into sources
+    return (_blocks(img * known) / np.maximum(_blocks(known), 1)).astype(np.float32)
+
+
+def _texture(img: np.ndarray, unknown: np.ndarray, window: int) -> np.ndarray:
+    """Newson et al. 2014's texture features: local mean |∂x|, |∂y| of the grey image.
+
+    Coarse levels average fine texture away, so colour alone matches grain to flat areas
+    (and the fill comes out smooth); these features keep "how textured" at every scale."""
+    grey = img[..., :3].mean(axis=2)
+    known = (~unknown).astype(np.float32)
+    box = lambda a: cv2.boxFilter(a, -1, (window, window), normalize=False, borderType=cv2.BORDER_REFLECT)
+    feats = []
+    for axis in (1, 0):
+        both = np.zeros_like(known)
+        grad = np.zeros_like(grey)
+        sl = (slice(None), slice(None, -1)) if axis == 1 else (slice(None, -1), slice(None))
+        both[sl] = known[sl] * np.delete(known, 0, axis=axis)
+        grad[sl] = np.abs(np.diff(grey, axis=axis)) * both[sl]
+        feats.append(box(grad) / np.maximum(box(both), 1e-3))
+    return np.stack(feats, axis=2) * np.float32(math.sqrt(TEXTURE_WEIGHT))
 
 
 def _telea(img: np.ndarray, unknown: np.ndarray) -> np.ndarray:
-    # cv2's float Telea overshoots far outside [0, 1]; 16-bit per channel does not.
+    # cv2's float Telea overshoots far outside the data's range; 16-bit per channel does not.
     out = np.empty_like(img)
     mask = unknown.view(np.uint8)
     for c in range(img.shape[2]):
-        chan = np.rint(np.clip(img[..., c], 0, 1) * 65535).astype(np.uint16)
-        out[..., c] = cv2.inpaint(chan, mask, 3, cv2.INPAINT_TELEA) / np.float32(65535)
+        top = max(float(img[..., c].max()), 1e-6)
+        chan = np.rint(np.clip(img[..., c] / top, 0, 1) * 65535).astype(np.uint16)
+        out[..., c] = cv2.inpaint(chan, mask, 3, cv2.INPAINT_TELEA) * np.float32(top / 65535)
     return out
 
 
@@ -185,6 +231,15 @@ def _upsample_nnf(coarse: np.ndarray, lv: _Level, rng) -> np.ndarray:
     bad = lv.targets & ~lv.valid[nnf[..., 0], nnf[..., 1]]
     _random_sources(lv, bad, nnf, rng)
     return nnf
+
+
+def _weights(lv: _Level, cost: np.ndarray | None) -> np.ndarray:
+    logw = lv.log_conf.astype(np.float64)
+    if cost is not None:
+        sigma2 = max(float(np.percentile(cost[lv.targets], PERCENTILE)), 1e-6)  # Wexler: typical distance
+        logw -= cost / (2 * sigma2)
+    logw[~lv.targets] = -np.inf
+    return np.exp(logw - logw[lv.targets].max())
 
 
 def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = None,
@@ -209,8 +264,12 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
     if (hole | exclude).all():
         raise ValueError("nothing outside the hole to fill it from")
     r = patch_size // 2
-    levels = _pyramid(np.ascontiguousarray(out), hole, exclude, patch_size)
-    steps = [iterations if i == 0 else 2 * iterations for i in range(len(levels))]
+    levels = _pyramid(hole, exclude, patch_size)
+    feats = _texture(out, hole | exclude, 2 ** (len(levels) - 1) + 1) if TEXTURE_WEIGHT else out[..., :0]
+    levels[0].img = np.ascontiguousarray(np.concatenate([out, feats], axis=2))
+    for fine, coarse in zip(levels, levels[1:]):
+        coarse.img = _down(fine.img, fine.hole)
+    steps = [iterations if i == 0 else COARSE_FACTOR * iterations for i in range(len(levels))]
     work = [s * int(lv.targets.sum()) for s, lv in zip(steps, levels)]
     done, rng = 0, np.random.default_rng(seed)
     img = nnf = None
@@ -231,19 +290,19 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
             img = lv.img.copy()
             img[lv.hole] = up[lv.hole]
             nnf = _upsample_nnf(nnf, lv, rng)
-        care = ~lv.exclude
+            # Rebuild from full-resolution sources: matching against the blurry upsampled
+            # estimate alone would favour smooth sources and lose texture at every level.
+            _vote(img, lv.hole, lv.targets, nnf, _weights(lv, None), r, False)
+        care = (~lv.exclude).astype(np.float32)
         cost = np.zeros((h, w), np.float32)
         for it in range(steps[li]):
             if progress is not None:
                 progress.check_aborted()
-            _patchmatch(img, care, lv.targets, lv.valid, nnf, cost, _PM_FIRST if it == 0 else _PM_NEXT,
+            _patchmatch(img, care, lv.targets, lv.valid, nnf, cost, (_PM_FIRST if li == len(levels) - 1 else _PM_FINE_FIRST) if it == 0 else _PM_NEXT,
                         int(rng.integers(0, 2 ** 63)), r)
-            d = cost[lv.targets]
-            sigma2 = max(float(np.percentile(d, 75)), 1e-6)  # Wexler: scale by typical distance
-            logw = np.where(lv.targets, lv.log_conf - cost / (2 * sigma2), -np.inf)
-            _vote(img, lv.hole, lv.targets, nnf, np.exp(logw - logw[lv.targets].max()), r)
+            _vote(img, lv.hole, lv.targets, nnf, _weights(lv, cost), r, BEST_MODE(li, it, steps[li]))
             done += work[li] / steps[li]
             if progress is not None:
                 progress.set(done / sum(work))
-    out[hole] = img[hole]
+    out[hole] = img[hole, :out.shape[2]]
     return out

@@ -39,6 +39,7 @@ class Canvas(QAbstractScrollArea):
         self.image_pyramid: Pyramid | None = None
         self.mask_pyramid: Pyramid | None = None
         self.before_pyramid: Pyramid | None = None
+        self.prepared_pyramid: Pyramid | None = None
         self._tiles: OrderedDict[tuple, tuple[np.ndarray, QImage]] = OrderedDict()
         # Brush state (the tool options bar edits these).
         self.tool = "brush"  # "brush" | "eraser" | "hand"
@@ -72,7 +73,11 @@ class Canvas(QAbstractScrollArea):
         if self.document is None:
             self.image_pyramid = self.mask_pyramid = None
         else:
-            self.image_pyramid = Pyramid(self.document.image.pixels)
+            pixels = self.document.image.pixels
+            ready = self.prepared_pyramid
+            self.prepared_pyramid = None
+            # A job's worker may already have built the display pyramid of its result.
+            self.image_pyramid = ready if ready is not None and ready.source is pixels else Pyramid(pixels)
             self.mask_pyramid = Pyramid(self.document.mask, convert=lambda m: np.ascontiguousarray(m))
         self._update_scrollbars()
         self.viewport().update()

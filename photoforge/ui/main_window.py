@@ -14,6 +14,7 @@ from photoforge.ui.actions import ACTION_PANELS, ActionPanel
 from photoforge.ui.canvas import Canvas
 from photoforge.ui.jobs import JobRunner
 from photoforge.ui.panels import HistoryPanel, ToolOptionsBar
+from photoforge.ui.pyramid import Pyramid
 
 OPEN_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
 
@@ -410,11 +411,20 @@ class MainWindow(QMainWindow):
             return
         document = self.document
 
-        def land(result) -> None:
+        def work(progress):
+            result = fn(progress)
+            # Build the result's display tiles here, off the GUI thread, when the size
+            # changes (the view would otherwise rebuild them while the window waits).
+            same = result.pixels.shape == document.image.pixels.shape
+            return result, (None if same else Pyramid(result.pixels))
+
+        def land(outcome) -> None:
+            result, pyramid = outcome
             if document is self.document:  # the window may hold another photo by now
+                self.canvas.prepared_pyramid = pyramid
                 document.apply_image(result, label, panel.result_mask(document))
 
-        self.jobs.start(label, fn, land)
+        self.jobs.start(label, work, land)
 
     def _job_started(self, label: str) -> None:
         self.progress.setValue(0)

@@ -49,6 +49,8 @@ class Pyramid:
     def _make_overview(self) -> np.ndarray:
         f = 1 << self.overview_level
         w, h = -(-self.width // f), -(-self.height // f)
+        if self.source.ndim == 2 and not self.source.any():  # an empty mask: skip the resize
+            return self.convert(np.zeros((h, w), self.source.dtype))
         return self.convert(_shrink(self.source, w, h))
 
     def level_size(self, level: int) -> tuple[int, int]:

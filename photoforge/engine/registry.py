@@ -101,7 +101,7 @@ MODELS: tuple[ModelDescriptor, ...] = (
                "c8a066c12541a1ef01ba90fddd90688278bdc11536847699239be29225015bc8"),
               (_R + "REALESRGAN_X4PLUS_UP4X.bin",
                "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf")),
-        memory_per_pixel=16_000),
+        memory_per_pixel=8_000),
     ModelDescriptor(
         "realesrgan-x4plus-anime", "upscale", "Real-ESRGAN x4plus anime",
         "For illustrations and anime; smaller and faster than x4plus.", "medium",
@@ -111,7 +111,7 @@ MODELS: tuple[ModelDescriptor, ...] = (
                "d63c7e93c58ec5d0048ca1f0a995f40b2af17c2816a2e0a3b7172046d98795ec"),
               (_R + "REALESRGAN_X4PLUSANIME_UP4X.bin",
                "fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc")),
-        memory_per_pixel=16_000),
+        memory_per_pixel=8_000),
     _animevideo(2, "1393f7c0e885f9d15a0668329a13f695ebd0ea45791f46d28145d7934824d224"),
     _animevideo(3, "584a43e429188c159ef8e42191ef5a5fd1d2e3b17398e5cee6089726dec879c7"),
     _animevideo(4, "157c0a10405f885d4c53ce76fe2ba731694bcd16ec90ab6b889335e384239682"),

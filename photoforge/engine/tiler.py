@@ -39,16 +39,20 @@ class TileSpec:
 def windows(length: int, tile: int, overlap: int, multiple: int = 1) -> list[tuple[int, int]]:
     """(start, end) of each window along one axis.
 
-    Starts are multiples of `multiple` so a model that works on 2×2 cells (FFDNet) sees the
-    same cell phase as in an untiled run; the last window ends at the image edge and may be
-    up to multiple−1 pixels longer than the rest.
+    As few windows as `tile` allows, all the same size (so no window is mostly a copy of
+    its neighbour). Starts are multiples of `multiple`, so a model that works on 2×2 cells
+    (FFDNet) sees the same cell phase as in an untiled run; the last window ends at the
+    image edge and may be up to multiple−1 pixels longer than the rest.
     """
     if tile <= 0 or tile >= length:
         return [(0, length)]
-    stride = max(multiple, (tile - overlap) // multiple * multiple)
-    last = (length - tile) // multiple * multiple
-    starts = list(range(0, last, stride)) + [last]
-    return [(a, a + tile) for a in starts[:-1]] + [(last, length)]
+    count = -(-(length - overlap) // max(1, tile - overlap))
+    size = -(-(length + (count - 1) * overlap) // count)
+    size = -(-size // multiple) * multiple
+    stride = max(multiple, (size - overlap) // multiple * multiple)
+    last = max(0, (length - size) // multiple * multiple)
+    starts = sorted({min(i * stride, last) for i in range(count)} | {last})
+    return [(a, a + size) for a in starts[:-1]] + [(last, length)]
 
 
 def ramp(length: int, before: int, after: int) -> np.ndarray:
@@ -130,15 +134,13 @@ class TiledRunner:
         ys = windows(h, spec.tile, spec.overlap, spec.multiple)
         xs = windows(w, spec.tile, spec.overlap, spec.multiple)
         total, done = len(ys) * len(xs), 0
-        strip = np.zeros((3, 0, w * s), np.float32)
-        weight = np.zeros((0, w * s), np.float32)
-        strip_y0 = 0  # input row where the strip starts
+        # One strip, allocated once, as tall as the tallest row of windows; finished rows
+        # leave from the top and the rest moves up, so nothing grows or is copied whole.
+        height = max(b - a for a, b in ys) * s
+        strip = np.zeros((3, height, w * s), np.float32)
+        weight = np.zeros((height, w * s), np.float32)
+        strip_y0 = 0  # input row at the top of the strip
         for i, (y0, y1) in enumerate(ys):
-            # Grow the strip down to this row's bottom; keep what earlier rows accumulated.
-            grow = (y1 - strip_y0) * s - strip.shape[1]
-            if grow > 0:
-                strip = np.concatenate([strip, np.zeros((3, grow, w * s), np.float32)], axis=1)
-                weight = np.concatenate([weight, np.zeros((grow, w * s), np.float32)], axis=0)
             above = (ys[i - 1][1] - y0) if i > 0 else 0
             below = (y1 - ys[i + 1][0]) if i + 1 < len(ys) else 0
             wy = ramp((y1 - y0) * s, above * s, below * s)[:, None]
@@ -154,13 +156,23 @@ class TiledRunner:
                 weight[rows, cols] += wxy
                 done += 1
                 self.progress.set(done / total)
-            final_to = (ys[i + 1][0] if i + 1 < len(ys) else h) - strip_y0
-            if final_to > 0:
-                n = final_to * s
-                block = (strip[:, :n] / weight[None, :n]).transpose(1, 2, 0)
-                dst = out[strip_y0 * s: strip_y0 * s + n]
-                dst[...] = block if out.dtype == np.float32 else from_float(block, out.dtype)
-                strip = strip[:, n:].copy()
-                weight = weight[n:].copy()
-                strip_y0 += final_to
+            final = ((ys[i + 1][0] if i + 1 < len(ys) else h) - strip_y0) * s
+            self._emit(strip, weight, final, out, strip_y0 * s)
+            filled = (y1 - strip_y0) * s
+            rest = filled - final
+            strip[:, :rest] = strip[:, final:filled]
+            weight[:rest] = weight[final:filled]
+            strip[:, rest:] = 0
+            weight[rest:] = 0
+            strip_y0 += final // s
         return out
+
+    @staticmethod
+    def _emit(strip, weight, rows: int, out: np.ndarray, out_y0: int, chunk: int = 32) -> None:
+        """Normalise finished strip rows and store them, a few rows at a time so the
+        temporaries stay small."""
+        for r in range(0, rows, chunk):
+            n = min(chunk, rows - r)
+            block = (strip[:, r:r + n] / weight[None, r:r + n]).transpose(1, 2, 0)
+            dst = out[out_y0 + r: out_y0 + r + n]
+            dst[...] = block if out.dtype == np.float32 else from_float(block, out.dtype)

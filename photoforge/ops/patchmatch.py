@@ -16,16 +16,13 @@ import math
 
 import cv2
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 GAMMA = 1.3  # Wexler's confidence decay per pixel of depth into the hole
-PERCENTILE = 75
-TEXTURE_WEIGHT = 50.0
-BEST_MODE = lambda li, it, n: False
-_PM_FIRST, _PM_NEXT = 4, 2  # PatchMatch sweeps in a level's first EM step / in later ones
-_PM_FINE_FIRST = 2
-COARSE_FACTOR = 2
-_BAND = 32  # rows per PatchMatch band; fixed, so results do not depend on the thread count
+TEXTURE_WEIGHT = 15.0  # λ of the texture features against colour (Newson et al. use 50 on [0, 255])
+SIGMA_PERCENTILE = 75  # Wexler: σ² of the vote weights is this percentile of the distances
+COARSE_STEPS = 2  # coarse levels are cheap and settle the structure: this many times the EM steps
+_SWEEPS_RANDOM, _SWEEPS_UPSAMPLED, _SWEEPS_NEXT = 4, 2, 2  # PatchMatch sweeps per EM step
 
 
 @njit(cache=True)
@@ -63,60 +60,45 @@ def _try(img, care, y, x, cy, cx, valid, r, by, bx, bd):
 
 
 @njit(cache=True, fastmath=True)
-def _sweep_band(img, care, targets, valid, nnf, cost, y0, y1, s, state, r):
-    h, w = targets.shape
-    for yi in range(y0, y1):
-        y = yi if s == 1 else y1 - 1 - (yi - y0)
-        for xi in range(w):
-            x = xi if s == 1 else w - 1 - xi
-            if not targets[y, x]:
-                continue
-            by, bx, bd = nnf[y, x, 0], nnf[y, x, 1], cost[y, x]
-            if 0 <= x - s < w and targets[y, x - s] and 0 <= nnf[y, x - s, 1] + s < w:
-                by, bx, bd = _try(img, care, y, x, nnf[y, x - s, 0], nnf[y, x - s, 1] + s,
-                                  valid, r, by, bx, bd)
-            if 0 <= y - s < h and targets[y - s, x] and 0 <= nnf[y - s, x, 0] + s < h:
-                by, bx, bd = _try(img, care, y, x, nnf[y - s, x, 0] + s, nnf[y - s, x, 1],
-                                  valid, r, by, bx, bd)
-            rad = max(h, w)
-            while rad >= 1:
-                state = _next(state)
-                cy = by + np.int64(state % np.uint64(2 * rad + 1)) - rad
-                state = _next(state)
-                cx = bx + np.int64(state % np.uint64(2 * rad + 1)) - rad
-                cy, cx = min(max(cy, r), h - 1 - r), min(max(cx, r), w - 1 - r)
-                by, bx, bd = _try(img, care, y, x, cy, cx, valid, r, by, bx, bd)
-                rad //= 2
-            nnf[y, x, 0], nnf[y, x, 1], cost[y, x] = by, bx, bd
-
-
-@njit(cache=True, fastmath=True, parallel=True)
 def _patchmatch(img, care, targets, valid, nnf, cost, sweeps, seed, r):
-    """PatchMatch on row bands: even bands in parallel, then odd ones, so a band only
-    reads neighbours that nobody is writing and the result does not depend on threads."""
     h, w = targets.shape
-    bands = (h + _BAND - 1) // _BAND
-    for y in prange(h):  # the image changed since the last call: re-score the current matches
+    state = _next(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x2545F4914F6CDD1D))
+    for y in range(h):  # the image changed since the last call: re-score the current matches
         for x in range(w):
             if targets[y, x]:
                 cost[y, x] = _dist(img, care, y, x, nnf[y, x, 0], nnf[y, x, 1], r, np.inf)
     for it in range(sweeps):
         s = 1 if it % 2 == 0 else -1  # alternate scan order so information flows both ways
-        for parity in range(2):
-            for k in prange((bands + 1 - parity) // 2):
-                b = 2 * k + parity
-                state = _next(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
-                              + np.uint64((it * bands + b) * 2 + 1) * np.uint64(0x2545F4914F6CDD1D))
-                _sweep_band(img, care, targets, valid, nnf, cost, b * _BAND, min(h, (b + 1) * _BAND),
-                            s, state, r)
+        for yi in range(h):
+            y = yi if s == 1 else h - 1 - yi
+            for xi in range(w):
+                x = xi if s == 1 else w - 1 - xi
+                if not targets[y, x]:
+                    continue
+                by, bx, bd = nnf[y, x, 0], nnf[y, x, 1], cost[y, x]
+                if 0 <= x - s < w and targets[y, x - s] and 0 <= nnf[y, x - s, 1] + s < w:
+                    by, bx, bd = _try(img, care, y, x, nnf[y, x - s, 0], nnf[y, x - s, 1] + s,
+                                      valid, r, by, bx, bd)
+                if 0 <= y - s < h and targets[y - s, x] and 0 <= nnf[y - s, x, 0] + s < h:
+                    by, bx, bd = _try(img, care, y, x, nnf[y - s, x, 0] + s, nnf[y - s, x, 1],
+                                      valid, r, by, bx, bd)
+                rad = max(h, w)
+                while rad >= 1:  # random search, radius halving down to one pixel
+                    state = _next(state)
+                    cy = by + np.int64(state % np.uint64(2 * rad + 1)) - rad
+                    state = _next(state)
+                    cx = bx + np.int64(state % np.uint64(2 * rad + 1)) - rad
+                    cy, cx = min(max(cy, r), h - 1 - r), min(max(cx, r), w - 1 - r)
+                    by, bx, bd = _try(img, care, y, x, cy, cx, valid, r, by, bx, bd)
+                    rad //= 2
+                nnf[y, x, 0], nnf[y, x, 1], cost[y, x] = by, bx, bd
 
 
 @njit(cache=True, fastmath=True)
-def _vote(img, hole, targets, nnf, weight, r, best):
+def _vote(img, hole, targets, nnf, weight, r):
     h, w, ch = img.shape
     acc = np.zeros((h, w, ch))
     total = np.zeros((h, w))
-    top = np.zeros((h, w))
     for y in range(h):
         for x in range(w):
             if not targets[y, x]:
@@ -124,13 +106,7 @@ def _vote(img, hole, targets, nnf, weight, r, best):
             wt, sy, sx = weight[y, x], nnf[y, x, 0], nnf[y, x, 1]
             for dy in range(-r, r + 1):
                 for dx in range(-r, r + 1):
-                    if hole[y + dy, x + dx] and best:
-                        if wt > top[y + dy, x + dx]:
-                            top[y + dy, x + dx] = wt
-                            total[y + dy, x + dx] = 1.0
-                            for c in range(ch):
-                                acc[y + dy, x + dx, c] = img[sy + dy, sx + dx, c]
-                    elif hole[y + dy, x + dx]:
+                    if hole[y + dy, x + dx]:
                         total[y + dy, x + dx] += wt
                         for c in range(ch):
                             acc[y + dy, x + dx, c] += wt * img[sy + dy, sx + dx, c]
@@ -169,13 +145,12 @@ def _pyramid(hole: np.ndarray, exclude: np.ndarray, p: int) -> list[_Level]:
     # A coarse pixel is hole/excluded if any of its fine pixels is, so coarse sources are
     # made of clean fine pixels only.
     levels = [_Level(hole, exclude, p)]
-    while levels[-1].depth.max() > p and min(hole.shape) >= 6 * p:  # not yet a few px wide
+    while levels[-1].depth.max() > p and min(levels[-1].hole.shape) >= 6 * p:  # hole still wide
         top = levels[-1]
         nxt = _Level(_blocks(top.hole.view(np.uint8)) > 0, _blocks(top.exclude.view(np.uint8)) > 0, p)
         if nxt.valid.sum() < max(16, nxt.hole.sum()):  # too little left to copy from
             break
         levels.append(nxt)
-        hole = nxt.hole
     return levels
 
 
@@ -236,14 +211,14 @@ def _upsample_nnf(coarse: np.ndarray, lv: _Level, rng) -> np.ndarray:
 def _weights(lv: _Level, cost: np.ndarray | None) -> np.ndarray:
     logw = lv.log_conf.astype(np.float64)
     if cost is not None:
-        sigma2 = max(float(np.percentile(cost[lv.targets], PERCENTILE)), 1e-6)  # Wexler: typical distance
+        sigma2 = max(float(np.percentile(cost[lv.targets], SIGMA_PERCENTILE)), 1e-6)
         logw -= cost / (2 * sigma2)
     logw[~lv.targets] = -np.inf
     return np.exp(logw - logw[lv.targets].max())
 
 
 def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = None,
-         patch_size: int = 7, iterations: int = 4, seed: int = 0, progress=None) -> np.ndarray:
+         patch_size: int = 7, iterations: int = 2, seed: int = 0, progress=None) -> np.ndarray:
     """Fill `hole` (H×W bool) of `image` (H×W×C float32 in [0, 1]) from the rest of it.
 
     `exclude` marks pixels that must not be copied (nor matched against). `iterations` is
@@ -257,7 +232,7 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
     if patch_size < 3 or patch_size % 2 == 0:
         raise ValueError(f"patch_size must be odd and at least 3, not {patch_size}")
     hole = np.ascontiguousarray(hole, dtype=bool)
-    exclude = np.zeros_like(hole) if exclude is None else np.ascontiguousarray(exclude & ~hole, dtype=bool)
+    exclude = np.zeros_like(hole) if exclude is None else np.asarray(exclude, dtype=bool) & ~hole
     out = np.array(image, dtype=np.float32, copy=True)
     if not hole.any():
         return out
@@ -265,11 +240,11 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
         raise ValueError("nothing outside the hole to fill it from")
     r = patch_size // 2
     levels = _pyramid(hole, exclude, patch_size)
-    feats = _texture(out, hole | exclude, 2 ** (len(levels) - 1) + 1) if TEXTURE_WEIGHT else out[..., :0]
+    feats = _texture(out, hole | exclude, 2 ** (len(levels) - 1) + 1)  # extra channels, voted too
     levels[0].img = np.ascontiguousarray(np.concatenate([out, feats], axis=2))
     for fine, coarse in zip(levels, levels[1:]):
         coarse.img = _down(fine.img, fine.hole)
-    steps = [iterations if i == 0 else COARSE_FACTOR * iterations for i in range(len(levels))]
+    steps = [iterations if i == 0 else COARSE_STEPS * iterations for i in range(len(levels))]
     work = [s * int(lv.targets.sum()) for s, lv in zip(steps, levels)]
     done, rng = 0, np.random.default_rng(seed)
     img = nnf = None
@@ -281,7 +256,6 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
             break
         if img is None:
             img = _telea(lv.img, lv.hole | lv.exclude)  # the coarsest hole is a few px wide
-            img[lv.exclude] = lv.img[lv.exclude]
             nnf = np.zeros((h, w, 2), np.int64)
             _random_sources(lv, lv.targets, nnf, rng)
         else:
@@ -292,15 +266,15 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
             nnf = _upsample_nnf(nnf, lv, rng)
             # Rebuild from full-resolution sources: matching against the blurry upsampled
             # estimate alone would favour smooth sources and lose texture at every level.
-            _vote(img, lv.hole, lv.targets, nnf, _weights(lv, None), r, False)
+            _vote(img, lv.hole, lv.targets, nnf, _weights(lv, None), r)
         care = (~lv.exclude).astype(np.float32)
         cost = np.zeros((h, w), np.float32)
         for it in range(steps[li]):
             if progress is not None:
                 progress.check_aborted()
-            _patchmatch(img, care, lv.targets, lv.valid, nnf, cost, (_PM_FIRST if li == len(levels) - 1 else _PM_FINE_FIRST) if it == 0 else _PM_NEXT,
-                        int(rng.integers(0, 2 ** 63)), r)
-            _vote(img, lv.hole, lv.targets, nnf, _weights(lv, cost), r, BEST_MODE(li, it, steps[li]))
+            sweeps = _SWEEPS_NEXT if it else _SWEEPS_RANDOM if li == len(levels) - 1 else _SWEEPS_UPSAMPLED
+            _patchmatch(img, care, lv.targets, lv.valid, nnf, cost, sweeps, int(rng.integers(0, 2 ** 63)), r)
+            _vote(img, lv.hole, lv.targets, nnf, _weights(lv, cost), r)
             done += work[li] / steps[li]
             if progress is not None:
                 progress.set(done / sum(work))

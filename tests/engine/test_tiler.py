@@ -36,9 +36,15 @@ def run(infer, image, spec, out_dtype=np.float32, progress=None):
 def test_windows_cover_the_axis_with_overlap_and_one_shape():
     wins = windows(100, 32, 8)
     assert wins[0][0] == 0 and wins[-1][1] == 100
-    assert all(b - a == 32 for a, b in wins)
+    assert len({b - a for a, b in wins}) == 1 and wins[0][1] - wins[0][0] <= 32
     assert all(wins[i + 1][0] < wins[i][1] for i in range(len(wins) - 1))
     assert windows(20, 32, 8) == [(0, 20)]
+
+
+def test_windows_are_even_so_no_window_repeats_its_neighbour():
+    # 384 px with a 352 px tile: two windows of about half each, not 352 + 352.
+    wins = windows(384, 352, 8)
+    assert len(wins) == 2 and sum(b - a for a, b in wins) <= 384 + 8
 
 
 def test_windows_keep_the_cell_phase_of_size_multiples():

@@ -3,12 +3,13 @@ nearest-neighbour field found by PatchMatch (Barnes et al. 2009).
 
 Coarse to fine, each hole pixel becomes the weighted average of the source pixels that the
 patches covering it were matched to; the matches are recomputed against the new estimate
-a few times per level (EM). Sources are patches entirely outside hole ∪ exclude.
+a few times per level (EM). Sources are patches entirely outside hole ∪ exclude. Patches
+carry Newson et al.'s texture features as extra channels, so grain is not filled with flat.
 
 The search and voting kernels are numba-compiled (cache=True): PatchMatch propagation is
-a sequential scan, and a vectorised numpy variant (jump flooding) measured 20–90× slower
-for the same match quality (bench/bench_patchmatch.py). Callers import this module lazily,
-so numba loads only when a fill is asked for.
+a sequential scan, and a vectorised numpy variant (jump flooding) measured 30–60× slower
+per sweep and 60–150× slower to the same match quality (bench/bench_patchmatch.py).
+Callers import this module lazily, so numba loads only when a fill is asked for.
 """
 from __future__ import annotations
 

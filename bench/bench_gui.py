@@ -305,10 +305,7 @@ def bench_brush(app, big: Path) -> dict:
             app.processEvents()
             res[zoom] += stroke(app, canvas, counter, angle)
             angle += 0.7  # the next stroke paints over fresh pixels
-    for zoom, lat in res.items():
-        med, p99, top = summary(lat)
-        log(f"  zoom {zoom:4}: move→painted median {med:.2f}  p99 {p99:.2f}  max {top:.2f} ms "
-            f"(n={len(lat)})")
+    log(f"  {BRUSH_STROKES} strokes of {MOVES_PER_STROKE} moves per zoom; load {loadavg()}")
     close_window(app, win)
     return res
 
@@ -342,18 +339,17 @@ def time_stages(app, path: Path) -> dict[str, float]:
     win = new_window(app)
     gc.collect()
     out = {}
-    t = time.perf_counter()
-    image = load_image(path)
-    out["load_image"] = time.perf_counter() - t
-    t = time.perf_counter()
-    doc = Document(image, path)
-    out["Document()"] = time.perf_counter() - t
-    t = time.perf_counter()
-    win.set_document(doc)
-    out["set_document"] = time.perf_counter() - t
-    t = time.perf_counter()
-    win.canvas.viewport().repaint()
-    out["first repaint"] = time.perf_counter() - t
+
+    def timed(name, fn, *fn_args):
+        t0 = time.perf_counter()
+        result = fn(*fn_args)
+        out[name] = time.perf_counter() - t0
+        return result
+
+    image = timed("load_image", load_image, path)
+    doc = timed("Document()", Document, image, path)
+    timed("set_document", win.set_document, doc)
+    timed("first repaint", win.canvas.viewport().repaint)
     close_window(app, win)
     return out
 

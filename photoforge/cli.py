@@ -62,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tile", type=int, default=None, help="tile size in pixels (0 = no tiling; default auto)")
     _add_device_options(up)
 
+    rs = sub.add_parser("restore", help="repair scratches and dust, remove grain, recover faded colour")
+    _add_output_options(rs)
+    rs.add_argument("--preset", choices=["gentle", "standard", "strong"], default="standard")
+    rs.add_argument("--scratches", choices=["auto", "off"], default="auto", help="find and repair damage")
+    rs.add_argument("--sensitivity", type=float, default=None, help="damage detector sensitivity, 0–1")
+    rs.add_argument("--denoise", default="auto", metavar="auto|off|SIGMA",
+                    help="auto estimates the noise level; a number sets σ (0–255 units)")
+    rs.add_argument("--color", choices=["auto", "off"], default="auto", help="levels, white balance, fade")
+    rs.add_argument("--mask-out", metavar="FILE", help="write the damage mask (a folder for several inputs)")
+    rs.add_argument("--device", default="auto")
+
     inp = sub.add_parser("inpaint", help="remove what a mask covers (scratches, dust, objects)")
     inp.add_argument("image", metavar="IMAGE")
     inp.add_argument("--mask", required=True, help="any image; non-zero (or alpha) = fill")
@@ -135,11 +146,8 @@ def _cmd_models_fetch(args) -> int:
 
 
 def _cmd_upscale(args) -> int:
-    from photoforge.batch import run_batch
-    from photoforge.engine.progress import Progress
     from photoforge.engine.registry import get_model
     from photoforge.ops.upscale import DEFAULT_MODEL, UpscaleOptions, upscale
-    from photoforge.textbar import TextBar
 
     model = get_model(args.model or DEFAULT_MODEL)
     if model.task != "upscale":
@@ -149,18 +157,27 @@ def _cmd_upscale(args) -> int:
         raise UsageError("no images found in " + ", ".join(args.inputs))
     options = UpscaleOptions(model=model.id, scale=args.scale, tile=args.tile, device=args.device,
                              precision=args.precision, threads=args.threads)
+    return _run_jobs(args, jobs, lambda image, progress, job: upscale(
+        image, options, progress, notify=lambda m: _say(f"notice: {m}")))
+
+
+def _run_jobs(args, jobs, process) -> int:
+    """Run process(image, progress, job) over the jobs with a progress bar; exit code."""
+    from photoforge.batch import run_batch
+    from photoforge.engine.progress import Progress
+    from photoforge.textbar import TextBar
+
     bar = TextBar("")
+    current = {}
 
     def on_file(n, job):
         bar.close() if n else None
         bar.restart(f"[{n + 1}/{len(jobs)}] {job.source.name}")
+        current["job"] = job
 
-    def process(image, progress):
-        return upscale(image, options, progress, notify=lambda m: _say(f"notice: {m}"))
-
-    report = run_batch(jobs, process, progress=Progress(bar.batch(len(jobs))), overwrite=args.overwrite,
-                       fmt=args.format, quality=args.quality, max_pixels=args.max_pixels,
-                       on_file=on_file, say=_say)
+    report = run_batch(jobs, lambda image, progress: process(image, progress, current["job"]),
+                       progress=Progress(bar.batch(len(jobs))), overwrite=args.overwrite, fmt=args.format,
+                       quality=args.quality, max_pixels=args.max_pixels, on_file=on_file, say=_say)
     bar.close()
     for job in report.done:
         _say(f"{job.source} → {job.target}")
@@ -169,6 +186,51 @@ def _cmd_upscale(args) -> int:
     if len(jobs) == 1 and report.load_failures:
         return EXIT_USAGE
     return EXIT_SOME_FAILED if report.failures else EXIT_OK
+
+
+def _restore_options(args):
+    from dataclasses import replace
+
+    from photoforge.ops.restore import PRESETS
+
+    options = PRESETS[args.preset]
+    denoise, sigma = args.denoise != "off", None
+    if args.denoise not in ("auto", "off"):
+        try:
+            sigma = float(args.denoise)
+        except ValueError:
+            raise UsageError(f"--denoise takes auto, off or a number, not '{args.denoise}'") from None
+        if not 0 <= sigma <= 100:
+            raise UsageError(f"--denoise σ must be within 0–100, not {sigma:g}")
+    if args.sensitivity is not None and not 0 <= args.sensitivity <= 1:
+        raise UsageError(f"--sensitivity must be within 0–1, not {args.sensitivity:g}")
+    return replace(options, scratches=args.scratches == "auto", denoise=denoise, sigma=sigma,
+                   color=args.color == "auto", device=args.device,
+                   sensitivity=options.sensitivity if args.sensitivity is None else args.sensitivity)
+
+
+def _cmd_restore(args) -> int:
+    from photoforge.ops.mask import save_mask
+    from photoforge.ops.restore import restore
+
+    options = _restore_options(args)
+    jobs = plan_jobs(args.inputs, args.output, args.format)
+    if not jobs:
+        raise UsageError("no images found in " + ", ".join(args.inputs))
+
+    def process(image, progress, job):
+        result = restore(image, options, progress, notify=lambda m: _say(f"notice: {m}"))
+        if args.mask_out and result.damage is not None:
+            target = Path(args.mask_out)
+            if len(jobs) > 1:
+                target = target / f"{job.target.stem}_mask.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_mask(result.damage, target, overwrite=args.overwrite)
+        if result.sigma is not None:
+            _say(f"notice: {job.source.name}: removed noise of σ {result.sigma:.1f}")
+        return result.image
+
+    return _run_jobs(args, jobs, process)
 
 
 def _cmd_inpaint(args) -> int:
@@ -223,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_upscale(args)
         if args.command == "inpaint":
             return _cmd_inpaint(args)
+        if args.command == "restore":
+            return _cmd_restore(args)
         if args.models_command == "list":
             return _cmd_models_list()
         if args.models_command == "add-inpaint":

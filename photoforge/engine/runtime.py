@@ -232,10 +232,6 @@ class ModelRunner:
         self.failures: list[str] = []
         self.selection: Selection | None = None
 
-    @property
-    def label(self) -> str:
-        return self._select().backend.label
-
     def _precisions(self, device: str) -> list[str]:
         if self.precision != "auto":
             return [self.precision]

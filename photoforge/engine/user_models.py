@@ -111,12 +111,3 @@ def add_inpaint_model(path: str | Path, licence: str, title: str | None = None) 
     records = [r for r in _read_records() if r["id"] != model_id] + [record]
     _write_records(records)
     return _descriptor(record)
-
-
-def remove_user_model(model_id: str) -> None:
-    records = _read_records()
-    keep = [r for r in records if r["id"] != model_id]
-    for r in records:
-        if r["id"] == model_id:
-            Path(r["path"]).unlink(missing_ok=True)
-    _write_records(keep)

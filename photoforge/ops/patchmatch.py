@@ -6,6 +6,17 @@ patches covering it were matched to; the matches are recomputed against the new 
 a few times per level (EM). Sources are patches entirely outside hole ∪ exclude. Patches
 carry Newson et al.'s texture features as extra channels, so grain is not filled with flat.
 
+That average blurs wherever the overlapping patches come from different places (about half
+of neighbouring matches are not coherent), so at the finest level each estimate is split:
+its low frequencies are those of the average (smooth, seamless structure) and its detail
+is copied from the best-weighted patches covering the pixel (a softmax over their weights),
+taken as each source pixel's deviation from its own neighbourhood's mean, and kept within
+what those patches propose (flat stays exactly flat). Copying detail rather than pixels
+from the best patch adds no colour steps where the choice of patch changes, so the grain
+comes back without the blocky seams of a best-patch-only vote; and matching against a
+textured estimate keeps EM from drifting to ever smoother sources (bench_inpaint, blob
+masks: texture ratio 0.59 → 0.73, PSNR 15.18 → 15.26 dB; best-patch-only: 0.68, 15.03 dB).
+
 The search and voting kernels are numba-compiled (cache=True): PatchMatch propagation is
 a sequential scan, and a vectorised numpy variant (jump flooding) measured 30–60× slower
 per sweep and 60–150× slower to the same match quality (bench/bench_patchmatch.py).
@@ -23,6 +34,8 @@ GAMMA = 1.3  # Wexler's confidence decay per pixel of depth into the hole
 TEXTURE_WEIGHT = 15.0  # λ of the texture features against colour (Newson et al. use 50 on [0, 255])
 SIGMA_PERCENTILE = 75  # Wexler: σ² of the vote weights is this percentile of the distances
 COARSE_STEPS = 2  # coarse levels are cheap and settle the structure: this many times the EM steps
+DETAIL_SIGMA = 8.0  # px: Gaussian splitting the finest level's vote (below) from copied detail (above)
+DETAIL_SHARPNESS = 32.0  # the detail's vote weights are the patch weights to this power (∞: best only)
 _SWEEPS_RANDOM, _SWEEPS_UPSAMPLED, _SWEEPS_NEXT = 4, 2, 2  # PatchMatch sweeps per EM step
 
 
@@ -118,6 +131,49 @@ def _vote(img, hole, targets, nnf, weight, r):
                     img[y, x, c] = acc[y, x, c] / total[y, x]
 
 
+@njit(cache=True, fastmath=True)
+def _vote_detail(img, detail, low, hole, targets, nnf, logw, r, power):
+    """img ← low + the detail of the patches covering each hole pixel, weighted
+    exp(power·logw) (normalised per pixel by the largest, so deep in a big hole nothing
+    underflows), kept within the range of the values those patches propose there widened
+    by its width on each side: where they all agree (a flat area) that value comes back
+    exactly, whatever texture lies near the sources, and the detail cannot overshoot."""
+    h, w, ch = img.shape
+    acc = np.empty(ch)
+    lo = np.empty(ch)
+    hi = np.empty(ch)
+    for y in range(h):
+        for x in range(w):
+            if not hole[y, x]:
+                continue
+            top = -np.inf
+            for dy in range(-r, r + 1):
+                for dx in range(-r, r + 1):
+                    ty, tx = y - dy, x - dx
+                    if 0 <= ty < h and 0 <= tx < w and targets[ty, tx] and logw[ty, tx] > top:
+                        top = logw[ty, tx]
+            if top == -np.inf:
+                continue
+            tot = 0.0
+            acc[:] = 0.0
+            lo[:] = np.inf
+            hi[:] = -np.inf
+            for dy in range(-r, r + 1):
+                for dx in range(-r, r + 1):
+                    ty, tx = y - dy, x - dx
+                    if 0 <= ty < h and 0 <= tx < w and targets[ty, tx]:
+                        wt = math.exp(power * (logw[ty, tx] - top))
+                        tot += wt
+                        sy, sx = nnf[ty, tx, 0] + dy, nnf[ty, tx, 1] + dx
+                        for c in range(ch):
+                            acc[c] += wt * detail[sy, sx, c]
+                            lo[c] = min(lo[c], img[sy, sx, c])
+                            hi[c] = max(hi[c], img[sy, sx, c])
+            for c in range(ch):
+                m = hi[c] - lo[c]
+                img[y, x, c] = min(max(low[y, x, c] + acc[c] / tot, lo[c] - m), hi[c] + m)
+
+
 class _Level:
     """One pyramid level: masks, which patch centres are targets / sources, and pixels."""
 
@@ -209,17 +265,45 @@ def _upsample_nnf(coarse: np.ndarray, lv: _Level, rng) -> np.ndarray:
     return nnf
 
 
-def _weights(lv: _Level, cost: np.ndarray | None) -> np.ndarray:
+def _log_weights(lv: _Level, cost: np.ndarray | None) -> np.ndarray:
     logw = lv.log_conf.astype(np.float64)
     if cost is not None:
         sigma2 = max(float(np.percentile(cost[lv.targets], SIGMA_PERCENTILE)), 1e-6)
         logw -= cost / (2 * sigma2)
     logw[~lv.targets] = -np.inf
-    return np.exp(logw - logw[lv.targets].max())
+    return logw - logw[lv.targets].max()
+
+
+def _weights(lv: _Level, cost: np.ndarray | None) -> np.ndarray:
+    return np.exp(_log_weights(lv, cost))
+
+
+def _blur(a: np.ndarray) -> np.ndarray:
+    out = cv2.GaussianBlur(a, (0, 0), DETAIL_SIGMA, borderType=cv2.BORDER_REFLECT)
+    return out.reshape(a.shape)
+
+
+def _source_detail(lv: _Level) -> np.ndarray:
+    """Each known pixel minus the Gaussian mean of the known pixels around it (normalised
+    convolution, so what the hole holds does not leak in). Only sources are ever read."""
+    known = (~(lv.hole | lv.exclude)).astype(np.float32)
+    mean = _blur(lv.img * known[..., None]) / np.maximum(_blur(known), 1e-6)[..., None]
+    return np.ascontiguousarray(lv.img - mean, dtype=np.float32)
+
+
+def _vote_sharp(img: np.ndarray, detail: np.ndarray, lv: _Level, nnf: np.ndarray,
+                cost: np.ndarray, r: int) -> None:
+    """The finest level's vote: low frequencies of the weighted average, detail of the
+    best-weighted patches (module docstring)."""
+    logw = _log_weights(lv, cost)
+    mean = img.copy()
+    _vote(mean, lv.hole, lv.targets, nnf, np.exp(logw), r)
+    _vote_detail(img, detail, np.ascontiguousarray(_blur(mean)), lv.hole, lv.targets, nnf, logw, r,
+                 DETAIL_SHARPNESS)
 
 
 def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = None,
-         patch_size: int = 7, iterations: int = 2, seed: int = 0, progress=None) -> np.ndarray:
+         patch_size: int = 7, iterations: int = 3, seed: int = 0, progress=None) -> np.ndarray:
     """Fill `hole` (H×W bool) of `image` (H×W×C float32 in [0, 1]) from the rest of it.
 
     `exclude` marks pixels that must not be copied (nor matched against). `iterations` is
@@ -270,12 +354,16 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
             _vote(img, lv.hole, lv.targets, nnf, _weights(lv, None), r)
         care = (~lv.exclude).astype(np.float32)
         cost = np.zeros((h, w), np.float32)
+        detail = _source_detail(lv) if li == 0 else None
         for it in range(steps[li]):
             if progress is not None:
                 progress.check_aborted()
             sweeps = _SWEEPS_NEXT if it else _SWEEPS_RANDOM if li == len(levels) - 1 else _SWEEPS_UPSAMPLED
             _patchmatch(img, care, lv.targets, lv.valid, nnf, cost, sweeps, int(rng.integers(0, 2 ** 63)), r)
-            _vote(img, lv.hole, lv.targets, nnf, _weights(lv, cost), r)
+            if detail is None:
+                _vote(img, lv.hole, lv.targets, nnf, _weights(lv, cost), r)
+            else:
+                _vote_sharp(img, detail, lv, nnf, cost, r)
             done += work[li] / steps[li]
             if progress is not None:
                 progress.set(done / sum(work))

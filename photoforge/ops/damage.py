@@ -1,0 +1,230 @@
+"""Finding scratches, dust, spots and cracks on scanned photos (classical, no network).
+
+Defects are thin or small next to the picture's own structures and stand out lighter or
+darker than what surrounds them, so a morphological top-hat with a small structuring
+element finds them, together with a lot of real fine detail. Every candidate therefore has
+to earn its place:
+  lines  must be long at one orientation (opening by line segments), must not run along an
+         edge of the picture or between two different regions (outlines, rim lights), and
+         must not have comparable thin structure beside them (grain, hair, weave, text); an
+         accepted line is then followed along its own direction through busy parts;
+  specks must be small in every direction (residual of the supremum of line openings, which
+         removes anything elongated) and much stronger than anything in a ring around them
+         (texture, text, stars and eyes come in crowds; dust stands alone).
+Contrast is measured against the local clutter level (a block quantile), so grain and
+texture raise the bar where they are. Work runs in overlapping tiles: memory stays bounded
+on a 24 MP scan, and each tile is a point where progress is reported and a cancel lands.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from photoforge.engine.progress import Progress, null_progress
+from photoforge.ops.mask import grow
+
+# Tuned on bench/bench_damage.py (seeds 0–2); sizes are in pixels of the scan.
+# Tiles and margins are whole blocks, so the clutter grid lines up across tiles; a margin of
+# 160 px outlasts the longest reach of any decision (line growth: 127 px), so tiling does
+# not change the mask.
+TILE, MARGIN = 2048, 160
+BLOCK, TEX_Q, FLOOR = 32, 0.75, 0.01  # clutter: 75th percentile of the top-hat per 32² block
+K_LINE, K_LOW, K_SPECK, SPECK_MIN = 2.5, 2.0, 3.0, 0.05  # thresholds, scaled by sensitivity
+LINE_LEN, LINE_ANGLES, MIN_LEN, GROW_STEPS, TENSOR_SIGMA = 15, 16, 30, 16, 1.0
+# Side difference and parallel edge as fractions of the line's contrast; crowd: how many
+# samples beside a line may reach CROWD_LEVEL of its contrast.
+ASYM, PAR, PAR_ANGLE, PAR_REACH, CROWD, CROWD_LEVEL = 0.25, 0.15, 0.5, 12, 1, 0.5
+SPECK_LEN, SPECK_ANGLES, RING, SPECK_R = 9, 12, 4.5, 4  # a speck beats its ring RING times
+
+
+def _disk(r: int) -> np.ndarray:
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    return (yy * yy + xx * xx <= r * r + r).astype(np.uint8)
+
+
+def _lines(length: int, n: int) -> list[np.ndarray]:
+    """Segments through the centre at n angles. Each is drawn from the centre outwards and
+    mirrored: cv2 opens with the kernel unreflected, which is a true (anti-extensive)
+    opening only for a point-symmetric kernel."""
+    c = length // 2
+    out = []
+    for a in np.arange(n) * np.pi / n:
+        k = np.zeros((length, length), np.uint8)
+        cv2.line(k, (c, c), (round(c + c * np.cos(a)), round(c + c * np.sin(a))), 1)
+        out.append(k | k[::-1, ::-1])
+    return out
+
+
+def _ring(r0: float, r1: float) -> np.ndarray:
+    yy, xx = np.mgrid[-int(r1):int(r1) + 1, -int(r1):int(r1) + 1]
+    rr = np.hypot(yy, xx)
+    return np.stack([yy[(rr >= r0) & (rr <= r1)], xx[(rr >= r0) & (rr <= r1)]], 1)
+
+
+_SE, _RING = _disk(4), _ring(5, 8)
+_LINE_SES, _SPECK_SES = _lines(LINE_LEN, LINE_ANGLES), _lines(SPECK_LEN, SPECK_ANGLES)
+
+
+def detect_damage(pixels: np.ndarray, sensitivity: float = 0.5, progress: Progress | None = None) -> np.ndarray:
+    """H×W uint8 mask of scratches, dust, spots and cracks (255 = damaged) for H×W×C uint8 or
+    uint16 pixels (C = 1 or 3). Higher `sensitivity` (0–1) flags more; it scales every
+    contrast threshold by 2^(1 − 2·sensitivity). The mask is grown by 1 px to cover halos."""
+    progress = progress or null_progress()
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"pixels must be H×W×1 or H×W×3 uint8/uint16, not {pixels.shape} {pixels.dtype}")
+    gain = 2.0 ** (1.0 - 2.0 * float(np.clip(sensitivity, 0.0, 1.0)))
+    h, w = pixels.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    tiles = [(y, x) for y in range(0, h, TILE) for x in range(0, w, TILE)]
+    for n, (y, x) in enumerate(tiles):
+
+        def step(f, n=n):
+            progress.check_aborted()
+            progress.set((n + f) / len(tiles))
+
+        y0, x0 = max(0, y - MARGIN), max(0, x - MARGIN)
+        y1, x1 = min(h, y + TILE + MARGIN), min(w, x + TILE + MARGIN)
+        step(0.0)
+        # Dividing (not multiplying by a reciprocal) is correctly rounded, so uint16 = 257 ×
+        # uint8 gives bit-identical floats and therefore the same mask.
+        chans = pixels[y0:y1, x0:x1].astype(np.float32) / np.float32(255 if pixels.dtype == np.uint8 else 65535)
+        found = _detect(chans, gain, step)
+        mask[y:y + TILE, x:x + TILE] = found[y - y0:y - y0 + TILE, x - x0:x - x0 + TILE]
+        step(1.0)
+    return grow(mask, 1) if mask.size else mask
+
+
+def _detect(chans: np.ndarray, gain: float, step) -> np.ndarray:
+    lum = chans[..., 0].copy() if chans.shape[2] == 1 else cv2.cvtColor(chans, cv2.COLOR_RGB2GRAY)
+    colour = cv2.GaussianBlur(chans, (0, 0), 1.0).reshape(chans.shape)
+    # The picture without its thin and small parts; its (colour) edges tell outlines apart.
+    base = cv2.morphologyEx(cv2.morphologyEx(chans, cv2.MORPH_OPEN, _SE), cv2.MORPH_CLOSE, _SE)
+    base = cv2.GaussianBlur(base, (0, 0), 1.0).reshape(chans.shape)
+    del chans
+    grads = [cv2.Sobel(base, cv2.CV_32F, dx, 1 - dx, ksize=3).reshape(base.shape) * np.float32(2.5 / 8)
+             for dx in (1, 0)]  # × 2.5/8: about the height of the step edge they come from
+    del base
+    step(0.2)
+    specks = []
+    for op, pick in ((cv2.MORPH_OPEN, np.maximum), (cv2.MORPH_CLOSE, np.minimum)):
+        sup = cv2.morphologyEx(lum, op, _SPECK_SES[0])
+        for k in _SPECK_SES[1:]:
+            pick(sup, cv2.morphologyEx(lum, op, k), out=sup)
+        specks.append(np.abs(lum - sup))
+    both = np.maximum(*specks)
+    out = np.zeros(lum.shape, np.uint8)
+    for i, op in enumerate((cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT)):
+        step(0.4 + 0.3 * i)
+        t = cv2.morphologyEx(lum, op, _SE)
+        tex = np.maximum(_block_level(t), FLOOR)
+        cand = (t > K_LINE * gain * tex).astype(np.uint8)
+        lines = np.zeros_like(cand)
+        for k in _LINE_SES:
+            lines |= cv2.morphologyEx(cand, cv2.MORPH_OPEN, k)
+        # Orientation from the structure tensor of the top-hat, not from which segment fits:
+        # it must not change with the threshold, or a higher sensitivity could flag less.
+        tx, ty = cv2.Sobel(t, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(t, cv2.CV_32F, 0, 1, ksize=3)
+        jxx, jyy, jxy = (cv2.GaussianBlur(v, (0, 0), TENSOR_SIGMA) for v in (tx * tx, ty * ty, tx * ty))
+        normal = 0.5 * np.arctan2(2 * jxy, jxx - jyy)
+        del tx, ty, jxx, jyy, jxy
+        kept = _keep_lines(lines, normal, t, colour, grads)
+        out |= _extend(kept, normal, (t > K_LOW * gain * tex).astype(np.uint8))
+        r = specks[i]
+        out |= _keep_specks(r > gain * np.maximum(K_SPECK * _block_level(r), SPECK_MIN), r, both, gain)
+    return out * np.uint8(255)
+
+
+def _block_level(x: np.ndarray) -> np.ndarray:
+    """TEX_Q-quantile of `x` per BLOCK² block (from every other row and column: defects are
+    sparse, the level is a statistic), bilinearly interpolated at exactly BLOCK× scale."""
+    h, w = x.shape
+    bh, bw = -(-h // BLOCK), -(-w // BLOCK)
+    pad = np.pad(x, ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="symmetric")
+    blocks = pad[::2, ::2].reshape(bh, BLOCK // 2, bw, BLOCK // 2).transpose(0, 2, 1, 3).reshape(bh, bw, -1)
+    k = int(TEX_Q * (blocks.shape[2] - 1))
+    level = np.partition(blocks, k, axis=2)[:, :, k]
+    return cv2.resize(level, (bw * BLOCK, bh * BLOCK), interpolation=cv2.INTER_LINEAR)[:h, :w]
+
+
+def _keep_lines(lines, normal, t, colour, grads) -> np.ndarray:
+    """Line pixels that pass the tests below, in pieces still at least MIN_LEN long. Every
+    test is per pixel against quantities that do not depend on the threshold, so a higher
+    sensitivity keeps a superset."""
+    h, w = lines.shape
+    ys, xs = np.nonzero(lines)
+    a = normal[ys, xs]
+    nx, ny = np.cos(a), np.sin(a)
+
+    def at(d):
+        return np.clip(ys + np.rint(ny * d).astype(int), 0, h - 1), np.clip(xs + np.rint(nx * d).astype(int), 0, w - 1)
+
+    contrast = np.max([t[at(d)] for d in (-2, -1, 0, 1, 2)], axis=0)  # across the line's width
+    # A scratch shows the same picture on both sides; at some offset both samples clear it
+    # however wide it is, while a line between two different regions stays lopsided.
+    asym = np.full(len(ys), np.inf, np.float32)
+    for d in (3, 5, 8):
+        asym = np.minimum(asym, np.abs(colour[at(d)] - colour[at(-d)]).max(axis=1))
+    par = np.zeros(len(ys), np.float32)  # strongest edge within PAR_REACH running alongside
+    crowd = np.zeros(len(ys), np.int16)  # grain, hair, weave, text: more of the same beside it
+    for d in range(-12, 13, 2):
+        yy, xx = at(d)
+        if abs(d) <= PAR_REACH:
+            gx, gy = grads[0][yy, xx], grads[1][yy, xx]
+            across = np.abs(gx * nx[:, None] + gy * ny[:, None])
+            along = np.abs(gx * ny[:, None] - gy * nx[:, None])  # edges crossing the line do not count
+            par = np.maximum(par, np.where(along < PAR_ANGLE * across, across, 0).max(axis=1))
+        if abs(d) >= 4:
+            crowd += t[yy, xx] > CROWD_LEVEL * contrast
+    good = (asym < ASYM * contrast) & (par < PAR * contrast) & (crowd <= CROWD)
+    kept = np.zeros_like(lines)
+    kept[ys[good], xs[good]] = 1
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(kept, connectivity=8)
+    ok = np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_LEN
+    ok[0] = False
+    return ok[labels].astype(np.uint8)
+
+
+def _bins(normal: np.ndarray) -> np.ndarray:
+    """Index of the line segment in _LINE_SES closest to the direction along the line."""
+    return np.rint((normal + np.pi / 2) * (LINE_ANGLES / np.pi)).astype(np.int64) % LINE_ANGLES
+
+
+def _extend(kept, normal, low) -> np.ndarray:
+    """Grow each kept line along its own orientation through weaker line-shaped evidence at
+    that orientation: a scratch keeps its direction across busy parts of the picture, where
+    on its own it could not be told from detail."""
+    out = kept.copy()
+    reach = GROW_STEPS * (LINE_LEN // 2) + LINE_LEN
+    ys_all, xs_all = np.nonzero(kept)
+    bins = _bins(normal[ys_all, xs_all])
+    for j, k in enumerate(_LINE_SES):
+        sel = (bins - j + 1) % LINE_ANGLES <= 2
+        ys, xs = ys_all[sel], xs_all[sel]
+        if not len(ys):
+            continue
+        y0, y1 = max(0, ys.min() - reach), min(kept.shape[0], ys.max() + reach + 1)
+        x0, x1 = max(0, xs.min() - reach), min(kept.shape[1], xs.max() + reach + 1)
+        seed = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        seed[ys - y0, xs - x0] = 1
+        along = cv2.morphologyEx(low[y0:y1, x0:x1], cv2.MORPH_OPEN, k)
+        grown = seed
+        for _ in range(GROW_STEPS):
+            grown = cv2.dilate(grown, k) & along | seed
+        out[y0:y1, x0:x1] |= grown
+    return out
+
+
+def _keep_specks(cand, r, both, gain) -> np.ndarray:
+    """Local maxima of the speck residual above threshold that are much stronger than
+    anything in a ring around them: texture, text, the stars of a flag and eyes come in
+    crowds; dust stands alone. Anything elongated or large reaches into the ring itself."""
+    h, w = r.shape
+    py, px = np.nonzero(cand & (r >= cv2.dilate(r, np.ones((3, 3), np.uint8))))
+    peak = r[py, px]
+    around = both[np.clip(py[:, None] + _RING[:, 0], 0, h - 1), np.clip(px[:, None] + _RING[:, 1], 0, w - 1)].max(1)
+    ok = peak > RING * gain * around
+    seeds = np.zeros((h, w), np.uint8)
+    seeds[py[ok], px[ok]] = 1
+    return cv2.dilate(seeds, _disk(SPECK_R)) & cand.astype(np.uint8)

@@ -7,7 +7,7 @@ one step per stage.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -71,13 +71,13 @@ def restore(image: ImageData, options: RestoreOptions = RestoreOptions(), progre
         denoise = DenoiseOptions(sigma=options.sigma, strength=options.denoise_strength, device=options.device)
         pixels, sigma = denoise_pixels(current.pixels, denoise, progress.sub(0.35, 0.85), notify)
         if pixels is not current.pixels:
-            current = replace(current, pixels=pixels, notices=list(current.notices))
+            current = current.with_pixels(pixels, current.alpha)
             stages.append((f"Denoise (σ {sigma:.1f})", current))
     progress.check_aborted()
     if options.color:
         pixels = correct_color(current.pixels, options.color_options, progress.sub(0.85, 1.0))
         if not np.array_equal(pixels, current.pixels):
-            current = replace(current, pixels=pixels, notices=list(current.notices))
+            current = current.with_pixels(pixels, current.alpha)
             stages.append(("Fade and colour", current))
     progress.set(1.0)
     return RestoreResult(current, damage, sigma, stages)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import Signal
+import numpy as np
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QInputDialog, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget)
+                               QInputDialog, QLabel, QMessageBox, QPushButton, QSlider, QVBoxLayout,
+                               QWidget)
 
 from photoforge.engine.progress import Progress
 from photoforge.engine.registry import models_for
@@ -39,6 +41,10 @@ class ActionPanel(QWidget):
     def result_mask(self, document):
         """A mask to change in the same undo step as the result (None: leave it)."""
         return None
+
+    def land(self, document, label: str, result) -> None:
+        """Install the job's result (on the GUI thread): one undoable step by default."""
+        document.apply_image(result, label, self.result_mask(document))
 
 
 class UpscalePanel(ActionPanel):
@@ -160,9 +166,96 @@ class InpaintPanel(ActionPanel):
 
     def result_mask(self, document):
         """The mask to install with the result: cleared if asked."""
-        import numpy as np
-
         return np.zeros_like(document.mask) if self.clear_after.isChecked() else None
 
 
-ACTION_PANELS: list[type[ActionPanel]] = [UpscalePanel, InpaintPanel]
+class RestorePanel(ActionPanel):
+    """Damage → repair → denoise → colour, with the damage mask reviewable first."""
+
+    title = "Restore"
+    detect_requested = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.preset = QComboBox()
+        for name in ("gentle", "standard", "strong"):
+            self.preset.addItem(name.capitalize(), name)
+        self.preset.setCurrentIndex(1)
+        self.scratches = QCheckBox("Repair scratches and dust")
+        self.sensitivity = QSlider(Qt.Orientation.Horizontal)
+        self.sensitivity.setRange(0, 100)
+        self.denoise = QCheckBox("Remove grain and noise")
+        self.sigma = QDoubleSpinBox()
+        self.sigma.setRange(0, 75)
+        self.sigma.setSpecialValueText("automatic")
+        self.denoise_strength = QSlider(Qt.Orientation.Horizontal)
+        self.denoise_strength.setRange(0, 100)
+        self.color = QCheckBox("Recover faded contrast and colour")
+        self.color_strength = QSlider(Qt.Orientation.Horizontal)
+        self.color_strength.setRange(0, 100)
+        self.keep_mono = QCheckBox("Keep black-and-white and sepia photos as they are toned")
+        self.separate = QCheckBox("One undo step per stage")
+        self.detect_button = detect = QPushButton("Detect damage (review the mask, then Restore)")
+        detect.clicked.connect(lambda: self.detect_requested.emit(self))
+        for box in (self.scratches, self.denoise, self.color, self.keep_mono):
+            box.setChecked(True)
+        self.form.addRow("Preset", self.preset)
+        self.form.addRow(self.scratches)
+        self.form.addRow("Sensitivity", self.sensitivity)
+        self.form.addRow(detect)
+        self.form.addRow(self.denoise)
+        self.form.addRow("Noise σ", self.sigma)
+        self.form.addRow("Strength", self.denoise_strength)
+        self.form.addRow(self.color)
+        self.form.addRow("Strength", self.color_strength)
+        self.form.addRow(self.keep_mono)
+        self.form.addRow(self.separate)
+        self.preset.currentIndexChanged.connect(self._apply_preset)
+        self._apply_preset()
+
+    def _apply_preset(self) -> None:
+        from photoforge.ops.restore import PRESETS
+
+        p = PRESETS[self.preset.currentData()]
+        self.sensitivity.setValue(int(p.sensitivity * 100))
+        self.denoise_strength.setValue(int(p.denoise_strength * 100))
+        self.color_strength.setValue(int(p.color_options.contrast * 100))
+
+    def options(self, prefs):
+        from dataclasses import replace
+
+        from photoforge.ops.restore import PRESETS
+
+        base = PRESETS[self.preset.currentData()]
+        k = self.color_strength.value() / 100
+        colour = replace(base.color_options, levels=k, white_balance=k, contrast=k, saturation=k,
+                         keep_monochrome=self.keep_mono.isChecked(),
+                         neutralise_monochrome=not self.keep_mono.isChecked())
+        return replace(base, scratches=self.scratches.isChecked(), sensitivity=self.sensitivity.value() / 100,
+                       denoise=self.denoise.isChecked(), sigma=self.sigma.value() or None,
+                       denoise_strength=self.denoise_strength.value() / 100, color=self.color.isChecked(),
+                       color_options=colour, device=prefs.device)
+
+    def make_job(self, document, prefs) -> Job:
+        from photoforge.ops.restore import restore
+
+        options = self.options(prefs)
+        image = document.image
+        # A mask the user painted or reviewed is what gets repaired; otherwise detect.
+        mask = document.mask.copy() if options.scratches and document.mask.any() else None
+        return "Restore", lambda progress: restore(image, options, progress, mask=mask)
+
+    def result_mask(self, document):
+        return np.zeros_like(document.mask) if document.mask.any() and self.scratches.isChecked() else None
+
+    def land(self, document, label: str, result) -> None:
+        if not result.stages:
+            return
+        if self.separate.isChecked():
+            for i, (stage, image) in enumerate(result.stages):
+                document.apply_image(image, stage, self.result_mask(document) if i == 0 else None)
+        else:
+            document.apply_image(result.image, label, self.result_mask(document))
+
+
+ACTION_PANELS: list[type[ActionPanel]] = [UpscalePanel, InpaintPanel, RestorePanel]

@@ -72,6 +72,8 @@ class MainWindow(QMainWindow):
         for cls in ACTION_PANELS:
             panel = cls()
             panel.run_requested.connect(self.run_action)
+            if hasattr(panel, "detect_requested"):
+                panel.detect_requested.connect(self.detect_damage)
             self.action_panels.append(panel)
             self.action_box.addItem(panel, panel.title)
         dock = QDockWidget("Actions", self)
@@ -400,6 +402,24 @@ class MainWindow(QMainWindow):
         self.action_box.setCurrentWidget(panel)
         self.run_action(panel)
 
+    def detect_damage(self, panel) -> None:
+        """Fill the mask with what the detector finds, for the user to review and edit."""
+        from photoforge.ops.restore import find_damage
+
+        if self.document is None or self.jobs.busy:
+            return
+        document, image = self.document, self.document.image
+        sensitivity = panel.sensitivity.value() / 100
+
+        def land(mask) -> None:
+            if document is self.document:
+                document.apply_mask(mask, "Detect damage")
+                self.statusBar().showMessage(
+                    f"Damage mask: {100 * (mask > 0).mean():.2f} % of the photo. "
+                    "Paint or erase to adjust, then Restore.", 8000)
+
+        self.jobs.start("Detect damage", lambda progress: find_damage(image, sensitivity, progress), land)
+
     # ----- jobs -----------------------------------------------------------------------
     def run_action(self, panel: ActionPanel) -> None:
         if self.document is None or self.jobs.busy:
@@ -415,14 +435,15 @@ class MainWindow(QMainWindow):
             result = fn(progress)
             # Build the result's display tiles here, off the GUI thread, when the size
             # changes (the view would otherwise rebuild them while the window waits).
-            same = result.pixels.shape == document.image.pixels.shape
-            return result, (None if same else Pyramid(result.pixels))
+            pixels = getattr(result, "pixels", None)
+            same = pixels is None or pixels.shape == document.image.pixels.shape
+            return result, (None if same else Pyramid(pixels))
 
         def land(outcome) -> None:
             result, pyramid = outcome
             if document is self.document:  # the window may hold another photo by now
                 self.canvas.prepared_pyramid = pyramid
-                document.apply_image(result, label, panel.result_mask(document))
+                panel.land(document, label, result)
 
         self.jobs.start(label, work, land)
 

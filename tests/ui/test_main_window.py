@@ -258,3 +258,70 @@ def test_inpaint_with_an_empty_mask_is_a_dialog(window, photo_file, monkeypatch)
     window.open_path(photo_file)
     window.remove_masked()
     assert shown and "mask is empty" in shown[0] and not window.jobs.busy
+
+
+@pytest.fixture
+def scratched_file(tmp_path, photo):
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+    from tests.ops.test_restore import with_scratch
+
+    damaged, scratch = with_scratch(photo)
+    path = tmp_path / "scratched.png"
+    save_image(ImageData(damaged[280:480, 0:320].copy()), path)
+    return path, scratch[280:480, 0:320]
+
+
+def restore_panel(window):
+    from photoforge.ui.actions import RestorePanel
+
+    return next(p for p in window.action_panels if isinstance(p, RestorePanel))
+
+
+def test_detect_damage_fills_the_mask_for_review_then_restore_repairs_it(window, scratched_file, qtbot):
+    path, scratch = scratched_file
+    window.open_path(path)
+    doc, panel = window.document, restore_panel(window)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.detect_button.click()
+    assert doc.history.labels == ["Detect damage"]
+    assert (doc.mask[scratch] > 0).mean() > 0.6
+    # The user erases part of what was found; Restore repairs exactly what is left.
+    doc.mask[:, :100] = 0
+    reviewed, before = doc.mask.copy(), doc.image.pixels.copy()
+    panel.denoise.setChecked(False)
+    panel.color.setChecked(False)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.run_button.click()
+    changed = np.any(doc.image.pixels != before, axis=2)
+    assert changed[reviewed > 0].any() and not changed[:, :95].any()
+    assert doc.mask.max() == 0  # repaired, so the mask is cleared in the same step
+    assert doc.history.labels == ["Detect damage", "Restore"]
+    window.undo_action.trigger()
+    np.testing.assert_array_equal(doc.image.pixels, before)
+    np.testing.assert_array_equal(doc.mask, reviewed)
+
+
+def test_restore_stages_can_land_as_separate_steps(window, tmp_path, photo, qtbot):
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+
+    faded = np.rint(60 + photo[:160, :200] * 0.6 + np.random.default_rng(0).normal(0, 15, (160, 200, 3)))
+    path = tmp_path / "faded.png"
+    save_image(ImageData(np.clip(faded, 0, 255).astype(np.uint8)), path)
+    window.open_path(path)
+    panel = restore_panel(window)
+    panel.scratches.setChecked(False)
+    panel.separate.setChecked(True)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.run_button.click()
+    labels = window.document.history.labels
+    assert len(labels) == 2 and labels[0].startswith("Denoise (σ 1") and labels[1] == "Fade and colour"
+
+
+def test_presets_set_the_sliders(window):
+    panel = restore_panel(window)
+    panel.preset.setCurrentIndex(panel.preset.findData("gentle"))
+    gentle = panel.sensitivity.value(), panel.color_strength.value()
+    panel.preset.setCurrentIndex(panel.preset.findData("strong"))
+    assert panel.sensitivity.value() > gentle[0] and panel.color_strength.value() > gentle[1]

@@ -43,9 +43,41 @@ def _inpaint_feeds(model: ModelDescriptor) -> Callable[[object], dict]:
     return feeds
 
 
+STYLE_VECTOR_NAME = "mobilenet_conv/Conv/BiasAdd"  # the predictor's output, the transformer's input
+
+
+def _style_feeds(model: ModelDescriptor) -> Callable[[object], dict]:
+    """Ops pass a tuple: multistyle (N×3×H×W, 26 weights); style-predict (1×256×256×3,);
+    style-transform (1×H×W×3, 1×1×1×100 vector). A bare N×3×H×W array is the device probe
+    (style 0, a zero vector, and the predictor's card resized to its fixed 256×256)."""
+
+    def feeds(x) -> dict:
+        if model.inputs == "multistyle":
+            image, weights = x if isinstance(x, tuple) else (x, np.eye(26, dtype=np.float32)[0])
+            return {"image": np.ascontiguousarray(image, np.float32),
+                    "style_weights": np.asarray(weights, np.float32)}
+        if isinstance(x, tuple):
+            image, vector = x[0], (x[1] if len(x) > 1 else None)
+        else:
+            image = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+            if model.inputs == "style-predict":
+                import cv2
+
+                image = cv2.resize(image[0], (256, 256), interpolation=cv2.INTER_LINEAR)[None]
+            vector = np.zeros((1, 1, 1, 100), np.float32)
+        if model.inputs == "style-predict":
+            return {"style_image": np.ascontiguousarray(image, np.float32)}
+        return {"content_image": np.ascontiguousarray(image, np.float32),
+                STYLE_VECTOR_NAME: np.asarray(vector, np.float32).reshape(1, 1, 1, 100)}
+
+    return feeds
+
+
 def _feeds_for(model: ModelDescriptor, sigma: float | None) -> Callable[[np.ndarray], dict]:
     if model.inputs in ("lama", "migan"):
         return _inpaint_feeds(model)
+    if model.inputs in ("multistyle", "style-predict", "style-transform"):
+        return _style_feeds(model)
     if model.inputs == "rgb01+sigma":
         level = np.float32((sigma if sigma is not None else 15.0) / 255.0)
         return lambda x: {"image": x, "sigma": np.full((x.shape[0], 1, 1, 1), level, np.float32)}
@@ -57,15 +89,19 @@ def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str =
                progress: Progress | None = None, sigma: float | None = None) -> ModelRunner:
     """A (cached) runner for the model, building its ONNX file first if needed."""
     path = packs.build(model, progress=progress)
-    key = (model.id, packs.built_hash(model), device, precision, threads, sigma)
+    # σ is an input, not part of the model: one runner (one device probe, one notice about a
+    # failing device) serves every noise level.
+    key = (model.id, packs.built_hash(model), device, precision, threads)
     runner = _RUNNERS.get(key)
     if runner is None:
         runner = ModelRunner(path, f"{model.id}:{key[1][:16]}", _feeds_for(model, sigma),
                              device=device, precision=precision, threads=threads, notify=notify,
                              probe_size=model.working_size or max(16, model.size_multiple))
         _RUNNERS[key] = runner
-    elif notify is not None:
-        runner.notify = notify
+    else:
+        runner.feeds = _feeds_for(model, sigma)
+        if notify is not None:
+            runner.notify = notify
     _last_used[:] = [runner]
     return runner
 

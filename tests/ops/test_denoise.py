@@ -113,3 +113,16 @@ def test_bad_options_are_refused(photo):
         denoise_pixels(photo[:32, :32], DenoiseOptions(sigma=-1))
     with pytest.raises(ValueError):
         denoise_pixels(photo[:32, :32], DenoiseOptions(sigma=float("nan")))
+
+
+def test_one_runner_serves_every_noise_level(photo):
+    from photoforge.engine.inference import runner_for
+    from photoforge.engine.registry import get_model
+
+    model = get_model("ffdnet-color")
+    assert runner_for(model, sigma=5.0, **CPU) is runner_for(model, sigma=30.0, **CPU)
+    noisy = add_noise(photo[:96, :96], 20, seed=4)
+    light = denoise_pixels(noisy, DenoiseOptions(sigma=5.0, **CPU))[0]
+    heavy = denoise_pixels(noisy, DenoiseOptions(sigma=30.0, **CPU))[0]
+    # Each call still gets its own σ: the heavier one smooths much more.
+    assert np.abs(np.diff(heavy.astype(int), axis=1)).mean() < 0.7 * np.abs(np.diff(light.astype(int), axis=1)).mean()

@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--mask", help="mask image to load with it")
     gui.add_argument("--screenshot", metavar="PNG",
                      help="render the window offscreen, save it to PNG and exit")
+    gui.add_argument("--panel", choices=["upscale", "inpaint", "restore"], help="action panel to show")
 
     models = sub.add_parser("models", help="list or build the models")
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -226,8 +227,10 @@ def _cmd_restore(args) -> int:
                 target = target / f"{job.target.stem}_mask.png"
             target.parent.mkdir(parents=True, exist_ok=True)
             save_mask(result.damage, target, overwrite=args.overwrite)
-        if result.sigma is not None:
+        if any(label.startswith("Denoise") for label, _ in result.stages):
             _say(f"notice: {job.source.name}: removed noise of σ {result.sigma:.1f}")
+        elif result.sigma is not None:
+            _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
         return result.image
 
     return _run_jobs(args, jobs, process)
@@ -274,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command is None:
             return run_gui()
-        return run_gui(args.image, args.mask, args.screenshot)
+        return run_gui(args.image, args.mask, args.screenshot, args.panel)
     from photoforge.core.imageio import ImageSaveError
     from photoforge.engine.registry import UnknownModelError
     from photoforge.engine.runtime import DeviceError

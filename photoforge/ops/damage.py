@@ -30,11 +30,11 @@ from photoforge.ops.mask import grow
 TILE, MARGIN = 2048, 160
 BLOCK, TEX_Q, FLOOR = 32, 0.75, 0.01  # clutter: 75th percentile of the top-hat per 32² block
 K_LINE, K_LOW, K_SPECK, SPECK_MIN = 2.5, 2.0, 3.0, 0.05  # thresholds, scaled by sensitivity
-LINE_LEN, LINE_ANGLES, MIN_LEN, GROW_STEPS, TENSOR_SIGMA = 15, 16, 30, 16, 3.0
+LINE_LEN, LINE_ANGLES, MIN_LEN, GROW_STEPS, TENSOR_SIGMA = 15, 16, 30, 16, 1.0
 # Side difference and parallel edge as fractions of the line's contrast; crowd: how many
 # samples beside a line may reach CROWD_LEVEL of its contrast.
 ASYM, PAR, PAR_ANGLE, PAR_REACH, CROWD, CROWD_LEVEL = 0.25, 0.15, 0.5, 12, 1, 0.5
-SPECK_LEN, SPECK_ANGLES, RING, SPECK_R = 9, 12, 4.5, 4  # a speck beats its ring RING times
+SPECK_LEN, SPECK_ANGLES, RING, SPECK_R = 9, 12, 3.0, 4  # a speck beats its ring RING times
 
 
 def _disk(r: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def run_gui(image: str | None = None, mask: str | None = None, screenshot: str | None = None,
-            size: tuple[int, int] = (1280, 840)) -> int:
+            panel: str | None = None, size: tuple[int, int] = (1280, 840)) -> int:
     if screenshot and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no display server needed
     from PySide6.QtWidgets import QApplication
@@ -31,6 +31,8 @@ def run_gui(image: str | None = None, mask: str | None = None, screenshot: str |
             except (MaskError, OSError) as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 2
+    if panel:
+        window.show_action_panel(panel)
     if screenshot:
         for _ in range(5):
             app.processEvents()

@@ -128,7 +128,9 @@ class MainWindow(QMainWindow):
         self._act(mask, "&Load mask…", self.load_mask)
         self._act(mask, "Sa&ve mask…", self.save_mask)
         image = m.addMenu("&Image")
-        self._act(image, "&Upscale…", lambda: self.action_box.setCurrentIndex(0))
+        self._act(image, "&Upscale…", lambda: self.show_action_panel("upscale"))
+        self._act(image, "Re&store…", lambda: self.show_action_panel("restore"))
+        self._act(image, "&Inpaint…", lambda: self.show_action_panel("inpaint"))
         self._act(image, "&Remove masked area", self.remove_masked,
                   [QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
         help_ = m.addMenu("&Help")
@@ -393,6 +395,10 @@ class MainWindow(QMainWindow):
             self.canvas.split = None
             self.canvas.set_before(None)
         self.canvas.viewport().update()
+
+    def show_action_panel(self, title: str) -> None:
+        panel = next(p for p in self.action_panels if p.title.lower() == title.lower())
+        self.action_box.setCurrentWidget(panel)
 
     def remove_masked(self) -> None:
         """Enter after painting: inpaint with the Inpaint panel's settings."""

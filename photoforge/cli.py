@@ -84,6 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("--overwrite", action="store_true")
     inp.add_argument("--device", default="auto")
 
+    st = sub.add_parser("stylize", help="paint images in one of 26 styles or in the style of any picture")
+    _add_output_options(st)
+    st.add_argument("--style", default=None, metavar="INDEX|NAME|N:W,M:W|IMAGE",
+                    help="a built-in style 0–25 ('7', 'style7'), a blend ('3:0.5,12:0.5'), "
+                         "or a picture to take the style from (default 0)")
+    st.add_argument("--style-image", metavar="FILE", help="take the style from this picture")
+    st.add_argument("--style2", metavar="STYLE", help="a second style (same kind as --style) to mix in")
+    st.add_argument("--mix", type=float, default=0.5, metavar="W",
+                    help="weight of --style2, 0–1 (default 0.5)")
+    st.add_argument("--strength", type=float, default=1.0,
+                    help="0–1; built-in styles: blend with the photo; a picture: move the style "
+                         "from the photo's own toward the picture's (default 1)")
+    st.add_argument("--keep-colors", action="store_true", help="keep the photo's colours (lightness only)")
+    st.add_argument("--work-size", "--working-size", dest="work_size", type=int, default=None, metavar="PX",
+                    help="long side the network paints at (default 1024 built-in, 384 for a picture)")
+    st.add_argument("--upsample", choices=["guided", "lanczos"], default="guided",
+                    help="how the painting reaches full size (default guided: the photo's edges stay sharp)")
+    _add_device_options(st)
+
     gui = sub.add_parser("gui", help="open the desktop application (the default)")
     gui.add_argument("image", nargs="?", help="image to open")
     gui.add_argument("--mask", help="mask image to load with it")
@@ -159,6 +178,87 @@ def _cmd_upscale(args) -> int:
     options = UpscaleOptions(model=model.id, scale=args.scale, tile=args.tile, device=args.device,
                              precision=args.precision, threads=args.threads)
     return _run_jobs(args, jobs, lambda image, progress, job: upscale(
+        image, options, progress, notify=lambda m: _say(f"notice: {m}")))
+
+
+def _style_source(text: str, what: str):
+    """('builtin', ((index, weight), …)) or ('picture', pixels); UsageError naming it."""
+    from photoforge.ops.stylize import StyleError, parse_styles
+
+    try:
+        return "builtin", parse_styles(text)
+    except StyleError as error:
+        builtin_error = error
+    path = Path(text)
+    if not path.exists():
+        import re
+
+        if re.fullmatch(r"\s*(style[\s_-]?)?\d+\s*(:[^,]*)?(,.*)?", text, re.IGNORECASE):
+            raise UsageError(f"{what} '{text}': {builtin_error}")
+        raise UsageError(f"{what} '{text}' is neither a built-in style (0–25, e.g. 7 or 3:0.5,12:0.5) "
+                         "nor an existing picture")
+    return "picture", _style_picture(path, what)
+
+
+def _style_picture(path: Path, what: str):
+    from photoforge.core.imageio import ImageLoadError, load_image
+
+    try:
+        return load_image(path).pixels
+    except ImageLoadError as error:
+        raise UsageError(f"{what} '{path}' cannot be used: {error}") from None
+
+
+def _stylize_options(args):
+    from photoforge.ops.stylize import StyleError, StylizeOptions, mix_vectors, style_vector
+
+    if args.style_image and args.style:
+        raise UsageError("give either --style or --style-image, not both")
+    if not 0 <= args.strength <= 1:
+        raise UsageError(f"--strength must be within 0–1, not {args.strength:g}")
+    if not 0 <= args.mix <= 1:
+        raise UsageError(f"--mix must be within 0–1, not {args.mix:g}")
+    if args.work_size is not None and args.work_size < 16:
+        raise UsageError(f"--work-size must be at least 16 px, not {args.work_size}")
+    first = ("picture", _style_picture(Path(args.style_image), "style image")) if args.style_image \
+        else _style_source(args.style or "0", "style")
+    second = _style_source(args.style2, "style2") if args.style2 else None
+    if second and second[0] != first[0]:
+        raise UsageError("--style and --style2 must both be built-in styles or both pictures")
+    common = dict(strength=args.strength, keep_colors=args.keep_colors, work_size=args.work_size,
+                  upsample=args.upsample, device=args.device, precision=args.precision,
+                  threads=args.threads)
+    if first[0] == "builtin":
+        styles = dict(first[1])
+        if second:
+            styles = {i: w * (1 - args.mix) for i, w in styles.items()}
+            for i, w in second[1]:
+                styles[i] = styles.get(i, 0.0) + w * args.mix
+        return StylizeOptions(styles=tuple(styles.items()), **common)
+    device = StylizeOptions(device=args.device, precision=args.precision, threads=args.threads)
+    notify = lambda m: _say(f"notice: {m}")  # noqa: E731
+    try:
+        vectors = [(style_vector(first[1], device, notify=notify), 1 - args.mix if second else 1.0)]
+        if second:
+            vectors.append((style_vector(second[1], device, notify=notify), args.mix))
+        return StylizeOptions(vector=mix_vectors(vectors), **common)
+    except StyleError as error:
+        raise UsageError(str(error)) from None
+
+
+def _cmd_stylize(args) -> int:
+    from photoforge.ops.stylize import StyleError, parse_styles, stylize
+
+    options = _stylize_options(args)
+    if options.vector is None:
+        try:
+            parse_styles(options.styles)
+        except StyleError as error:
+            raise UsageError(str(error)) from None
+    jobs = plan_jobs(args.inputs, args.output, args.format)
+    if not jobs:
+        raise UsageError("no images found in " + ", ".join(args.inputs))
+    return _run_jobs(args, jobs, lambda image, progress, job: stylize(
         image, options, progress, notify=lambda m: _say(f"notice: {m}")))
 
 
@@ -290,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_inpaint(args)
         if args.command == "restore":
             return _cmd_restore(args)
+        if args.command == "stylize":
+            return _cmd_stylize(args)
         if args.models_command == "list":
             return _cmd_models_list()
         if args.models_command == "add-inpaint":

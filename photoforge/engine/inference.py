@@ -97,6 +97,8 @@ def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str =
         runner = ModelRunner(path, f"{model.id}:{key[1][:16]}", _feeds_for(model, sigma),
                              device=device, precision=precision, threads=threads, notify=notify,
                              probe_size=model.working_size or max(16, model.size_multiple))
+        if device == "auto" and model.auto_skip:
+            runner.candidates = [c for c in runner.candidates if c not in model.auto_skip] or runner.candidates
         _RUNNERS[key] = runner
     else:
         runner.feeds = _feeds_for(model, sigma)

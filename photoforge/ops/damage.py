@@ -31,10 +31,11 @@ TILE, MARGIN = 2048, 160
 BLOCK, TEX_Q, FLOOR = 32, 0.75, 0.01  # clutter: 75th percentile of the top-hat per 32² block
 K_LINE, K_LOW, K_SPECK, SPECK_MIN = 2.5, 2.0, 3.0, 0.05  # thresholds, scaled by sensitivity
 LINE_LEN, LINE_ANGLES, MIN_LEN, GROW_STEPS, TENSOR_SIGMA = 15, 16, 30, 16, 1.0
+MIN_GOOD, GOOD_FRAC = 70, 0.5  # a bridged line: how many of its pixels passed, and what share
 # Side difference and parallel edge as fractions of the line's contrast; crowd: how many
 # samples beside a line may reach CROWD_LEVEL of its contrast.
 ASYM, PAR, PAR_ANGLE, PAR_REACH, CROWD, CROWD_LEVEL = 0.25, 0.15, 0.5, 12, 1, 0.5
-SPECK_LEN, SPECK_ANGLES, RING, SPECK_R = 9, 12, 3.0, 4  # a speck beats its ring RING times
+SPECK_LEN, SPECK_ANGLES, RING, SPECK_R = 9, 12, 4.5, 4  # a speck beats its ring RING times
 
 
 def _disk(r: int) -> np.ndarray:
@@ -149,7 +150,7 @@ def _block_level(x: np.ndarray) -> np.ndarray:
 
 
 def _keep_lines(lines, normal, t, colour, grads) -> np.ndarray:
-    """Line pixels that pass the tests below, in pieces still at least MIN_LEN long. Every
+    """Line pixels that pass the tests below, in pieces at least MIN_LEN long. Every
     test is per pixel against quantities that do not depend on the threshold, so a higher
     sensitivity keeps a superset."""
     h, w = lines.shape
@@ -180,10 +181,30 @@ def _keep_lines(lines, normal, t, colour, grads) -> np.ndarray:
     good = (asym < ASYM * contrast) & (par < PAR * contrast) & (crowd <= CROWD)
     kept = np.zeros_like(lines)
     kept[ys[good], xs[good]] = 1
+    # A scratch beside an edge or across grain passes here and there only: bridge the gaps
+    # between passing pixels along their own direction (through line pixels), then judge
+    # the whole piece by its length and how many of its pixels passed.
+    bridged = kept.copy()
+    bins = _bins(a[good])
+    for j, k in enumerate(_LINE_SES):
+        sel = (bins - j + 1) % LINE_ANGLES <= 2
+        if sel.any():
+            y, x = ys[good][sel], xs[good][sel]
+            y0, y1 = max(0, y.min() - LINE_LEN), min(h, y.max() + LINE_LEN + 1)
+            x0, x1 = max(0, x.min() - LINE_LEN), min(w, x.max() + LINE_LEN + 1)
+            m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            m[y - y0, x - x0] = 1
+            bridged[y0:y1, x0:x1] |= cv2.dilate(m, k) & lines[y0:y1, x0:x1]
     n, labels, stats, _ = cv2.connectedComponentsWithStats(kept, connectivity=8)
     ok = np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_LEN
     ok[0] = False
-    return ok[labels].astype(np.uint8)
+    whole = ok[labels].astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bridged, connectivity=8)
+    passed = np.bincount(labels[kept > 0], minlength=n)
+    ok = (np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_LEN) & (passed >= MIN_GOOD)
+    ok &= passed >= GOOD_FRAC * stats[:, cv2.CC_STAT_AREA]
+    ok[0] = False
+    return whole | ok[labels].astype(np.uint8)
 
 
 def _bins(normal: np.ndarray) -> np.ndarray:

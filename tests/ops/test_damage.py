@@ -1,0 +1,122 @@
+"""Scratch and dust detection on real photographs with defects drawn onto them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from photoforge.core.imageio import load_image
+from photoforge.engine.progress import Aborted, Progress
+from photoforge.ops import damage
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return load_image(SAMPLES / "astronaut.jpg").pixels
+
+
+@pytest.fixture(scope="module")
+def coffee() -> np.ndarray:
+    return load_image(SAMPLES / "coffee.jpg").pixels
+
+
+def scratch(img, p0, p1, tone, thickness=2):
+    """The image with an anti-aliased line drawn in `tone`, and the line's own pixels."""
+    cover = np.zeros(img.shape[:2], np.uint8)
+    cv2.line(cover, p0, p1, 255, thickness, cv2.LINE_AA)
+    a = cover[..., None].astype(np.float32) / 255
+    out = np.round(img * (1 - a) + tone * a).astype(np.uint8)
+    return out, cover >= 128
+
+
+def flagged_share(mask, truth) -> float:
+    return float((mask[truth] > 0).mean())
+
+
+def test_clean_photos_are_nearly_unflagged(astronaut, coffee):
+    for img in (astronaut, coffee):
+        mask = damage.detect_damage(img)
+        assert mask.shape == img.shape[:2] and mask.dtype == np.uint8
+        assert set(np.unique(mask)) <= {0, 255}
+        assert (mask > 0).mean() <= 0.005
+
+
+@pytest.mark.parametrize("tone", [245, 15], ids=["light", "dark"])
+def test_a_scratch_across_the_background_is_found(astronaut, tone):
+    img, line = scratch(astronaut, (330, 25), (345, 200), tone)
+    mask = damage.detect_damage(img)
+    assert flagged_share(mask, line) > 0.8
+    # and it does not spill over the rest of the picture
+    assert (mask > 0).sum() < 4 * line.sum() + (damage.detect_damage(astronaut) > 0).sum()
+
+
+def test_a_dust_speck_is_found_and_nothing_beside_it(astronaut):
+    img = astronaut.copy()
+    cv2.circle(img, (340, 120), 2, (20, 20, 20), -1, cv2.LINE_AA)
+    speck = np.zeros(img.shape[:2], bool)
+    speck[118:123, 338:343] = True
+    before = damage.detect_damage(astronaut) > 0
+    after = damage.detect_damage(img) > 0
+    assert after[speck].mean() > 0.5
+    new = after & ~before
+    ys, xs = np.nonzero(new)
+    assert np.hypot(ys - 120, xs - 340).max() <= 6  # new flags are the speck and its halo
+
+
+def test_higher_sensitivity_flags_more(coffee):
+    img, _ = scratch(coffee, (60, 50), (90, 350), 20)
+    low = damage.detect_damage(img, sensitivity=0.3) > 0
+    mid = damage.detect_damage(img, sensitivity=0.5) > 0
+    high = damage.detect_damage(img, sensitivity=0.8) > 0
+    assert low.sum() < mid.sum() < high.sum()
+    # nearly everything the lower setting flags is flagged at the higher one
+    assert (high[low]).mean() > 0.98 and (high[mid]).mean() > 0.98
+
+
+def test_uint16_gives_the_same_mask(astronaut):
+    img, _ = scratch(astronaut, (330, 25), (345, 200), 245)
+    np.testing.assert_array_equal(damage.detect_damage(img.astype(np.uint16) * 257), damage.detect_damage(img))
+
+
+def test_grayscale_input(astronaut):
+    img, line = scratch(astronaut, (330, 25), (345, 200), 245)
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    for g in (gray, gray[:, :, None]):
+        mask = damage.detect_damage(g)
+        assert mask.shape == gray.shape
+        assert flagged_share(mask, line) > 0.8
+
+
+@pytest.mark.parametrize("bad", [np.zeros((8, 8, 2), np.uint8), np.zeros((8, 8, 4), np.uint8),
+                                 np.zeros((2, 8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.float32)])
+def test_bad_input_raises(bad):
+    with pytest.raises(ValueError):
+        damage.detect_damage(bad)
+
+
+def test_tiling_does_not_change_the_mask(coffee, monkeypatch):
+    img, _ = scratch(coffee, (60, 50), (90, 350), 20)
+    cv2.circle(img, (300, 120), 2, (240, 240, 240), -1, cv2.LINE_AA)
+    whole = damage.detect_damage(img)
+    assert whole.any()
+    seen = []
+    monkeypatch.setattr(damage, "TILE", 256)
+    tiled = damage.detect_damage(img, progress=Progress(lambda f, m: seen.append(f)))
+    np.testing.assert_array_equal(tiled, whole)
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_cancel_aborts(astronaut):
+    calls = []
+    progress = Progress(lambda f, m: calls.append(f))
+    progress.cancel()
+    with pytest.raises(Aborted):
+        damage.detect_damage(astronaut, progress=progress)
+
+    progress = Progress(lambda f, m: progress.cancel() if f > 0.1 else None)
+    with pytest.raises(Aborted):
+        damage.detect_damage(astronaut, progress=progress)

@@ -42,6 +42,10 @@ class ActionPanel(QWidget):
         """A mask to change in the same undo step as the result (None: leave it)."""
         return None
 
+    def attach(self, window) -> None:
+        """Called once the window holds the panel, for panels that also start their own
+        jobs (previews) or follow the view."""
+
     def land(self, document, label: str, result) -> None:
         """Install the job's result (on the GUI thread): one undoable step by default."""
         document.apply_image(result, label, self.result_mask(document))

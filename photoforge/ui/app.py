@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -34,6 +35,10 @@ def run_gui(image: str | None = None, mask: str | None = None, screenshot: str |
     if panel:
         window.show_action_panel(panel)
     if screenshot:
+        deadline = time.monotonic() + 300
+        while window.jobs.busy and time.monotonic() < deadline:  # e.g. a gallery being painted
+            app.processEvents()
+            time.sleep(0.02)
         for _ in range(5):
             app.processEvents()
         window.canvas.fit()

@@ -1,4 +1,5 @@
-"""The image view: tiled rendering at any zoom, pan, mask brush, and before/after compare."""
+"""The image view: tiled rendering at any zoom, pan, mask brush, before/after compare, and
+a preview of an action laid over part of the image."""
 from __future__ import annotations
 
 import math
@@ -22,6 +23,7 @@ def _qimage_rgb(arr: np.ndarray) -> QImage:
 
 class Canvas(QAbstractScrollArea):
     zoom_changed = Signal(float)
+    view_changed = Signal()  # zoom or scroll moved what is visible
     cursor_moved = Signal(int, int)  # image pixel under the pointer
     brush_size_changed = Signal(float)
     stroke_finished = Signal()
@@ -58,6 +60,8 @@ class Canvas(QAbstractScrollArea):
         self.split: float | None = None
         self.show_before = False
         self._dragging_split = False
+        # A preview: 8-bit RGB pixels (kept alive for the QImage) and the image rect they cover.
+        self._preview: tuple[np.ndarray, QImage, QRectF] | None = None
 
     # ----- document -------------------------------------------------------------------
     def set_document(self, document) -> None:
@@ -69,6 +73,7 @@ class Canvas(QAbstractScrollArea):
     def rebuild(self) -> None:
         """The image was replaced (new size or new document): start the tiles afresh."""
         self._tiles.clear()
+        self._preview = None
         self.before_pyramid = None
         if self.document is None:
             self.image_pyramid = self.mask_pyramid = None
@@ -91,6 +96,7 @@ class Canvas(QAbstractScrollArea):
             self.rebuild()
             return
         if image:
+            self._preview = None  # it showed what the old pixels would become
             self.image_pyramid.source = self.document.image.pixels
             self.image_pyramid.update(rect)
         if mask:
@@ -103,6 +109,32 @@ class Canvas(QAbstractScrollArea):
         self.before_pyramid = Pyramid(pixels) if pixels is not None else None
         self._drop_kind("before")
         self.viewport().update()
+
+    def set_preview(self, pixels: np.ndarray | None, rect: tuple[int, int, int, int] | None = None) -> None:
+        """Show 8-bit RGB `pixels` over image region rect (y0, y1, x0, x1), at whatever
+        resolution they come in; None removes it. Edits to the image remove it too."""
+        if pixels is None:
+            self._preview = None
+        else:
+            y0, y1, x0, x1 = rect
+            pixels = np.ascontiguousarray(pixels)
+            self._preview = (pixels, _qimage_rgb(pixels), QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.viewport().update()
+
+    @property
+    def has_preview(self) -> bool:
+        return self._preview is not None
+
+    def visible_rect(self) -> tuple[int, int, int, int] | None:
+        """The image region (y0, y1, x0, x1) the view shows now."""
+        w, h = self.image_size()
+        if not w:
+            return None
+        top_left = self.to_image(QPointF(0, 0))
+        bottom_right = self.to_image(QPointF(self.viewport().width(), self.viewport().height()))
+        x0, y0 = max(0, int(top_left.x())), max(0, int(top_left.y()))
+        x1, y1 = min(w, int(math.ceil(bottom_right.x()))), min(h, int(math.ceil(bottom_right.y())))
+        return (y0, y1, x0, x1) if x1 > x0 and y1 > y0 else None
 
     def _drop_kind(self, kind: str) -> None:
         for key in [k for k in self._tiles if k[0] == kind]:
@@ -166,6 +198,7 @@ class Canvas(QAbstractScrollArea):
         self.verticalScrollBar().setValue(int(round(fixed.y() * zoom - anchor.y())))
         self.viewport().update()
         self.zoom_changed.emit(self.zoom)
+        self.view_changed.emit()
 
     def zoom_step(self, steps: float, anchor: QPointF | None = None) -> None:
         self.set_zoom(self.zoom * (2 ** (steps / 2)), anchor)
@@ -179,6 +212,7 @@ class Canvas(QAbstractScrollArea):
         self._update_scrollbars()
         self.viewport().update()
         self.zoom_changed.emit(self.zoom)
+        self.view_changed.emit()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -186,6 +220,7 @@ class Canvas(QAbstractScrollArea):
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         self.viewport().update()
+        self.view_changed.emit()
 
     # ----- painting -------------------------------------------------------------------
     def _tile_image(self, kind: str, pyramid: Pyramid, level: int, ty: int, tx: int) -> QImage:
@@ -277,6 +312,14 @@ class Canvas(QAbstractScrollArea):
             painter.drawText(x + 8, 20, "After")
         else:
             self._draw_layer(painter, "image", self.image_pyramid, clip)
+            if self._preview is not None:
+                _, qimg, r = self._preview
+                o = self._origin()
+                target = QRectF(o.x() + r.x() * self.zoom, o.y() + r.y() * self.zoom,
+                                r.width() * self.zoom, r.height() * self.zoom)
+                painter.drawImage(target, qimg)
+                painter.setPen(QPen(QColor(255, 255, 255), 1))
+                painter.drawText(target.topLeft() + QPointF(8, 18), "Preview")
         if self.show_mask and self.mask_pyramid is not None and not self.show_before:
             self._draw_layer(painter, "mask", self.mask_pyramid, clip)
         if self._pointer is not None and self.tool in ("brush", "eraser"):

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
 from photoforge.batch import IMAGE_SUFFIXES
 from photoforge.ui import settings
 from photoforge.ui.actions import ACTION_PANELS, ActionPanel
+from photoforge.ui.style_panel import StylePanel
 from photoforge.ui.canvas import Canvas
 from photoforge.ui.jobs import JobRunner
 from photoforge.ui.panels import HistoryPanel, ToolOptionsBar
@@ -69,17 +70,23 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.action_box = QToolBox()
         self.action_panels: list[ActionPanel] = []
-        for cls in ACTION_PANELS:
+        for cls in [*ACTION_PANELS, StylePanel]:
             panel = cls()
             panel.run_requested.connect(self.run_action)
             if hasattr(panel, "detect_requested"):
                 panel.detect_requested.connect(self.detect_damage)
             self.action_panels.append(panel)
             self.action_box.addItem(panel, panel.title)
+        for panel in self.action_panels:
+            panel.attach(self)
+        history_dock = dock
         dock = QDockWidget("Actions", self)
         dock.setObjectName("actions")
         dock.setWidget(self.action_box)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        # The action panels need the room; the history list scrolls.
+        self.resizeDocks([history_dock, dock], [160, 640], Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [330], Qt.Orientation.Horizontal)
 
     def _act(self, menu, text, slot, shortcut=None, checkable=False) -> QAction:
         action = QAction(text, self)

@@ -70,20 +70,6 @@ def binary(mask: np.ndarray, threshold: int = 128) -> np.ndarray:
     return np.where(_check(mask) >= threshold, np.uint8(255), np.uint8(0))
 
 
-def stroke_width(mask: np.ndarray, threshold: int = 128) -> float:
-    """Median over the mask's connected parts of their widest stroke, in pixels (0 if empty).
-
-    The distance transform at a stroke's spine is half its width (+½ px), so 2·max − 1."""
-    solid = (_check(mask) >= threshold).astype(np.uint8)
-    count, labels = cv2.connectedComponents(solid, connectivity=8)
-    if count <= 1:
-        return 0.0
-    dist = cv2.distanceTransform(solid, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    peaks = np.zeros(count, np.float32)
-    np.maximum.at(peaks, labels.ravel(), dist.ravel())
-    return float(np.median(2.0 * peaks[1:] - 1.0))
-
-
 def _size(width: int, height: int) -> str:
     return f"{width}×{height}"
 

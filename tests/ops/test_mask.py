@@ -63,15 +63,6 @@ def test_binary_threshold():
     np.testing.assert_array_equal(ops.binary(m, threshold=1), [[0, 255, 255, 255]])
 
 
-def test_stroke_width_is_the_median_of_the_parts():
-    m = np.zeros((60, 80), np.uint8)
-    m[5:8, 5:70] = 255    # 3 px
-    m[20:25, 5:70] = 255  # 5 px
-    m[40:47, 5:70] = 255  # 7 px
-    assert ops.stroke_width(m) == pytest.approx(5.0, abs=0.3)
-    assert ops.stroke_width(np.zeros((5, 5), np.uint8)) == 0.0
-
-
 def test_saved_masks_load_back_identical_as_8_bit_grey(tmp_path):
     m = np.random.default_rng(1).integers(0, 256, (48, 64), dtype=np.uint8)
     path = ops.save_mask(m, tmp_path / "mask.png")

@@ -3,6 +3,7 @@ stays fine, and grey, 16 bit and alpha survive."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -62,6 +63,17 @@ def test_a_clean_photo_is_barely_changed(photo):
     result = restore(ImageData(photo.copy()), STANDARD)
     assert psnr(result.image.pixels, photo) >= 35
     assert result.sigma is not None and result.sigma < 1.0  # nothing to denoise: skipped
+
+
+def test_a_clean_photo_with_specular_highlights_is_barely_changed():
+    """The coffee cup: glints on the saucer's rim, the spoon and the crema are the picture's
+    own light, not dust or scratches, and must not be painted over."""
+    from PIL import Image
+
+    coffee = np.asarray(Image.open(Path(__file__).resolve().parents[2] / "resources" / "samples" / "coffee.jpg")
+                        .convert("RGB"))
+    result = restore(ImageData(coffee.copy()), STANDARD)
+    assert psnr(result.image.pixels, coffee) >= 35
 
 
 def test_a_noisy_faded_photo_gets_closer_to_the_original(photo):

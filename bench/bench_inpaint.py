@@ -15,8 +15,8 @@
    ratio = mean Sobel gradient magnitude of the grey result / the original's there (a
    diffusion fill is far below 1, a patch fill near 1). The table gives the mean over all
    masks of a kind; goals are checked on those means. For the scratch masks it also gives
-   the share of masked pixels `auto` sent to the patch fill (components wider than
-   inpaint.THIN_WIDTH after the engines' 2 px dilation), and for both kinds the original's
+   the share of masked pixels `auto` sent to the patch fill (components of the dilated mask
+   of which at least inpaint.THICK_SHARE of the marks are wider than inpaint.THIN_WIDTH), and for both kinds the original's
    mean gradient on a ring around the mask over that inside it (roughly the texture ratio a
    fill copying the surroundings could reach). Diagnostic rows without goals: photoforge
    with dilate=0 ("d0") and NS on the mask grown 2 px like photoforge's ("NS d2"), since
@@ -149,7 +149,7 @@ def fill_share(mask: np.ndarray) -> float:
     dil = cv2.dilate((mask > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1,) * 2))
     # inp.components labels with connectedComponentsWithStats too: component i is label i + 1
     labels = cv2.connectedComponentsWithStats(dil, connectivity=8)[1]
-    wide = np.array([False] + [c.width > inp.THIN_WIDTH for c in inp.components(dil > 0)])
+    wide = np.array([False] + [c.thick >= inp.THICK_SHARE for c in inp.components(dil > 0, core=mask > 0)])
     m = mask > 0
     return float(wide[labels[m]].mean())
 

@@ -6,8 +6,10 @@ element finds them, together with a lot of real fine detail. Every candidate the
 to earn its place:
   lines  must be long at one orientation (opening by line segments), must not run along an
          edge of the picture or between two different regions (outlines, rim lights), and
-         must not have comparable thin structure beside them (grain, hair, weave, text); an
-         accepted line is then followed along its own direction through busy parts;
+         must not have comparable thin structure beside them (grain, hair, weave, text), and
+         must be sharp-edged on both sides for most of their length (specular highlights
+         on glossy curves and creases of shadow fall off smoothly); an accepted line is then
+         followed along its own direction through busy parts;
   specks must be small in every direction (residual of the supremum of line openings, which
          removes anything elongated) and much stronger than anything in a ring around them
          (texture, text, stars and eyes come in crowds; dust stands alone).
@@ -166,7 +168,7 @@ def _keep_lines(lines, normal, t, colour, grads, clipped) -> np.ndarray:
     test is per pixel against quantities that do not depend on the threshold, so a higher
     sensitivity keeps a superset."""
     h, w = lines.shape
-    ys, xs = np.nonzero(lines)
+    ys, xs = _nonzero(lines)
     a = normal[ys, xs]
     nx, ny = np.cos(a), np.sin(a)
 
@@ -240,7 +242,7 @@ def _not_highlights(kept, labels, n, normal, t, clipped) -> np.ndarray:
     soft flank over a good share of the ridge is dropped too, while a clipped line sharp on
     both sides (a scratch showing the clear base of a slide) stays. Judged per piece on its
     ridge pixels (the top-hat's crest across the line), where the profile is measured."""
-    ys, xs = np.nonzero(kept)
+    ys, xs = _nonzero(kept)
     if not len(ys):
         return kept
     a = normal[ys, xs]
@@ -272,6 +274,16 @@ def _not_highlights(kept, labels, n, normal, t, clipped) -> np.ndarray:
     return out
 
 
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.nonzero of a 2-D uint8 mask, in the same (row-major) order, by cv2.findNonZero:
+    about four times faster, and it runs on whole 2048² tiles several times per tile."""
+    points = cv2.findNonZero(mask)
+    if points is None:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    points = points.reshape(-1, 2)  # (x, y) pairs; N×1×2, or N×2 when N is 1
+    return points[:, 1].astype(np.intp), points[:, 0].astype(np.intp)
+
+
 def _bins(normal: np.ndarray) -> np.ndarray:
     """Index of the line segment in _LINE_SES closest to the direction along the line."""
     return np.rint((normal + np.pi / 2) * (LINE_ANGLES / np.pi)).astype(np.int64) % LINE_ANGLES
@@ -283,7 +295,7 @@ def _extend(kept, normal, low) -> np.ndarray:
     on its own it could not be told from detail."""
     out = kept.copy()
     reach = GROW_STEPS * (LINE_LEN // 2) + LINE_LEN
-    ys_all, xs_all = np.nonzero(kept)
+    ys_all, xs_all = _nonzero(kept)
     bins = _bins(normal[ys_all, xs_all])
     for j, k in enumerate(_LINE_SES):
         sel = (bins - j + 1) % LINE_ANGLES <= 2
@@ -310,7 +322,7 @@ def _keep_specks(cand, r, both, gain) -> np.ndarray:
     anything in a ring around them: texture, text, the stars of a flag and eyes come in
     crowds; dust stands alone. Anything elongated or large reaches into the ring itself."""
     h, w = r.shape
-    py, px = np.nonzero(cand & (r >= cv2.dilate(r, np.ones((3, 3), np.uint8))))
+    py, px = _nonzero((cand & (r >= cv2.dilate(r, np.ones((3, 3), np.uint8)))).view(np.uint8))
     peak = r[py, px]
     around = both[np.clip(py[:, None] + _RING[:, 0], 0, h - 1), np.clip(px[:, None] + _RING[:, 1], 0, w - 1)].max(1)
     ok = peak > RING * gain * around

@@ -41,9 +41,17 @@ def test_pixels_outside_the_mask_are_bit_identical(photo, method):
 
 
 def test_auto_picks_quick_for_thin_and_fill_for_blobs():
-    mask = scratch_mask((200, 200)) | blob_mask((200, 200), (100, 100), 20)
-    widths = sorted(c.width for c in components(mask > 0))
-    assert widths[0] <= 10 and widths[-1] >= 30
+    from photoforge.ops.inpaint import THICK_SHARE
+
+    mask = np.zeros((300, 300), np.uint8)
+    cv2.line(mask, (10, 10), (140, 140), 255, 3)  # two crossing scratches with a speck on them:
+    cv2.line(mask, (10, 140), (140, 10), 255, 3)  # wide at a few pixels, thin as a whole
+    cv2.circle(mask, (40, 40), 7, 255, -1)
+    cv2.circle(mask, (220, 220), 30, 255, -1)  # a blob
+    parts = sorted(components(mask > 0), key=lambda c: c.y0)
+    assert len(parts) == 2
+    assert parts[0].width > 10 and parts[0].thick < THICK_SHARE  # → quick heal
+    assert parts[1].thick >= THICK_SHARE  # → fill
 
 
 def test_flat_region_comes_back_flat():

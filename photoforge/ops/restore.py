@@ -1,9 +1,12 @@
-"""The old-photo restore pipeline: damage → repair → denoise → fade and colour.
+"""The old-photo restore pipeline: denoise → find damage → repair → fade and colour.
 
-Stages run in a fixed order (repair first, on the original grain, so the detector sees
-scratches before anything smooths them; colour last, on clean pixels). Each can be turned
-off, and the result keeps every stage's image so the GUI can land them as one step or as
-one step per stage.
+Grain goes first because the damage detector sets its thresholds against local clutter, and
+grain is clutter: on old prints with noise σ 15 (bench/bench_restore.py, bench_damage's
+synthetic scratches and dust) detecting on the noisy photo found 28–59 % of the damage,
+detecting on the denoised one 70–96 %, at precision 0.8–0.97. FFDNet at the measured σ
+keeps scratches and specks, which stand far above the noise. Colour comes last, measured
+on clean pixels. Each stage can be turned off, and the result keeps every stage's image so
+the GUI can land them as one step or as one step per stage.
 """
 from __future__ import annotations
 
@@ -49,8 +52,19 @@ class RestoreResult:
     stages: list[tuple[str, ImageData]]  # (label, image after that stage), in order
 
 
-def find_damage(image: ImageData, sensitivity: float, progress: Progress | None = None) -> np.ndarray:
-    return detect_damage(image.pixels, sensitivity=sensitivity, progress=progress)
+def find_damage(image: ImageData, sensitivity: float, progress: Progress | None = None,
+                denoise: DenoiseOptions | None = None, notify: Callable[[str], None] | None = None) -> np.ndarray:
+    """The damage mask, looked for through the denoiser when `denoise` is given (as the
+    pipeline does; for the GUI's review before Restore)."""
+    progress = progress or null_progress()
+    pixels = image.pixels
+    if denoise is not None:
+        pixels, _ = denoise_pixels(pixels, denoise, progress.sub(0.0, 0.7), notify)
+    return detect_damage(pixels, sensitivity=sensitivity, progress=progress.sub(0.7 if denoise else 0.0, 1.0))
+
+
+def denoise_options(options: RestoreOptions) -> DenoiseOptions:
+    return DenoiseOptions(sigma=options.sigma, strength=options.denoise_strength, device=options.device)
 
 
 def restore(image: ImageData, options: RestoreOptions = RestoreOptions(), progress: Progress | None = None,
@@ -59,20 +73,19 @@ def restore(image: ImageData, options: RestoreOptions = RestoreOptions(), progre
     progress = progress or null_progress()
     stages: list[tuple[str, ImageData]] = []
     damage, sigma, current = None, None, image
-    if options.scratches or (mask is not None and mask.any()):
-        damage = mask if mask is not None and mask.any() else \
-            find_damage(current, options.sensitivity, progress.sub(0.0, 0.1))
-        if damage.any():
-            current = inpaint(current, damage, InpaintOptions(method="auto", device=options.device),
-                              progress.sub(0.1, 0.35))
-            stages.append(("Repair damage", current))
-    progress.check_aborted()
     if options.denoise:
-        denoise = DenoiseOptions(sigma=options.sigma, strength=options.denoise_strength, device=options.device)
-        pixels, sigma = denoise_pixels(current.pixels, denoise, progress.sub(0.35, 0.85), notify)
+        pixels, sigma = denoise_pixels(current.pixels, denoise_options(options), progress.sub(0.0, 0.5), notify)
         if pixels is not current.pixels:
             current = current.with_pixels(pixels, current.alpha)
             stages.append((f"Denoise (σ {sigma:.1f})", current))
+    progress.check_aborted()
+    if options.scratches or (mask is not None and mask.any()):
+        damage = mask if mask is not None and mask.any() else \
+            detect_damage(current.pixels, sensitivity=options.sensitivity, progress=progress.sub(0.5, 0.6))
+        if damage.any():
+            current = inpaint(current, damage, InpaintOptions(method="auto", device=options.device),
+                              progress.sub(0.6, 0.85))
+            stages.append(("Repair damage", current))
     progress.check_aborted()
     if options.color:
         pixels = correct_color(current.pixels, options.color_options, progress.sub(0.85, 1.0))

@@ -176,7 +176,7 @@ def run(jobs: list[tuple[str, str]]) -> list[dict]:
     rows: list[dict] = []
     nlm_start: dict[tuple[str, str], tuple[int, int]] = {}
     head = (f"{'photo':<9} {'scale':<6} {'case':<9} {'flag %':>6} {'σ̂':>5} {'F1':>4}  {'degraded':>12} "
-            f"{'+repair':>12} {'+denoise':>12} {'+colour':>12} {'Δ dB':>6}  {'peer':<14} {'peer cell':>12} {'vs peer':>7} {'s':>5}")
+            f"{'+denoise':>12} {'+repair':>12} {'+colour':>12} {'Δ dB':>6}  {'peer':<14} {'peer cell':>12} {'vs peer':>7} {'s':>5}")
     print("PSNR dB/SSIM(Y) against the clean photo; restore = PRESETS['standard'], automatic mask and σ")
     print(head)
     print("-" * len(head))
@@ -213,8 +213,8 @@ def run(jobs: list[tuple[str, str]]) -> list[dict]:
             delta = "—" if case == "clean" else f"{row['final'] - row['deg']:+6.2f}"
             vs = "" if row["peer"] is None else f"{row['final'] - row['peer']:+7.2f}"
             print(f"{row['photo']:<9} {scale:<6} {case:<9} {row['flag']:6.2f} {sig:>5} {f1:>4}  "
-                  f"{cell(deg, clean):>12} {cell(st.get('Repair'), clean):>12} "
-                  f"{cell(st.get('Denoise'), clean):>12} {cell(st.get('Fade'), clean):>12} "
+                  f"{cell(deg, clean):>12} {cell(st.get('Denoise'), clean):>12} "
+                  f"{cell(st.get('Repair'), clean):>12} {cell(st.get('Fade'), clean):>12} "
                   f"{delta:>6}  {peer_label:<14} "
                   f"{(cell(peer_img, clean) if peer_img is not None else ''):>12} {vs:>7} {secs:5.1f}",
                   flush=True)

@@ -21,6 +21,14 @@ from photoforge.engine.registry import models_for
 Job = tuple[str, Callable[[Progress], object]]
 
 
+def _combo() -> QComboBox:
+    """A combo box that does not widen the panel to its longest entry (the dock is narrow)."""
+    box = QComboBox()
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(12)
+    return box
+
+
 class ActionPanel(QWidget):
     run_requested = Signal(object)  # the panel itself
     title = "Action"
@@ -56,7 +64,7 @@ class UpscalePanel(ActionPanel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.model = QComboBox()
+        self.model = _combo()
         for m in models_for("upscale"):
             self.model.addItem(f"{m.title}  ({m.speed})", m.id)
         self.description = QLabel()
@@ -65,11 +73,11 @@ class UpscalePanel(ActionPanel):
         self.scale.setRange(0.25, 16.0)
         self.scale.setSingleStep(0.5)
         self.scale.setSuffix(" ×")
-        self.tile = QComboBox()
+        self.tile = _combo()
         for text, value in (("Automatic", -2), ("Preferences", -1), ("No tiling", 0),
                             ("128 px", 128), ("256 px", 256), ("512 px", 512)):
             self.tile.addItem(text, value)
-        self.device = QComboBox()
+        self.device = _combo()
         from photoforge.engine.runtime import DEVICES
 
         self.device.addItem("Preferences", "")
@@ -119,7 +127,7 @@ class InpaintPanel(ActionPanel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.method = QComboBox()
+        self.method = _combo()
         self.clear_after = QCheckBox("Clear the mask afterwards")
         self.clear_after.setChecked(True)
         add = QPushButton("Add inpainting model…")
@@ -181,7 +189,7 @@ class RestorePanel(ActionPanel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.preset = QComboBox()
+        self.preset = _combo()
         for name in ("gentle", "standard", "strong"):
             self.preset.addItem(name.capitalize(), name)
         self.preset.setCurrentIndex(1)

@@ -2,7 +2,7 @@
 synthetic degradations: PSNR/SSIM after every stage, against simple peers.
 
     PYTHONPATH=. python bench/bench_restore.py [--quick | --full]
-                                                [--readme-image resources/readme/restore_before_after.png]
+                                                [--readme-image resources/readme/restore_before_after.jpg]
 
 Photos: astronaut.jpg (512×512) and coffee.jpg (600×400) as shipped ("native"), and
 astronaut.jpg resized with INTER_CUBIC to ~2 MP ("2mp", 1414×1414, as bench_damage.py does);
@@ -286,7 +286,7 @@ def readme_image(path: Path) -> None:
               gap, label(bgr(out), f"restored: {psnr(crop(out), crop(clean)):.1f} dB, sigma {res.sigma:.1f}")]
     img = np.hstack(panels)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_PNG_COMPRESSION, 9, cv2.IMWRITE_JPEG_QUALITY, 90])
     print(f"\nwrote {path} ({img.shape[1]}×{img.shape[0]}, {path.stat().st_size / 1024:.0f} KB); "
           f"whole-photo PSNR {psnr(deg, clean):.2f} → {psnr(out, clean):.2f} dB")
 

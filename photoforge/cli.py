@@ -68,10 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--scratches", choices=["auto", "off"], default="auto", help="find and repair damage")
     rs.add_argument("--sensitivity", type=float, default=None, help="damage detector sensitivity, 0–1")
     rs.add_argument("--denoise", default="auto", metavar="auto|off|SIGMA",
-                    help="auto estimates the noise level; a number sets σ (0–255 units)")
+                    help="auto estimates the noise level; a number sets σ (in 8-bit units, 0–100)")
     rs.add_argument("--color", choices=["auto", "off"], default="auto", help="levels, white balance, fade")
     rs.add_argument("--mask-out", metavar="FILE", help="write the damage mask (a folder for several inputs)")
-    rs.add_argument("--device", default="auto")
+    _add_device_options(rs)
 
     inp = sub.add_parser("inpaint", help="remove what a mask covers (scratches, dust, objects)")
     inp.add_argument("image", metavar="IMAGE")
@@ -306,7 +306,8 @@ def _restore_options(args):
     if args.sensitivity is not None and not 0 <= args.sensitivity <= 1:
         raise UsageError(f"--sensitivity must be within 0–1, not {args.sensitivity:g}")
     return replace(options, scratches=args.scratches == "auto", denoise=denoise, sigma=sigma,
-                   color=args.color == "auto", device=args.device,
+                   color=args.color == "auto", device=args.device, precision=args.precision,
+                   threads=args.threads,
                    sensitivity=options.sensitivity if args.sensitivity is None else args.sensitivity)
 
 
@@ -323,8 +324,9 @@ def _cmd_restore(args) -> int:
         result = restore(image, options, progress, notify=lambda m: _say(f"notice: {m}"))
         if args.mask_out and result.damage is not None:
             target = Path(args.mask_out)
-            if len(jobs) > 1:
-                target = target / f"{job.target.stem}_mask.png"
+            if len(jobs) > 1:  # mirror the outputs' folders, so equal names do not collide
+                rel = job.target.relative_to(Path(args.output))
+                target = target / rel.with_name(f"{rel.stem}_mask.png")
             target.parent.mkdir(parents=True, exist_ok=True)
             save_mask(result.damage, target, overwrite=args.overwrite)
         if any(label.startswith("Denoise") for label, _ in result.stages):

@@ -58,7 +58,7 @@ def test_sixteen_bit_tiff_folder_batch(photo, tmp_path):
     assert a.pixels.dtype == np.uint16 and a.pixels.shape == (96, 128, 3)
     assert load_image(out / "scans" / "b.png").pixels.shape == (96, 128, 3)
     assert "2 of 2 images done" in result.stderr
-    assert np.asarray(Image.open(tmp_path / "masks" / "a_mask.png")).shape == (96, 128)
+    assert np.asarray(Image.open(tmp_path / "masks" / "scans" / "a_mask.png")).shape == (96, 128)
 
 
 def test_bad_options_and_inputs_exit_2_with_a_message(photo, tmp_path):

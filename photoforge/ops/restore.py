@@ -33,14 +33,15 @@ class RestoreOptions:
     color: bool = True
     color_options: ColorOptions = field(default_factory=ColorOptions)
     device: str = "auto"
+    precision: str = "auto"
+    threads: int | None = None
 
 
 PRESETS: dict[str, RestoreOptions] = {
     "gentle": RestoreOptions(sensitivity=0.3, denoise_strength=0.6,
-                             color_options=ColorOptions(levels=0.5, white_balance=0.5, contrast=0.4, saturation=0.4)),
+                             color_options=ColorOptions(levels=0.5, white_balance=0.5, contrast=0.5, saturation=0.5)),
     "standard": RestoreOptions(),
-    "strong": RestoreOptions(sensitivity=0.75, denoise_strength=1.0,
-                             color_options=ColorOptions(levels=1.0, white_balance=1.0, contrast=1.0, saturation=1.0)),
+    "strong": RestoreOptions(sensitivity=0.75),
 }
 
 
@@ -64,7 +65,8 @@ def find_damage(image: ImageData, sensitivity: float, progress: Progress | None 
 
 
 def denoise_options(options: RestoreOptions) -> DenoiseOptions:
-    return DenoiseOptions(sigma=options.sigma, strength=options.denoise_strength, device=options.device)
+    return DenoiseOptions(sigma=options.sigma, strength=options.denoise_strength, device=options.device,
+                          precision=options.precision, threads=options.threads)
 
 
 def restore(image: ImageData, options: RestoreOptions = RestoreOptions(), progress: Progress | None = None,

@@ -182,7 +182,7 @@ class InpaintPanel(ActionPanel):
 
 
 class RestorePanel(ActionPanel):
-    """Damage → repair → denoise → colour, with the damage mask reviewable first."""
+    """Denoise → damage → repair → colour, with the damage mask reviewable first."""
 
     title = "Restore"
     detect_requested = Signal(object)
@@ -224,6 +224,7 @@ class RestorePanel(ActionPanel):
         self.form.addRow(self.separate)
         self.preset.currentIndexChanged.connect(self._apply_preset)
         self._apply_preset()
+        self.reviewed_for = None  # the document whose mask Detect damage filled for review
 
     def _apply_preset(self) -> None:
         from photoforge.ops.restore import PRESETS
@@ -231,7 +232,8 @@ class RestorePanel(ActionPanel):
         p = PRESETS[self.preset.currentData()]
         self.sensitivity.setValue(int(p.sensitivity * 100))
         self.denoise_strength.setValue(int(p.denoise_strength * 100))
-        self.color_strength.setValue(int(p.color_options.contrast * 100))
+        # The presets give all four colour corrections one strength, which the slider shows.
+        self.color_strength.setValue(int(p.color_options.levels * 100))
 
     def options(self, prefs):
         from dataclasses import replace
@@ -246,28 +248,32 @@ class RestorePanel(ActionPanel):
         return replace(base, scratches=self.scratches.isChecked(), sensitivity=self.sensitivity.value() / 100,
                        denoise=self.denoise.isChecked(), sigma=self.sigma.value() or None,
                        denoise_strength=self.denoise_strength.value() / 100, color=self.color.isChecked(),
-                       color_options=colour, device=prefs.device)
+                       color_options=colour, device=prefs.device, threads=prefs.threads_option)
 
     def make_job(self, document, prefs) -> Job:
+        from dataclasses import replace
+
         from photoforge.ops.restore import restore
 
         options = self.options(prefs)
         image = document.image
-        # A mask the user painted or reviewed is what gets repaired; otherwise detect.
-        mask = document.mask.copy() if options.scratches and document.mask.any() else None
-        return "Restore", lambda progress: restore(image, options, progress, mask=mask)
+        painted = document.mask.any()
+        if options.scratches and not painted and self.reviewed_for is document:
+            options = replace(options, scratches=False)  # the user erased every detection
+        # A mask the user painted or reviewed is what gets repaired (and then cleared);
+        # otherwise the pipeline detects. Decided now, not when the result lands.
+        mask = document.mask.copy() if options.scratches and painted else None
+        separate = self.separate.isChecked()
+        return "Restore", lambda progress: (restore(image, options, progress, mask=mask), mask is not None, separate)
 
-    def result_mask(self, document):
-        return np.zeros_like(document.mask) if document.mask.any() and self.scratches.isChecked() else None
-
-    def land(self, document, label: str, result) -> None:
-        if not result.stages:
-            return
-        if self.separate.isChecked():
-            for i, (stage, image) in enumerate(result.stages):
-                document.apply_image(image, stage, self.result_mask(document) if i == 0 else None)
-        else:
-            document.apply_image(result.image, label, self.result_mask(document))
+    def land(self, document, label: str, outcome) -> None:
+        result, clear_mask, separate = outcome
+        cleared = np.zeros_like(document.mask) if clear_mask else None
+        if separate:
+            for stage, image in result.stages:
+                document.apply_image(image, stage, cleared if stage == "Repair damage" else None)
+        elif result.stages:
+            document.apply_image(result.image, label, cleared)
 
 
 ACTION_PANELS: list[type[ActionPanel]] = [UpscalePanel, InpaintPanel, RestorePanel]

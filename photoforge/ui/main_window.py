@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self._act(image, "&Upscale…", lambda: self.show_action_panel("upscale"))
         self._act(image, "Re&store…", lambda: self.show_action_panel("restore"))
         self._act(image, "&Inpaint…", lambda: self.show_action_panel("inpaint"))
+        self._act(image, "St&ylize…", lambda: self.show_action_panel("stylize"))
         self._act(image, "&Remove masked area", self.remove_masked,
                   [QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
         help_ = m.addMenu("&Help")
@@ -429,6 +430,7 @@ class MainWindow(QMainWindow):
         def land(mask) -> None:
             if document is self.document:
                 document.apply_mask(mask, "Detect damage")
+                panel.reviewed_for = document
                 self.statusBar().showMessage(
                     f"Damage mask: {100 * (mask > 0).mean():.2f} % of the photo. "
                     "Paint or erase to adjust, then Restore.", 8000)

@@ -116,7 +116,7 @@ class StylePanel(ActionPanel):
         self._timer.setSingleShot(True)
         self._timer.setInterval(PREVIEW_DELAY_MS)
         self._timer.timeout.connect(self._live_tick)
-        for signal in (self.gallery.itemSelectionChanged, self.builtin.toggled, self.mix.valueChanged,
+        for signal in (self.gallery.itemSelectionChanged, self.picture_mode.toggled, self.mix.valueChanged,
                        self.strength.valueChanged, self.keep_colors.toggled, self.work_size.valueChanged):
             signal.connect(self._options_changed)
         self.live.toggled.connect(self._options_changed)
@@ -180,29 +180,31 @@ class StylePanel(ActionPanel):
         self.picture_label.setText(names)
         self.picture_thumb.setPixmap(_pixmap(_display_rgb(self.pictures[0][1]), THUMB))
         self.picture_mode.setChecked(True)
-
-    def _picture_vector(self, options, progress):
-        """The style vector of the chosen picture(s), mixed by the Blend slider (worker thread)."""
-        from photoforge.ops.stylize import mix_vectors, style_vector
-
-        vectors = []
-        for path, pixels in self.pictures:
-            if path not in self._vectors:
-                self._vectors[path] = style_vector(pixels, options, progress)
-            vectors.append(self._vectors[path])
-        if len(vectors) == 1:
-            return vectors[0]
-        k = self.mix.value() / 100
-        return mix_vectors([(vectors[0], 1.0 - k), (vectors[1], k)])
+        self._options_changed()
 
     def _resolve(self, prefs):
-        """Options plus a function that fills in the picture's vector on the worker."""
+        """Options, and a function for the worker that fills in the style pictures' vector.
+        Everything it needs from the widgets is read here, on the GUI thread; the vectors
+        it computes come back in `self._vectors` only through `remember_vectors`."""
+        from photoforge.ops.stylize import mix_vectors, style_vector
+
         options = self.options(prefs)
         if not self.picture_mode.isChecked():
-            return options, lambda progress: options
+            return options, lambda progress: (options, {})
         if not self.pictures:
             raise ValueError("Choose a style picture first (or pick a built-in style).")
-        return options, lambda progress: replace(options, vector=self._picture_vector(options, progress))
+        pictures, known, k = list(self.pictures), dict(self._vectors), self.mix.value() / 100
+
+        def resolve(progress):
+            new = {path: style_vector(pixels, options, progress) for path, pixels in pictures if path not in known}
+            vectors = [known.get(path) or new[path] for path, _ in pictures]
+            vector = vectors[0] if len(vectors) == 1 else mix_vectors([(vectors[0], 1.0 - k), (vectors[1], k)])
+            return replace(options, vector=vector), new
+
+        return options, resolve
+
+    def remember_vectors(self, new: dict) -> None:
+        self._vectors.update(new)
 
     @staticmethod
     def _prepare_key(options):
@@ -224,17 +226,22 @@ class StylePanel(ActionPanel):
         known = self._prepared
 
         def run(progress):
-            options = resolve(progress.sub(0.0, 0.05))
+            options, new = resolve(progress.sub(0.0, 0.05))
             if options.strength == 0.0:
-                return image
+                return image, new
             key = self._prepare_key(options)
             base = known[2] if known is not None and known[0] is pixels and known[1] == key else \
                 prepare(pixels, options, progress.sub(0.05, 0.6))
-            return image.with_pixels(finish(pixels, base, options, progress=progress.sub(0.6, 1.0)), image.alpha)
+            return image.with_pixels(finish(pixels, base, options, progress=progress.sub(0.6, 1.0)), image.alpha), new
 
         if self.window is not None:
             self.window.canvas.set_preview(None)
         return "Stylize", run
+
+    def land(self, document, label: str, outcome) -> None:
+        result, new = outcome
+        self.remember_vectors(new)
+        super().land(document, label, result)
 
     def preview(self) -> None:
         """Render the visible region (at screen resolution) over the canvas."""
@@ -244,10 +251,14 @@ class StylePanel(ActionPanel):
         region = window.canvas.visible_rect()
         if region is None:
             return
+        from photoforge.ops.stylize import StyleError, work_shape
+
         try:
-            _, resolve = self._resolve(window.prefs)
-        except ValueError as error:
-            window.statusBar().showMessage(str(error), 5000)
+            options, resolve = self._resolve(window.prefs)
+            work_shape(*window.document.image.pixels.shape[:2], options)  # too small? say so here
+        except (ValueError, StyleError) as error:
+            # In the status bar, not a dialog: a live preview would raise one per scroll.
+            window.statusBar().showMessage(f"No preview: {error}", 5000)
             return
         document, pixels = window.document, window.document.image.pixels
         zoom = min(1.0, window.canvas.zoom)
@@ -256,7 +267,7 @@ class StylePanel(ActionPanel):
         def work(progress):
             from photoforge.ops.stylize import finish, prepare
 
-            options = resolve(progress.sub(0.0, 0.05))
+            options, new = resolve(progress.sub(0.0, 0.05))
             key = self._prepare_key(options)
             base = known[2] if known is not None and known[0] is pixels and known[1] == key else \
                 prepare(pixels, options, progress.sub(0.05, 0.8))
@@ -274,11 +285,12 @@ class StylePanel(ActionPanel):
             part = (int(y0 * f_y), max(int(y0 * f_y) + 1, round(y1 * f_y)),
                     int(x0 * f_x), max(int(x0 * f_x) + 1, round(x1 * f_x)))
             out = finish(view, shown, options, region=part, progress=progress.sub(0.8, 1.0))
-            return (pixels, key, base), _display_rgb(out), region
+            return (pixels, key, base), _display_rgb(out), region, new
 
         def land(outcome) -> None:
-            prepared, rgb, shown_region = outcome
+            prepared, rgb, shown_region, new = outcome
             self._prepared = prepared
+            self.remember_vectors(new)
             if window.document is document and document.image.pixels is pixels:
                 window.canvas.set_preview(rgb, shown_region)
 

@@ -67,6 +67,24 @@ def test_a_dust_speck_is_found_and_nothing_beside_it(astronaut):
     assert np.hypot(ys - 120, xs - 340).max() <= 6  # new flags are the speck and its halo
 
 
+def test_a_glint_is_not_dust_but_a_sharp_speck_of_the_same_size_is():
+    # A dark glossy surface curving away from the light (smooth shading), with a specular
+    # glint: a Gaussian core clipped at the top of the range inside a soft halo. Beside it,
+    # a dust speck of the same size, anti-aliased but sharp-edged.
+    yy, xx = np.mgrid[0:120, 0:160].astype(np.float32)
+    shade = 45 + 25 * np.cos((xx - 50) / 160 * np.pi) + 8 * np.sin(yy / 120 * np.pi)
+    r2 = (yy - 60) ** 2 + (xx - 50) ** 2
+    glint = 300 * np.exp(-r2 / (2 * 1.3 ** 2)) + 60 * np.exp(-r2 / (2 * 3.5 ** 2))
+    img = np.stack([shade * 1.6, shade * 0.55, shade * 0.4], -1) + glint[..., None]
+    img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    assert (img[55:66, 45:56] == 255).any()  # the core is clipped
+    cv2.circle(img, (110 * 8, 60 * 8), 20, (235, 235, 235), -1, cv2.LINE_AA, shift=3)  # r 2.5 px
+    mask = damage.detect_damage(img) > 0
+    assert not mask[48:73, 38:63].any()
+    assert mask[58:63, 108:113].all()
+    assert not mask[:, :90].any() and mask.sum() < 100  # nothing else: the surface is smooth
+
+
 def test_higher_sensitivity_flags_more(coffee):
     img, _ = scratch(coffee, (60, 50), (90, 350), 20)
     low = damage.detect_damage(img, sensitivity=0.3) > 0

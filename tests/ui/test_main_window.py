@@ -325,3 +325,37 @@ def test_presets_set_the_sliders(window):
     gentle = panel.sensitivity.value(), panel.color_strength.value()
     panel.preset.setCurrentIndex(panel.preset.findData("strong"))
     assert panel.sensitivity.value() > gentle[0] and panel.color_strength.value() > gentle[1]
+
+
+def test_separate_steps_clear_the_mask_with_the_repair(window, scratched_file, qtbot):
+    path, scratch = scratched_file
+    window.open_path(path)
+    doc, panel = window.document, restore_panel(window)
+    doc.mask[scratch] = 255
+    painted = doc.mask.copy()
+    panel.separate.setChecked(True)
+    panel.denoise_strength.setValue(100)
+    panel.sigma.setValue(5)  # a set σ: the denoise stage always runs
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.run_button.click()
+    labels = doc.history.labels
+    assert labels[0].startswith("Denoise") and labels[1] == "Repair damage"
+    assert doc.mask.max() == 0
+    repair = labels.index("Repair damage")
+    while doc.history.index > repair:  # undo back to before the repair
+        window.undo_action.trigger()
+    np.testing.assert_array_equal(doc.mask, painted)
+
+
+def test_restore_after_erasing_every_detection_repairs_nothing(window, scratched_file, qtbot):
+    path, _ = scratched_file
+    window.open_path(path)
+    doc, panel = window.document, restore_panel(window)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.detect_button.click()
+    doc.apply_mask(np.zeros_like(doc.mask), "Clear mask")  # reviewed: nothing is damage
+    panel.denoise.setChecked(False)
+    panel.color.setChecked(False)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.run_button.click()
+    assert "Restore" not in doc.history.labels  # nothing to do: no step

@@ -1,9 +1,6 @@
 """`photoforge stylize` end to end, in a subprocess as a user runs it."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import cv2
 import numpy as np
 import pytest
@@ -11,14 +8,10 @@ from PIL import Image
 
 from photoforge.core.image import ImageData
 from photoforge.core.imageio import load_image, save_image
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import SAMPLES
+from tests.test_cli_upscale import cli
 
 FAST = ["--device", "cpu", "--precision", "fp32", "--threads", "2"]
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "photoforge", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
 @pytest.fixture

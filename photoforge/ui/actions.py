@@ -205,9 +205,11 @@ class RestorePanel(ActionPanel):
         self.color = QCheckBox("Recover faded contrast and colour")
         self.color_strength = QSlider(Qt.Orientation.Horizontal)
         self.color_strength.setRange(0, 100)
-        self.keep_mono = QCheckBox("Keep the tone of black-and-white and sepia photos")
+        self.keep_mono = QCheckBox("Keep sepia and B&&W tones")
         self.separate = QCheckBox("One undo step per stage")
-        self.detect_button = detect = QPushButton("Detect damage (review the mask, then Restore)")
+        self.keep_mono.setToolTip("Black-and-white and sepia photos stay monochrome; untick to neutralise their tone")
+        self.scratches.setToolTip("Paint or erase the mask after Detect damage: Restore repairs what it shows")
+        self.detect_button = detect = QPushButton("Detect damage for review")
         detect.clicked.connect(lambda: self.detect_requested.emit(self))
         for box in (self.scratches, self.denoise, self.color, self.keep_mono):
             box.setChecked(True)

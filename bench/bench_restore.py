@@ -69,7 +69,7 @@ from photoforge.ops.restore import PRESETS, restore  # noqa: E402
 
 PHOTOS = ("astronaut.jpg", "coffee.jpg")
 CASES = ("clean", "noise15", "noise25", "scratches", "blur", "fade", "oldprint")
-STAGES = ("Repair", "Denoise", "Fade")  # prefixes of RestoreResult.stages labels
+STAGES = ("Denoise", "Repair", "Fade")  # prefixes of RestoreResult.stages labels, in pipeline order
 BLUR_SIGMA = 1.0
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -286,7 +286,8 @@ def readme_image(path: Path) -> None:
               gap, label(bgr(out), f"restored: {psnr(crop(out), crop(clean)):.1f} dB, sigma {res.sigma:.1f}")]
     img = np.hstack(panels)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), img, [cv2.IMWRITE_PNG_COMPRESSION, 9, cv2.IMWRITE_JPEG_QUALITY, 90])
+    jpeg = Path(path).suffix.lower() in (".jpg", ".jpeg")
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 90] if jpeg else [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"\nwrote {path} ({img.shape[1]}×{img.shape[0]}, {path.stat().st_size / 1024:.0f} KB); "
           f"whole-photo PSNR {psnr(deg, clean):.2f} → {psnr(out, clean):.2f} dB")
 

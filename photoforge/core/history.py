@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Union
@@ -176,6 +176,8 @@ class History:
     can_undo = property(lambda self: self._index > 0)
     can_redo = property(lambda self: self._index < len(self._entries))
     is_clean = property(lambda self: self._clean == self._index)
+    clean_index = property(lambda self: self._clean, doc="Position of the clean point, or None "
+                           "if it was on a branch since dropped.")
     nbytes_in_memory = property(lambda self: self._mem)
     nbytes_on_disk = property(lambda self: self._disk)
     spill_dir = property(lambda self: self._dir)
@@ -195,6 +197,39 @@ class History:
         """What undoing (or, with `forward`, redoing) step `index` would write, without
         writing it: a State, or (target, y0, x0, array) patches in the order to apply."""
         return self._entries[index].data(forward)
+
+    def step(self, index: int) -> Step:
+        """Step `index` as pushed, its spilled arrays read back from disk; for saving a
+        project one step at a time."""
+        entry = self._entries[index]
+        if entry.replace:
+            before, after = (State(*(None if s is None else s.load() for s in slots), dict(meta))
+                             for slots, meta in zip(entry.states, entry.meta))
+            return ReplaceStep(entry.label, before, after)
+        return PatchStep(entry.label, [Patch(t, y, x, b.load(), a.load())
+                                       for t, y, x, b, a in entry.patches])
+
+    def restore(self, steps: Iterable[Step], index: int, clean: int | None,
+                pruned_count: int = 0) -> None:
+        """Refill this empty History with steps read back from a project, the target being
+        already in the state after the first `index` of them. They arrive one at a time,
+        so the budgets spill (or forget) the oldest as usual while they load."""
+        if self._entries:
+            raise RuntimeError("restore() needs an empty history")
+        total = 0
+        for step in steps:
+            self.push(step)
+            total += 1
+        if not 0 <= index <= total or (clean is not None and not 0 <= clean <= total):
+            raise ValueError(f"history position {index} or clean point {clean} is outside 0…{total}")
+        dropped = total - len(self._entries)  # only ever the oldest: see _enforce
+        if index < dropped:  # what is left lies beyond steps that are gone: unreachable
+            self._release(self._entries)
+            self._entries.clear()
+        self._index = max(index - dropped, 0)
+        self._clean = clean - dropped if clean is not None and clean >= dropped else None
+        self.pruned_count = pruned_count + dropped
+        self._notify()
 
     def _budget(name: str) -> property:  # noqa: N805 - a property factory used below
         def set_budget(self, value: int) -> None:

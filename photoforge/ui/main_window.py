@@ -18,6 +18,10 @@ from photoforge.ui.panels import HistoryPanel, ToolOptionsBar
 from photoforge.ui.pyramid import Pyramid
 
 OPEN_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+PROJECT_FILTER = "PhotoForge projects (*.pforge)"
+# File ▸ Open takes projects too, so a project is one double-click away like any file.
+OPEN_ANY_FILTER = ("Images and projects (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+                   + " *.pforge);;" + PROJECT_FILTER + ";;All files (*)")
 
 
 class MainWindow(QMainWindow):
@@ -28,6 +32,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.prefs = settings.Preferences.load()
         self.document = None
+        self.project_path: Path | None = None  # where Save Project last wrote this document
         self.jobs = JobRunner(self)
         self.canvas = Canvas(self)
         self.canvas.set_mask_style(QColor(self.prefs.mask_color), self.prefs.mask_opacity)
@@ -101,10 +106,12 @@ class MainWindow(QMainWindow):
         m = self.menuBar()
         file = m.addMenu("&File")
         self._act(file, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self._act(file, "Open &Project…", self.open_project_dialog)
         self.recent_menu = file.addMenu("Open &Recent")
         self._fill_recent()
         self.save_action = self._act(file, "&Save", self.save, QKeySequence.StandardKey.Save)
         self._act(file, "Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
+        self._act(file, "Save Pro&ject…", self.save_project_as, QKeySequence("Ctrl+Alt+S"))
         self._act(file, "&Export…", self.export, QKeySequence("Ctrl+E"))
         file.addSeparator()
         self._act(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -181,6 +188,8 @@ class MainWindow(QMainWindow):
         from photoforge.core.document import Document
         from photoforge.core.imageio import ImageLoadError
 
+        if Path(path).suffix.lower() == ".pforge":
+            return self.open_project_path(path)
         if not self._confirm_discard():
             return False
         try:
@@ -189,6 +198,7 @@ class MainWindow(QMainWindow):
             self.error("Cannot open image", str(error))
             return False
         self.set_document(document)
+        self.project_path = None
         self._fill_recent(settings.add_recent(str(Path(path).resolve())))
         for notice in document.image.notices:
             self.statusBar().showMessage(notice, 8000)
@@ -271,9 +281,57 @@ class MainWindow(QMainWindow):
             event.ignore()
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", OPEN_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", OPEN_ANY_FILTER)
         if path:
             self.open_path(path)
+
+    # ----- projects -------------------------------------------------------------------
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
+        if path:
+            self.open_project_path(path)
+
+    def open_project_path(self, path: str | Path) -> bool:
+        from photoforge.core.project import ProjectError, open_project
+
+        if not self._confirm_discard():
+            return False
+        try:
+            document = open_project(path)
+        except ProjectError as error:
+            self.error("Cannot open project", str(error))
+            return False
+        self.set_document(document)
+        self.project_path = Path(path)
+        self._fill_recent(settings.add_recent(str(Path(path).resolve())))
+        return True
+
+    def save_project_as(self) -> bool:
+        from photoforge.core.project import SUFFIX
+
+        if self.document is None:
+            return False
+        doc = self.document
+        start = self.project_path or (doc.path.with_suffix(SUFFIX) if doc.path else Path("untitled" + SUFFIX))
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), PROJECT_FILTER)
+        if not path:
+            return False
+        path = Path(path)
+        if path.suffix.lower() != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        return self.save_project_to(path)
+
+    def save_project_to(self, path: Path) -> bool:
+        from photoforge.core.project import ProjectError, save_project
+
+        try:
+            save_project(self.document, path)
+        except ProjectError as error:
+            self.error("Cannot save project", str(error))
+            return False
+        self.project_path = path
+        self.statusBar().showMessage(f"Saved project {path}", 5000)
+        return True
 
     def _fill_recent(self, files: list[str] | None = None) -> None:
         self.recent_menu.clear()

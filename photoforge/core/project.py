@@ -1,0 +1,397 @@
+"""Project files (.pforge): a document with its mask and its whole undo history.
+
+A project is a zip: `manifest.json` (written last, read first) describes everything and
+names the members holding the arrays, one `.npy` each. Pixels are stored, not deflated:
+they barely compress and saving should cost what the disk costs. Masks are deflated at
+level 1, since they are mostly flat and a scan's mask is as many bytes as its pixels.
+
+Saving walks the history one step at a time, reading spilled steps back from their spill
+files, so a project is never held in memory whole. Reading checks every size and position
+before a byte is allocated for it: a project file is as hostile as any file from outside.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tokenize
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_write
+from .document import META_FIELDS, Document
+from .history import TARGETS, History, Patch, PatchStep, ReplaceStep, State
+from .image import ImageData
+
+SUFFIX = ".pforge"
+FORMAT = "photoforge-project"
+VERSION = 1
+MANIFEST = "manifest.json"
+MAX_MANIFEST = 64 << 20  # a manifest holds labels and metadata; more than this is not one
+_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+_CHUNK = 16 << 20
+
+
+class ProjectError(Exception):
+    """A project that cannot be saved or opened; the message names the file and why."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        super().__init__(f"{Path(path).name}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+# ------------------------------------------------------------------------------ saving
+def save_project(document: Document, path: str | os.PathLike[str]) -> None:
+    """Write `document`, its mask and its history to `path`, replacing it atomically:
+    if anything fails, a project already at `path` is left as it was."""
+    document.finish_stroke()
+    path = Path(path)
+    try:
+        with atomic_write(path, overwrite=True) as fh, \
+                zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            _Writer(zf, document).write()
+    except OSError as error:
+        raise ProjectError(path, f"cannot write the project ({error.strerror or error})") from error
+
+
+class _Writer:
+    def __init__(self, zf: zipfile.ZipFile, document: Document) -> None:
+        self.zf, self.doc = zf, document
+        self.blobs: dict[str, str] = {}  # metadata bytes, stored once however many steps share them
+        # History keeps the image arrays it was given, so the current image is usually the
+        # very array of the last size change's "after" (and the original of the first's
+        # "before"): such an array is written once and named twice.
+        self.written: list[tuple[np.ndarray, str]] = []
+
+    def write(self) -> None:
+        doc, history = self.doc, self.doc.history
+        manifest = {
+            "format": FORMAT, "version": VERSION,
+            "source_path": None if doc.path is None else os.path.abspath(doc.path),
+            "current": self._state("current", doc.image.pixels, doc.image.alpha, doc.mask,
+                                   {f: getattr(doc.image, f) for f in META_FIELDS}),
+            "original": self._original(),
+            "history": {"index": history.index, "clean": history.clean_index,
+                        "pruned_count": history.pruned_count,
+                        "steps": [self._step(i) for i in range(len(history))]},
+        }
+        manifest["blobs"] = self.blobs
+        with self.zf.open(MANIFEST, "w") as out:
+            out.write(json.dumps(manifest, indent=1).encode())
+
+    def _original(self) -> dict:
+        pixels, alpha, mask, meta = _base_state(self.doc)
+        return self._state("original", pixels, alpha, mask, meta)
+
+    def _step(self, i: int) -> dict:
+        step = self.doc.history.step(i)
+        if isinstance(step, ReplaceStep):
+            return {"label": step.label, "kind": "replace",
+                    "before": self._state(f"steps/{i}/before", *_fields(step.before)),
+                    "after": self._state(f"steps/{i}/after", *_fields(step.after))}
+        return {"label": step.label, "kind": "patches", "patches": [
+            {"target": p.target, "y0": p.y0, "x0": p.x0,
+             "before": self._array(f"steps/{i}/{n}-before", p.before, p.target == "mask"),
+             "after": self._array(f"steps/{i}/{n}-after", p.after, p.target == "mask")}
+            for n, p in enumerate(step.patches)]}
+
+    def _state(self, prefix: str, pixels, alpha, mask, meta: dict) -> dict:
+        return {"pixels": self._shared(f"{prefix}/pixels", pixels),
+                "alpha": None if alpha is None else self._shared(f"{prefix}/alpha", alpha),
+                "mask": self._array(f"{prefix}/mask", mask, deflate=True),
+                "meta": {f: self._meta_value(meta.get(f)) for f in META_FIELDS}}
+
+    def _shared(self, name: str, array: np.ndarray) -> str:
+        known = next((n for a, n in self.written if a is array), None)
+        if known is not None:
+            return known
+        name = self._array(name, array)
+        if len(self.written) < 4:  # the current and original images only: others stream
+            self.written.append((array, name))
+        return name
+
+    def _meta_value(self, value):
+        if not isinstance(value, bytes):
+            return value  # None or source_format's str
+        key = hashlib.sha256(value).hexdigest()[:32]
+        self.blobs.setdefault(key, base64.b64encode(value).decode("ascii"))
+        return {"blob": key}
+
+    def _array(self, name: str, array: np.ndarray, deflate: bool = False) -> str:
+        name += ".npy"
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        if deflate:
+            info.compress_type = zipfile.ZIP_DEFLATED
+            # public as compress_level only from Python 3.13, which keeps this alias
+            info._compresslevel = 1
+        # The size must be known up front for members past 2 GiB (ZIP64 headers).
+        with self.zf.open(info, "w", force_zip64=array.nbytes > 1 << 30) as out:
+            np.lib.format.write_array(out, np.ascontiguousarray(array), allow_pickle=False)
+        return name
+
+
+def _fields(state: State):
+    return state.pixels, state.alpha, state.mask, state.meta
+
+
+def _base_state(doc: Document):
+    """The image and mask before the oldest kept step: the original as opened, unless the
+    budget forgot steps (history.pruned_count > 0). Undone one step at a time from the
+    current state, copying an array only when a patch first writes into it."""
+    image = doc.image
+    arrays = {"image": image.pixels, "alpha": image.alpha, "mask": doc.mask}
+    meta = {f: getattr(image, f) for f in META_FIELDS}
+    owned: set[str] = set()
+    history = doc.history
+    for i in range(history.index - 1, -1, -1):
+        data = history.peek(i)
+        if isinstance(data, State):
+            arrays = {"image": data.pixels, "alpha": data.alpha, "mask": data.mask}
+            meta, owned = dict(data.meta), set()
+            continue
+        for target, y0, x0, patch in data:
+            if target not in owned:
+                arrays[target], owned = np.array(arrays[target]), owned | {target}
+            arrays[target][y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
+    return arrays["image"], arrays["alpha"], arrays["mask"], meta
+
+
+# ------------------------------------------------------------------------------ opening
+# What zipfile (RuntimeError: "encrypted"), zlib, json and the .npy header parser raise on
+# damaged input.
+_DAMAGE = (ValueError, KeyError, TypeError, AttributeError, EOFError, RecursionError,
+           NotImplementedError, RuntimeError, zlib.error, tokenize.TokenError, zipfile.LargeZipFile)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The project's zip; every way of failing to read it becomes one ProjectError."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            yield zf
+    except ProjectError:
+        raise
+    except FileNotFoundError as error:
+        raise ProjectError(path, "no such file") from error
+    except zipfile.BadZipFile as error:
+        raise ProjectError(path, f"not a PhotoForge project, or a damaged one ({error})") from error
+    except OSError as error:
+        raise ProjectError(path, f"cannot read it ({error.strerror or error})") from error
+    except _DAMAGE as error:
+        raise ProjectError(path, f"damaged project ({type(error).__name__}: {error})") from error
+
+
+def open_project(path: str | os.PathLike[str], history: History | None = None) -> Document:
+    """The document saved in `path`, with its mask and undo/redo as they were. Raises
+    ProjectError for anything that is not a project this version can read."""
+    path = Path(path)
+    with _reading(path) as zf:
+        return _Reader(path, zf).document(history if history is not None else History())
+
+
+def load_original(path: str | os.PathLike[str]) -> ImageData:
+    """The image before the first step kept in the project `path` (see _base_state)."""
+    path = Path(path)
+    with _reading(path) as zf:
+        reader = _Reader(path, zf)
+        pixels, alpha, _, meta = reader.state(reader.manifest["original"])
+        return ImageData(pixels, alpha, **meta)
+
+
+class _Reader:
+    def __init__(self, path: Path, zf: zipfile.ZipFile) -> None:
+        self.path, self.zf = path, zf
+        self.manifest = self._manifest()
+        self.shared: dict[str, np.ndarray] = {}  # read-only arrays named more than once
+
+    def fail(self, reason: str) -> ProjectError:
+        return ProjectError(self.path, reason)
+
+    def _manifest(self) -> dict:
+        try:
+            info = self.zf.getinfo(MANIFEST)
+        except KeyError:
+            raise self.fail("not a PhotoForge project (it has no manifest)") from None
+        if info.file_size > MAX_MANIFEST:
+            raise self.fail("damaged project (its manifest is implausibly large)")
+        try:
+            manifest = json.loads(self.zf.read(info))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise self.fail(f"damaged project (unreadable manifest: {error})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise self.fail("not a PhotoForge project")
+        version = manifest.get("version")
+        if not isinstance(version, int) or version < 1:
+            raise self.fail(f"damaged project (format version {version!r})")
+        if version > VERSION:
+            raise self.fail(f"saved by a newer PhotoForge (project format {version}; this "
+                            f"version reads up to {VERSION}); update PhotoForge to open it")
+        return manifest
+
+    def document(self, history: History) -> Document:
+        m = self.manifest
+        pixels, alpha, mask, meta = self.state(m["current"], share=True)
+        h = m["history"]
+        steps, index = h["steps"], _int(h["index"], "history position")
+        clean = None if h["clean"] is None else _int(h["clean"], "clean point")
+        if not isinstance(steps, list) or not 0 <= index <= len(steps):
+            raise self.fail("damaged project (history position outside the history)")
+        _check_layout(self, steps, index, (pixels.shape[:2], pixels.shape[2:], pixels.dtype,
+                                           alpha is not None))
+        doc = Document(ImageData(pixels, alpha, **meta), m["source_path"], history)
+        mask.flags.writeable = True  # ours alone: brush strokes paint into it in place
+        doc.mask = mask
+        history.restore(self._steps(steps), index, clean, _int(h["pruned_count"], "pruned count"))
+        return doc
+
+    def _steps(self, steps: list) -> Iterator:
+        for step in steps:
+            label = step["label"]
+            if not isinstance(label, str):
+                raise self.fail("damaged project (a step without a name)")
+            if step["kind"] == "replace":
+                yield ReplaceStep(label, State(*self.state(step["before"])),
+                                  State(*self.state(step["after"])))
+            elif step["kind"] == "patches":
+                patches = []
+                for p in step["patches"]:
+                    if p["target"] not in TARGETS:
+                        raise self.fail(f"damaged project (patch target {p['target']!r})")
+                    patches.append(Patch(p["target"], _int(p["y0"], "y0"), _int(p["x0"], "x0"),
+                                         _frozen(self.array(p["before"])), _frozen(self.array(p["after"]))))
+                yield PatchStep(label, patches)
+            else:
+                raise self.fail(f"damaged project (unknown step kind {step['kind']!r})")
+
+    def state(self, entry: dict, share: bool = False):
+        pixels = self.image_array(entry["pixels"], share)
+        alpha = None if entry["alpha"] is None else self.image_array(entry["alpha"], share)
+        mask = self.array(entry["mask"])
+        if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or mask.dtype != np.uint8 \
+                or mask.shape != pixels.shape[:2] \
+                or (alpha is not None and (alpha.shape != mask.shape or alpha.dtype != pixels.dtype)):
+            raise self.fail("damaged project (image, alpha and mask do not match)")
+        meta = {}
+        for field in META_FIELDS:
+            value = entry["meta"].get(field)
+            if isinstance(value, dict):
+                blob = self.manifest["blobs"].get(value.get("blob"))
+                if not isinstance(blob, str):
+                    raise self.fail(f"damaged project (metadata {field} is missing)")
+                value = base64.b64decode(blob, validate=True)
+            elif value is not None and not (field == "source_format" and isinstance(value, str)):
+                raise self.fail(f"damaged project (metadata {field})")
+            meta[field] = value
+        return _frozen(pixels), _frozen(alpha), _frozen(mask), meta
+
+    def image_array(self, name, share: bool) -> np.ndarray:
+        """Pixels or alpha, read once however many states name them (see _Writer._shared)."""
+        if name in self.shared:
+            return self.shared[name]
+        array = _frozen(self.array(name))
+        if share:
+            self.shared[name] = array
+        return array
+
+    def header(self, name) -> tuple[tuple, np.dtype]:
+        """A member's array shape and (native) dtype, read without its data."""
+        if not isinstance(name, str):
+            raise self.fail("damaged project (an array reference is not a name)")
+        try:
+            with self.zf.open(name) as fh:
+                shape, dtype = self._header(name, fh)
+        except KeyError:
+            raise self.fail(f"damaged project (member {name} is missing)") from None
+        return shape, dtype.newbyteorder("=")
+
+    def _header(self, name: str, fh) -> tuple[tuple, np.dtype]:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise self.fail(f"damaged project ({name}: array format {version})")
+        if dtype.newbyteorder("=") not in _DTYPES or fortran or not 2 <= len(shape) <= 3:
+            raise self.fail(f"damaged project ({name}: {dtype} array of shape {shape})")
+        return shape, dtype
+
+    def array(self, name) -> np.ndarray:
+        """A member's array, its header checked against the member's size before the
+        array is allocated, and read in chunks straight into it."""
+        if not isinstance(name, str):
+            raise self.fail("damaged project (an array reference is not a name)")
+        try:
+            info = self.zf.getinfo(name)
+        except KeyError:
+            raise self.fail(f"damaged project (member {name} is missing)") from None
+        with self.zf.open(info) as fh:
+            shape, dtype = self._header(name, fh)
+            count = math.prod(shape)
+            if count * dtype.itemsize != info.file_size - fh.tell():
+                raise self.fail(f"damaged project ({name}: size does not match its contents)")
+            array = np.empty(shape, dtype)
+            view = memoryview(array.reshape(-1).view(np.uint8))
+            done = 0
+            while done < len(view):
+                chunk = fh.read(min(_CHUNK, len(view) - done))
+                if not chunk:
+                    raise self.fail(f"damaged project ({name} is truncated)")
+                view[done:done + len(chunk)] = chunk
+                done += len(chunk)
+            fh.read(1)  # reach the end, where zipfile checks the CRC
+        return array if dtype.isnative else array.byteswap().view(dtype.newbyteorder("="))
+
+
+def _frozen(array: np.ndarray | None) -> np.ndarray | None:
+    # History copies writable arrays to protect them; these have no other owner.
+    if array is not None:
+        array.flags.writeable = False
+    return array
+
+
+def _int(value, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{what} {value!r}")
+    return value
+
+
+def _check_layout(reader: _Reader, steps: list, index: int, current: tuple) -> None:
+    """Follow the image's layout from the original through every step, so that a patch
+    off the image or of the wrong kind is refused now and not found at some later undo."""
+    def layout(state: dict) -> tuple:
+        shape, dtype = reader.header(state["pixels"])
+        return tuple(shape[:2]), shape[2:], dtype, state["alpha"] is not None
+
+    def refuse(i: int, why: str) -> ProjectError:
+        return reader.fail(f"damaged project (step {i + 1}: {why})")
+
+    now = layout(reader.manifest["original"])
+    for i, step in enumerate(steps):
+        if i == index and now != current:
+            raise reader.fail("damaged project (the image does not match its history)")
+        if step["kind"] == "replace":
+            if layout(step["before"]) != now:
+                raise refuse(i, "its state does not match the image before it")
+            now = layout(step["after"])
+            continue
+        size, channels, dtype, has_alpha = now
+        for p in step["patches"]:
+            y0, x0 = _int(p["y0"], "y0"), _int(p["x0"], "x0")
+            want = {"image": (channels, dtype), "alpha": ((), dtype), "mask": ((), np.dtype(np.uint8))}
+            if p["target"] not in want or (p["target"] == "alpha" and not has_alpha):
+                raise refuse(i, f"a patch of {p['target']!r}")
+            for key in ("before", "after"):
+                shape, got = reader.header(p[key])
+                if (tuple(shape[2:]), got) != want[p["target"]] or len(shape) < 2 \
+                        or y0 + shape[0] > size[0] or x0 + shape[1] > size[1]:
+                    raise refuse(i, "a patch does not fit the image")
+    if index == len(steps) and now != current:
+        raise reader.fail("damaged project (the image does not match its history)")

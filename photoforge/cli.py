@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("file", metavar="ONNX")
     add.add_argument("--licence", required=True, help="the licence of its weights, as you know it")
     add.add_argument("--title", help="name shown in the app")
+
+    parser.add_argument("--selftest", action="store_true",
+                        help="check that this installation works (no GUI, no network) and exit")
+    desk = sub.add_parser("install-desktop", help="add PhotoForge to the desktop's application menu")
+    desk.add_argument("--user", action="store_true", help="for this user only (~/.local/share)")
+    desk.add_argument("--prefix", metavar="DIR", help="install under DIR/share instead")
+    desk.add_argument("--remove", action="store_true", help="remove what an earlier install added")
     return parser
 
 
@@ -220,6 +227,7 @@ def _stylize_options(args):
         raise UsageError(f"--mix must be within 0–1, not {args.mix:g}")
     if args.work_size is not None and args.work_size < 16:
         raise UsageError(f"--work-size must be at least 16 px, not {args.work_size}")
+    first_name = ("style image", args.style_image) if args.style_image else ("style", args.style or "0")
     first = ("picture", _style_picture(Path(args.style_image), "style image")) if args.style_image \
         else _style_source(args.style or "0", "style")
     second = _style_source(args.style2, "style2") if args.style2 else None
@@ -237,10 +245,18 @@ def _stylize_options(args):
         return StylizeOptions(styles=tuple(styles.items()), **common)
     device = StylizeOptions(device=args.device, precision=args.precision, threads=args.threads)
     notify = lambda m: _say(f"notice: {m}")  # noqa: E731
+
+    def vector(pixels, what: str, text: str):
+        try:
+            return style_vector(pixels, device, notify=notify)
+        except StyleError as error:
+            # e.g. "too small": with --style and --style2 both pictures, say which one it is
+            raise UsageError(f"{what} '{text}' cannot be used: {error}") from None
+
+    vectors = [(vector(first[1], *first_name), 1 - args.mix if second else 1.0)]
+    if second:
+        vectors.append((vector(second[1], "style2", args.style2), args.mix))
     try:
-        vectors = [(style_vector(first[1], device, notify=notify), 1 - args.mix if second else 1.0)]
-        if second:
-            vectors.append((style_vector(second[1], device, notify=notify), args.mix))
         return StylizeOptions(vector=mix_vectors(vectors), **common)
     except StyleError as error:
         raise UsageError(str(error)) from None
@@ -374,6 +390,14 @@ def _cmd_models_add(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.selftest:
+        from photoforge.selftest import run as run_selftest
+
+        return run_selftest()
+    if args.command == "install-desktop":
+        from photoforge.desktop import main as install_desktop
+
+        return install_desktop(args)
     if args.command in (None, "gui"):
         from photoforge.ui.app import run_gui
 

@@ -141,7 +141,35 @@ def _unidentified_reason(path: Path) -> str:
     return f"not a recognised image format (supported: {_LOADABLE_TEXT})"
 
 
+def _gif_extent(path: Path) -> tuple[int, int] | None:
+    """Width and height the first GIF frame reaches (its offset plus its size), read from
+    the blocks themselves. Pillow allocates a canvas that large while *opening* a GIF, before
+    any size check can run (fuzzing found a 34170×106077 frame costing 2 GB), so the limit
+    has to be checked first. None when the file ends before a frame."""
+    with open(path, "rb") as fh:
+        data = fh.read(1 << 20)
+    if len(data) < 13:
+        return None
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while pos < len(data):
+        if data[pos] == 0x3B:  # the trailer: no frame at all
+            return None
+        if data[pos] == 0x2C and pos + 9 <= len(data):
+            left, top, width, height = (int.from_bytes(data[pos + k:pos + k + 2], "little") for k in (1, 3, 5, 7))
+            return left + width, top + height
+        if data[pos] != 0x21:
+            pos += 1  # Pillow skips bytes it does not know between blocks; so must this
+            continue
+        pos += 2  # extension introducer and label, then sub-blocks up to a zero length
+        while pos < len(data) and data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    return None
+
+
 def _load_pillow(path: Path, head: bytes, max_pixels: int) -> ImageData:
+    if head[:4] == b"GIF8" and (extent := _gif_extent(path)) is not None:
+        _check_size(path, *extent, max_pixels)
     try:
         im = Image.open(path)
     except UnidentifiedImageError:

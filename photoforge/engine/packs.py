@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from photoforge.engine import paths
+from photoforge.core import paths
 from photoforge.engine.progress import Progress, null_progress
 from photoforge.engine.registry import ModelDescriptor, UserFile, WheelPack
 

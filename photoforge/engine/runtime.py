@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from photoforge.engine import paths
+from photoforge.core import paths
 
 MIN_PSNR_DB = 40.0
 

@@ -12,7 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
-from photoforge.engine import paths
+from photoforge.core import paths
 from photoforge.engine.registry import ModelDescriptor, UserFile
 
 _UINT8, _FLOAT = 2, 1  # onnx.TensorProto element types

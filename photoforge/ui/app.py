@@ -21,7 +21,12 @@ def run_gui(image: str | None = None, mask: str | None = None, screenshot: str |
     window = MainWindow()
     window.resize(*size)
     window.show()
-    if image:
+    # After the window is up and before the image named on the command line: recovered
+    # work is not opened over, and that image can be opened once it is saved.
+    recovered = not screenshot and window.offer_recovery()
+    if image and recovered:
+        window.statusBar().showMessage(f"Not opening {image}: recovered work is open", 10000)
+    elif image:
         if not window.open_path(image):
             return 2
         if mask:

@@ -41,11 +41,17 @@ class PreferencesDialog(QDialog):
         self.history.setRange(64, 1 << 20)
         self.history.setSuffix(" MB")
         self.history.setValue(prefs.history_mb)
+        self.autosave = QSpinBox()
+        self.autosave.setRange(0, 3600)
+        self.autosave.setSuffix(" s")
+        self.autosave.setSpecialValueText("only after each step")
+        self.autosave.setValue(prefs.autosave_seconds)
         form = QFormLayout(self)
         form.addRow("Device for models", self.device)
         form.addRow("CPU threads", self.threads)
         form.addRow("Tile size", self.tile)
         form.addRow("Undo memory (then spilled to disk)", self.history)
+        form.addRow("Autosave while painting every", self.autosave)
         form.addRow(_buttons(self))
         self.prefs = prefs
 
@@ -53,6 +59,7 @@ class PreferencesDialog(QDialog):
         p = self.prefs
         p.device, p.threads = self.device.currentText(), self.threads.value()
         p.tile, p.history_mb = self.tile.value(), self.history.value()
+        p.autosave_seconds = self.autosave.value()
         return p
 
 

@@ -16,6 +16,7 @@ from photoforge.ui.canvas import Canvas
 from photoforge.ui.jobs import JobRunner
 from photoforge.ui.panels import HistoryPanel, ToolOptionsBar
 from photoforge.ui.pyramid import Pyramid
+from photoforge.ui.recovery import SessionAutosave
 
 OPEN_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
 PROJECT_FILTER = "PhotoForge projects (*.pforge)"
@@ -34,6 +35,7 @@ class MainWindow(QMainWindow):
         self.document = None
         self.project_path: Path | None = None  # where Save Project last wrote this document
         self.jobs = JobRunner(self)
+        self.autosave = SessionAutosave(self, self.prefs.autosave_seconds)
         self.canvas = Canvas(self)
         self.canvas.set_mask_style(QColor(self.prefs.mask_color), self.prefs.mask_opacity)
         self.setCentralWidget(self.canvas)
@@ -206,6 +208,7 @@ class MainWindow(QMainWindow):
 
     def set_document(self, document) -> None:
         self.document = document
+        self.autosave.attach(document)
         document.history.memory_budget = self.prefs.history_mb << 20
         document.on_change.append(self._document_changed)
         document.history.listeners.append(self._history_changed)
@@ -276,6 +279,7 @@ class MainWindow(QMainWindow):
             self.jobs.cancel()
         if self._confirm_discard():
             self.jobs.wait(5000)
+            self.autosave.finish()  # saved or discarded: nothing to recover
             event.accept()
         else:
             event.ignore()
@@ -286,6 +290,17 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     # ----- projects -------------------------------------------------------------------
+    def offer_recovery(self) -> bool:
+        from photoforge.ui.recovery import offer_recovery
+
+        return offer_recovery(self)
+
+    def adopt_recovered(self, document) -> None:
+        self.set_document(document)
+        self.project_path = None
+        self.autosave.save()  # before the old session's folder goes
+        self.statusBar().showMessage("Recovered unsaved work", 8000)
+
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
         if path:
@@ -557,6 +572,7 @@ class MainWindow(QMainWindow):
             self.prefs.save()
             if self.document is not None:
                 self.document.history.memory_budget = self.prefs.history_mb << 20
+            self.autosave.set_interval(self.prefs.autosave_seconds)
             self._device_label_refresh()
 
     def _remember_mask_style(self) -> None:

@@ -16,6 +16,7 @@ class Preferences:
     history_mb: int = 1024
     mask_color: str = "#ff2828"
     mask_opacity: float = 0.5
+    autosave_seconds: int = 30  # while painting; every history step is saved at once. 0 = off
 
     @classmethod
     def load(cls) -> "Preferences":

@@ -313,13 +313,18 @@ class _Reader:
         return shape, dtype.newbyteorder("=")
 
     def _header(self, name: str, fh) -> tuple[tuple, np.dtype]:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise self.fail(f"damaged project ({name}: array format {version})")
+        # numpy parses the header's dict literal with Python's tokenizer, so a damaged one
+        # can raise SyntaxError/IndentationError as well as ValueError (found by fuzzing).
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise self.fail(f"damaged project ({name}: array format {version})")
+        except (ValueError, SyntaxError, TypeError):
+            raise self.fail(f"damaged project ({name}: unreadable array header)") from None
         if dtype.newbyteorder("=") not in _DTYPES or fortran or not 2 <= len(shape) <= 3:
             raise self.fail(f"damaged project ({name}: {dtype} array of shape {shape})")
         return shape, dtype

@@ -260,17 +260,28 @@ def test_an_inconsistent_manifest_is_refused_at_open_not_at_some_later_undo(docu
     refused(path)
 
 
-def test_an_array_header_claiming_more_than_the_member_holds_is_refused(document, tmp_path):
-    path = tmp_path / "huge.pforge"
+def with_pixels_header(document, path, header: bytes):
     save_project(document, path)
     with zipfile.ZipFile(path) as zf:
         members = {i.filename: zf.read(i) for i in zf.infolist()}
-    header = b"{'descr': '<u2', 'fortran_order': False, 'shape': (100000, 100000, 3), }"
     members["current/pixels.npy"] = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():
             zf.writestr(name, data)
+
+
+def test_an_array_header_claiming_more_than_the_member_holds_is_refused(document, tmp_path):
+    path = tmp_path / "huge.pforge"
+    with_pixels_header(document, path, b"{'descr': '<u2', 'fortran_order': False, 'shape': (100000, 100000, 3), }")
     assert "size" in refused(path)
+
+
+def test_an_array_header_python_cannot_tokenize_is_refused(document, tmp_path):
+    # Found by fuzz/fuzz_project.py: numpy reads the header with Python's tokenizer, which
+    # raised IndentationError straight through.
+    path = tmp_path / "indent.pforge"
+    with_pixels_header(document, path, b"{'descr': '<u2', 'fortran_order': False, 'shape': (2, 2), }\n    a\n  b\n")
+    assert "unreadable array header" in refused(path)
 
 
 # ------------------------------------------------------------------------------ atomic save

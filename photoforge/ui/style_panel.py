@@ -16,7 +16,8 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QFileDialog, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QRadioButton,
+                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton,
+                               QRadioButton,
                                QSlider, QSpinBox, QWidget)
 
 from photoforge.ui.actions import ActionPanel, Job
@@ -68,6 +69,11 @@ class StylePanel(ActionPanel):
         for name in style_names():
             self.gallery.addItem(QListWidgetItem(name))
         self.gallery.setCurrentRow(0)
+        # Several selected styles blend; their weights are editable here ("3:0.7, 12:0.3").
+        self.weights = QLineEdit()
+        self.weights.setPlaceholderText("one style")
+        self.weights.setToolTip("Weights of the selected styles, e.g. 3:0.7, 12:0.3 (they are scaled to sum to 1)")
+        self.gallery.itemSelectionChanged.connect(self._selection_to_weights)
         self.show_styles = QPushButton("Paint the gallery with this photo")
         self.show_styles.clicked.connect(self.render_gallery)
         self.pictures: list[tuple[str, np.ndarray]] = []  # (path, pixels) of up to two pictures
@@ -102,11 +108,12 @@ class StylePanel(ActionPanel):
         preview.clicked.connect(self.preview)
         self.form.addRow(self.builtin)
         self.form.addRow(self.gallery)
+        self.form.addRow("Blend", self.weights)
         self.form.addRow(self.show_styles)
         self.form.addRow(self.picture_mode)
         self.form.addRow(row)
         self.form.addRow(self.picture_thumb, self.picture_label)
-        self.form.addRow("Blend", self.mix)
+        self.form.addRow("Picture blend", self.mix)
         self.form.addRow("Strength", self.strength)
         self.form.addRow(self.keep_colors)
         self.form.addRow("Working size", self.work_size)
@@ -117,6 +124,7 @@ class StylePanel(ActionPanel):
         self._timer.setInterval(PREVIEW_DELAY_MS)
         self._timer.timeout.connect(self._live_tick)
         for signal in (self.gallery.itemSelectionChanged, self.picture_mode.toggled, self.mix.valueChanged,
+                       self.weights.editingFinished,
                        self.strength.valueChanged, self.keep_colors.toggled, self.work_size.valueChanged):
             signal.connect(self._options_changed)
         self.live.toggled.connect(self._options_changed)
@@ -148,7 +156,16 @@ class StylePanel(ActionPanel):
         self.preview()
 
     # ----- options ----------------------------------------------------------------------
+    def _selection_to_weights(self) -> None:
+        rows = sorted(i.row() for i in self.gallery.selectedIndexes())
+        self.weights.setText(", ".join(f"{r}:{1 / len(rows):.2g}" for r in rows) if len(rows) > 1 else "")
+
     def selected_styles(self) -> tuple[tuple[int, float], ...]:
+        """The selected style, or the blend in the weights field (equal unless edited)."""
+        from photoforge.ops.stylize import parse_styles
+
+        if self.weights.text().strip():
+            return parse_styles(self.weights.text().replace(" ", ""))  # StyleError: shown by the caller
         rows = sorted(i.row() for i in self.gallery.selectedIndexes()) or [0]
         return tuple((r, 1.0 / len(rows)) for r in rows)
 
@@ -304,7 +321,9 @@ class StylePanel(ActionPanel):
         pixels = window.document.image.pixels
         if self._gallery_for is pixels:
             return
-        options = self.options(window.prefs)
+        from photoforge.ops.stylize import StylizeOptions
+
+        options = StylizeOptions(device=window.prefs.device, threads=window.prefs.threads_option)
 
         def work(progress):
             from photoforge.ops.stylize import style_thumbnails

@@ -107,3 +107,19 @@ def test_picture_mode_without_a_picture_and_a_broken_picture_are_dialogs(window,
     broken.write_bytes(b"not a picture")
     style_panel.set_picture(str(broken))
     assert "broken.jpg" in shown[-1] and style_panel.pictures == []
+
+
+def test_selected_styles_blend_with_editable_weights(window, style_panel, coffee_file, qtbot, monkeypatch):
+    style_panel.gallery.clearSelection()
+    style_panel.gallery.item(3).setSelected(True)
+    style_panel.gallery.item(12).setSelected(True)
+    assert style_panel.weights.text() == "3:0.5, 12:0.5"
+    style_panel.weights.setText("3:0.7, 12:0.3")
+    assert style_panel.selected_styles() == ((3, pytest.approx(0.7)), (12, pytest.approx(0.3)))
+    shown = []
+    monkeypatch.setattr("photoforge.ui.main_window.QMessageBox.critical",
+                        lambda parent, title, text: shown.append(text))
+    window.open_path(coffee_file)
+    style_panel.weights.setText("3:lots")
+    style_panel.run_button.click()
+    assert shown and "lots" in shown[-1] and not window.jobs.busy

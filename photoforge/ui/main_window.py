@@ -34,6 +34,7 @@ class MainWindow(QMainWindow):
         self.prefs = settings.Preferences.load()
         self.document = None
         self.project_path: Path | None = None  # where Save Project last wrote this document
+        self._project_state = None  # the history state that project file holds
         self.jobs = JobRunner(self)
         self.autosave = SessionAutosave(self, self.prefs.autosave_seconds)
         self.canvas = Canvas(self)
@@ -238,13 +239,26 @@ class MainWindow(QMainWindow):
         for panel in self.action_panels:
             panel.run_button.setEnabled(bool(doc) and not busy)
 
+    def _history_state(self):
+        """Which state the document is in: steps are identified by ids never reused."""
+        history = self.document.history
+        return history.index, history.step_id(history.index - 1) if history.index else None
+
+    def _work_is_saved(self) -> bool:
+        """Saved to the image file, or to the project file that is open."""
+        doc = self.document
+        return doc.history.is_clean or (self.project_path is not None
+                                        and self._project_state == self._history_state())
+
     def _update_title(self) -> None:
         doc = self.document
         if doc is None:
             self.setWindowTitle("PhotoForge")
             return
         name = doc.path.name if doc.path else "Untitled"
-        self.setWindowModified(not doc.history.is_clean)
+        if self.project_path is not None:
+            name = f"{self.project_path.name} ({name})"
+        self.setWindowModified(not self._work_is_saved())
         self.setWindowTitle(f"{name}[*] — PhotoForge")
 
     def _update_info(self) -> None:
@@ -265,13 +279,14 @@ class MainWindow(QMainWindow):
 
     def _confirm_discard(self) -> bool:
         doc = self.document
-        if doc is None or doc.history.is_clean:
+        if doc is None or self._work_is_saved():
             return True
+        target = self.project_path or doc.path
         answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save changes to {doc.path.name if doc.path else 'the image'}?",
+            self, "Unsaved changes", f"Save changes to {target.name if target else 'the image'}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
         if answer == QMessageBox.StandardButton.Save:
-            return self.save()
+            return self.save_project_to(self.project_path) if self.project_path else self.save()
         return answer == QMessageBox.StandardButton.Discard
 
     def closeEvent(self, event) -> None:
@@ -318,6 +333,8 @@ class MainWindow(QMainWindow):
             return False
         self.set_document(document)
         self.project_path = Path(path)
+        self._project_state = self._history_state()
+        self._update_title()
         self._fill_recent(settings.add_recent(str(Path(path).resolve())))
         return True
 
@@ -345,6 +362,8 @@ class MainWindow(QMainWindow):
             self.error("Cannot save project", str(error))
             return False
         self.project_path = path
+        self._project_state = self._history_state()
+        self._update_title()
         self.statusBar().showMessage(f"Saved project {path}", 5000)
         return True
 

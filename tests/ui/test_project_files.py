@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
 
 from tests.ui.test_main_window import drop, view_point
 
@@ -82,3 +83,20 @@ def test_a_damaged_project_is_a_dialog(window, tmp_path, monkeypatch):
     menu_action(window, "Open &Project…").trigger()
     assert window.document is None
     assert shown and shown[0][0] == "Cannot open project" and "broken.pforge" in shown[0][1]
+
+
+def test_work_saved_in_a_project_counts_as_saved(window, photo_file, tmp_path, monkeypatch):
+    asked = []
+    cancel = QMessageBox.StandardButton.Cancel
+    monkeypatch.setattr("photoforge.ui.main_window.QMessageBox.question", lambda *args: asked.append(args[2]) or cancel)
+    window.open_path(photo_file)
+    paint(window, 20, 10, 60)
+    assert window.isWindowModified()
+    assert window.save_project_to(tmp_path / "work.pforge")
+    assert not window.isWindowModified() and "work.pforge" in window.windowTitle()
+    assert window._confirm_discard() and asked == []  # nothing to ask: the project holds it
+    paint(window, 40, 10, 60)
+    assert window.isWindowModified()
+    assert not window._confirm_discard() and asked == ["Save changes to work.pforge?"]
+    window.undo_action.trigger()  # back to the state the project holds
+    assert not window.isWindowModified()

@@ -138,3 +138,27 @@ def test_cancel_aborts(astronaut):
     progress = Progress(lambda f, m: progress.cancel() if f > 0.1 else None)
     with pytest.raises(Aborted):
         damage.detect_damage(astronaut, progress=progress)
+
+
+def test_a_soft_sided_clipped_highlight_line_is_not_a_scratch_but_a_sharp_one_is():
+    # A glossy rim's highlight as on coffee.jpg's saucer: a near-white band rising sharply on
+    # its dark side, then falling over 3 px on its lit side before the rim ends; its core is
+    # clipped over 15 % of its length only. Beside it, a scratch of the same tone and
+    # clipping, sharp on both sides. Both are 6 px wide at most, so the top-hat keeps neither
+    # halo: only the luminance tells them apart.
+    yy, xx = np.mgrid[0:160, 0:160].astype(np.float32)
+    shade = 1 + 0.15 * np.cos((xx - 40) / 160 * np.pi) + 0.05 * np.sin(yy / 160 * np.pi)
+    base = np.stack([168 * shade, 50 * shade, 35 * shade], -1)
+    strength = 0.93 + 0.1 * np.exp(-((yy - 80) / 15) ** 2)  # > 1 (clipped) for |y − 80| < 9
+    lines = []
+    for x0, flank in ((45, 3.0), (110, 0.0)):
+        u = xx - x0
+        fall = np.where(u < 1.5 + flank, 1 - 0.5 * (u - 1.5) / max(flank, 1e-6), 0.5 - (u - 1.5 - flank) / 1.4)
+        lines.append(np.where(u < 0, 1 + u / 0.7, np.where(u < 1.5, 1.0, fall)).clip(0, 1))
+    cover = np.where((yy > 20) & (yy < 140), strength * np.maximum(*lines), 0)[..., None]
+    img = np.clip(np.rint(base + (255 - base) * cover), 0, 255).astype(np.uint8)
+    clipped_rows = (img[:, 40:56] == 255).any(axis=(1, 2))
+    assert 0.1 < clipped_rows[21:140].mean() < 0.3  # clipped, but under CLIP_SHARE's old bar
+    mask = damage.detect_damage(img) > 0
+    assert not mask[:, :80].any()
+    assert mask[25:136, 110:112].all()

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .document import META_FIELDS, Document
+from .document import META_FIELDS, Document, safe_file_name
 from .history import History, Patch, PatchStep, ReplaceStep
 from .image import ImageData
 # Private on purpose: a session is a project spread over files, not a second format.
-from .project import _DAMAGE, ProjectError, _base_state, _check_layout, _Reader, _Writer
+from .project import SUFFIX, _DAMAGE, ProjectError, _base_state, _check_layout, _Reader, _Writer
 
 try:
     import fcntl
@@ -138,7 +138,7 @@ class Autosaver:
         stroke = doc.stroke
         ids = tuple(history.step_id(i) for i in range(len(history)))
         state = (ids, history.index, history.clean_index, history.pruned_count,
-                 doc.revision if stroke is not None else None)
+                 doc.revision if stroke is not None else None, doc.project_path)
         if state == self._last:
             return False
         pending = stroke.patches() if stroke is not None else []
@@ -235,7 +235,8 @@ class Autosaver:
         doc, history = self.doc, self.doc.history
         manifest = {
             "format": FORMAT, "version": VERSION, "pid": os.getpid(), "saved_at": time.time(),
-            "source_path": None if doc.path is None else os.path.abspath(doc.path),
+            "source_path": None, "source_name": doc.source_name,
+            "project_path": None if doc.project_path is None else os.path.abspath(doc.project_path),
             "modified": not history.is_clean or self._pending is not None,
             "base": self._base.file,
             "history": {"index": history.index, "clean": history.clean_index,
@@ -339,11 +340,13 @@ def orphaned_sessions(root: str | os.PathLike[str] | None = None) -> list[Sessio
         if not manifest.get("modified"):
             discard_session(folder)
             continue
-        source = manifest.get("source_path")
-        steps = manifest.get("history", {}).get("steps")
+        name = safe_file_name(manifest.get("source_name")) or safe_file_name(manifest.get("source_path"))
+        history = manifest.get("history")
+        steps = history.get("steps") if isinstance(history, dict) else None
         saved = manifest.get("saved_at")
-        found.append(SessionInfo(folder, Path(source).name if isinstance(source, str) else "Untitled",
-                                 saved if isinstance(saved, (int, float)) else folder.stat().st_mtime,
+        if not isinstance(saved, (int, float)) or not 0 <= saved < 1e11:  # a time, or the folder's
+            saved = folder.stat().st_mtime
+        found.append(SessionInfo(folder, name or "Untitled", saved,
                                  len(steps) if isinstance(steps, list) else 0))
     return sorted(found, key=lambda s: s.saved_at, reverse=True)
 
@@ -444,7 +447,8 @@ class _SessionReader(_Reader):
             return value
         if not isinstance(h["steps"], list):
             raise self.fail("damaged session (no list of steps)")
-        return {"source_path": m["source_path"], "original": entry(m["base"]),
+        return {"source_path": m["source_path"], "source_name": m.get("source_name"),
+                "project_path": m.get("project_path"), "original": entry(m["base"]),
                 "history": {**h, "steps": [entry(f) for f in h["steps"]]},
                 "pending": None if m["pending"] is None else entry(m["pending"]),
                 "blobs": blobs}
@@ -472,6 +476,8 @@ def recover_session(folder: str | os.PathLike[str], history: History | None = No
         raise SessionError(folder, f"damaged session ({error})") from error
     except OSError as error:
         raise SessionError(folder, f"cannot read it ({error.strerror or error})") from error
+    except MemoryError:
+        raise SessionError(folder, "not enough memory to recover it") from None
     except _DAMAGE as error:
         raise SessionError(folder, f"damaged session ({type(error).__name__}: {error})") from error
     finally:
@@ -480,8 +486,9 @@ def recover_session(folder: str | os.PathLike[str], history: History | None = No
 
 def _rebuild(reader: _SessionReader, history: History) -> Document:
     m = reader.manifest
-    pixels, alpha, mask, meta = reader.state(m["original"], share=True)
     h = m["history"]
+    reader.check_budget([m["original"]], h["steps"] + ([m["pending"]] if m["pending"] else []))
+    pixels, alpha, mask, meta = reader.state(m["original"], share=True)
     steps, index = h["steps"], h["index"]
     clean = h["clean"]
     if not isinstance(index, int) or not 0 <= index <= len(steps):
@@ -508,7 +515,10 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
             yield step
     history.restore(replayed(), index, clean, h["pruned_count"])
     image = ImageData(_frozen(now["image"]), _frozen(now["alpha"]), **{f: meta[f] for f in META_FIELDS})
-    doc = Document(image, m["source_path"], history)
+    # The photo's name to show, and the project it was saved in, so that Save goes on
+    # writing that project; never a place to write an image (see Document.path).
+    doc = Document(image, None, history, source_name=m.get("source_name") or m["source_path"],
+                   project_path=_project_hint(m.get("project_path")))
     doc.mask = np.array(now["mask"])
     if m["pending"] is not None:
         _apply_pending(reader, doc, m["pending"])
@@ -541,6 +551,15 @@ def _layout_at(reader: _SessionReader, steps: list, index: int) -> tuple:
             state = step["after"]
     shape, dtype = reader.header(state["pixels"])
     return tuple(shape[:2]), shape[2:], dtype, state["alpha"] is not None
+
+
+def _project_hint(value) -> Path | None:
+    """The project a session was saved in, if the note is an absolute path to a project
+    file: Save may write there, and must never write an image over anything."""
+    if not isinstance(value, str) or "\0" in value or not value.lower().endswith(SUFFIX):
+        return None
+    path = Path(value)
+    return path if path.is_absolute() and not path.is_dir() else None
 
 
 def _frozen(array):

@@ -19,7 +19,7 @@ import numpy as np
 
 from .history import History, Patch, PatchStep, ReplaceStep, State
 from .image import ImageData
-from .imageio import DEFAULT_MAX_PIXELS, load_image, save_image
+from .imageio import DEFAULT_MAX_PIXELS, ImageSaveError, load_image, save_image
 
 Rect = tuple[int, int, int, int]  # (y0, y1, x0, x1), end-exclusive, in image pixels
 META_FIELDS = ("icc_profile", "exif", "xmp", "source_format")
@@ -100,6 +100,17 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.abspath(a) == os.path.abspath(b)
 
 
+def safe_file_name(name: object) -> str | None:
+    """The last component of a path read from a file (a project's note of where its photo
+    came from), fit for a title or a default file name; None if there is nothing usable."""
+    if not isinstance(name, str) or "\0" in name:
+        return None
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if name in ("", ".", "..") or any(ord(c) < 32 for c in name):
+        return None
+    return name[:255]
+
+
 IMAGE, MASK = frozenset(("image",)), frozenset(("mask",))
 
 
@@ -109,10 +120,17 @@ class Document:
     does not make the view redraw the photo under it."""
 
     def __init__(self, image: ImageData, path: str | os.PathLike[str] | None = None,
-                 history: History | None = None) -> None:
+                 history: History | None = None, *, source_name: str | None = None,
+                 project_path: str | os.PathLike[str] | None = None) -> None:
         self.image = self._own(image)
         self.mask = np.zeros((image.height, image.width), np.uint8)
+        # The image file the user opened in this session: never replaced unless they ask.
+        # A document read from a project or a recovered session has none, because a path
+        # read from a file is only a hint (see display_name).
         self.path = Path(path) if path is not None else None
+        self.source_name = safe_file_name(source_name) or (self.path.name if self.path else None)
+        # The project file this document is saved in: Save writes there.
+        self.project_path = Path(project_path) if project_path is not None else None
         self.history = history if history is not None else History()
         self.revision = 0
         self.on_change: list[Callable[[Rect | None, frozenset[str]], None]] = []
@@ -133,25 +151,33 @@ class Document:
 
     @property
     def is_modified(self) -> bool:
+        """Changed since it was last saved to a project or exported."""
         return not self.history.is_clean
 
-    def save(self, path: str | os.PathLike[str] | None = None, *, format: str | None = None,
-             quality: int = 95, overwrite: bool = False, keep_metadata: bool = True,
-             as_copy: bool = False) -> list[str]:
-        """Save to `path` (default: the document's own file, which may always be replaced)
-        and return notices about what the format could not hold. Unless `as_copy` (an
-        export), the file becomes the document's own and the history is marked clean."""
+    @property
+    def display_name(self) -> str:
+        return self.source_name or "Untitled"
+
+    def is_original(self, path: str | os.PathLike[str]) -> bool:
+        """Whether `path` is the image file this document was opened from."""
+        return self.path is not None and _same_file(self.path, Path(path))
+
+    def export(self, path: str | os.PathLike[str], *, format: str | None = None,
+               quality: int = 95, overwrite: bool = False, keep_metadata: bool = True,
+               replace_original: bool = False, image: ImageData | None = None) -> list[str]:
+        """Write the image (or `image`, e.g. a converted copy of it) to `path` and return
+        notices about what the format could not hold. The original file is refused unless
+        `replace_original`, whatever `overwrite` says: replacing a scan takes its own
+        decision. The work counts as saved afterwards (the history is marked clean)."""
         self.finish_stroke()
-        target = Path(path) if path is not None else self.path
-        if target is None:
-            raise ValueError("the document has no file yet; choose where to save it")
-        own = self.path is not None and _same_file(self.path, target)
-        image = replace(self.image, notices=[])  # notices of this save only
-        save_image(image, target, format=format, quality=quality, overwrite=overwrite or own,
-                   keep_metadata=keep_metadata)
-        if not as_copy:
-            self.path = target
-            self.history.mark_clean()
+        target = Path(path)
+        if self.is_original(target) and not replace_original:
+            raise ImageSaveError(f"cannot save '{target}': it is the original image this photo was "
+                                 "opened from; export to another file, or confirm replacing it")
+        image = replace(image if image is not None else self.image, notices=[])  # this save's only
+        save_image(image, target, format=format, quality=quality,
+                   overwrite=overwrite or replace_original, keep_metadata=keep_metadata)
+        self.history.mark_clean()
         return image.notices
 
     # ------------------------------------------------------------ whole-image changes

@@ -29,6 +29,7 @@ from .atomic import atomic_write
 from .document import META_FIELDS, Document
 from .history import TARGETS, History, Patch, PatchStep, ReplaceStep, State
 from .image import ImageData
+from .imageio import DEFAULT_MAX_PIXELS
 
 SUFFIX = ".pforge"
 FORMAT = "photoforge-project"
@@ -37,6 +38,14 @@ MANIFEST = "manifest.json"
 MAX_MANIFEST = 64 << 20  # a manifest holds labels and metadata; more than this is not one
 _DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 _CHUNK = 16 << 20
+# What a project may expand to when opened, counted over every array it names before any
+# is read: a small deflated file can declare gigabytes. Sixteen GiB holds a 300 MP 16-bit
+# scan with its original and several whole-image steps.
+DEFAULT_MAX_BYTES = 16 << 30
+MAX_STEPS = 10_000  # far beyond any undo budget; more is a damaged or hostile file
+# A member is named by more than one state only where the writer shares the current image
+# and the original with the steps that produced them (_Writer._shared).
+MAX_NAMES_PER_MEMBER = 4
 
 
 class ProjectError(Exception):
@@ -50,7 +59,8 @@ class ProjectError(Exception):
 # ------------------------------------------------------------------------------ saving
 def save_project(document: Document, path: str | os.PathLike[str]) -> None:
     """Write `document`, its mask and its history to `path`, replacing it atomically:
-    if anything fails, a project already at `path` is left as it was."""
+    if anything fails, a project already at `path` is left as it was. Afterwards the
+    document is saved (clean) and `path` is its project."""
     document.finish_stroke()
     path = Path(path)
     try:
@@ -59,6 +69,8 @@ def save_project(document: Document, path: str | os.PathLike[str]) -> None:
             _Writer(zf, document).write()
     except OSError as error:
         raise ProjectError(path, f"cannot write the project ({error.strerror or error})") from error
+    document.history.mark_clean()
+    document.project_path = path
 
 
 class _Writer:
@@ -74,11 +86,14 @@ class _Writer:
         doc, history = self.doc, self.doc.history
         manifest = {
             "format": FORMAT, "version": VERSION,
-            "source_path": None if doc.path is None else os.path.abspath(doc.path),
+            # Only a name to show: a path read back from a file must never become a place
+            # that Save writes to (a crafted project could name any image on the disk).
+            "source_path": None, "source_name": doc.source_name,
             "current": self._state("current", doc.image.pixels, doc.image.alpha, doc.mask,
                                    {f: getattr(doc.image, f) for f in META_FIELDS}),
             "original": self._original(),
-            "history": {"index": history.index, "clean": history.clean_index,
+            # the state being written is the saved one
+            "history": {"index": history.index, "clean": history.index,
                         "pruned_count": history.pruned_count,
                         "steps": [self._step(i) for i in range(len(history))]},
         }
@@ -185,16 +200,21 @@ def _reading(path: Path) -> Iterator[zipfile.ZipFile]:
         raise ProjectError(path, f"not a PhotoForge project, or a damaged one ({error})") from error
     except OSError as error:
         raise ProjectError(path, f"cannot read it ({error.strerror or error})") from error
+    except MemoryError:
+        raise ProjectError(path, "not enough memory to open it") from None
     except _DAMAGE as error:
         raise ProjectError(path, f"damaged project ({type(error).__name__}: {error})") from error
 
 
-def open_project(path: str | os.PathLike[str], history: History | None = None) -> Document:
+def open_project(path: str | os.PathLike[str], history: History | None = None, *,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     """The document saved in `path`, with its mask and undo/redo as they were. Raises
-    ProjectError for anything that is not a project this version can read."""
+    ProjectError for anything that is not a project this version can read, and for one
+    with an array over `max_pixels` or arrays adding up to more than `max_bytes`."""
     path = Path(path)
     with _reading(path) as zf:
-        return _Reader(path, zf).document(history if history is not None else History())
+        reader = _Reader(path, zf, max_pixels=max_pixels, max_bytes=max_bytes)
+        return reader.document(history if history is not None else History())
 
 
 def load_original(path: str | os.PathLike[str]) -> ImageData:
@@ -202,15 +222,19 @@ def load_original(path: str | os.PathLike[str]) -> ImageData:
     path = Path(path)
     with _reading(path) as zf:
         reader = _Reader(path, zf)
+        reader.check_budget([reader.manifest["original"]], [])
         pixels, alpha, _, meta = reader.state(reader.manifest["original"])
         return ImageData(pixels, alpha, **meta)
 
 
 class _Reader:
-    def __init__(self, path: Path, zf: zipfile.ZipFile) -> None:
+    def __init__(self, path: Path, zf: zipfile.ZipFile, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path, self.zf = path, zf
+        self.max_pixels, self.max_bytes = max_pixels, max_bytes
         self.manifest = self._manifest()
         self.shared: dict[str, np.ndarray] = {}  # read-only arrays named more than once
+        self.headers: dict[str, tuple[tuple, np.dtype]] = {}
 
     def fail(self, reason: str) -> ProjectError:
         return ProjectError(self.path, reason)
@@ -238,19 +262,57 @@ class _Reader:
 
     def document(self, history: History) -> Document:
         m = self.manifest
-        pixels, alpha, mask, meta = self.state(m["current"], share=True)
         h = m["history"]
+        self.check_budget([m["current"]], h["steps"])
+        pixels, alpha, mask, meta = self.state(m["current"], share=True)
         steps, index = h["steps"], _int(h["index"], "history position")
         clean = None if h["clean"] is None else _int(h["clean"], "clean point")
         if not isinstance(steps, list) or not 0 <= index <= len(steps):
             raise self.fail("damaged project (history position outside the history)")
         _check_layout(self, steps, index, (pixels.shape[:2], pixels.shape[2:], pixels.dtype,
                                            alpha is not None))
-        doc = Document(ImageData(pixels, alpha, **meta), m["source_path"], history)
+        doc = Document(ImageData(pixels, alpha, **meta), None, history, project_path=self.path,
+                       source_name=m.get("source_name") or m.get("source_path"))
         mask.flags.writeable = True  # ours alone: brush strokes paint into it in place
         doc.mask = mask
         history.restore(self._steps(steps), index, clean, _int(h["pruned_count"], "pruned count"))
+        history.mark_clean()  # what is on screen is what the file holds
         return doc
+
+    def check_budget(self, states: list, steps: list) -> None:
+        """Refuse, from the array headers alone, a project that would expand beyond the
+        limits: too many steps, an array over the pixel limit, one member named by many
+        states, or more bytes in all than `max_bytes`. Run before any array is read."""
+        if not isinstance(steps, list):
+            raise self.fail("damaged project (no list of steps)")
+        if len(steps) > MAX_STEPS:
+            raise self.fail(f"damaged project ({len(steps)} history steps; at most {MAX_STEPS} are read)")
+        names: list = []
+
+        def state(entry: dict) -> None:
+            names.extend(n for n in (entry["pixels"], entry["alpha"], entry["mask"]) if n is not None)
+        for entry in states:
+            state(entry)
+        for step in steps:
+            if step["kind"] == "replace":
+                state(step["before"])
+                state(step["after"])
+            elif step["kind"] == "patches":
+                if not isinstance(step["patches"], list):
+                    raise self.fail("damaged project (a step's patches are not a list)")
+                names.extend(n for p in step["patches"] for n in (p["before"], p["after"]))
+        total, counts = 0, {}
+        for name in names:
+            if not isinstance(name, str):
+                raise self.fail("damaged project (an array reference is not a name)")
+            counts[name] = counts.get(name, 0) + 1
+            if counts[name] > MAX_NAMES_PER_MEMBER:
+                raise self.fail(f"damaged project ({name} is named by {counts[name]} states)")
+            shape, dtype = self.header(name)
+            total += math.prod(shape) * dtype.itemsize
+            if total > self.max_bytes:
+                raise self.fail(f"it would take more than {self.max_bytes / (1 << 30):.0f} GiB to "
+                                "open (its arrays add up to more than the limit)")
 
     def _steps(self, steps: list) -> Iterator:
         for step in steps:
@@ -305,12 +367,14 @@ class _Reader:
         """A member's array shape and (native) dtype, read without its data."""
         if not isinstance(name, str):
             raise self.fail("damaged project (an array reference is not a name)")
-        try:
-            with self.zf.open(name) as fh:
-                shape, dtype = self._header(name, fh)
-        except KeyError:
-            raise self.fail(f"damaged project (member {name} is missing)") from None
-        return shape, dtype.newbyteorder("=")
+        if name not in self.headers:
+            try:
+                with self.zf.open(name) as fh:
+                    shape, dtype = self._header(name, fh)
+            except KeyError:
+                raise self.fail(f"damaged project (member {name} is missing)") from None
+            self.headers[name] = shape, dtype.newbyteorder("=")
+        return self.headers[name]
 
     def _header(self, name: str, fh) -> tuple[tuple, np.dtype]:
         # numpy parses the header's dict literal with Python's tokenizer, so a damaged one
@@ -325,8 +389,12 @@ class _Reader:
                 raise self.fail(f"damaged project ({name}: array format {version})")
         except (ValueError, SyntaxError, TypeError):
             raise self.fail(f"damaged project ({name}: unreadable array header)") from None
-        if dtype.newbyteorder("=") not in _DTYPES or fortran or not 2 <= len(shape) <= 3:
+        if dtype.newbyteorder("=") not in _DTYPES or fortran or not 2 <= len(shape) <= 3 \
+                or not all(isinstance(n, int) and n > 0 for n in shape) or (len(shape) == 3 and shape[2] > 4):
             raise self.fail(f"damaged project ({name}: {dtype} array of shape {shape})")
+        if shape[0] * shape[1] > self.max_pixels:
+            raise self.fail(f"{name} is {shape[1]} × {shape[0]} pixels, over the limit of "
+                            f"{self.max_pixels / 1e6:g} MP")
         return shape, dtype
 
     def array(self, name) -> np.ndarray:

@@ -33,8 +33,6 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.prefs = settings.Preferences.load()
         self.document = None
-        self.project_path: Path | None = None  # where Save Project last wrote this document
-        self._project_state = None  # the history state that project file holds
         self.jobs = JobRunner(self)
         self.autosave = SessionAutosave(self, self.prefs.autosave_seconds)
         self.canvas = Canvas(self)
@@ -112,10 +110,13 @@ class MainWindow(QMainWindow):
         self._act(file, "Open &Project…", self.open_project_dialog)
         self.recent_menu = file.addMenu("Open &Recent")
         self._fill_recent()
+        # Save keeps the work (a project); images are only ever written by Export, to a
+        # file chosen there, and the original only after its own confirmation.
         self.save_action = self._act(file, "&Save", self.save, QKeySequence.StandardKey.Save)
-        self._act(file, "Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
-        self._act(file, "Save Pro&ject…", self.save_project_as, QKeySequence("Ctrl+Alt+S"))
-        self._act(file, "&Export…", self.export, QKeySequence("Ctrl+E"))
+        self._act(file, "Save &As…", self.save_project_as,
+                  [QKeySequence("Ctrl+Shift+S"), QKeySequence("Ctrl+Alt+S")])
+        self._act(file, "&Export…", self.export, [QKeySequence("Ctrl+E"), QKeySequence("Ctrl+Shift+E")])
+        self.export_original_action = self._act(file, "Export Over &Original…", self.export_over_original)
         file.addSeparator()
         self._act(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         edit = m.addMenu("&Edit")
@@ -201,7 +202,6 @@ class MainWindow(QMainWindow):
             self.error("Cannot open image", str(error))
             return False
         self.set_document(document)
-        self.project_path = None
         self._fill_recent(settings.add_recent(str(Path(path).resolve())))
         for notice in document.image.notices:
             self.statusBar().showMessage(notice, 8000)
@@ -232,34 +232,30 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_info()
 
+    @property
+    def project_path(self) -> Path | None:
+        """The project file the document is saved in (Save writes there)."""
+        return self.document.project_path if self.document is not None else None
+
     def _refresh_actions(self) -> None:
         doc, busy = self.document, self.jobs.busy
+        self.export_original_action.setEnabled(bool(doc and doc.path))
         self.undo_action.setEnabled(bool(doc and doc.history.can_undo and not busy))
         self.redo_action.setEnabled(bool(doc and doc.history.can_redo and not busy))
         for panel in self.action_panels:
             panel.run_button.setEnabled(bool(doc) and not busy)
 
-    def _history_state(self):
-        """Which state the document is in: steps are identified by ids never reused."""
-        history = self.document.history
-        return history.index, history.step_id(history.index - 1) if history.index else None
-
-    def _work_is_saved(self) -> bool:
-        """Saved to the image file, or to the project file that is open."""
-        doc = self.document
-        return doc.history.is_clean or (self.project_path is not None
-                                        and self._project_state == self._history_state())
-
     def _update_title(self) -> None:
         doc = self.document
         if doc is None:
+            self.setWindowModified(False)
             self.setWindowTitle("PhotoForge")
             return
-        name = doc.path.name if doc.path else "Untitled"
+        name = doc.display_name
         if self.project_path is not None:
             name = f"{self.project_path.name} ({name})"
-        self.setWindowModified(not self._work_is_saved())
-        self.setWindowTitle(f"{name}[*] — PhotoForge")
+        self.setWindowTitle(f"{name}[*] — PhotoForge")  # the placeholder first, or Qt warns
+        self.setWindowModified(doc.is_modified)
 
     def _update_info(self) -> None:
         doc = self.document
@@ -278,16 +274,22 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {self.prefs.device}" + (f" ({used})" if used else ""))
 
     def _confirm_discard(self) -> bool:
+        """Ask before the work goes. Save, the default, writes a project (never the
+        image the photo came from), so Enter keeps everything."""
         doc = self.document
-        if doc is None or self._work_is_saved():
+        if doc is None or not doc.is_modified:
             return True
-        target = self.project_path or doc.path
-        answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save changes to {target.name if target else 'the image'}?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save_project_to(self.project_path) if self.project_path else self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        if self.project_path is not None:
+            text = f"Save changes to {self.project_path.name}?"
+        else:
+            text = (f"Save your work on {doc.display_name} as a project? "
+                    "The original image is not changed either way.")
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(self, "Unsaved changes", text,
+                                      buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        if answer == buttons.Save:
+            return self.save()
+        return answer == buttons.Discard
 
     def closeEvent(self, event) -> None:
         if self.jobs.busy:
@@ -311,8 +313,7 @@ class MainWindow(QMainWindow):
         return offer_recovery(self)
 
     def adopt_recovered(self, document) -> None:
-        self.set_document(document)
-        self.project_path = None
+        self.set_document(document)  # with the project it was saved in, if any
         self.autosave.save()  # before the old session's folder goes
         self.statusBar().showMessage("Recovered unsaved work", 8000)
 
@@ -332,9 +333,6 @@ class MainWindow(QMainWindow):
             self.error("Cannot open project", str(error))
             return False
         self.set_document(document)
-        self.project_path = Path(path)
-        self._project_state = self._history_state()
-        self._update_title()
         self._fill_recent(settings.add_recent(str(Path(path).resolve())))
         return True
 
@@ -344,7 +342,7 @@ class MainWindow(QMainWindow):
         if self.document is None:
             return False
         doc = self.document
-        start = self.project_path or (doc.path.with_suffix(SUFFIX) if doc.path else Path("untitled" + SUFFIX))
+        start = self.project_path or self._beside_original(Path(doc.display_name).stem + SUFFIX)
         path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), PROJECT_FILTER)
         if not path:
             return False
@@ -361,9 +359,8 @@ class MainWindow(QMainWindow):
         except ProjectError as error:
             self.error("Cannot save project", str(error))
             return False
-        self.project_path = path
-        self._project_state = self._history_state()
-        self._update_title()
+        self._history_changed()
+        self.autosave.save()  # the session now names the project and has nothing unsaved
         self.statusBar().showMessage(f"Saved project {path}", 5000)
         return True
 
@@ -374,57 +371,72 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda checked=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
 
-    def _save_to(self, path: Path, **options) -> bool:
-        from photoforge.core.imageio import ImageSaveError
-
-        try:
-            self.document.save(path, **options)
-        except ImageSaveError as error:
-            self.error("Cannot save image", str(error))
-            return False
-        self._history_changed()
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
+    def _beside_original(self, name: str) -> Path:
+        doc = self.document
+        return doc.path.with_name(name) if doc is not None and doc.path is not None else Path(name)
 
     def save(self) -> bool:
+        """Ctrl+S: the project this document is saved in, or a new one (asked for)."""
         if self.document is None:
             return False
-        if self.document.path is None:
-            return self.save_as()
-        return self._save_to(self.document.path, overwrite=True)
+        if self.project_path is not None:
+            return self.save_project_to(self.project_path)
+        return self.save_project_as()
 
-    def save_as(self) -> bool:
-        if self.document is None:
-            return False
-        start = str(self.document.path or "untitled.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Save as", start, OPEN_FILTER)
-        # The file dialog already asked about replacing an existing file.
-        return bool(path) and self._save_to(Path(path), overwrite=True)
-
-    def export(self) -> None:
+    def export(self) -> bool:
+        """Write the image to a file chosen now; the original only after a confirmation."""
         from photoforge.ui.dialogs import ExportDialog
 
         if self.document is None:
-            return
+            return False
         dialog = ExportDialog(self.document.image.bit_depth, self)
         if dialog.exec() != ExportDialog.DialogCode.Accepted:
-            return
+            return False
         fmt = dialog.format.currentData()
-        stem = self.document.path.stem if self.document.path else "export"
-        path, _ = QFileDialog.getSaveFileName(self, "Export", f"{stem}.{fmt}")
-        if not path:
-            return
-        from photoforge.core.imageio import ImageSaveError, save_image
+        start = self._beside_original(f"{Path(self.document.display_name).stem}_edited.{fmt}")
+        path, _ = QFileDialog.getSaveFileName(self, "Export", str(start))
+        # The file dialog asked about replacing another existing file.
+        return bool(path) and self.export_to(Path(path), format=fmt, quality=dialog.quality.value(),
+                                             sixteen=dialog.sixteen.isChecked(),
+                                             keep_metadata=dialog.metadata.isChecked())
 
-        image = self.document.image
-        if not dialog.sixteen.isChecked() and image.bit_depth == 16:
+    def export_over_original(self) -> bool:
+        doc = self.document
+        if doc is None or doc.path is None:
+            return False
+        return self.export_to(doc.path, format=None, quality=95, sixteen=True, keep_metadata=True)
+
+    def export_to(self, path: Path, *, format: str | None, quality: int, sixteen: bool,
+                  keep_metadata: bool) -> bool:
+        from photoforge.core.imageio import ImageSaveError
+
+        doc = self.document
+        replace_original = doc.is_original(path)
+        if replace_original and not self._confirm_replace_original(path):
+            return False
+        image = doc.image
+        if not sixteen and image.bit_depth == 16:
             image = image.with_pixels((image.pixels // 257).astype("uint8"),
                                       None if image.alpha is None else (image.alpha // 257).astype("uint8"))
         try:
-            save_image(image, path, format=fmt, quality=dialog.quality.value(), overwrite=True,
-                       keep_metadata=dialog.metadata.isChecked())
+            notices = doc.export(path, format=format, quality=quality, overwrite=True, image=image,
+                                 keep_metadata=keep_metadata, replace_original=replace_original)
         except ImageSaveError as error:
             self.error("Cannot export image", str(error))
+            return False
+        self._history_changed()
+        self.autosave.save()
+        self.statusBar().showMessage("; ".join([f"Exported {path}", *notices]), 8000)
+        return True
+
+    def _confirm_replace_original(self, path: Path) -> bool:
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.warning(
+            self, "Replace the original?",
+            f"{path.name} is the original this photo was opened from. Replacing it cannot be "
+            "undone, and the original scan will be gone. Replace it?",
+            buttons.Yes | buttons.No, buttons.No)
+        return answer == buttons.Yes
 
     # ----- history --------------------------------------------------------------------
     def undo(self) -> None:

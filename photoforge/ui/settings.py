@@ -16,7 +16,9 @@ class Preferences:
     history_mb: int = 1024
     mask_color: str = "#ff2828"
     mask_opacity: float = 0.5
-    autosave_seconds: int = 30  # while painting; every history step is saved at once. 0 = off
+    # While painting: a stroke in progress is written every this often (only its touched
+    # tiles, a few ms), so a crash loses at most this much of it. Steps are saved at once.
+    autosave_seconds: int = 1
 
     @classmethod
     def load(cls) -> "Preferences":

@@ -209,6 +209,66 @@ def test_a_damaged_session_is_reported_not_crashed(tmp_path, damage):
     assert found.folder == folder
 
 
+def test_a_session_bomb_is_refused_from_its_headers(tmp_path):
+    import zipfile
+
+    from tests.core.test_project import npy_header
+    doc = make_doc()
+    saver = Autosaver(doc, tmp_path)
+    stroke(doc, 20, 20, 120, 60)
+    saver.save()
+    folder = saver.folder
+    saver._release_lock()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    with zipfile.ZipFile(folder / "s999.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("bomb.npy", npy_header((60000, 60000)) + bytes(1 << 20))
+        zf.writestr("step.json", json.dumps({"entry": {"label": "Brush", "kind": "patches", "patches": [
+            {"target": "mask", "y0": 0, "x0": 0, "before": "s999.zip:bomb.npy",
+             "after": "s999.zip:bomb.npy"}]}, "blobs": {}}))
+    manifest["history"]["steps"].append("s999.zip")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SessionError, match="over the limit of 300 MP"):
+        recover_session(folder)
+
+
+@pytest.mark.parametrize("change", [{"history": []}, {"saved_at": 1e300}, {"saved_at": "soon"},
+                                    {"source_name": "a\0b", "source_path": 5}])
+def test_odd_values_in_a_session_manifest_still_list_it(tmp_path, change):
+    # A session the user cannot even be shown made every start fail until it was deleted.
+    doc = make_doc()
+    saver = Autosaver(doc, tmp_path)
+    stroke(doc, 20, 20, 120, 60)
+    saver.save()
+    saver._release_lock()
+    manifest = json.loads((saver.folder / "manifest.json").read_text())
+    manifest.update(change)
+    (saver.folder / "manifest.json").write_text(json.dumps(manifest))
+    (found,) = orphaned_sessions(tmp_path)
+    assert found.folder == saver.folder and 0 < found.saved_at < 1e11
+    time.strftime("%Y-%m-%d %H:%M", time.localtime(found.saved_at))  # what the dialog shows
+    assert found.name == "Untitled"
+
+
+def test_a_session_remembers_its_project_and_only_as_a_project(tmp_path):
+    from photoforge.core.project import save_project
+
+    doc = make_doc()
+    project = tmp_path / "work.pforge"
+    stroke(doc, 20, 20, 120, 60)
+    save_project(doc, project)
+    saver = Autosaver(doc, tmp_path / "sessions")
+    stroke(doc, 40, 40, 140, 80)
+    saver.save()
+    saver._release_lock()
+    recovered = recover_session(saver.folder)
+    assert recovered.project_path == project and recovered.path is None and recovered.is_modified
+    manifest = json.loads((saver.folder / "manifest.json").read_text())
+    for hint in (str(tmp_path / "victim.png"), "relative.pforge", str(project) + "\0"):
+        manifest["project_path"] = hint
+        (saver.folder / "manifest.json").write_text(json.dumps(manifest))
+        assert recover_session(saver.folder).project_path is None
+
+
 def test_autosave_of_a_24_megapixel_document_costs_milliseconds_per_step(tmp_path):
     """The figure in the note: 6000×4000 RGB, long 60 px wide strokes (80+ tiles each)."""
     pixels = np.random.default_rng(1).integers(0, 255, (4000, 6000, 3), np.uint8)

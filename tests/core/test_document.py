@@ -265,31 +265,44 @@ def test_apply_mask_stores_only_the_changed_box():
         doc.apply_mask(np.zeros((5, 5), np.uint8), "Wrong size")
 
 
-def test_open_save_and_the_clean_state(tmp_path):
+def test_export_never_replaces_the_original_unless_asked(tmp_path):
     rng = np.random.default_rng(7)
     pixels = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
     alpha = rng.integers(0, 256, (30, 40), dtype=np.uint8)
     source = tmp_path / "photo.png"
     Image.fromarray(np.dstack([pixels, alpha])).save(source)
+    original_bytes = source.read_bytes()
     doc = Document.open(source)
-    assert doc.path == source and not doc.is_modified
+    assert doc.path == source and doc.display_name == "photo.png" and not doc.is_modified
     edited = pixels.copy()
     edited[5, 5] = 0
     doc.apply_image(doc.image.with_pixels(edited, alpha.copy()), "Edit")
     assert doc.is_modified
-    assert doc.save() == []  # to its own file, which may always be replaced
-    assert not doc.is_modified
+    for overwrite in (False, True):  # --overwrite is not enough: the original takes its own yes
+        with pytest.raises(ImageSaveError, match="original image"):
+            doc.export(source, overwrite=overwrite)
+    assert source.read_bytes() == original_bytes and doc.is_modified
+
+    export = tmp_path / "export.jpg"
+    notices = doc.export(export)
+    assert any("transparen" in n for n in notices)
+    assert doc.path == source and not doc.is_modified  # exported: the work is saved
+    with pytest.raises(ImageSaveError, match="exists"):
+        doc.export(export)
+    doc.undo()
+    doc.export(tmp_path / "copy.tif")
+    assert doc.path == source  # still the file it came from, still protected
+    np.testing.assert_array_equal(load_image(tmp_path / "copy.tif").pixels, pixels)
+
+    doc.redo()
+    assert doc.export(source, replace_original=True) == []
     np.testing.assert_array_equal(load_image(source).pixels, edited)
 
-    doc.undo()
-    export = tmp_path / "export.jpg"
-    notices = doc.save(export, as_copy=True)
-    assert any("transparen" in n for n in notices)
-    assert doc.path == source and doc.is_modified
-    with pytest.raises(ImageSaveError, match="exists"):
-        doc.save(export)
-    doc.save(tmp_path / "copy.tif")  # Save As: becomes the document's file
-    assert doc.path == tmp_path / "copy.tif" and not doc.is_modified
-    np.testing.assert_array_equal(load_image(doc.path).pixels, pixels)
-    with pytest.raises(ValueError):
-        blank().save()
+
+@pytest.mark.parametrize("hint, name", [("/some/where/victim.png", "victim.png"),
+                                        ("C:\\scans\\gran.tif", "gran.tif"),
+                                        ("evil\0.png", None), ("..", None), ("a/\n", None), (7, None)])
+def test_a_name_read_from_a_file_is_only_a_name(hint, name):
+    doc = Document(blank().image, None, source_name=hint)
+    assert doc.source_name == name and doc.path is None
+    assert doc.display_name == (name or "Untitled")

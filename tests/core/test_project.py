@@ -87,7 +87,8 @@ def test_round_trip_restores_image_mask_labels_position_and_every_step(document,
     again = open_project(path)
     assert again.history.labels == document.history.labels == ["Brush", "Darken", "Upscale ×2", "Invert mask"]
     assert again.history.index == document.history.index == 3
-    assert again.history.can_redo and again.path == document.path
+    assert again.history.can_redo and again.path is None and again.source_name == document.path.name
+    assert again.project_path == path and document.project_path == path and not again.is_modified
     assert again.image.pixels.dtype == np.uint16 and again.image.alpha is not None
     assert (again.image.icc_profile, again.image.exif) == (ICC, document.image.exif)
     np.testing.assert_array_equal(again.image.pixels, document.image.pixels)
@@ -134,14 +135,17 @@ def test_original_is_the_image_as_opened(document, tmp_path):
     assert original.icc_profile == ICC
 
 
-def test_clean_point_survives(document, tmp_path):
-    document.history.mark_clean()  # as if the image had been saved at this position
+def test_the_saved_point_is_the_state_the_project_holds(document, tmp_path):
+    document.history.mark_clean()  # as if exported at this position
     document.undo()
+    assert document.is_modified
     path = tmp_path / "work.pforge"
     save_project(document, path)
+    assert not document.is_modified
     again = open_project(path)
-    assert again.is_modified
-    assert again.redo() and not again.is_modified
+    assert not again.is_modified
+    assert again.redo() and again.is_modified
+    assert again.undo() and not again.is_modified
 
 
 def test_spilled_steps_are_saved_and_reopened_within_the_memory_budget(tmp_path):
@@ -272,8 +276,120 @@ def with_pixels_header(document, path, header: bytes):
 
 def test_an_array_header_claiming_more_than_the_member_holds_is_refused(document, tmp_path):
     path = tmp_path / "huge.pforge"
-    with_pixels_header(document, path, b"{'descr': '<u2', 'fortran_order': False, 'shape': (100000, 100000, 3), }")
+    with_pixels_header(document, path, b"{'descr': '<u2', 'fortran_order': False, 'shape': (10000, 10000, 3), }")
     assert "size" in refused(path)
+
+
+# ------------------------------------------------------------------------------ project bombs
+def npy_header(shape, descr="|u1") -> bytes:
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
+def deflated_bomb(path, shape, descr="|u1", megabytes=16) -> None:
+    """A member whose header declares `shape` and whose body is `megabytes` of deflated
+    zeros: a few kilobytes on disk, the start of a real array when inflated."""
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf, zf.open("bomb.npy", "w") as out:
+        out.write(npy_header(shape, descr))
+        zeros = bytes(1 << 20)
+        for _ in range(megabytes):
+            out.write(zeros)
+
+
+def test_a_deflated_project_bomb_is_refused_before_anything_is_allocated(document, tmp_path, monkeypatch):
+    # The report: a 17 MB project declaring a 60000×60000×3 image made open_project allocate
+    # 10 GB and die with MemoryError. Nothing that large may even be asked for.
+    path = tmp_path / "bomb.pforge"
+    save_project(document, path)
+    deflated_bomb(path, (60000, 60000, 3))
+    for where in ("pixels", "mask"):
+        write_manifest(path, lambda m: m["current"].update({where: "bomb.npy"}))
+        asked = []
+        real_empty = np.empty
+        monkeypatch.setattr("photoforge.core.project.np.empty",
+                            lambda shape, dtype: asked.append(shape) or real_empty(shape, dtype))
+        reason = refused(path)
+        assert "60000 × 60000" in reason and "limit of 300 MP" in reason, reason
+        assert all(np.prod(s) < 1e6 for s in asked), asked
+        save_project(document, path)
+        deflated_bomb(path, (60000, 60000, 3))
+
+
+def test_a_history_of_arrays_adding_up_past_the_budget_is_refused_from_headers(document, tmp_path):
+    path = tmp_path / "wide.pforge"
+    save_project(document, path)
+    # 20 steps, each naming its own 299 MP 16-bit member (1.8 GB each, 36 GB in all): each is
+    # under the pixel limit, together they are far over the bytes budget.
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(40):
+            zf.writestr(f"big{i}.npy", npy_header((17000, 17000, 3), "<u2"))
+
+    def wide(m):
+        step = m["history"]["steps"][0]
+        m["history"]["steps"] = [{"label": f"S{i}", "kind": "patches", "patches": [
+            {"target": "image", "y0": 0, "x0": 0, "before": f"big{2 * i}.npy",
+             "after": f"big{2 * i + 1}.npy"}]} for i in range(20)]
+        assert step["label"] == "Brush"
+        m["history"].update(index=0, clean=0)
+    write_manifest(path, wide)
+    assert "GiB" in refused(path)
+    with pytest.raises(ProjectError, match="GiB"):
+        open_project(path, max_bytes=1 << 20)
+
+
+def test_one_member_named_by_many_steps_is_refused(document, tmp_path):
+    # 30 steps pointing at one compressed member used to expand (and spill to the undo
+    # folder) 30 times over.
+    path = tmp_path / "echo.pforge"
+    save_project(document, path)
+
+    def echo(m):
+        patch = next(s for s in m["history"]["steps"] if s["kind"] == "patches")["patches"][0]
+        m["history"]["steps"] = [{"label": f"S{i}", "kind": "patches", "patches": [patch]}
+                                 for i in range(30)]
+        m["history"].update(index=0, clean=0)
+    write_manifest(path, echo)
+    assert "named by" in refused(path)
+
+
+def test_an_over_long_history_is_refused_cleanly(document, tmp_path):
+    path = tmp_path / "long.pforge"
+    save_project(document, path)
+    write_manifest(path, lambda m: m["history"].update(
+        steps=[{"label": "x", "kind": "patches", "patches": []}] * 20000, index=0, clean=0))
+    assert "20000 history steps" in refused(path)
+
+
+@pytest.mark.parametrize("shape", [(0, 10 ** 12, 3), (0, 0), (10, 10, 9)])
+def test_impossible_geometry_is_refused(document, tmp_path, shape):
+    path = tmp_path / "flat.pforge"
+    with_pixels_header(document, path, npy_header(shape)[10:])
+    assert "shape" in refused(path)
+
+
+def test_running_out_of_memory_while_opening_is_a_project_error(document, tmp_path, monkeypatch):
+    path = tmp_path / "work.pforge"
+    save_project(document, path)
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr("photoforge.core.project.np.empty", no_memory)
+    assert refused(path) == "not enough memory to open it"
+
+
+def test_a_crafted_source_path_never_becomes_a_place_to_write(document, tmp_path):
+    # The report: `source_path` in the manifest became Document.path, and Save wrote there.
+    victim = tmp_path / "victim.png"
+    victim.write_bytes(b"precious")
+    path = tmp_path / "crafted.pforge"
+    save_project(document, path)
+    for hint in (str(victim), str(victim) + "\0.png"):
+        write_manifest(path, lambda m: m.update(source_path=hint, source_name=hint))
+        doc = open_project(path)
+        assert doc.path is None and doc.project_path == path
+        assert doc.source_name in ("victim.png", None)
+    assert victim.read_bytes() == b"precious"
 
 
 def test_an_array_header_python_cannot_tokenize_is_refused(document, tmp_path):

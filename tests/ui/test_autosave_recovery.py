@@ -31,7 +31,6 @@ from PySide6.QtWidgets import QApplication
 out = Path(sys.argv[1])
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(out / "settings"))
-QSettings("PhotoForge", "PhotoForge").setValue("prefs/autosave_seconds", 1)
 app = QApplication(sys.argv[:1])
 
 def manifest(win):
@@ -121,7 +120,11 @@ def test_a_killed_session_is_recovered_exactly(qtbot, tmp_path, data_dir, photo_
         expected = open_project(tmp_path / "expected.pforge")
         # The open stroke became the step it would have been on release, dropping the redo.
         assert doc.history.labels == expected.history.labels[:3] + ["Brush"]
-        assert doc.history.index == 4 and doc.path == photo_file
+        assert doc.history.index == 4 and doc.path is None and doc.display_name == photo_file.name
+        # The driver saved a project before the stroke: the recovered work belongs to it, and
+        # Save (Ctrl+S) writes that project, never the photo it started from.
+        assert win.project_path == tmp_path / "expected.pforge" and doc.is_modified
+        assert "expected.pforge" in win.windowTitle() and win.isWindowModified()
         assert np.array_equal(doc.mask, np.load(tmp_path / "expected_mask.npy"))
         assert np.array_equal(doc.image.pixels, expected.image.pixels)
         for i in range(4):  # every step, by undo

@@ -194,12 +194,11 @@ def test_save_and_reopen_keeps_sixteen_bits(window, tmp_path, monkeypatch):
     window.open_path(path)
     assert "16-bit" in window.info_label.text()
     out = tmp_path / "copy.png"
-    monkeypatch.setattr("photoforge.ui.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(out), ""))
-    assert window.save_as()
+    assert window.export_to(out, format="png", quality=95, sixteen=True, keep_metadata=True)
     again = load_image(out)
     assert again.pixels.dtype == np.uint16
     np.testing.assert_array_equal(again.pixels, ramp)
-    assert window.document.path == out and not window.isWindowModified()
+    assert window.document.path == path and not window.isWindowModified()
 
 
 def test_compare_shows_the_image_before_the_last_step(window, photo_file, qtbot):

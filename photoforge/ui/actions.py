@@ -278,4 +278,4 @@ class RestorePanel(ActionPanel):
             document.apply_image(result.image, label, cleared)
 
 
-ACTION_PANELS: list[type[ActionPanel]] = [UpscalePanel, InpaintPanel, RestorePanel]
+ACTION_PANELS: list[type[ActionPanel]] = [RestorePanel, InpaintPanel, UpscalePanel]

@@ -420,29 +420,42 @@ class Canvas(QAbstractScrollArea):
         self.brush_size_changed.emit(self.brush_size)
         self.viewport().update()
 
-    def keyPressEvent(self, event) -> None:
+    def key_pressed(self, event) -> bool:
+        """Space (pan), [ ] (brush size), \\ (hold for before); False for other keys. The
+        window routes these here whatever has focus (ui/keys.py)."""
         key = event.key()
-        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_down = True
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space_down = True
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
         elif key == Qt.Key.Key_BracketLeft:
             self.set_brush_size(self.brush_size / 1.2)
         elif key == Qt.Key.Key_BracketRight:
             self.set_brush_size(self.brush_size * 1.2)
-        elif key == Qt.Key.Key_Backslash and not event.isAutoRepeat():
-            self.show_before = self.before_pyramid is not None
-            self.viewport().update()
+        elif key == Qt.Key.Key_Backslash:
+            if not event.isAutoRepeat():
+                self.show_before = self.before_pyramid is not None
+                self.viewport().update()
         else:
+            return False
+        return True
+
+    def key_released(self, event) -> bool:
+        if event.key() not in (Qt.Key.Key_Space, Qt.Key.Key_Backslash):
+            return event.key() in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight)
+        if not event.isAutoRepeat():
+            if event.key() == Qt.Key.Key_Space:
+                self._space_down = False
+                self.viewport().unsetCursor()
+            else:
+                self.show_before = False
+                self.viewport().update()
+        return True
+
+    def keyPressEvent(self, event) -> None:
+        if not self.key_pressed(event):
             super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:
-        if event.isAutoRepeat():
-            return
-        if event.key() == Qt.Key.Key_Space:
-            self._space_down = False
-            self.viewport().unsetCursor()
-        elif event.key() == Qt.Key.Key_Backslash:
-            self.show_before = False
-            self.viewport().update()
-        else:
+        if not self.key_released(event):
             super().keyReleaseEvent(event)

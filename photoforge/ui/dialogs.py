@@ -135,3 +135,28 @@ class BatchDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Output folder", self.folder.text())
         if folder:
             self.folder.setText(folder)
+
+
+class ShortcutsDialog(QDialog):
+    """Help ▸ Keyboard Shortcuts: every shortcut in one table."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent=None):
+        from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard Shortcuts")
+        self.table = QTableWidget(len(rows), 2)
+        self.table.setHorizontalHeaderLabels(["Keys", "Action"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for row, (keys, text) in enumerate(rows):
+            self.table.setItem(row, 0, QTableWidgetItem(keys))
+            self.table.setItem(row, 1, QTableWidgetItem(text))
+        self.table.resizeColumnToContents(0)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        layout.addWidget(close)
+        self.resize(520, 560)

@@ -14,6 +14,7 @@ from photoforge.ui.actions import ACTION_PANELS, ActionPanel
 from photoforge.ui.style_panel import StylePanel
 from photoforge.ui.canvas import Canvas
 from photoforge.ui.jobs import JobRunner
+from photoforge.ui.keys import WindowKeys
 from photoforge.ui.panels import HistoryPanel, ToolOptionsBar
 from photoforge.ui.pyramid import Pyramid
 from photoforge.ui.recovery import SessionAutosave
@@ -45,6 +46,7 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.canvas.stroke_finished.connect(self._history_changed)
         self.canvas.mask_style_changed.connect(self._remember_mask_style)
+        self.keys = WindowKeys(self)
         self._update_title()
         self._device_label_refresh()
 
@@ -85,6 +87,10 @@ class MainWindow(QMainWindow):
             self.action_box.addItem(panel, panel.title)
         for panel in self.action_panels:
             panel.attach(self)
+        # Restore is what the app is for: it opens first, then on the panel used last.
+        last = next((p for p in self.action_panels if p.title == self.prefs.last_panel), None)
+        self.action_box.setCurrentWidget(last or self.panel("Restore"))
+        self.action_box.currentChanged.connect(self._remember_panel)
         history_dock = dock
         dock = QDockWidget("Actions", self)
         dock.setObjectName("actions")
@@ -153,8 +159,9 @@ class MainWindow(QMainWindow):
         self._act(image, "&Remove masked area", self.remove_masked,
                   [QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
         help_ = m.addMenu("&Help")
+        self._act(help_, "&Keyboard Shortcuts", self.show_shortcuts, QKeySequence("F1"))
         self._act(help_, "Model &licences", self.show_licences)
-        self._act(help_, "&About", lambda: QMessageBox.about(self, "PhotoForge", "PhotoForge — photo restoration."))
+        self._act(help_, "&About", self.show_about)
 
         tools = self.addToolBar("Tools")
         tools.setObjectName("tools")
@@ -163,14 +170,16 @@ class MainWindow(QMainWindow):
             action = QAction(name, self)
             action.setCheckable(True)
             action.setShortcut(QKeySequence(key))
+            action.setToolTip(f"{name} ({key})")
             action.setChecked(name == "Brush")
             action.triggered.connect(lambda checked, n=name.lower(): setattr(self.canvas, "tool", n))
             group.addAction(action)
             tools.addAction(action)
         tools.addSeparator()
-        tools.addAction(self.undo_action)
-        tools.addAction(self.redo_action)
-        tools.addAction(self.compare_action)
+        for action in (self.undo_action, self.redo_action, self.compare_action):
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            action.setToolTip(f"{action.text().replace('&', '')} ({keys})")
+            tools.addAction(action)
         self.addToolBarBreak()
         options = ToolOptionsBar(self.canvas, self)
         options.setObjectName("tool-options")
@@ -508,9 +517,27 @@ class MainWindow(QMainWindow):
             self.canvas.set_before(None)
         self.canvas.viewport().update()
 
+    def canvas_key_pressed(self, event) -> None:
+        if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() \
+                and self.canvas.before_pyramid is None and self.document is not None:
+            self._load_before()  # for as long as the key is held, unless Compare keeps it
+        self.canvas.key_pressed(event)
+
+    def canvas_key_released(self, event) -> None:
+        self.canvas.key_released(event)
+        if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() \
+                and not self.compare_action.isChecked():
+            self.canvas.set_before(None)
+
+    def panel(self, title: str):
+        return next(p for p in self.action_panels if p.title.lower() == title.lower())
+
     def show_action_panel(self, title: str) -> None:
-        panel = next(p for p in self.action_panels if p.title.lower() == title.lower())
-        self.action_box.setCurrentWidget(panel)
+        self.action_box.setCurrentWidget(self.panel(title))
+
+    def _remember_panel(self) -> None:
+        self.prefs.last_panel = self.action_box.currentWidget().title
+        self.prefs.save()
 
     def remove_masked(self) -> None:
         """Enter after painting: inpaint with the Inpaint panel's settings."""
@@ -610,6 +637,30 @@ class MainWindow(QMainWindow):
         self.prefs.mask_color = self.canvas.mask_color.name()
         self.prefs.mask_opacity = self.canvas.mask_opacity
         self.prefs.save()
+
+    def show_shortcuts(self) -> None:
+        from photoforge.ui.dialogs import ShortcutsDialog
+
+        ShortcutsDialog(self.shortcut_list(), self).exec()
+
+    def shortcut_list(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every shortcut: the menus' and tools', then the canvas's."""
+        from photoforge.ui.keys import CANVAS_HELP
+
+        rows, seen = [], set()
+        for action in self.findChildren(QAction):
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            if keys and id(action) not in seen:
+                seen.add(id(action))
+                rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        return rows + list(CANVAS_HELP)
+
+    def show_about(self) -> None:
+        from photoforge import __version__
+
+        QMessageBox.about(self, "About PhotoForge",
+                          f"PhotoForge {__version__}\n\nRestoration, upscaling, inpainting and "
+                          "stylisation of scanned photos.\nModels and their licences: Help ▸ Model licences.")
 
     def show_licences(self) -> None:
         from photoforge.engine.registry import MODELS

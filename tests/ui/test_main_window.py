@@ -70,7 +70,7 @@ def test_brush_size_keys(window, photo_file):
 def test_upscale_job_runs_in_the_worker_and_lands_as_one_step(window, photo_file, qtbot):
     window.open_path(photo_file)
     before = window.document.image.pixels.copy()
-    panel = window.action_panels[0]
+    panel = window.panel("Upscale")
     panel.model.setCurrentIndex(panel.model.findData("span-x2"))
     panel.device.setCurrentIndex(panel.device.findData("cpu"))
     seen = []
@@ -97,7 +97,7 @@ def test_cancel_leaves_the_document_unchanged(window, tmp_path, photo, qtbot):
     save_image(ImageData(np.ascontiguousarray(photo)), path)
     window.open_path(path)
     before = window.document.image.pixels.copy()
-    panel = window.action_panels[0]
+    panel = window.panel("Upscale")
     panel.model.setCurrentIndex(panel.model.findData("span-x2"))
     panel.device.setCurrentIndex(panel.device.findData("cpu"))
     panel.tile.setCurrentIndex(panel.tile.findData(128))
@@ -130,7 +130,7 @@ def test_a_failing_job_shows_a_dialog_and_changes_nothing(window, photo_file, qt
 
     monkeypatch.setattr(UpscalePanel, "make_job", lambda self, doc, prefs: ("Upscale", broken))
     with qtbot.waitSignal(window.jobs.failed, timeout=10000):
-        window.action_panels[0].run_button.click()
+        window.panel("Upscale").run_button.click()
     assert shown and "model exploded" in shown[0] and "unchanged" in shown[0]
     np.testing.assert_array_equal(window.document.image.pixels, before)
 

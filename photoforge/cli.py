@@ -103,6 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how the painting reaches full size (default guided: the photo's edges stay sharp)")
     _add_device_options(st)
 
+    adj = sub.add_parser("adjust", help="levels, curves, white balance, exposure, contrast, saturation")
+    _add_output_options(adj)
+    adj.add_argument("--auto", action="store_true",
+                     help="correct measured fading per photo (levels and saturation); identity if not faded")
+    adj.add_argument("--levels", action="append", default=[], metavar="[CH:]BLACK,WHITE[,GAMMA]",
+                     help="input levels in 0–255, for master (default) or r, g, b; repeatable")
+    adj.add_argument("--curve", action="append", default=[], metavar="[CH:]X,Y X,Y …",
+                     help="curve points in 0–255, e.g. '0,0 64,48 255,255'; repeatable per channel")
+    adj.add_argument("--wb", metavar="X,Y", help="white balance from the neutral at pixel X,Y")
+    adj.add_argument("--exposure", type=float, default=None, metavar="STOPS", help="−5…5 stops")
+    for name in ("contrast", "saturation", "vibrance"):
+        adj.add_argument(f"--{name}", type=float, default=None, metavar="N", help="−100…100")
+    adj.add_argument("--preset", metavar="FILE", help="settings saved from the Adjust panel (JSON)")
+
     gui = sub.add_parser("gui", help="open the desktop application (the default)")
     gui.add_argument("image", nargs="?", help="image to open")
     gui.add_argument("--mask", help="mask image to load with it")
@@ -354,6 +368,82 @@ def _cmd_restore(args) -> int:
     return _run_jobs(args, jobs, process)
 
 
+_CHANNEL_NAMES = {"master": 0, "m": 0, "rgb": 0, "red": 1, "r": 1, "green": 2, "g": 2, "blue": 3, "b": 3}
+
+
+def _channel_and_rest(text: str, option: str) -> tuple[int, str]:
+    name, sep, rest = text.partition(":")
+    if not sep:
+        return 0, text
+    if name.strip().lower() not in _CHANNEL_NAMES:
+        raise UsageError(f"{option} '{text}': channel must be master, r, g or b, not '{name}'")
+    return _CHANNEL_NAMES[name.strip().lower()], rest
+
+
+def _numbers(text: str, option: str, count: tuple[int, ...]) -> list[float]:
+    import math
+
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"{option} '{text}': numbers separated by commas") from None
+    if len(values) not in count or not all(math.isfinite(v) for v in values):
+        raise UsageError(f"{option} '{text}': {' or '.join(map(str, count))} finite numbers")
+    return values
+
+
+def _adjust_settings(args):
+    """The settings every file gets (preset, then the options over it); --auto and --wb are
+    measured per file. UsageError before any work for anything impossible."""
+    from dataclasses import replace
+
+    from photoforge.ops.adjust import AdjustError, Adjustments, Levels, load_preset
+
+    try:
+        base = load_preset(args.preset) if args.preset else Adjustments()
+        levels, curves = list(base.levels), list(base.curves)
+        for text in args.levels:
+            ch, rest = _channel_and_rest(text, "--levels")
+            v = _numbers(rest, "--levels", (2, 3))
+            levels[ch] = Levels(v[0] / 255, v[1] / 255, v[2] if len(v) == 3 else 1.0)
+        for text in args.curve:
+            ch, rest = _channel_and_rest(text, "--curve")
+            curves[ch] = tuple(tuple(c / 255 for c in _numbers(p, "--curve", (2,))) for p in rest.split())
+        scalar = {name: getattr(args, name) / 100 for name in ("contrast", "saturation", "vibrance")
+                  if getattr(args, name) is not None}
+        if args.exposure is not None:
+            scalar["exposure"] = args.exposure
+        return replace(base, levels=tuple(levels), curves=tuple(curves), **scalar)
+    except AdjustError as error:
+        raise UsageError(str(error)) from None
+
+
+def _cmd_adjust(args) -> int:
+    from dataclasses import replace
+
+    from photoforge.ops.adjust import adjust_image, from_fade_report, neutral_gains
+
+    settings = _adjust_settings(args)
+    point = tuple(int(v) for v in _numbers(args.wb, "--wb", (2,))) if args.wb else None
+    jobs = plan_jobs(args.inputs, args.output, args.format)
+    if not jobs:
+        raise UsageError("no images found in " + ", ".join(args.inputs))
+
+    def process(image, progress, job):  # a failure here is reported with the file's name
+        adjustments = settings
+        if args.auto:
+            from photoforge.ops.color import measure_fading
+
+            report = measure_fading(image.pixels)
+            adjustments = from_fade_report(report, adjustments)
+            _say(f"notice: {job.source.name}: {report.describe()}")
+        if point is not None:
+            adjustments = replace(adjustments, wb=neutral_gains(image.pixels, *point))
+        return adjust_image(image, adjustments, progress)
+
+    return _run_jobs(args, jobs, process)
+
+
 def _cmd_inpaint(args) -> int:
     from photoforge.core.imageio import ImageLoadError, load_image, save_image
     from photoforge.engine.progress import Progress
@@ -418,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_restore(args)
         if args.command == "stylize":
             return _cmd_stylize(args)
+        if args.command == "adjust":
+            return _cmd_adjust(args)
         if args.models_command == "list":
             return _cmd_models_list()
         if args.models_command == "add-inpaint":

@@ -24,7 +24,7 @@ def test_a_folder_of_sixteen_bit_scans_gets_the_same_levels_and_stays_sixteen_bi
     expected_settings = Adjustments(levels=(Levels(31 / 255, 160 / 255), Levels(), Levels(),
                                             Levels(0, 240 / 255, 1.1)), saturation=0.1)
     for i in range(2):
-        written = load_image(out / f"scan{i}.tif")
+        written = load_image(out / "scans" / f"scan{i}.tif")  # the folder mirrored
         assert written.pixels.dtype == np.uint16
         np.testing.assert_array_equal(written.pixels, apply_adjustments(pixels[i], expected_settings))
     assert "2 of 2" in result.stderr

@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--mask", help="mask image to load with it")
     gui.add_argument("--screenshot", metavar="PNG",
                      help="render the window offscreen, save it to PNG and exit")
-    gui.add_argument("--panel", choices=["upscale", "inpaint", "restore", "stylize"], help="action panel to show")
+    gui.add_argument("--panel", choices=["restore", "adjust", "inpaint", "upscale", "stylize"],
+                     help="action panel to show")
 
     models = sub.add_parser("models", help="list or build the models")
     msub = models.add_subparsers(dest="models_command", required=True)

@@ -58,6 +58,9 @@ class ActionPanel(QWidget):
         """Install the job's result (on the GUI thread): one undoable step by default."""
         document.apply_image(result, label, self.result_mask(document))
 
+    def job_ended(self) -> None:
+        """Any job ended (the runner is free again), e.g. to start a preview held back."""
+
 
 class UpscalePanel(ActionPanel):
     title = "Upscale"

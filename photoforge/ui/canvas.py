@@ -28,6 +28,7 @@ class Canvas(QAbstractScrollArea):
     brush_size_changed = Signal(float)
     stroke_finished = Signal()
     mask_style_changed = Signal()
+    picked = Signal(int, int)  # an image pixel clicked while picking (the eyedropper)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -54,6 +55,7 @@ class Canvas(QAbstractScrollArea):
         self._stroke = None
         self._last_point: QPointF | None = None
         self._pan_anchor = None
+        self._picking = False
         self._space_down = False
         self._pointer: QPointF | None = None
         # Compare: split position in view fraction (None = off) and hold-to-see-before.
@@ -338,6 +340,14 @@ class Canvas(QAbstractScrollArea):
                 self.viewport().update(QRect(int(p.x()) - r, int(p.y()) - r, 2 * r, 2 * r))
 
     # ----- input ----------------------------------------------------------------------
+    def set_picking(self, on: bool) -> None:
+        """The next click picks a pixel (signal `picked`) instead of painting."""
+        self._picking = on
+        if on:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.viewport().unsetCursor()
+
     def _painting_tool(self) -> bool:
         return self.tool in ("brush", "eraser") and not self._space_down and self.document is not None
 
@@ -350,6 +360,13 @@ class Canvas(QAbstractScrollArea):
                 (event.button() == Qt.MouseButton.LeftButton and (self._space_down or self.tool == "hand")):
             self._pan_anchor = (pos, self.horizontalScrollBar().value(), self.verticalScrollBar().value())
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self._picking and not self._space_down:
+            p = self.to_image(pos)
+            w, h = self.image_size()
+            if 0 <= p.x() < w and 0 <= p.y() < h:
+                self.set_picking(False)
+                self.picked.emit(int(p.x()), int(p.y()))
             return
         if event.button() == Qt.MouseButton.LeftButton and self._painting_tool():
             p = self.to_image(pos)

@@ -82,16 +82,20 @@ class JobRunner(QObject):
         self._live: dict[QThread, _Worker] = {}
         self._callbacks: dict[int, Callable[[Any], None] | None] = {}
         self._started_at = 0.0
+        self.quiet = False  # whether the current (or last) job is a quiet one
         self.last_traceback = ""
 
     @property
     def busy(self) -> bool:
         return self._current is not None
 
-    def start(self, label: str, fn: JobFn, on_done: Callable[[Any], None] | None = None) -> bool:
-        """Start a job; False (and nothing started) if one is already running."""
+    def start(self, label: str, fn: JobFn, on_done: Callable[[Any], None] | None = None,
+              quiet: bool = False) -> bool:
+        """Start a job; False (and nothing started) if one is already running. A `quiet`
+        job (a live preview) shows no progress; its failure is still reported."""
         if self.busy:
             return False
+        self.quiet = quiet
         job_id = next(self._ids)
         bridge = self._bridge
         progress = Progress(lambda f, m: bridge.progress.emit(job_id, f, m))
@@ -107,7 +111,8 @@ class JobRunner(QObject):
         thread.finished.connect(self._thread_finished)
         self._thread, self._live[thread] = thread, worker
         thread.start()
-        self.started.emit(label)
+        if not quiet:
+            self.started.emit(label)
         self.busy_changed.emit(True)
         return True
 
@@ -158,7 +163,7 @@ class JobRunner(QObject):
 
     @Slot(int, float, str)
     def _on_progress(self, job_id: int, fraction: float, message: str) -> None:
-        if job_id != self._current:
+        if job_id != self._current or self.quiet:
             return
         elapsed = time.monotonic() - self._started_at
         left = elapsed * (1 - fraction) / fraction if fraction > 0.02 else -1.0

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
 from photoforge.batch import IMAGE_SUFFIXES
 from photoforge.ui import settings
 from photoforge.ui.actions import ACTION_PANELS, ActionPanel
+from photoforge.ui.adjust_panel import AdjustPanel
 from photoforge.ui.style_panel import StylePanel
 from photoforge.ui.canvas import Canvas
 from photoforge.ui.jobs import JobRunner
@@ -78,7 +79,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.action_box = QToolBox()
         self.action_panels: list[ActionPanel] = []
-        for cls in [*ACTION_PANELS, StylePanel]:
+        restore, *others = ACTION_PANELS
+        for cls in [restore, AdjustPanel, *others, StylePanel]:
             panel = cls()
             panel.run_requested.connect(self.run_action)
             if hasattr(panel, "detect_requested"):
@@ -154,6 +156,7 @@ class MainWindow(QMainWindow):
         image = m.addMenu("&Image")
         self._act(image, "&Upscale…", lambda: self.show_action_panel("upscale"))
         self._act(image, "Re&store…", lambda: self.show_action_panel("restore"))
+        self._act(image, "&Adjust…", lambda: self.show_action_panel("adjust"), QKeySequence("Ctrl+L"))
         self._act(image, "&Inpaint…", lambda: self.show_action_panel("inpaint"))
         self._act(image, "St&ylize…", lambda: self.show_action_panel("stylize"))
         self._act(image, "&Remove masked area", self.remove_masked,
@@ -613,8 +616,11 @@ class MainWindow(QMainWindow):
         for w in (self.progress, self.eta_label, self.cancel_button):
             w.hide()
         self._device_label_refresh()
-        self.statusBar().showMessage(message, 6000)
+        if not self.jobs.quiet:
+            self.statusBar().showMessage(message, 6000)
         self._refresh_actions()
+        for panel in self.action_panels:
+            panel.job_ended()
 
     def _job_failed(self, label: str, message: str) -> None:
         self._job_ended(f"{label}: failed")

@@ -106,6 +106,8 @@ def run_tiled(model: ModelDescriptor, image: np.ndarray, progress: Progress | No
     progress = progress or null_progress()
     if model.kind is Kind.STYLE_VECTOR:
         raise ValueError(f"'{model.id}' gives a style vector, not an image: use run_once")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"'{model.id}' takes H×W×3 RGB, got an array of shape {image.shape}")
     adapter = model.adapter
     runner = runner_for(model, device=device, precision=precision, threads=threads, notify=notify,
                         progress=progress.sub(0.0, 0.02))

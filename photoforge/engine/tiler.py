@@ -23,7 +23,7 @@ from photoforge.engine.runtime import OutOfMemory
 
 MIN_TILE = 32
 
-# fn(chw float32 crop) -> chw float32 crop × scale
+# fn(C×H×W float32 crop) -> C'×(H·scale)×(W·scale) float32
 InferFn = Callable[[np.ndarray], np.ndarray]
 
 
@@ -86,6 +86,7 @@ class TiledRunner:
         self.spec = spec
         self.progress = progress or null_progress()
         self.split_depth = 0  # raised after an out-of-memory, for all later windows too
+        self.channels = 3  # of the output; set by run()
 
     def _crop(self, image: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Window plus context, as float32 C×H×W; returns the crop and the margins used."""
@@ -117,7 +118,7 @@ class TiledRunner:
         s = self.spec.scale
         m = self.spec.multiple
         ym, xm = (y0 + y1) // 2 // m * m, (x0 + x1) // 2 // m * m
-        out = np.empty((3, (y1 - y0) * s, (x1 - x0) * s), np.float32)
+        out = np.empty((self.channels, (y1 - y0) * s, (x1 - x0) * s), np.float32)
         for a0, a1 in ((y0, ym), (ym, y1)):
             for b0, b1 in ((x0, xm), (xm, x1)):
                 self.progress.check_aborted()
@@ -126,18 +127,20 @@ class TiledRunner:
         return out
 
     def run(self, image: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """image: H×W×3 (uint8/uint16/float32). out: preallocated (H·s)×(W·s)×3 of any of those."""
+        """image: H×W×C (uint8/uint16/float32). out: preallocated (H·s)×(W·s)×C' of any of
+        those, C' being what the network gives (3 for an image, 1 for a map)."""
         spec, s = self.spec, self.spec.scale
         h, w = image.shape[:2]
-        if out.shape != (h * s, w * s, 3):
-            raise ValueError(f"output must be {(h * s, w * s, 3)}, got {out.shape}")
+        if out.ndim != 3 or out.shape[:2] != (h * s, w * s):
+            raise ValueError(f"output must be {h * s}×{w * s}×channels, got {out.shape}")
+        self.channels = out.shape[2]
         ys = windows(h, spec.tile, spec.overlap, spec.multiple)
         xs = windows(w, spec.tile, spec.overlap, spec.multiple)
         total, done = len(ys) * len(xs), 0
         # One strip, allocated once, as tall as the tallest row of windows; finished rows
         # leave from the top and the rest moves up, so nothing grows or is copied whole.
         height = max(b - a for a, b in ys) * s
-        strip = np.zeros((3, height, w * s), np.float32)
+        strip = np.zeros((self.channels, height, w * s), np.float32)
         weight = np.zeros((height, w * s), np.float32)
         strip_y0 = 0  # input row at the top of the strip
         for i, (y0, y1) in enumerate(ys):

@@ -2,7 +2,8 @@
 
 An added ONNX file is validated (LaMa or MI-GAN signature), copied into the user data dir,
 pinned by sha256 and recorded with the licence the user states; from then on it is an
-ordinary registry entry.
+ordinary registry entry. LaMa exports disagree on their output range (0–1 or 0–255), so
+that is measured once, when the file is added, and recorded with it.
 """
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from photoforge.core import paths
+from photoforge.engine.adapters import ImageMaskInput, Lama, Migan
 from photoforge.engine.registry import ModelDescriptor, UserFile
 
 _UINT8, _FLOAT = 2, 1  # onnx.TensorProto element types
@@ -42,14 +46,39 @@ def _write_records(records: list[dict]) -> None:
 
 
 def _descriptor(r: dict) -> ModelDescriptor:
+    adapter = Migan() if r["signature"] == Migan.signature else Lama(output_scale=r.get("output_scale", 1.0))
     return ModelDescriptor(
-        r["id"], "inpaint", r["title"], f"Added by you ({r['signature']} signature).", "model",
-        1, 8, 0, False, r["licence"], UserFile(r["path"], r["sha256"]), 0,
-        inputs=r["signature"], working_size=r.get("working_size", 0))
+        id=r["id"], task="inpaint", title=r["title"], description=f"Added by you ({r['signature']} signature).",
+        speed="model", licence=r["licence"], source=UserFile(r["path"], r["sha256"]), adapter=adapter,
+        # Such networks downsample by 8; one with a fixed input size gets exactly that size.
+        size_multiple=1 if r.get("working_size") else 8, tileable=False, working_size=r.get("working_size", 0))
 
 
 def load_user_models() -> list[ModelDescriptor]:
-    return [_descriptor(r) for r in _read_records()]
+    records = _read_records()
+    # Records written before the output range was recorded get it measured now, once.
+    unmeasured = [r for r in records if r["signature"] == Lama.signature and "output_scale" not in r]
+    for r in unmeasured:
+        try:
+            r["output_scale"] = measure_output_scale(r["path"], r.get("working_size", 0))
+        except Exception:  # a missing or broken file is reported when the model is used
+            continue
+    if any("output_scale" in r for r in unmeasured):
+        _write_records(records)
+    return [_descriptor(r) for r in records]
+
+
+def measure_output_scale(path: str | Path, working_size: int = 0) -> float:
+    """255 for a LaMa export whose result is in 0–255, else 1: run once on the engine's test
+    card with a hole in the middle (any sane fill of a photo-like card exceeds 2 in 0–255)."""
+    from photoforge.engine.runtime import create_backend, probe_image
+
+    size = working_size or 64
+    hole = np.zeros((1, 1, size, size), np.uint8)
+    hole[..., size // 4: size // 2, size // 4: size // 2] = 1
+    feeds = Lama().feeds(ImageMaskInput(probe_image(size), hole))
+    out = create_backend(Path(path), "cpu", "fp32", 1).run(feeds)
+    return 255.0 if float(np.max(out)) > 2.0 else 1.0
 
 
 def _dims(value_info) -> list:
@@ -108,6 +137,12 @@ def add_inpaint_model(path: str | Path, licence: str, title: str | None = None) 
     record = {"id": model_id, "title": title or source.stem, "path": str(target),
               "sha256": sha256_of(target), "signature": signature, "licence": licence.strip(),
               "working_size": working_size}
+    if signature == Lama.signature:
+        try:
+            record["output_scale"] = measure_output_scale(target, working_size)
+        except Exception as error:  # the signature was right, but onnxruntime cannot run it
+            target.unlink()
+            raise ModelSignatureError(f"'{source}' does not run: {str(error)[:300]}") from None
     records = [r for r in _read_records() if r["id"] != model_id] + [record]
     _write_records(records)
     return _descriptor(record)

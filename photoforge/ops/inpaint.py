@@ -110,13 +110,14 @@ def _match_seam(original: np.ndarray, result: np.ndarray, hole: np.ndarray, user
 
 
 def _learned(model_id: str, device: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    from photoforge.engine.inference import runner_for
+    from photoforge.engine.adapters import Kind
+    from photoforge.engine.inference import run_tiled, runner_for
     from photoforge.engine.registry import get_model
 
     model = get_model(model_id)
-    if model.task != "inpaint":
+    if model.kind is not Kind.IMAGE_MASK:
         raise MaskProblem(f"'{model_id}' is a {model.task} model, not an inpainting one")
-    runner = runner_for(model, device=device, precision="fp32")
+    runner_for(model, device=device, precision="fp32")  # a missing or changed file fails before any work
 
     def run(work: np.ndarray, hole: np.ndarray) -> np.ndarray:
         h, w = hole.shape
@@ -126,12 +127,12 @@ def _learned(model_id: str, device: str) -> Callable[[np.ndarray, np.ndarray], n
         if size:
             rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if size < max(h, w) else cv2.INTER_CUBIC)
             m = cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST)
-        else:  # pad to the multiple of 8 such networks downsample by
-            ph, pw = (-h) % 8, (-w) % 8
-            rgb = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 8 else "edge")
+        else:  # pad here, not in the engine: the padding is no hole (the engine would mirror the mask)
+            k = model.size_multiple
+            ph, pw = (-h) % k, (-w) % k
+            rgb = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > k else "edge")
             m = np.pad(m, ((0, ph), (0, pw)))
-        out = runner.run((rgb.transpose(2, 0, 1)[None], m[None, None]))[0].transpose(1, 2, 0)
-        out = out.astype(np.float32) / (255.0 if model.inputs == "migan" or out.max() > 2.0 else 1.0)
+        out = run_tiled(model, rgb, extra=m, device=device, precision="fp32")
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC) if size else out[:h, :w]
         filled = work.copy()
         filled[..., :3] = np.clip(out, 0, 1)

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from photoforge.core.image import ImageData, from_float, to_float
-from photoforge.engine.inference import runner_for
+from photoforge.engine.inference import run_once, run_tiled, runner_for
 from photoforge.engine.progress import Progress, null_progress
 from photoforge.engine.registry import get_model
 
@@ -52,7 +52,6 @@ BUILTIN_WORK_SIZE = 1024
 IMAGE_WORK_SIZE = 384  # the arbitrary transformer's native (trained and shipped) size
 STYLE_IMAGE_SIZE = 256  # the style predictor's fixed input
 MIN_SIDE = 16
-MULTIPLE = 4  # both networks downsample by 4: reflect-pad to a multiple, crop after
 UPSAMPLERS = ("guided", "lanczos")
 STRIP_BUDGET = 64 << 20  # bytes of float temporaries per strip
 _BYTES_PER_PIXEL = 4 * 24  # float32 × the channels alive at once in _transfer_region
@@ -154,9 +153,9 @@ class StylizeOptions:
         return self.vector is not None
 
 
-def _runner(model_id: str, options: StylizeOptions, notify, progress=None):
-    return runner_for(get_model(model_id), device=options.device, precision=options.precision,
-                      threads=options.threads, notify=notify, progress=progress)
+def _runtime(options: StylizeOptions, notify) -> dict:
+    return {"device": options.device, "precision": options.precision, "threads": options.threads,
+            "notify": notify}
 
 
 def _rgb(pixels: np.ndarray) -> np.ndarray:
@@ -176,8 +175,9 @@ def style_vector(pixels: np.ndarray, options: StylizeOptions = StylizeOptions(),
     square = _rgb(pixels[y:y + side, x:x + side])
     interpolation = cv2.INTER_AREA if side > STYLE_IMAGE_SIZE else cv2.INTER_CUBIC
     small = to_float(cv2.resize(square, (STYLE_IMAGE_SIZE,) * 2, interpolation=interpolation))
-    out = _runner(PREDICT, options, notify, progress).run((np.clip(small, 0, 1)[None],))
-    return tuple(float(v) for v in np.asarray(out, np.float32).reshape(100))
+    chw = np.clip(small, 0, 1).transpose(2, 0, 1)[None]
+    vector = run_once(get_model(PREDICT), chw, progress=progress, **_runtime(options, notify))[0]
+    return tuple(float(v) for v in vector)
 
 
 def work_shape(height: int, width: int, options: StylizeOptions) -> tuple[int, int]:
@@ -193,25 +193,21 @@ def work_shape(height: int, width: int, options: StylizeOptions) -> tuple[int, i
     return max(MIN_SIDE, round(height * scale)), max(MIN_SIDE, round(width * scale))
 
 
-def run_network(small: np.ndarray, options: StylizeOptions, notify=None, progress=None) -> np.ndarray:
-    """H×W×3 float RGB in [0, 1] (working size) → the stylised H×W×3 float in [0, 1].
-    Reflect-pads to a multiple of 4 like the reference pipeline and crops after."""
+def run_network(small: np.ndarray, options: StylizeOptions, notify=None) -> np.ndarray:
+    """H×W×3 float RGB in [0, 1] (working size) → the stylised H×W×3 float in [0, 1]
+    (the engine reflect-pads to the networks' multiple of 4, like the reference pipeline)."""
     h, w = small.shape[:2]
-    ph, pw = -h % MULTIPLE, -w % MULTIPLE
     if options.uses_picture and max(h, w) <= IMAGE_WORK_SIZE:
         # Up to its native size the transformer sees what the shipped fixed-shape network
         # (and the reference pipeline) sees: the photo reflect-padded to a 384² square. Its
         # instance norm then has the same statistics (cropping only to ×4 differs by ~0.03).
-        ph, pw = IMAGE_WORK_SIZE - h, IMAGE_WORK_SIZE - w
-    padded = np.pad(small, ((0, ph), (0, pw), (0, 0)), mode="reflect") if ph or pw else small
+        small = np.pad(small, ((0, IMAGE_WORK_SIZE - h), (0, IMAGE_WORK_SIZE - w), (0, 0)), mode="reflect")
     if options.uses_picture:
-        vector = np.asarray(options.vector, np.float32).reshape(1, 1, 1, 100)
-        out = _runner(TRANSFORM, options, notify, progress).run((padded[None], vector))[0]
+        model, style = get_model(TRANSFORM), np.asarray(options.vector, np.float32)
     else:
-        chw = np.ascontiguousarray(padded.transpose(2, 0, 1)[None])
-        out = _runner(MULTISTYLE, options, notify, progress).run((chw, weight_vector(options.styles)))[0]
-        out = out.transpose(1, 2, 0)
-    return np.clip(out[:h, :w], 0.0, 1.0).astype(np.float32)
+        model, style = get_model(MULTISTYLE), weight_vector(options.styles)
+    out = run_tiled(model, small, extra=style, **_runtime(options, notify))
+    return np.clip(out[:h, :w], 0.0, 1.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -253,7 +249,7 @@ def prepare(pixels: np.ndarray, options: StylizeOptions, progress: Progress | No
     sh, sw = work_shape(h, w, options)
     progress.set(0.0, "loading the style network")
     model_id = TRANSFORM if options.uses_picture else MULTISTYLE
-    _runner(model_id, options, notify, progress.sub(0.0, 0.1))
+    runner_for(get_model(model_id), progress=progress.sub(0.0, 0.1), **_runtime(options, notify))
     progress.check_aborted()
     small_pixels = pixels if (sh, sw) == (h, w) else cv2.resize(pixels, (sw, sh), interpolation=cv2.INTER_AREA)
     small = to_float(_rgb(small_pixels.reshape(sh, sw, -1)))

@@ -9,10 +9,9 @@ import cv2
 import numpy as np
 
 from photoforge.core.image import ImageData
-from photoforge.engine.inference import runner_for, tile_spec
+from photoforge.engine.inference import run_tiled
 from photoforge.engine.progress import Progress, null_progress
 from photoforge.engine.registry import get_model
-from photoforge.engine.tiler import TiledRunner
 
 DEFAULT_MODEL = "realesrgan-x4plus"
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -57,16 +56,13 @@ def upscale_pixels(pixels: np.ndarray, options: UpscaleOptions, progress: Progre
     h, w, channels = pixels.shape
     target = (max(1, round(w * scale)), max(1, round(h * scale)))
     passes = passes_needed(model.scale, scale)
-    runner = runner_for(model, device=options.device, precision=options.precision,
-                        threads=options.threads, notify=notify, progress=progress.sub(0.0, 0.02))
     current = np.repeat(pixels, 3, axis=2) if channels == 1 else pixels
     for i in range(passes):
-        part = progress.sub(0.02 + 0.97 * i / passes, 0.02 + 0.97 * (i + 1) / passes)
+        part = progress.sub(0.99 * i / passes, 0.99 * (i + 1) / passes)
         ch, cw = current.shape[:2]
         out = np.empty((ch * model.scale, cw * model.scale, 3), pixels.dtype)
-        spec = tile_spec(model, options.tile, cw)
-        TiledRunner(lambda crop: runner.run(crop[None])[0], spec, part).run(current, out)
-        current = out
+        current = run_tiled(model, current, part, out=out, tile=options.tile, device=options.device,
+                            precision=options.precision, threads=options.threads, notify=notify)
     progress.check_aborted()
     current = resize(current, *target)
     if channels == 1:

@@ -203,13 +203,14 @@ def test_not_a_checkpoint_is_rejected(tmp_path):
 
 def test_ffdnet_pack_builds_and_denoises_through_the_engine(photo):
     """The registered pack builds via the normal path and, fed σ, removes real noise."""
-    from photoforge.engine.inference import runner_for
+    from photoforge.engine.adapters import ImageLevelInput
+    from photoforge.engine.inference import run_once
 
     model = get_model("ffdnet-color")
-    runner = runner_for(model, device="cpu", precision="fp32", sigma=25.0)
     clean = photo[100:228, 150:278].astype(np.float32) / 255
     noisy = np.clip(clean + np.random.default_rng(5).normal(0, 25 / 255, clean.shape), 0, 1)
-    out = runner.run(noisy.transpose(2, 0, 1)[None].astype(np.float32))[0].transpose(1, 2, 0)
+    x = ImageLevelInput(noisy.transpose(2, 0, 1)[None].astype(np.float32), 25.0)
+    out = run_once(model, x, device="cpu", precision="fp32")[0].transpose(1, 2, 0)
 
     def psnr(a, b):
         return 10 * np.log10(1 / np.mean((np.clip(a, 0, 1) - b) ** 2))

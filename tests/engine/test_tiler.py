@@ -69,6 +69,23 @@ def test_tiled_equals_untiled_when_context_covers_the_receptive_field(tile, over
     np.testing.assert_allclose(tiled, whole, atol=1e-6)
 
 
+def test_any_channel_count_in_and_out():
+    # An image + mask stack (4 channels) in, a one-channel map out, as adapters use it.
+    image = np.dstack([smooth_random((50, 66)), smooth_random((50, 66), seed=1)[:, :, :1]])
+    box = box_upscale_model(radius=2, scale=1)
+
+    def infer(chw):
+        return box(chw)[:3].mean(axis=0, keepdims=True) * box(chw)[3:]
+
+    def run_map(spec):
+        out = np.zeros((50, 66, 1), np.float32)
+        return TiledRunner(infer, spec).run(image, out)
+
+    np.testing.assert_allclose(run_map(TileSpec(20, 4, 3, 1)), run_map(TileSpec(0, 0, 0, 1)), atol=1e-6)
+    with pytest.raises(ValueError, match="output must be"):
+        TiledRunner(infer, TileSpec(0, 0, 0, 1)).run(image, np.zeros((50, 66), np.float32))
+
+
 def test_without_context_tiles_show_seams():
     # The reason context exists: the same tiling with none differs visibly.
     image = smooth_random((64, 64))

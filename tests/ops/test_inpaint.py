@@ -11,6 +11,7 @@ from PIL import Image
 
 from photoforge.core.image import ImageData
 from photoforge.core.imageio import load_image
+from photoforge.engine.adapters import Kind, Lama, Migan
 from photoforge.ops.inpaint import InpaintOptions, MaskProblem, components, inpaint
 from tests.conftest import ROOT
 
@@ -131,22 +132,24 @@ def test_cli_inpaint_and_its_errors(photo, tmp_path):
 
 # ----- the slot for learned models: a plumbing test with tiny models made here -----------
 
-def tiny_lama(path, grey=0.5):
-    """LaMa signature: image, mask float32 → image; fills the hole with flat grey."""
+def tiny_lama(path, grey=0.5, gain=1.0):
+    """LaMa signature: image, mask float32 → image × gain; fills the hole with flat grey."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes = [helper.make_node("Sub", ["one", "mask"], ["keep"]),
              helper.make_node("Mul", ["image", "keep"], ["kept"]),
              helper.make_node("Mul", ["mask", "grey"], ["filled"]),
-             helper.make_node("Add", ["kept", "filled"], ["output"])]
+             helper.make_node("Add", ["kept", "filled"], ["sum"]),
+             helper.make_node("Mul", ["sum", "gain"], ["output"])]
     graph = helper.make_graph(
         nodes, "tiny_lama",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"]),
          helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])],
         [numpy_helper.from_array(np.array(1, np.float32), "one"),
-         numpy_helper.from_array(np.array(grey, np.float32), "grey")])
+         numpy_helper.from_array(np.array(grey, np.float32), "grey"),
+         numpy_helper.from_array(np.array(gain, np.float32), "gain")])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
     return path
 
@@ -156,13 +159,37 @@ def test_onnx_slot_plumbing_validates_adds_and_runs_a_lama_style_model(tmp_path,
     from photoforge.engine.user_models import add_inpaint_model
 
     model = add_inpaint_model(tiny_lama(tmp_path / "Tiny LaMa.onnx"), licence="CC0 (test)")
-    assert model.id == "user-tiny-lama" and model.inputs == "lama"
+    assert model.id == "user-tiny-lama" and model.kind is Kind.IMAGE_MASK
+    assert model.adapter == Lama(output_scale=1.0)
     assert get_model(model.id).licence == "CC0 (test)" and model in models_for("inpaint")
     crop = photo[:96, :96].copy()
     mask = blob_mask(crop.shape[:2], (48, 48), 15)
     out = inpaint(ImageData(crop), mask, InpaintOptions(method=model.id, dilate=0, device="cpu")).pixels
     assert np.abs(out[mask > 0].astype(int) - 128).max() <= 2
     np.testing.assert_array_equal(out[mask == 0], crop[mask == 0])
+
+
+def test_a_lama_export_with_0_255_output_is_measured_once_and_recorded(tmp_path, photo):
+    import json
+
+    from photoforge.core import paths
+    from photoforge.engine.registry import get_model
+    from photoforge.engine.user_models import add_inpaint_model
+
+    model = add_inpaint_model(tiny_lama(tmp_path / "lama255.onnx", gain=255.0), licence="CC0 (test)")
+    assert model.adapter == Lama(output_scale=255.0)
+    crop = photo[:64, :64].copy()
+    mask = blob_mask(crop.shape[:2], (32, 32), 10)
+    out = inpaint(ImageData(crop), mask, InpaintOptions(method=model.id, dilate=0, device="cpu")).pixels
+    assert np.abs(out[mask > 0].astype(int) - 128).max() <= 2
+    # A record from before the range was recorded gets it measured on first load.
+    records_path = paths.models_dir() / "user_models.json"
+    records = json.loads(records_path.read_text())
+    for r in records:
+        r.pop("output_scale", None)
+    records_path.write_text(json.dumps(records))
+    assert get_model(model.id).adapter == Lama(output_scale=255.0)
+    assert {r["id"]: r.get("output_scale") for r in json.loads(records_path.read_text())}[model.id] == 255.0
 
 
 def test_onnx_slot_rejects_models_without_the_signature(tmp_path):
@@ -202,7 +229,7 @@ def test_onnx_slot_plumbing_runs_a_migan_style_uint8_model(tmp_path, photo):
     path = tmp_path / "migan.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
     model = add_inpaint_model(path, licence="MIT (test)")
-    assert model.inputs == "migan"
+    assert model.kind is Kind.IMAGE_MASK and model.adapter == Migan()
     crop = photo[:80, :80].copy()
     mask = blob_mask(crop.shape[:2], (40, 40), 12)
     out = inpaint(ImageData(crop), mask, InpaintOptions(method=model.id, dilate=0, device="cpu")).pixels

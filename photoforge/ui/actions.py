@@ -99,8 +99,12 @@ class UpscalePanel(ActionPanel):
     def _model_changed(self) -> None:
         from photoforge.engine.registry import get_model
 
+        from photoforge.engine.registry import origin
+
         model = get_model(self.model.currentData())
-        self.description.setText(f"{model.description} Weights: {model.licence}.")
+        # plain words here; the whole record on hover and in Help ▸ Model licences
+        self.description.setText(f"{model.description} Licence: {model.licence.split(' (')[0]}.")
+        self.description.setToolTip(f"{model.licence}\n{origin(model)}")
         self.scale.setValue(model.scale)
 
     def options(self, prefs):
@@ -125,8 +129,10 @@ class InpaintPanel(ActionPanel):
     """Removes what the mask covers. Enter in the canvas runs it ("remove")."""
 
     title = "Inpaint"
-    METHODS = (("Automatic (quick for thin marks, fill for areas)", "auto"),
-               ("Quick heal (scratches, dust)", "quick"), ("Content-aware fill", "fill"))
+    # Short names that fit the narrow dock; what each does is in its tooltip.
+    METHODS = (("Automatic", "auto", "Quick heal for thin marks, content-aware fill for areas"),
+               ("Quick heal", "quick", "Fast; for scratches and dust"),
+               ("Content-aware fill", "fill", "Rebuilds areas from their surroundings"))
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -147,10 +153,13 @@ class InpaintPanel(ActionPanel):
     def refresh_methods(self, select: str | None = None) -> None:
         current = select or self.method.currentData()
         self.method.clear()
-        for text, key in self.METHODS:
+        for text, key, tip in self.METHODS:
             self.method.addItem(text, key)
+            self.method.setItemData(self.method.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         for m in models_for("inpaint"):
-            self.method.addItem(f"{m.title} (added model, {m.licence})", m.id)
+            self.method.addItem(m.title, m.id)
+            self.method.setItemData(self.method.count() - 1, f"Added model; licence: {m.licence}",
+                                    Qt.ItemDataRole.ToolTipRole)
         self.method.setCurrentIndex(max(0, self.method.findData(current)))
 
     def add_model(self) -> None:

@@ -16,6 +16,26 @@ ZOOM_MIN, ZOOM_MAX = 1 / 128, 32.0
 _CACHE_TILES = 600  # ≈ 150 MB of 256² RGB tiles at most
 
 
+def contrasting_colour(pixels: np.ndarray, colour: QColor) -> QColor:
+    """`colour`, or its opposite hue when a fifth of the photo is that colour already (a red
+    overlay on a red dress or an orange sunset cannot be seen)."""
+    import cv2
+
+    step = max(1, max(pixels.shape[:2]) // 256)
+    proxy = pixels[::step, ::step]
+    if proxy.dtype == np.uint16:
+        proxy = (proxy >> 8).astype(np.uint8)
+    if proxy.shape[2] == 1:
+        return QColor(colour)
+    hsv = cv2.cvtColor(np.ascontiguousarray(proxy), cv2.COLOR_RGB2HSV)  # hue 0–179
+    hue = colour.hsvHue() / 2
+    distance = np.abs(hsv[..., 0].astype(np.int16) - hue)
+    near = (np.minimum(distance, 180 - distance) < 18) & (hsv[..., 1] > 80) & (hsv[..., 2] > 60)
+    if near.mean() < 0.2:
+        return QColor(colour)
+    return QColor.fromHsv((colour.hsvHue() + 180) % 360, colour.hsvSaturation(), colour.value())
+
+
 def _qimage_rgb(arr: np.ndarray) -> QImage:
     h, w = arr.shape[:2]
     return QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGB888)
@@ -27,7 +47,7 @@ class Canvas(QAbstractScrollArea):
     cursor_moved = Signal(int, int)  # image pixel under the pointer
     brush_size_changed = Signal(float)
     stroke_finished = Signal()
-    mask_style_changed = Signal()
+    mask_style_changed = Signal(bool)  # True when the user chose it (remembered)
     picked = Signal(int, int)  # an image pixel clicked while picking (the eyedropper)
 
     def __init__(self, parent=None):
@@ -249,14 +269,15 @@ class Canvas(QAbstractScrollArea):
         out[..., 3] = (mask.astype(np.uint16) * int(self.mask_opacity * 255) // 255).astype(np.uint8)
         return out
 
-    def set_mask_style(self, color: QColor | None = None, opacity: float | None = None) -> None:
+    def set_mask_style(self, color: QColor | None = None, opacity: float | None = None,
+                       chosen: bool = True) -> None:
         if color is not None:
             self.mask_color = QColor(color)
         if opacity is not None:
             self.mask_opacity = float(opacity)
         self._drop_kind("mask")
         self.viewport().update()
-        self.mask_style_changed.emit()
+        self.mask_style_changed.emit(chosen)
 
     def _level(self) -> int:
         return max(0, int(math.floor(math.log2(1.0 / self.zoom) + 1e-9))) if self.zoom < 1 else 0

@@ -64,6 +64,12 @@ class MainWindow(QMainWindow):
         self.eta_label = QLabel("")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.jobs.cancel)
+        # Fixed widths: labels whose text changes (zoom, time left) must not shift the
+        # Cancel button under the pointer.
+        metrics = self.fontMetrics()
+        for label, widest in ((self.eta_label, "9999 s left"), (self.zoom_label, "3200%"),
+                              (self.device_label, "Device: auto (OpenVINO CPU bf16)")):
+            label.setFixedWidth(metrics.horizontalAdvance(widest) + 12)
         for w in (self.progress, self.eta_label, self.cancel_button):
             w.hide()
         bar.addWidget(self.info_label, 1)
@@ -226,6 +232,7 @@ class MainWindow(QMainWindow):
         document.on_change.append(self._document_changed)
         document.history.listeners.append(self._history_changed)
         self.canvas.set_document(document)
+        self._fit_mask_colour(document)
         self.compare_action.setChecked(False)
         self.canvas.split = None
         self._history_changed()
@@ -639,7 +646,19 @@ class MainWindow(QMainWindow):
             self.autosave.set_interval(self.prefs.autosave_seconds)
             self._device_label_refresh()
 
-    def _remember_mask_style(self) -> None:
+    def _fit_mask_colour(self, document) -> None:
+        from photoforge.ui.canvas import contrasting_colour
+
+        chosen = QColor(self.prefs.mask_color)
+        colour = contrasting_colour(document.image.pixels, chosen)
+        self.canvas.set_mask_style(colour, chosen=False)  # for this photo only
+        if colour != chosen:
+            self.statusBar().showMessage(
+                f"Mask shown in {colour.name()}: the photo has much of {chosen.name()}", 6000)
+
+    def _remember_mask_style(self, chosen: bool) -> None:
+        if not chosen:
+            return
         self.prefs.mask_color = self.canvas.mask_color.name()
         self.prefs.mask_opacity = self.canvas.mask_opacity
         self.prefs.save()
@@ -669,11 +688,16 @@ class MainWindow(QMainWindow):
                           "stylisation of scanned photos.\nModels and their licences: Help ▸ Model licences.")
 
     def show_licences(self) -> None:
-        from photoforge.engine.registry import MODELS
+        from photoforge.engine.registry import all_models, origin
 
-        text = "\n".join(f"{m.id}: {m.licence} — {m.source.pack.project} {m.source.pack.version}"
-                         for m in MODELS)
-        QMessageBox.information(self, "Model licences", text)
+        models = all_models()
+        summary = "\n".join(f"{m.title}: {m.licence.split(' (')[0]}" for m in models)
+        box = QMessageBox(QMessageBox.Icon.Information, "Model licences",
+                          f"The models PhotoForge runs and their licences:\n\n{summary}",
+                          QMessageBox.StandardButton.Close, self)
+        # where each comes from, and what the packages themselves say, on demand
+        box.setDetailedText("\n\n".join(f"{m.title} ({m.id}): {m.licence}\n{origin(m)}" for m in models))
+        box.exec()
 
     # ----- drag and drop ----------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:

@@ -64,6 +64,7 @@ class ToolOptionsBar(QToolBar):
         self.colour.setToolTip("Mask colour")
         self.colour.clicked.connect(self._pick_colour)
         self._show_colour(canvas.mask_color)
+        canvas.mask_style_changed.connect(lambda chosen: self._show_colour(canvas.mask_color))
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(4, 0, 4, 0)

@@ -148,3 +148,24 @@ def test_the_window_opens_on_restore_and_then_on_the_panel_used_last(qtbot):
     qtbot.addWidget(second)
     assert second.action_box.currentWidget().title == "Stylize"
     second.show_action_panel("Restore")
+
+
+def test_a_red_photo_gets_a_mask_colour_it_does_not_share(window, tmp_path):
+    from PySide6.QtGui import QColor
+
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+
+    dress = np.zeros((60, 80, 3), np.uint8)
+    dress[...] = (200, 40, 30)  # a red dress filling the frame
+    save_image(ImageData(dress), tmp_path / "red.png")
+    grass = np.zeros((60, 80, 3), np.uint8)
+    grass[...] = (60, 160, 50)
+    save_image(ImageData(grass), tmp_path / "green.png")
+    window.open_path(tmp_path / "red.png")
+    hue = window.canvas.mask_color.hsvHue()
+    assert 150 <= hue <= 210, window.canvas.mask_color.name()  # cyan, opposite the red
+    assert window.prefs.mask_color == "#ff2828"  # for this photo only, not a new preference
+    window.document.history.mark_clean()
+    window.open_path(tmp_path / "green.png")
+    assert window.canvas.mask_color == QColor("#ff2828")

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QAbstractScrollArea
 
 from photoforge.ui.pyramid import TILE, Pyramid
@@ -49,6 +49,9 @@ class Canvas(QAbstractScrollArea):
     stroke_finished = Signal()
     mask_style_changed = Signal(bool)  # True when the user chose it (remembered)
     picked = Signal(int, int)  # an image pixel clicked while picking (the eyedropper)
+    # clone/heal stroke released: (tool, CoverageStroke, (dy, dx) source offset)
+    retouch_finished = Signal(str, object, object)
+    hint = Signal(str)  # a short note for the status bar
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -65,7 +68,7 @@ class Canvas(QAbstractScrollArea):
         self.prepared_pyramid: Pyramid | None = None
         self._tiles: OrderedDict[tuple, tuple[np.ndarray, QImage]] = OrderedDict()
         # Brush state (the tool options bar edits these).
-        self.tool = "brush"  # "brush" | "eraser" | "hand"
+        self.tool = "brush"  # "brush" | "eraser" | "hand" | "clone" | "heal"
         self.brush_size = 40.0  # diameter in image pixels
         self.brush_hardness = 0.7
         self.brush_opacity = 1.0
@@ -76,6 +79,13 @@ class Canvas(QAbstractScrollArea):
         self._last_point: QPointF | None = None
         self._pan_anchor = None
         self._picking = False
+        # Clone stamp and healing brush: the source (image point, set by Alt-click), the
+        # offset kept between strokes in aligned mode, and the stroke being painted.
+        self.clone_source: QPointF | None = None
+        self.clone_aligned = True
+        self._clone_offset: tuple[int, int] | None = None
+        self._retouch = None
+        self.busy = False  # a job is running: the image must not change under it
         self._space_down = False
         self._pointer: QPointF | None = None
         # Compare: split position in view fraction (None = off) and hold-to-see-before.
@@ -84,6 +94,7 @@ class Canvas(QAbstractScrollArea):
         self._dragging_split = False
         # A preview: 8-bit RGB pixels (kept alive for the QImage) and the image rect they cover.
         self._preview: tuple[np.ndarray, QImage, QRectF] | None = None
+        self._preview_labelled = True
 
     # ----- document -------------------------------------------------------------------
     def set_document(self, document) -> None:
@@ -132,7 +143,8 @@ class Canvas(QAbstractScrollArea):
         self._drop_kind("before")
         self.viewport().update()
 
-    def set_preview(self, pixels: np.ndarray | None, rect: tuple[int, int, int, int] | None = None) -> None:
+    def set_preview(self, pixels: np.ndarray | None, rect: tuple[int, int, int, int] | None = None,
+                    labelled: bool = True) -> None:
         """Show 8-bit RGB `pixels` over image region rect (y0, y1, x0, x1), at whatever
         resolution they come in; None removes it. Edits to the image remove it too."""
         if pixels is None:
@@ -141,6 +153,7 @@ class Canvas(QAbstractScrollArea):
             y0, y1, x0, x1 = rect
             pixels = np.ascontiguousarray(pixels)
             self._preview = (pixels, _qimage_rgb(pixels), QRectF(x0, y0, x1 - x0, y1 - y0))
+        self._preview_labelled = labelled
         self.viewport().update()
 
     @property
@@ -341,11 +354,14 @@ class Canvas(QAbstractScrollArea):
                 target = QRectF(o.x() + r.x() * self.zoom, o.y() + r.y() * self.zoom,
                                 r.width() * self.zoom, r.height() * self.zoom)
                 painter.drawImage(target, qimg)
-                painter.setPen(QPen(QColor(255, 255, 255), 1))
-                painter.drawText(target.topLeft() + QPointF(8, 18), "Preview")
+                if self._preview_labelled:
+                    painter.setPen(QPen(QColor(255, 255, 255), 1))
+                    painter.drawText(target.topLeft() + QPointF(8, 18), "Preview")
         if self.show_mask and self.mask_pyramid is not None and not self.show_before:
             self._draw_layer(painter, "mask", self.mask_pyramid, clip)
-        if self._pointer is not None and self.tool in ("brush", "eraser"):
+        if self._pointer is not None and self.tool in ("clone", "heal"):
+            self._draw_source(painter)
+        if self._pointer is not None and self.tool in ("brush", "eraser", "clone", "heal"):
             radius = self.brush_size / 2 * self.zoom
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -353,6 +369,49 @@ class Canvas(QAbstractScrollArea):
             painter.drawEllipse(self._pointer, radius, radius)
             painter.setPen(QPen(QColor(255, 255, 255), 1))
             painter.drawEllipse(self._pointer, radius, radius)
+
+    def _offset_at(self, p: QPointF) -> tuple[int, int] | None:
+        """(dy, dx) from image point `p` to where the clone/heal source is read."""
+        if self.clone_source is None:
+            return None
+        if self.clone_aligned and self._clone_offset is not None:
+            return self._clone_offset
+        return round(self.clone_source.y() - p.y()), round(self.clone_source.x() - p.x())
+
+    def _draw_source(self, painter: QPainter) -> None:
+        """What the brush would lay down, shown inside its circle before painting (at half
+        opacity), and a cross where it is read from."""
+        from photoforge.ui.pyramid import to_display
+
+        p = self.to_image(self._pointer)
+        offset = self._retouch[2] if self._retouch is not None else self._offset_at(p)
+        if offset is None or self.document is None:
+            return
+        dy, dx = offset
+        r = self.brush_size / 2
+        o = self._origin()
+        src = QPointF(o.x() + (p.x() + dx) * self.zoom, o.y() + (p.y() + dy) * self.zoom)
+        painter.setPen(QPen(QColor(255, 255, 255), 1))
+        painter.drawLine(src - QPointF(6, 0), src + QPointF(6, 0))
+        painter.drawLine(src - QPointF(0, 6), src + QPointF(0, 6))
+        if self._retouch is not None:
+            return
+        pixels = self.document.image.pixels
+        h, w = pixels.shape[:2]
+        y0, y1 = max(0, int(p.y() + dy - r)), min(h, int(p.y() + dy + r) + 1)
+        x0, x1 = max(0, int(p.x() + dx - r)), min(w, int(p.x() + dx + r) + 1)
+        if y0 >= y1 or x0 >= x1:
+            return
+        ghost = to_display(pixels[y0:y1, x0:x1])
+        target = QRectF(o.x() + (x0 - dx) * self.zoom, o.y() + (y0 - dy) * self.zoom,
+                        (x1 - x0) * self.zoom, (y1 - y0) * self.zoom)
+        painter.save()
+        clip = QPainterPath()
+        clip.addEllipse(self._pointer, r * self.zoom, r * self.zoom)
+        painter.setClipPath(clip)
+        painter.setOpacity(0.5)
+        painter.drawImage(target, _qimage_rgb(ghost))
+        painter.restore()
 
     def _update_cursor_area(self, old: QPointF | None, new: QPointF | None) -> None:
         r = int(self.brush_size / 2 * self.zoom) + 4
@@ -389,6 +448,10 @@ class Canvas(QAbstractScrollArea):
                 self.set_picking(False)
                 self.picked.emit(int(p.x()), int(p.y()))
             return
+        if event.button() == Qt.MouseButton.LeftButton and self.tool in ("clone", "heal") \
+                and self.document is not None and not self._space_down:
+            self._start_retouch(event)
+            return
         if event.button() == Qt.MouseButton.LeftButton and self._painting_tool():
             p = self.to_image(pos)
             radius = self.brush_size / 2
@@ -420,6 +483,9 @@ class Canvas(QAbstractScrollArea):
         if self._stroke is not None:
             self._stroke.line_to(p.x(), p.y(), self.brush_size / 2)
             self._last_point = p
+        if self._retouch is not None:
+            self._retouch[1].line_to(p.x(), p.y(), self.brush_size / 2)
+            self._show_retouch()
 
     def mouseReleaseEvent(self, event) -> None:
         if self._dragging_split:
@@ -433,6 +499,44 @@ class Canvas(QAbstractScrollArea):
             stroke, self._stroke = self._stroke, None
             stroke.end()  # one stroke = one undo step, pushed on release
             self.stroke_finished.emit()
+        if self._retouch is not None and event.button() == Qt.MouseButton.LeftButton:
+            tool, stroke, offset = self._retouch
+            self._retouch = None
+            if stroke.end():
+                self.retouch_finished.emit(tool, stroke, offset)  # the window computes and installs it
+
+    def _start_retouch(self, event) -> None:
+        from photoforge.core.document import CoverageStroke
+
+        p = self.to_image(event.position())
+        if event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            self.clone_source, self._clone_offset = p, None
+            self.hint.emit("Source set: paint to copy from there")
+            self.viewport().update()
+            return
+        if self.clone_source is None:
+            self.hint.emit("Alt-click where to copy from first")
+            return
+        if self.busy:
+            self.hint.emit("Wait for the running job to finish before retouching")
+            return
+        offset = self._offset_at(p)
+        if self.clone_aligned and self._clone_offset is None:
+            self._clone_offset = offset  # aligned: later strokes keep this offset
+        stroke = CoverageStroke(self.document.image.pixels.shape[:2], self.brush_opacity, self.brush_hardness)
+        self._retouch = (self.tool, stroke, offset)
+        stroke.dab(p.x(), p.y(), self.brush_size / 2)
+        self._show_retouch()
+
+    def _show_retouch(self) -> None:
+        """The stroke so far, cloned (healing is computed on release), as an overlay."""
+        from photoforge.ops.retouch import clone_region
+        from photoforge.ui.pyramid import to_display
+
+        _, stroke, offset = self._retouch
+        if stroke.rect is not None:
+            region = clone_region(self.document.image.pixels, stroke.rect, stroke.coverage(), offset)
+            self.set_preview(to_display(region), stroke.rect, labelled=False)
 
     def leaveEvent(self, event) -> None:
         old, self._pointer = self._pointer, None

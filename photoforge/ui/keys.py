@@ -23,6 +23,7 @@ CANVAS_HELP = (
     ("\\ (hold)", "Show the photo before the last step"),
     ("Shift + click", "Straight stroke from the last point"),
     ("Ctrl + wheel, pinch", "Zoom at the pointer"),
+    ("Alt + click (Clone, Heal)", "Set where to copy from"),
 )
 
 

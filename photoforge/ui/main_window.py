@@ -47,6 +47,8 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.canvas.stroke_finished.connect(self._history_changed)
         self.canvas.mask_style_changed.connect(self._remember_mask_style)
+        self.canvas.retouch_finished.connect(self._retouch)
+        self.canvas.hint.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.keys = WindowKeys(self)
         self._update_title()
         self._device_label_refresh()
@@ -175,7 +177,7 @@ class MainWindow(QMainWindow):
         tools = self.addToolBar("Tools")
         tools.setObjectName("tools")
         group = QActionGroup(self)
-        for name, key in (("Brush", "B"), ("Eraser", "E"), ("Hand", "H")):
+        for name, key in (("Brush", "B"), ("Eraser", "E"), ("Hand", "H"), ("Clone", "S"), ("Heal", "J")):
             action = QAction(name, self)
             action.setCheckable(True)
             action.setShortcut(QKeySequence(key))
@@ -258,6 +260,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_actions(self) -> None:
         doc, busy = self.document, self.jobs.busy
+        self.canvas.busy = busy
         self.export_original_action.setEnabled(bool(doc and doc.path))
         self.undo_action.setEnabled(bool(doc and doc.history.can_undo and not busy))
         self.redo_action.setEnabled(bool(doc and doc.history.can_redo and not busy))
@@ -526,6 +529,30 @@ class MainWindow(QMainWindow):
             self.canvas.split = None
             self.canvas.set_before(None)
         self.canvas.viewport().update()
+
+    def _retouch(self, tool: str, stroke, offset) -> None:
+        """A clone or heal stroke was released: compute it off the GUI thread, then install
+        it as one undo step."""
+        from photoforge.ops.retouch import clone_region, heal_region
+
+        document, pixels, rect = self.document, self.document.image.pixels, stroke.rect
+        alpha = stroke.coverage()
+        label = "Clone stamp" if tool == "clone" else "Healing brush"
+
+        def work(progress):
+            if tool == "clone":
+                return rect, clone_region(pixels, rect, alpha, offset)
+            return heal_region(pixels, rect, alpha, offset)
+
+        def land(result) -> None:
+            (y0, _, x0, _), region = result
+            self.canvas.set_preview(None)
+            if document is self.document and document.image.pixels is pixels:
+                document.apply_region(y0, x0, region, label)
+
+        if not self.jobs.start(label, work, land, quiet=True):
+            self.canvas.set_preview(None)
+            self.statusBar().showMessage("Busy: the stroke was not applied", 5000)
 
     def canvas_key_pressed(self, event) -> None:
         if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() \

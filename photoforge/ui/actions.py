@@ -46,6 +46,14 @@ class ActionPanel(QWidget):
     def make_job(self, document, prefs) -> Job:
         raise NotImplementedError
 
+    batchable = False  # runs on files without a document (inpaint needs a mask: it does not)
+
+    def batch_process(self, prefs) -> tuple[str, Callable]:
+        """What the panel does to any image with its settings now, for a batch of files:
+        a label and process(image, progress) -> ImageData. Reads the widgets, so call it on
+        the GUI thread; raises (with the reason) if the settings cannot run."""
+        raise NotImplementedError
+
     def result_mask(self, document):
         """A mask to change in the same undo step as the result (None: leave it)."""
         return None
@@ -64,6 +72,7 @@ class ActionPanel(QWidget):
 
 class UpscalePanel(ActionPanel):
     title = "Upscale"
+    batchable = True
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -123,6 +132,13 @@ class UpscalePanel(ActionPanel):
         image = document.image
         label = f"Upscale ×{options.scale:g} ({options.model})"
         return label, lambda progress: upscale(image, options, progress)
+
+    def batch_process(self, prefs):
+        from photoforge.ops.upscale import upscale
+
+        options = self.options(prefs)
+        return f"Upscale ×{options.scale:g} ({options.model})", \
+            lambda image, progress: upscale(image, options, progress)
 
 
 class InpaintPanel(ActionPanel):
@@ -197,6 +213,7 @@ class RestorePanel(ActionPanel):
     """Denoise → damage → repair → colour, with the damage mask reviewable first."""
 
     title = "Restore"
+    batchable = True
     detect_requested = Signal(object)
 
     def __init__(self, parent=None):
@@ -263,6 +280,13 @@ class RestorePanel(ActionPanel):
                        denoise=self.denoise.isChecked(), sigma=self.sigma.value() or None,
                        denoise_strength=self.denoise_strength.value() / 100, color=self.color.isChecked(),
                        color_options=colour, device=prefs.device, threads=prefs.threads_option)
+
+    def batch_process(self, prefs):
+        from photoforge.ops.restore import restore
+
+        options = self.options(prefs)
+        return f"Restore ({self.preset.currentText().lower()})", \
+            lambda image, progress: restore(image, options, progress).image
 
     def make_job(self, document, prefs) -> Job:
         from dataclasses import replace

@@ -197,6 +197,7 @@ def _slider(low: int, high: int) -> QSlider:
 
 class AdjustPanel(ActionPanel):
     title = "Adjust"
+    batchable = True
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -423,6 +424,23 @@ class AdjustPanel(ActionPanel):
             raise AdjustError("nothing to apply: every setting is at its neutral value")
         self._clear_preview()
         return settings.label(), lambda progress: adjust_image(image, settings, progress)
+
+    def batch_process(self, prefs):
+        from photoforge.ops.adjust import adjust_image, from_fade_report
+
+        settings = self.settings
+        per_photo = bool(settings.notes)  # Auto was the last word: measure each photo anew
+        if settings.is_identity and not per_photo:
+            raise AdjustError("nothing to apply: every setting is at its neutral value")
+
+        def process(image, progress):
+            adjustments = settings
+            if per_photo:
+                from photoforge.ops.color import measure_fading
+
+                adjustments = from_fade_report(measure_fading(image.pixels), settings)
+            return adjust_image(image, adjustments, progress)
+        return ("Auto adjust, then " if per_photo else "") + settings.label(), process
 
     def land(self, document, label: str, result) -> None:
         super().land(document, label, result)

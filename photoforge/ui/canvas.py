@@ -90,6 +90,10 @@ class Canvas(QAbstractScrollArea):
         self._pointer: QPointF | None = None
         # Compare: split position in view fraction (None = off) and hold-to-see-before.
         self.split: float | None = None
+        # Side by side: before on the left, after on the right, each half showing the same
+        # image point at the same zoom (the halves are the view shifted by a quarter width).
+        self.side_by_side = False
+        self._shift = 0.0
         self.show_before = False
         self._dragging_split = False
         # A preview: 8-bit RGB pixels (kept alive for the QImage) and the image rect they cover.
@@ -198,13 +202,21 @@ class Canvas(QAbstractScrollArea):
         vw, vh = self.viewport().width(), self.viewport().height()
         ox = (vw - w * self.zoom) / 2 if w * self.zoom < vw else -self.horizontalScrollBar().value()
         oy = (vh - h * self.zoom) / 2 if h * self.zoom < vh else -self.verticalScrollBar().value()
-        return QPointF(ox, oy)
+        return QPointF(ox + self._shift, oy)
+
+    def _half_shift(self, x: float) -> float:
+        quarter = self.viewport().width() / 4
+        return -quarter if x < 2 * quarter else quarter
 
     def to_image(self, p: QPointF) -> QPointF:
         o = self._origin()
+        if self.side_by_side:
+            o = o + QPointF(self._half_shift(p.x()), 0)
         return QPointF((p.x() - o.x()) / self.zoom, (p.y() - o.y()) / self.zoom)
 
     def _view_rect(self, rect) -> QRect:
+        if self.side_by_side:  # the region shows twice
+            return self.viewport().rect()
         y0, y1, x0, x1 = rect
         o = self._origin()
         return QRectF(o.x() + x0 * self.zoom, o.y() + y0 * self.zoom,
@@ -325,9 +337,12 @@ class Canvas(QAbstractScrollArea):
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 2)
         clip = event.rect()
-        before = self.before_pyramid if (self.show_before or self.split is not None) else None
+        before = self.before_pyramid if (self.show_before or self.split is not None
+                                         or self.side_by_side) else None
         if before is not None and self.show_before:
             self._draw_layer(painter, "before", before, clip)
+        elif before is not None and self.side_by_side:
+            self._paint_side_by_side(painter, before, clip)
         elif before is not None and self.split is not None:
             x = int(self.viewport().width() * self.split)
             left = clip.intersected(QRect(0, 0, x, self.viewport().height()))
@@ -358,7 +373,16 @@ class Canvas(QAbstractScrollArea):
                     painter.setPen(QPen(QColor(255, 255, 255), 1))
                     painter.drawText(target.topLeft() + QPointF(8, 18), "Preview")
         if self.show_mask and self.mask_pyramid is not None and not self.show_before:
-            self._draw_layer(painter, "mask", self.mask_pyramid, clip)
+            if self.side_by_side and before is not None:  # on the "after" half only
+                half = QRect(self.viewport().width() // 2, 0, self.viewport().width(), self.viewport().height())
+                painter.save()
+                painter.setClipRect(half)
+                self._shift = self.viewport().width() / 4
+                self._draw_layer(painter, "mask", self.mask_pyramid, clip.intersected(half))
+                self._shift = 0.0
+                painter.restore()
+            else:
+                self._draw_layer(painter, "mask", self.mask_pyramid, clip)
         if self._pointer is not None and self.tool in ("clone", "heal"):
             self._draw_source(painter)
         if self._pointer is not None and self.tool in ("brush", "eraser", "clone", "heal"):
@@ -369,6 +393,25 @@ class Canvas(QAbstractScrollArea):
             painter.drawEllipse(self._pointer, radius, radius)
             painter.setPen(QPen(QColor(255, 255, 255), 1))
             painter.drawEllipse(self._pointer, radius, radius)
+
+    def _paint_side_by_side(self, painter: QPainter, before: Pyramid, clip: QRect) -> None:
+        w, h = self.viewport().width(), self.viewport().height()
+        for half, kind, pyramid, shift, label in (
+                (QRect(0, 0, w // 2, h), "before", before, -w / 4, "Before"),
+                (QRect(w // 2, 0, w - w // 2, h), "image", self.image_pyramid, w / 4, "After")):
+            area = clip.intersected(half)
+            if area.isEmpty():
+                continue
+            painter.save()
+            painter.setClipRect(half)
+            self._shift = shift
+            self._draw_layer(painter, kind, pyramid, area)
+            self._shift = 0.0
+            painter.restore()
+            painter.setPen(QPen(QColor(255, 255, 255), 1))
+            painter.drawText(half.left() + 8, 20, label)
+        painter.setPen(QPen(QColor(255, 255, 255), 2))
+        painter.drawLine(w // 2, 0, w // 2, h)
 
     def _offset_at(self, p: QPointF) -> tuple[int, int] | None:
         """(dy, dx) from image point `p` to where the clone/heal source is read."""

@@ -149,6 +149,8 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         self.compare_action = self._act(view, "&Compare before/after", self.toggle_compare,
                                         QKeySequence("Ctrl+K"), checkable=True)
+        self.side_action = self._act(view, "Compare &side by side", self.toggle_side_by_side,
+                                     QKeySequence("Ctrl+Shift+K"), checkable=True)
         self.mask_action = self._act(view, "Show &mask", self.toggle_mask, QKeySequence("Ctrl+M"), checkable=True)
         self.mask_action.setChecked(True)
         mask = m.addMenu("&Mask")
@@ -235,13 +237,12 @@ class MainWindow(QMainWindow):
         document.history.listeners.append(self._history_changed)
         self.canvas.set_document(document)
         self._fit_mask_colour(document)
-        self.compare_action.setChecked(False)
-        self.canvas.split = None
+        self._compare(split=False, side=False)
         self._history_changed()
 
     def _document_changed(self, rect, layers) -> None:
         self.canvas.refresh(rect, image="image" in layers, mask="mask" in layers)
-        if "image" in layers and self.compare_action.isChecked():
+        if "image" in layers and (self.compare_action.isChecked() or self.side_action.isChecked()):
             self._load_before()
 
     def _history_changed(self) -> None:
@@ -522,12 +523,25 @@ class MainWindow(QMainWindow):
         self.canvas.set_before(before.pixels if before is not None else None)
 
     def toggle_compare(self, on: bool) -> None:
-        if on and self.document is not None:
+        """Split view (a draggable line); one compare mode at a time."""
+        self._compare(split=on, side=False)
+
+    def toggle_side_by_side(self, on: bool) -> None:
+        """Before and after in two halves at the same zoom and position."""
+        self._compare(split=False, side=on)
+
+    def _compare(self, split: bool, side: bool) -> None:
+        for action, on in ((self.compare_action, split), (self.side_action, side)):
+            action.blockSignals(True)
+            action.setChecked(on)
+            action.blockSignals(False)
+        on = (split or side) and self.document is not None
+        if on:
             self._load_before()
-            self.canvas.split = 0.5
         else:
-            self.canvas.split = None
             self.canvas.set_before(None)
+        self.canvas.split = 0.5 if split and on else None
+        self.canvas.side_by_side = side and on
         self.canvas.viewport().update()
 
     def _retouch(self, tool: str, stroke, offset) -> None:
@@ -563,7 +577,7 @@ class MainWindow(QMainWindow):
     def canvas_key_released(self, event) -> None:
         self.canvas.key_released(event)
         if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() \
-                and not self.compare_action.isChecked():
+                and not (self.compare_action.isChecked() or self.side_action.isChecked()):
             self.canvas.set_before(None)
 
     def panel(self, title: str):
@@ -744,33 +758,33 @@ class MainWindow(QMainWindow):
             self.start_batch(paths)
 
     def start_batch(self, paths: list[Path], dialog=None) -> bool:
+        """Run one action panel, with its settings now, over dropped files and folders;
+        the panel shown at the time is offered first."""
         from photoforge.batch import UsageError, plan_jobs, run_batch
-        from photoforge.ops.upscale import UpscaleOptions, upscale
         from photoforge.ui.dialogs import BatchDialog
 
         if self.jobs.busy:
             self.error("Batch", "Another job is running; wait for it or cancel it first.")
             return False
         if dialog is None:
-            dialog = BatchDialog(paths, self)
+            panels = [p for p in self.action_panels if p.batchable]
+            dialog = BatchDialog(paths, panels, self.action_box.currentWidget(), self.prefs, self)
             if dialog.exec() != BatchDialog.DialogCode.Accepted:
                 return False
         fmt = dialog.format.currentData() or None
         try:
+            label, process = dialog.panel.batch_process(self.prefs)
             jobs = plan_jobs([str(p) for p in paths], dialog.folder.text(), fmt)
             if len(paths) == 1 and not paths[0].is_dir():
                 jobs = plan_jobs([str(paths[0]), str(paths[0])], dialog.folder.text(), fmt)[:1]
-        except UsageError as error:
+        except (UsageError, ValueError) as error:
             self.error("Batch", str(error))
             return False
-        options = UpscaleOptions(model=dialog.model.currentData(), scale=dialog.scale.value(),
-                                 tile=self.prefs.tile_option, device=self.prefs.device,
-                                 threads=self.prefs.threads_option)
 
         def work(progress):
-            return run_batch(jobs, lambda image, p: upscale(image, options, p), progress=progress, fmt=fmt)
+            return run_batch(jobs, process, progress=progress, fmt=fmt)
 
-        return self.jobs.start(f"Batch of {len(jobs)}", work, self._batch_done)
+        return self.jobs.start(f"{label}: batch of {len(jobs)}", work, self._batch_done)
 
     def _batch_done(self, report) -> None:
         text = report.summary()

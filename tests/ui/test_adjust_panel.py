@@ -98,3 +98,31 @@ def test_applying_nothing_says_so(window, panel, monkeypatch):
     monkeypatch.setattr("photoforge.ui.main_window.QMessageBox.critical", lambda p, t, text: shown.append(text))
     panel.run_button.click()
     assert shown and "nothing to apply" in shown[0] and window.document.history.labels == []
+
+
+def test_dropping_files_offers_the_adjust_panel_with_its_settings(window, panel, photo, tmp_path, qtbot,
+                                                                  monkeypatch):
+    from photoforge.core.imageio import load_image
+    from photoforge.ui.dialogs import BatchDialog
+    from tests.ui.test_main_window import drop
+
+    settings = Adjustments(levels=(Levels(0.1, 0.8, 1.1),) + (Levels(),) * 3, saturation=-0.3)
+    panel.set_settings(settings)
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"print{i}.png")
+        save_image(ImageData(np.ascontiguousarray(photo[i * 50:i * 50 + 60, :70])), files[-1])
+    out = tmp_path / "adjusted"
+
+    def accept(dialog):
+        assert dialog.panel is panel and settings.label() in dialog.settings.text()
+        assert dialog.folder.text() == str(tmp_path / "adjusted")
+        return BatchDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(BatchDialog, "exec", accept)
+    with qtbot.waitSignal(window.jobs.finished, timeout=30000):
+        drop(window, files)
+    assert window.last_batch.summary() == "2 of 2 images done, 0 failed"
+    for i, f in enumerate(files):
+        np.testing.assert_array_equal(load_image(out / f.name).pixels,
+                                      apply_adjustments(np.ascontiguousarray(photo[i * 50:i * 50 + 60, :70]), settings))

@@ -169,3 +169,30 @@ def test_a_red_photo_gets_a_mask_colour_it_does_not_share(window, tmp_path):
     window.document.history.mark_clean()
     window.open_path(tmp_path / "green.png")
     assert window.canvas.mask_color == QColor("#ff2828")
+
+
+def test_side_by_side_shows_before_and_after_of_the_same_point_at_the_same_zoom(opened, qtbot):
+    from photoforge.core.document import Document
+    from photoforge.core.image import ImageData
+
+    original = np.zeros((96, 128, 3), np.uint8)
+    original[:, :64], original[:, 64:] = (80, 160, 200), (200, 60, 40)  # two flat halves
+    opened.set_document(Document(ImageData(original)))
+    doc, canvas = opened.document, opened.canvas
+    doc.apply_image(doc.image.with_pixels(255 - original), "Invert")
+    opened.compare_action.trigger()
+    opened.side_action.trigger()  # one compare mode at a time
+    assert canvas.side_by_side and canvas.split is None and not opened.compare_action.isChecked()
+    canvas.set_zoom(2.0)
+    qtbot.wait(20)
+    w, h = canvas.viewport().width(), canvas.viewport().height()
+    left, right = QPointF(w / 4 - 31, h / 2), QPointF(3 * w / 4 - 31, h / 2)
+    p, q = canvas.to_image(left), canvas.to_image(right)
+    assert abs(p.x() - q.x()) < 1e-6 and abs(p.y() - q.y()) < 1e-6  # the same image point
+    shot = canvas.viewport().grab().toImage()
+    x, y = int(p.x()), int(p.y())
+    shown_left, shown_right = shot.pixelColor(left.toPoint()), shot.pixelColor(right.toPoint())
+    assert (shown_left.red(), shown_left.green()) == tuple(original[y, x, :2])
+    assert (shown_right.red(), shown_right.green()) == tuple(255 - original[y, x, :2])
+    opened.side_action.trigger()
+    assert not canvas.side_by_side and canvas.before_pyramid is None

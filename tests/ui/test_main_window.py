@@ -168,9 +168,15 @@ def test_dropping_several_files_runs_a_batch(window, photo_file, tmp_path, qtbot
     bad.write_bytes(b"nope")
     out = tmp_path / "batch-out"
 
+    upscale = window.panel("Upscale")
+    upscale.model.setCurrentIndex(upscale.model.findData("span-x2"))
+    upscale.scale.setValue(2)
+    window.show_action_panel("Upscale")  # the panel shown is the action offered
+
     def accept(dialog):
-        dialog.model.setCurrentIndex(dialog.model.findData("span-x2"))
-        dialog.scale.setValue(2)
+        assert dialog.panel is upscale and "Upscale ×2 (span-x2)" in dialog.settings.text()
+        assert [dialog.action.itemText(i) for i in range(dialog.action.count())] == \
+            ["Restore", "Adjust", "Upscale", "Stylize"]
         dialog.folder.setText(str(out))
         return BatchDialog.DialogCode.Accepted
 

@@ -69,6 +69,9 @@ class ActionPanel(QWidget):
     def job_ended(self) -> None:
         """Any job ended (the runner is free again), e.g. to start a preview held back."""
 
+    def document_changed(self) -> None:
+        """Another document, or a new step in this one (cheap: called after every step)."""
+
 
 class UpscalePanel(ActionPanel):
     title = "Upscale"

@@ -214,7 +214,7 @@ class AdjustPanel(ActionPanel):
         self.levels.changed.connect(self._levels_changed)
         self.curve = CurveEditor()
         self.curve.changed.connect(self._curve_changed)
-        self.eyedropper = QPushButton("White balance: pick a neutral…")
+        self.eyedropper = QPushButton("Pick a neutral…")
         self.eyedropper.setCheckable(True)
         self.eyedropper.setToolTip("Then click something in the photo that should be grey or white")
         self.eyedropper.toggled.connect(self._pick_mode)
@@ -233,7 +233,8 @@ class AdjustPanel(ActionPanel):
         reset.clicked.connect(lambda: self.set_settings(Adjustments()))
         save.clicked.connect(self.save_preset)
         load.clicked.connect(self.load_preset)
-        self.live = QCheckBox("Live preview of the visible area")
+        self.live = QCheckBox("Live preview")
+        self.live.setToolTip("Preview the visible area as the settings change")
         self.live.setChecked(True)
         self.live.toggled.connect(lambda on: self.schedule_preview() if on else self._clear_preview())
         self._timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS, timeout=self.preview)
@@ -248,11 +249,15 @@ class AdjustPanel(ActionPanel):
         row.addWidget(save)
         row.addWidget(load)
         self.form.addRow("Channel", self.channel)
-        self.form.addRow(QLabel("Levels (drag black, midtones, white)"))
-        self.form.addRow(self.levels)
-        self.form.addRow(QLabel("Curve (click to add a point, double-click to remove)"))
-        self.form.addRow(self.curve)
-        self.form.addRow(self.eyedropper)
+        for text, widget, tip in (
+                ("Levels", self.levels, "Drag the black, midtone and white handles under the histogram"),
+                ("Curve", self.curve, "Click to add a point, drag to move it, double-click to remove it")):
+            label = QLabel(text)
+            label.setToolTip(tip)
+            widget.setToolTip(tip)
+            self.form.addRow(label)
+            self.form.addRow(widget)
+        self.form.addRow("White balance", self.eyedropper)
         for name, slider in self.sliders.items():
             self.form.addRow(name.capitalize(), slider)
         self.form.addRow(auto_row)
@@ -275,6 +280,10 @@ class AdjustPanel(ActionPanel):
         super().hideEvent(event)
         self.eyedropper.setChecked(False)
         self._clear_preview()
+
+    def document_changed(self) -> None:
+        if self.isVisible():
+            self.refresh_histogram()
 
     def refresh_histogram(self) -> None:
         doc = self.window.document if self.window is not None else None

@@ -27,6 +27,11 @@ OPEN_ANY_FILTER = ("Images and projects (" + " ".join(f"*{s}" for s in sorted(IM
                    + " *.pforge);;" + PROJECT_FILTER + ";;All files (*)")
 
 
+def _hue_name(colour: QColor) -> str:
+    names = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "magenta", "red")
+    return names[min(8, round(max(0, colour.hsvHue()) / 45))]
+
+
 class MainWindow(QMainWindow):
     def __init__(self):
         super().__init__()
@@ -253,6 +258,8 @@ class MainWindow(QMainWindow):
         self._refresh_actions()
         self._update_title()
         self._update_info()
+        for panel in self.action_panels:
+            panel.document_changed()
 
     @property
     def project_path(self) -> Path | None:
@@ -694,8 +701,8 @@ class MainWindow(QMainWindow):
         colour = contrasting_colour(document.image.pixels, chosen)
         self.canvas.set_mask_style(colour, chosen=False)  # for this photo only
         if colour != chosen:
-            self.statusBar().showMessage(
-                f"Mask shown in {colour.name()}: the photo has much of {chosen.name()}", 6000)
+            self.statusBar().showMessage(f"Mask shown in {_hue_name(colour)}: the photo has much "
+                                         f"{_hue_name(chosen)} in it (Mask colour in the tool bar)", 6000)
 
     def _remember_mask_style(self, chosen: bool) -> None:
         if not chosen:

@@ -1,6 +1,7 @@
 """The real widgets, driven with synthetic events (offscreen)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -235,6 +236,21 @@ def test_screenshot_command(tmp_path, photo_file):
     img = np.asarray(Image.open(shot).convert("RGB"))
     assert img.shape[0] > 400 and img.shape[1] > 600
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 200  # a photo is visible, not a blank window
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda d: d / "missing.png", "no such file"),
+    (lambda d: (d / "text.png").write_text("hello") and d / "text.png", "text.png"),
+    (lambda d: (d / "broken.pforge").write_bytes(b"PK\x03\x04 not a zip") and d / "broken.pforge", "broken.pforge"),
+], ids=["missing", "text-as-png", "damaged-project"])
+def test_screenshot_mode_reports_an_unusable_file_and_exits_2(tmp_path, make, expected):
+    # It used to wait forever on a modal error box nobody could close offscreen.
+    path = make(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "photoforge", "gui", str(path), "--screenshot",
+                             str(tmp_path / "shot.png")], capture_output=True, text=True, cwd=ROOT,
+                            timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and not (tmp_path / "shot.png").exists()
 
 
 def test_enter_removes_the_masked_area_in_one_undoable_step(window, photo_file, qtbot):

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(rs)
     rs.add_argument("--preset", choices=["gentle", "standard", "strong"], default="standard")
     rs.add_argument("--scratches", choices=["auto", "off"], default="auto", help="find and repair damage")
+    rs.add_argument("--detector", choices=["learned", "classical", "both"], default=None,
+                    help="what finds the damage (default: the preset's)")
     rs.add_argument("--sensitivity", type=float, default=None, help="damage detector sensitivity, 0–1")
     rs.add_argument("--denoise", default="auto", metavar="auto|off|SIGMA",
                     help="auto estimates the noise level; a number sets σ (in 8-bit units, 0–100)")
@@ -338,6 +340,7 @@ def _restore_options(args):
     if args.sensitivity is not None and not 0 <= args.sensitivity <= 1:
         raise UsageError(f"--sensitivity must be within 0–1, not {args.sensitivity:g}")
     return replace(options, scratches=args.scratches == "auto", denoise=denoise, sigma=sigma,
+                   detector=args.detector or options.detector,
                    color=args.color == "auto", device=args.device, precision=args.precision,
                    threads=args.threads,
                    sensitivity=options.sensitivity if args.sensitivity is None else args.sensitivity)

@@ -226,6 +226,13 @@ class RestorePanel(ActionPanel):
             self.preset.addItem(name.capitalize(), name)
         self.preset.setCurrentIndex(1)
         self.scratches = QCheckBox("Repair scratches and dust")
+        self.detector = _combo()
+        for text, key, tip in (
+                ("Learned", "learned", "PhotoForge's own network: cracks, creases, scratches, dust, stains"),
+                ("Classical", "classical", "Line and speck filters: straight scratches and dust"),
+                ("Both", "both", "Everything either finds")):
+            self.detector.addItem(text, key)
+            self.detector.setItemData(self.detector.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)
         self.sensitivity.setRange(0, 100)
         self.denoise = QCheckBox("Remove grain and noise")
@@ -247,6 +254,7 @@ class RestorePanel(ActionPanel):
             box.setChecked(True)
         self.form.addRow("Preset", self.preset)
         self.form.addRow(self.scratches)
+        self.form.addRow("Detector", self.detector)
         self.form.addRow("Sensitivity", self.sensitivity)
         self.form.addRow(detect)
         self.form.addRow(self.denoise)
@@ -264,6 +272,7 @@ class RestorePanel(ActionPanel):
         from photoforge.ops.restore import PRESETS
 
         p = PRESETS[self.preset.currentData()]
+        self.detector.setCurrentIndex(max(0, self.detector.findData(p.detector)))
         self.sensitivity.setValue(int(p.sensitivity * 100))
         self.denoise_strength.setValue(int(p.denoise_strength * 100))
         # The presets give all four colour corrections one strength, which the slider shows.
@@ -279,7 +288,8 @@ class RestorePanel(ActionPanel):
         colour = replace(base.color_options, levels=k, white_balance=k, contrast=k, saturation=k,
                          keep_monochrome=self.keep_mono.isChecked(),
                          neutralise_monochrome=not self.keep_mono.isChecked())
-        return replace(base, scratches=self.scratches.isChecked(), sensitivity=self.sensitivity.value() / 100,
+        return replace(base, scratches=self.scratches.isChecked(), detector=self.detector.currentData(),
+                       sensitivity=self.sensitivity.value() / 100,
                        denoise=self.denoise.isChecked(), sigma=self.sigma.value() or None,
                        denoise_strength=self.denoise_strength.value() / 100, color=self.color.isChecked(),
                        color_options=colour, device=prefs.device, threads=prefs.threads_option)

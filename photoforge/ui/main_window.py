@@ -607,14 +607,12 @@ class MainWindow(QMainWindow):
 
     def detect_damage(self, panel) -> None:
         """Fill the mask with what the detector finds, for the user to review and edit."""
-        from photoforge.ops.restore import denoise_options, find_damage
+        from photoforge.ops.restore import find_damage
 
         if self.document is None or self.jobs.busy:
             return
         document, image = self.document, self.document.image
-        options = panel.options(self.prefs)
-        # Looked for as Restore will: through the denoiser when grain removal is on.
-        denoise = denoise_options(options) if options.denoise else None
+        options = panel.options(self.prefs)  # looked for as Restore will: detector, denoiser
 
         def land(mask) -> None:
             if document is self.document:
@@ -624,8 +622,7 @@ class MainWindow(QMainWindow):
                     f"Damage mask: {100 * (mask > 0).mean():.2f} % of the photo. "
                     "Paint or erase to adjust, then Restore.", 8000)
 
-        self.jobs.start("Detect damage", lambda progress: find_damage(
-            image, options.sensitivity, progress, denoise), land)
+        self.jobs.start("Detect damage", lambda progress: find_damage(image, options, progress), land)
 
     # ----- jobs -----------------------------------------------------------------------
     def run_action(self, panel: ActionPanel) -> None:

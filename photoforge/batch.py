@@ -210,14 +210,13 @@ def decoder_notice(path: Path, messages: list[str], shown: int = 3) -> str | Non
     return f"'{path}': the decoder reported: {text}{more}"
 
 
-def load_quietly(path: Path, max_pixels: int, say: Callable[[str], None]):
-    """load_image, with what the decoders said turned into one notice naming the file."""
-    from photoforge.core.imageio import load_image
-
+def quietly(path, say: Callable[[str], None], read, *args):
+    """read(*args) (a loader of the file `path`), with what the decoders said turned into one
+    notice naming the file."""
     messages: list[str] = []
     try:
         with library_messages(messages):
-            return load_image(path, max_pixels=max_pixels)
+            return read(*args)
     finally:
         if (notice := decoder_notice(Path(path), messages)) is not None:
             say(f"notice: {notice}")

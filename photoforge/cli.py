@@ -294,10 +294,11 @@ def _style_source(text: str, what: str):
 
 
 def _style_picture(path: Path, what: str):
+    from photoforge.batch import quietly
     from photoforge.core.imageio import ImageLoadError, load_image
 
     try:
-        return load_image(path).pixels
+        return quietly(path, _say, load_image, path).pixels
     except ImageLoadError as error:
         raise UsageError(f"{what} '{path}' cannot be used: {error}") from None
 
@@ -463,8 +464,8 @@ def _cmd_restore(args) -> int:
 
 
 def _cmd_inpaint(args) -> int:
-    from photoforge.batch import load_quietly
-    from photoforge.core.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, ImageSaveError, check_save_target, save_image
+    from photoforge.batch import quietly
+    from photoforge.core.imageio import ImageLoadError, ImageSaveError, check_save_target, load_image, save_image
     from photoforge.engine.progress import Progress
     from photoforge.ops.inpaint import InpaintOptions, MaskProblem, inpaint
     from photoforge.ops.mask import MaskError, load_mask
@@ -473,8 +474,8 @@ def _cmd_inpaint(args) -> int:
     try:  # everything about the output first: no work for a result that cannot be written
         check_save_target(args.output, format=args.format, quality=args.quality, overwrite=args.overwrite,
                           protected=[args.image, args.mask])
-        image = load_quietly(Path(args.image), DEFAULT_MAX_PIXELS, _say)
-        mask = load_mask(args.mask, image.pixels.shape[:2])
+        image = quietly(args.image, _say, load_image, args.image)
+        mask = quietly(args.mask, _say, load_mask, args.mask, image.pixels.shape[:2])
     except (ImageLoadError, ImageSaveError, MaskError) as error:
         raise UsageError(str(error)) from None
     if args.method in ("auto", "fill") and mask.min() > 0:

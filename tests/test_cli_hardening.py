@@ -240,6 +240,19 @@ def test_decoder_complaints_become_one_notice_naming_the_file(tmp_path, run):
                      "bytes before marker 0xdb"]
 
 
+def test_inpaint_names_the_file_its_decoder_complained_about(tmp_path, run):
+    junk_jpeg(tmp_path / "junk.jpg")
+    mask = np.zeros((32, 32, 1), np.uint8)
+    mask[10:12, 5:25] = 255
+    save_image(ImageData(mask), tmp_path / "mask.png")
+    result = run("inpaint", tmp_path / "junk.jpg", "--mask", tmp_path / "mask.png", "-o", tmp_path / "o.png",
+                 "--method", "quick")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "Corrupt JPEG data" in line]
+    assert lines == [f"notice: '{tmp_path / 'junk.jpg'}': the decoder reported: Corrupt JPEG data: 4 extraneous "
+                     "bytes before marker 0xdb"]
+
+
 def test_library_messages_capture_c_output_and_warnings(capfd):
     import warnings
 

@@ -84,7 +84,8 @@ def output_suffix(source: Path, fmt: str | None) -> str:
     return suffix if suffix in _KEEP else ".png"  # GIF and the rest → lossless PNG
 
 
-def _key(path: Path) -> str:
+def path_key(path: Path) -> str:
+    """Equal for two spellings of one path (absolute, case-folded where the system does)."""
     return os.path.normcase(os.path.abspath(path))
 
 
@@ -94,7 +95,7 @@ def _separate(jobs: list[Job]) -> tuple[list[Job], list[tuple[Job, Path]]]:
     others keep their suffix in the name (`dup.gif.png`); what still collides is refused."""
     groups: dict[str, list[Job]] = {}
     for job in jobs:
-        groups.setdefault(_key(job.target), []).append(job)
+        groups.setdefault(path_key(job.target), []).append(job)
     renamed, final = [], {}
     for group in groups.values():
         for job in group:
@@ -106,7 +107,7 @@ def _separate(jobs: list[Job]) -> tuple[list[Job], list[tuple[Job, Path]]]:
     result = [final[job] for job in jobs]
     seen: dict[str, Job] = {}
     for job in result:
-        other = seen.setdefault(_key(job.target), job)
+        other = seen.setdefault(path_key(job.target), job)
         if other is not job:
             raise UsageError(f"'{other.source}' and '{job.source}' would both be written to "
                              f"'{job.target}'; rename one or process them separately")
@@ -138,7 +139,7 @@ def plan_batch(inputs: list[str], output: str, fmt: str | None) -> Plan:
             jobs.append(Job(path, (out / path.name).with_suffix(output_suffix(path, fmt))))
     unique = []
     for job in jobs:  # the same file named twice (or a file inside a folder also given) runs once
-        key = _key(job.source.resolve() if job.source.exists() else job.source)
+        key = path_key(job.source.resolve() if job.source.exists() else job.source)
         if key not in seen:
             seen.add(key)
             unique.append(job)

@@ -239,16 +239,11 @@ def _check_output_size(args, job, image, scale: float) -> None:
                       f"{width * height / 1e6:.4g} MP, above the limit of {limit / 1e6:.4g} MP (--max-pixels)")
 
 
-def _same_path(a, b) -> bool:
-    import os
-
-    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
-
-
 def _plan(args, extra_outputs=lambda jobs, job: ()) -> list:
     """The jobs, with everything about the outputs that can be checked before any work
     checked now (UsageError): format, folder, a file in the way, an input as output; for
     one input also an existing output. Names what folders held that is not read."""
+    from photoforge.batch import path_key
     from photoforge.core.imageio import ImageSaveError, check_save_target
 
     plan = plan_batch(args.inputs, args.output, args.format)
@@ -264,7 +259,7 @@ def _plan(args, extra_outputs=lambda jobs, job: ()) -> list:
     for job in plan.jobs:
         try:
             extra = list(extra_outputs(plan.jobs, job))
-            if any(_same_path(target, job.target) for target, _ in extra):
+            if any(path_key(target) == path_key(job.target) for target, _ in extra):
                 raise UsageError(f"'{job.target}' cannot be both the output image and the mask")
             for target, fmt in [(job.target, args.format), *extra]:
                 check_save_target(target, format=fmt, quality=args.quality, overwrite=args.overwrite,

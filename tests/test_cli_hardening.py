@@ -198,6 +198,9 @@ def test_mask_out_onto_an_input_says_it_is_an_input(photo_file, tmp_path, run):
     assert (f"error: cannot save '{photo_file}': it is one of the input images; use --overwrite to replace it"
             in result.stderr)
     assert photo_file.read_bytes() == before and not (tmp_path / "o.png").exists()
+    result = run("restore", photo_file, "-o", tmp_path / "o.png", "--mask-out", tmp_path / "o.png", *PASS_THROUGH)
+    assert result.returncode == 2
+    assert f"error: '{tmp_path / 'o.png'}' cannot be both the output image and the mask" in result.stderr
 
 
 def test_an_existing_mask_out_is_refused_before_the_restore(photo_file, tmp_path, run):

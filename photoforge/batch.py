@@ -18,6 +18,7 @@ _SAVE_SUFFIX = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "ti
                 "webp": ".webp", "bmp": ".bmp", "jp2": ".jp2"}
 _KEEP = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".jp2", ".j2k"}
 _SAME_FORMAT = {".jpe": ".jpg", ".mpo": ".jpg", ".jpf": ".jp2", ".j2c": ".j2k"}
+_HIDDEN = ("hidden file", "hidden folder")  # skipped, but not for being unreadable
 
 
 class UsageError(ValueError):
@@ -40,16 +41,14 @@ class Plan:
 
     def skipped_text(self) -> str | None:
         """"skipped 46 files that are not images PhotoForge reads: .sgi ×9, .blp ×7 …"."""
-        others = {k: n for k, n in self.skipped.items() if k != "hidden"}
+        others = {k: n for k, n in self.skipped.items() if k not in _HIDDEN}
         parts = []
         if others:
             total = sum(others.values())
             kinds = ", ".join(f"{k} ×{n}" for k, n in sorted(others.items(), key=lambda kv: (-kv[1], kv[0])))
             what = "files that are not images" if total != 1 else "file that is not an image"
             parts.append(f"{total} {what} PhotoForge reads: {kinds}")
-        if self.skipped.get("hidden"):
-            n = self.skipped["hidden"]
-            parts.append(f"{n} hidden file{'s' * (n != 1)}")
+        parts += [f"{n} {kind}{'s' * (n != 1)}" for kind in _HIDDEN if (n := self.skipped.get(kind))]
         return "skipped " + "; ".join(parts) if parts else None
 
 
@@ -63,12 +62,13 @@ def _walk(folder: Path, out: Path, skipped: Counter) -> list[Path]:
     images = []
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if (here / d).resolve() != out_real)
+        skipped["hidden folder"] += sum(d.startswith(".") for d in dirnames)  # .git, .thumbnails…
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and (here / d).resolve() != out_real)
         for name in filenames:
             path = here / name
             suffix = path.suffix.lower()
             if name.startswith("."):
-                skipped["hidden"] += 1
+                skipped["hidden file"] += 1
             elif suffix in IMAGE_SUFFIXES:
                 images.append(path)
             elif path.is_file():

@@ -60,10 +60,12 @@ def test_a_folder_batch_names_what_it_skipped_and_reads_archive_formats(tmp_path
     for name in ("e.sgi", "f.sgi", "g.blp", "notes"):
         (folder / name).write_bytes(b"not read")
     (folder / ".DS_Store").write_bytes(b"\0")
+    (folder / ".thumbnails").mkdir()
+    Image.fromarray(noise()).save(folder / ".thumbnails" / "a.png")
     result = run("restore", folder, "-o", tmp_path / "out", *PASS_THROUGH)
     assert result.returncode == 0, result.stderr
     assert ("notice: skipped 4 files that are not images PhotoForge reads: .sgi ×2, (no suffix) ×1, "
-            ".blp ×1; 1 hidden file") in result.stderr.splitlines()
+            ".blp ×1; 1 hidden file; 1 hidden folder") in result.stderr.splitlines()
     assert "4 of 4 images done, 0 failed" in result.stderr
     for name, values in pixels.items():
         assert np.array_equal(load_image(tmp_path / "out" / "archive" / (name[0] + ".png")).pixels, values)

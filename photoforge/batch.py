@@ -181,21 +181,27 @@ def library_messages(messages: list[str] | None = None, *, fd: bool = True) -> I
     with contextlib.ExitStack() as stack:
         caught = stack.enter_context(warnings.catch_warnings(record=True))
         warnings.simplefilter("always")
-        sink = stack.enter_context(tempfile.TemporaryFile()) if fd else None
-        if sink is not None:
-            sys.stderr.flush()
-            saved = os.dup(2)
-            os.dup2(sink.fileno(), 2)
+        sink = saved = None
+        if fd:
+            try:  # no stderr (a daemon) or no temp space: warnings are still caught
+                sink = stack.enter_context(tempfile.TemporaryFile())
+                sys.stderr.flush()
+                saved = os.dup(2)
+                os.dup2(sink.fileno(), 2)
+            except OSError:
+                if saved is not None:
+                    os.close(saved)
+                sink = saved = None
         try:
             yield messages
         finally:
             lines = []
-            if sink is not None:
+            if saved is not None:
                 sys.stderr.flush()
                 os.dup2(saved, 2)
                 os.close(saved)
                 sink.seek(0)
-                lines = sink.read().decode("utf-8", "replace").splitlines()
+                lines = sink.read(1 << 16).decode("utf-8", "replace").splitlines()  # a flood: its start
             lines += [str(w.message) for w in caught]
             for line in (line.strip() for line in lines):
                 if line and line not in messages and not any(h in line for h in _HARMLESS):

@@ -534,9 +534,7 @@ def _cmd_adjust(args) -> int:
 
     settings = _adjust_settings(args)
     point = tuple(int(v) for v in _numbers(args.wb, "--wb", (2,))) if args.wb else None
-    jobs = plan_jobs(args.inputs, args.output, args.format)
-    if not jobs:
-        raise UsageError("no images found in " + ", ".join(args.inputs))
+    jobs = _plan(args)
 
     def process(image, progress, job):  # a failure here is reported with the file's name
         adjustments = settings

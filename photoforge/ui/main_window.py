@@ -14,6 +14,7 @@ from photoforge.ui.actions import ACTION_PANELS, ActionPanel
 from photoforge.ui.adjust_panel import AdjustPanel
 from photoforge.ui.style_panel import StylePanel
 from photoforge.ui.canvas import Canvas
+from photoforge.ui.errorlog import log
 from photoforge.ui.jobs import JobRunner
 from photoforge.ui.keys import WindowKeys
 from photoforge.ui.panels import HistoryPanel, ToolOptionsBar
@@ -505,10 +506,14 @@ class MainWindow(QMainWindow):
             return
         try:
             self.document.apply_mask(load_mask(path, self.document.mask.shape), "Load mask")
-        except (MaskError, Exception) as error:
+        except MaskError as error:
             self.error("Cannot load mask", str(error))
+        except Exception as error:  # noqa: BLE001 - a bug: shown, and logged with its traceback
+            log.exception("loading the mask %s", path)
+            self.error("Cannot load mask", f"{path}: {error}")
 
     def save_mask(self) -> None:
+        from photoforge.core.imageio import ImageSaveError
         from photoforge.ops.mask import save_mask
 
         if self.document is None:
@@ -517,7 +522,7 @@ class MainWindow(QMainWindow):
         if path:
             try:
                 save_mask(self.document.mask, path, overwrite=True)
-            except Exception as error:
+            except ImageSaveError as error:
                 self.error("Cannot save mask", str(error))
 
     def toggle_mask(self, on: bool) -> None:
@@ -630,7 +635,11 @@ class MainWindow(QMainWindow):
             return
         try:
             label, fn = panel.make_job(self.document, self.prefs)
-        except Exception as error:
+        except ValueError as error:  # settings that cannot run (AdjustError, StyleError, …)
+            self.error(panel.title, str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - a bug: shown, and logged with its traceback
+            log.exception("preparing %s", panel.title)
             self.error(panel.title, str(error))
             return
         document = self.document
@@ -675,6 +684,7 @@ class MainWindow(QMainWindow):
             panel.job_ended()
 
     def _job_failed(self, label: str, message: str) -> None:
+        log.error("%s failed: %s\n%s", label, message, self.jobs.last_traceback)
         self._job_ended(f"{label}: failed")
         self.error(label, f"{label} failed; the image is unchanged.\n\n{message}")
 

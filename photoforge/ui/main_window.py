@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.prefs = settings.Preferences.load()
         self.document = None
+        self.print_windows: list[MainWindow] = []  # prints opened from a split scan
         self.jobs = JobRunner(self)
         self.autosave = SessionAutosave(self, self.prefs.autosave_seconds)
         self.canvas = Canvas(self)
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         file = m.addMenu("&File")
         self._act(file, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
         self._act(file, "Open &Project…", self.open_project_dialog)
+        self._act(file, "Spli&t Scan…", self.split_scan_dialog)
         self.recent_menu = file.addMenu("Open &Recent")
         self._fill_recent()
         # Save keeps the work (a project); images are only ever written by Export, to a
@@ -350,6 +352,72 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open image", "", OPEN_ANY_FILTER)
         if path:
             self.open_path(path)
+
+    # ----- scans ----------------------------------------------------------------------
+    def split_scan_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Split a scan into its prints", "", OPEN_FILTER)
+        if path:
+            self.split_scan(Path(path))
+
+    def split_scan(self, path: Path, decide=None) -> bool:
+        """Load the scan and find its prints (jobs), then let the user correct the outlines
+        and open or save the prints. `decide(dialog)` stands in for the user (tests)."""
+        from photoforge.core.imageio import ImageLoadError, load_image
+        from photoforge.ui.split_dialog import SplitDialog
+
+        if self.jobs.busy:
+            return False
+
+        def loaded(image) -> None:
+            dialog = SplitDialog(self, path, image)
+            dialog.detect()
+            if (decide or (lambda d: d.exec()))(dialog) != SplitDialog.DialogCode.Accepted or not dialog.chosen:
+                return
+            prints, trim = dialog.outlines()
+            if dialog.chosen == "save":
+                folder = QFileDialog.getExistingDirectory(self, "Save the prints in", str(path.parent))
+                if folder:
+                    self._save_prints(path, image, prints, trim, Path(folder))
+            else:
+                self._open_prints(path, image, prints, trim)
+
+        def load(progress):
+            try:
+                return load_image(path)
+            except ImageLoadError as error:
+                return error
+
+        return self.jobs.start(f"Open {path.name}", load, lambda r: self.error("Cannot open scan", str(r))
+                               if isinstance(r, Exception) else loaded(r))
+
+    def _open_prints(self, path: Path, image, prints, trim: float) -> None:
+        from photoforge.core.document import Document
+        from photoforge.ui.split_dialog import cut_prints
+
+        def land(cut) -> None:
+            for n, print_image in enumerate(cut, 1):
+                target = self if self.document is None else MainWindow()
+                if target is not self:
+                    target.resize(self.size())
+                    target.show()
+                    self.print_windows.append(target)
+                target.set_document(Document(print_image, source_name=f"{path.stem}_{n}{path.suffix}"))
+
+        self.jobs.start(f"Cut {len(prints)} prints", lambda p: cut_prints(image, prints, trim, p), land)
+
+    def _save_prints(self, path: Path, image, prints, trim: float, folder: Path) -> None:
+        from photoforge.core.imageio import save_image
+        from photoforge.ui.split_dialog import cut_prints
+
+        def work(progress):
+            written = []
+            for n, print_image in enumerate(cut_prints(image, prints, trim, progress), 1):
+                written.append(save_image(print_image, folder / f"{path.stem}_{n}{path.suffix}"))
+            return written
+
+        self.jobs.start(f"Save {len(prints)} prints", work,
+                        lambda written: self.statusBar().showMessage(
+                            f"Saved {len(written)} prints in {folder}", 8000))
 
     # ----- projects -------------------------------------------------------------------
     def offer_recovery(self) -> bool:

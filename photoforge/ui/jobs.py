@@ -46,7 +46,7 @@ class _Worker(QObject):
             result = self.fn(self.progress)
         except Aborted:
             self.bridge.aborted.emit(self.job_id)
-        except Exception as error:  # reported once, through the one failure path
+        except Exception as error:  # noqa: BLE001 - the one reporter: every failure reaches `failed`
             self.bridge.error.emit(self.job_id, _describe(error), traceback.format_exc())
         else:
             self.bridge.done.emit(self.job_id, result)
@@ -188,7 +188,7 @@ class JobRunner(QObject):
         if callback is not None:
             try:
                 callback(result)
-            except Exception as error:  # applying the result failed: same reporter
+            except Exception as error:  # noqa: BLE001 - applying the result failed: the same reporter
                 self.last_traceback = traceback.format_exc()
                 self.failed.emit(label, _describe(error))
                 return

@@ -65,6 +65,7 @@ class BatchReport:
     done: list[Job]
     failures: list[tuple[Job, str]]
     load_failures: int  # of which: the input itself was unusable
+    stopped: str | None = None  # why the batch stopped early (a model it needs is unusable)
 
     def summary(self) -> str:
         return f"{len(self.done)} of {self.total} images done, {len(self.failures)} failed"
@@ -77,6 +78,7 @@ def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fm
     """Load → process(image, progress) → save, for each job; a bad file is reported and the
     batch goes on. Cancelling (Aborted) stops the batch and propagates."""
     from photoforge.core.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, save_image
+    from photoforge.engine.packs import ModelPackError
     from photoforge.engine.progress import Aborted
 
     inputs = [job.source for job in jobs]
@@ -100,6 +102,12 @@ def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fm
             report.done.append(job)
         except Aborted:
             raise
+        except ModelPackError as error:  # the model, not this photo: said once, and the rest
+            report.stopped = str(error)  # would fail the same way
+            report.failures.extend((left, "not processed: " + str(error)) for left in jobs[n:])
+            say(f"error: {error}")
+            say(f"stopped: {len(jobs) - n} image{'s' * (len(jobs) - n != 1)} not processed")
+            break
         except ImageLoadError as error:
             report.failures.append((job, str(error)))
             report.load_failures += 1

@@ -39,10 +39,14 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
                    help="refuse inputs above this many pixels (default 300 million)")
 
 
-def _add_device_options(p: argparse.ArgumentParser) -> None:
+def _devices() -> list[str]:
     from photoforge.engine.runtime import DEVICES
 
-    p.add_argument("--device", default="auto", choices=["auto", *DEVICES],
+    return list(DEVICES)
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=["auto", *_devices()],
                    help="where models run (default auto: the fastest device that works)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="auto uses reduced precision only where it matches fp32 (≥ 40 dB)")
@@ -82,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("--format", choices=["png", "jpg", "tif", "webp", "bmp"])
     inp.add_argument("--quality", type=int, default=95)
     inp.add_argument("--overwrite", action="store_true")
-    inp.add_argument("--device", default="auto")
+    inp.add_argument("--device", default="auto", choices=["auto", *_devices()])
 
     st = sub.add_parser("stylize", help="paint images in one of 26 styles or in the style of any picture")
     _add_output_options(st)
@@ -301,7 +305,7 @@ def _run_jobs(args, jobs, process) -> int:
         _say(f"{job.source} → {job.target}")
     if len(jobs) > 1:
         _say(report.summary())
-    if len(jobs) == 1 and report.load_failures:
+    if (len(jobs) == 1 and report.load_failures) or (report.stopped and not report.done):
         return EXIT_USAGE
     return EXIT_SOME_FAILED if report.failures else EXIT_OK
 
@@ -406,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_gui()
         return run_gui(args.image, args.mask, args.screenshot, args.panel)
     from photoforge.core.imageio import ImageSaveError
+    from photoforge.engine.packs import ModelPackError
     from photoforge.engine.registry import UnknownModelError
     from photoforge.engine.runtime import DeviceError
     from photoforge.engine.user_models import ModelSignatureError
@@ -424,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.models_command == "add-inpaint":
             return _cmd_models_add(args)
         return _cmd_models_fetch(args)
-    except (UsageError, UnknownModelError, DeviceError, ModelSignatureError) as error:
+    except (UsageError, UnknownModelError, DeviceError, ModelSignatureError, ModelPackError) as error:
         _say(f"error: {error}")
         return EXIT_USAGE
     except ImageSaveError as error:

@@ -138,10 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_models_list() -> int:
     from photoforge.engine import packs
-    from photoforge.engine.registry import all_models
+    from photoforge.engine.registry import MODELS
+    from photoforge.engine.user_models import read_user_models
 
+    added, notices = read_user_models()
+    for notice in notices:
+        _say(f"notice: {notice}")
     rows = [("ID", "TASK", "SCALE", "BUILT", "LICENCE")]
-    for m in all_models():
+    for m in (*MODELS, *added):
         rows.append((m.id, m.task, f"×{m.scale}", "yes" if packs.is_built(m) else "no", m.licence))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:

@@ -211,8 +211,12 @@ def reduced_precisions(device: str) -> list[str]:
     if runtime != "openvino":
         return []
     try:
-        caps = _ov().Core().get_property(name, "OPTIMIZATION_CAPABILITIES")
-    except (DeviceError, *runtime_errors("openvino")):
+        ov = _ov()
+    except DeviceError:
+        return []
+    try:
+        caps = ov.Core().get_property(name, "OPTIMIZATION_CAPABILITIES")
+    except runtime_errors("openvino"):
         return []
     if name == "CPU":
         return ["bf16"] if "BF16" in caps else []

@@ -120,11 +120,13 @@ def read_user_models() -> tuple[list[ModelDescriptor], list[str]]:
         seen.add(r["id"])
         good.append(r)
     # Records written before the output range was recorded get it measured now, once.
+    from photoforge.engine.runtime import DeviceError, OutOfMemory
+
     unmeasured = [r for r in good if r["signature"] == Lama.signature and "output_scale" not in r]
     for r in unmeasured:
         try:
             r["output_scale"] = measure_output_scale(r["path"], r.get("working_size", 0))
-        except Exception:  # a missing or broken file is reported when the model is used
+        except (DeviceError, OutOfMemory):  # a missing or broken file is reported when it is used
             continue
     if any("output_scale" in r for r in unmeasured):
         _write_records(records)  # skipped records stay as they were: the user's to mend

@@ -239,9 +239,9 @@ def test_real_runtime_errors_become_device_failures_naming_the_device(tmp_path, 
         runtime.create_backend(broken, device, "fp32", 1)
 
 
-def test_a_real_runtime_failure_during_a_run_falls_back_to_the_next_device(tmp_path):
-    """openvino accepts the 8×8 probe, then fails on a 16×16 input inside the runtime; a
-    plain copy on `cpu` does not care: the runner falls back and names the failure."""
+def test_a_real_runtime_failure_during_a_run_is_a_device_failure(tmp_path):
+    """OpenVINO accepts the 8×8 probe, then fails on a 16×16 input inside the runtime: the
+    runner drops the device, says so, and with no device left names every failure."""
     path = _fixed_conv(tmp_path / "fixed.onnx")
     notices = []
     runner = ModelRunner(path, "m:fixed", lambda x: {"input": x}, device="openvino", precision="fp32",

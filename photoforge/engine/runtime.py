@@ -8,7 +8,7 @@ fp32 on a fixed probe image (≥ 40 dB), a verdict remembered per model file and
 """
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,8 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from photoforge.core import paths
+from photoforge.engine.progress import Aborted, Progress
+from photoforge.engine.store import KeyedStore
 
 MIN_PSNR_DB = 40.0
 
@@ -47,7 +49,7 @@ class OutOfMemory(RuntimeError):
 class Backend(Protocol):
     label: str
 
-    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray: ...
+    def run(self, feeds: dict[str, np.ndarray], progress: "Progress | None" = None) -> np.ndarray: ...
 
 
 def default_threads() -> int:
@@ -80,8 +82,19 @@ class OrtBackend:
             raise DeviceError(f"{provider} could not be initialised (missing drivers or libraries)")
         self.label = f"onnxruntime {provider.replace('ExecutionProvider', '')} fp32"
 
-    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session.run(None, feeds)[0]
+    def run(self, feeds: dict[str, np.ndarray], progress: Progress | None = None) -> np.ndarray:
+        if progress is None:
+            return self.session.run(None, feeds)[0]
+        import onnxruntime as ort
+
+        options = ort.RunOptions()  # its terminate flag ends the run between two nodes
+        with progress.stopping(lambda: setattr(options, "terminate", True)):
+            try:
+                return self.session.run(None, feeds, options)[0]
+            except Exception:
+                if progress.cancelled:
+                    raise Aborted("cancelled") from None
+                raise
 
 
 _OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -102,8 +115,17 @@ class OpenVinoBackend:
         self.request = self.compiled.create_infer_request()
         self.label = f"OpenVINO {device} {precision}"
 
-    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        self.request.infer(feeds)
+    def run(self, feeds: dict[str, np.ndarray], progress: Progress | None = None) -> np.ndarray:
+        if progress is None:
+            self.request.infer(feeds)
+        else:
+            self.request.start_async(feeds)
+            while not self.request.wait_for(50):  # ms: how soon a cancel is noticed
+                if progress.cancelled:
+                    self.request.cancel()
+                    with contextlib.suppress(RuntimeError):
+                        self.request.wait()  # the request is reused: let it come to rest
+                    raise Aborted("cancelled")
         return self.request.get_output_tensor(0).data.copy()
 
 
@@ -181,29 +203,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
-class _Verdicts:
-    """Remembered reduced-precision fidelity results, keyed by model file hash and device."""
-
-    def __init__(self) -> None:
-        self.path = paths.cache_dir() / "precision_checks.json"
-
-    def get(self, key: str) -> float | None:
-        try:
-            return json.loads(self.path.read_text()).get(key)
-        except (OSError, ValueError):
-            return None
-
-    def put(self, key: str, value: float) -> None:
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        data[key] = value
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.path)
-
-
 @dataclass
 class Selection:
     device: str
@@ -241,7 +240,7 @@ class ModelRunner:
 
     def _fidelity_ok(self, device: str, precision: str, backend: Backend) -> bool:
         key = f"{self.model_key}|{device}|{precision}"
-        verdicts = _Verdicts()
+        verdicts = KeyedStore("precision_checks.json")
         score = verdicts.get(key)
         if score is None:
             card = probe_image(max(64, self.probe_size))  # a fixed-size network needs its size
@@ -282,12 +281,15 @@ class ModelRunner:
                 self.notify(f"running on {self.selection.backend.label} ({reasons})")
         return self.selection
 
-    def run(self, x: Any) -> np.ndarray:
-        """Run on the selected device; on a non-memory failure, fall back and retry once per device."""
+    def run(self, x: Any, progress: Progress | None = None) -> np.ndarray:
+        """Run on the selected device; on a non-memory failure, fall back and retry once per
+        device. With `progress`, a cancel abandons the inference in flight (Aborted)."""
         while True:
             selection = self._select()
             try:
-                return selection.backend.run(self.feeds(x))
+                return selection.backend.run(self.feeds(x), progress)
+            except Aborted:
+                raise
             except Exception as error:
                 if _is_oom(error):
                     raise OutOfMemory(f"{selection.backend.label}: {error}") from error

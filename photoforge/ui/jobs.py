@@ -28,12 +28,17 @@ class _Bridge(QObject):
 
 
 class _Worker(QObject):
-    def __init__(self, job_id: int, fn: JobFn, progress: Progress, bridge: _Bridge):
+    def __init__(self, job_id: int, fn: JobFn, progress: Progress, bridge: _Bridge,
+                 after: list[QThread] = ()):
         super().__init__()
         self.job_id, self.fn, self.progress, self.bridge = job_id, fn, progress, bridge
+        self.after = list(after)  # cancelled jobs still stopping: never two at once on the CPU
 
     @Slot()
     def run(self) -> None:
+        for thread in self.after:
+            thread.wait()
+        self.after = []
         try:
             result = self.fn(self.progress)
         except Aborted:
@@ -103,7 +108,7 @@ class JobRunner(QObject):
         self._callbacks[job_id] = on_done
         self._started_at = time.monotonic()
         thread = QThread()
-        worker = _Worker(job_id, fn, progress, bridge)
+        worker = _Worker(job_id, fn, progress, bridge, after=list(self._live))
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # Connected before the thread starts, so that the end is never missed; queued to

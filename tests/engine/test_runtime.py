@@ -14,7 +14,7 @@ class FakeBackend:
         self.fn = fn
         self.calls = 0
 
-    def run(self, feeds):
+    def run(self, feeds, progress=None):
         self.calls += 1
         return self.fn(feeds["input"])
 

@@ -145,7 +145,7 @@ def cracks(layer: Layer, rng, density: float) -> None:
     for _ in range(max(1, count(rng, h * w, 2.0 * density))):
         tone, op = light_or_dark(rng, 0.6), rng.uniform(0.7, 1.0)
         width = float(rng.choice([1, 1.5, 2, 3, 4, 6, 8, 10], p=[.2, .15, .2, .15, .1, .1, .05, .05]))
-        stack = [(rng.uniform([0, 0], [w, h]), rng.uniform(0, 2 * np.pi), rng.uniform(60, 0.8 * max(h, w)), width, 0)]
+        stack = [(rng.uniform([0, 0], [w, h]), rng.uniform(0, 2 * np.pi), rng.uniform(min(60, 0.4 * max(h, w)), 0.8 * max(h, w)), width, 0)]
         while stack:
             start, heading, length, wd, depth = stack.pop()
             pts = walk(rng, start, heading, length, rng.uniform(3, 6), 0.18, 0.6)

@@ -82,7 +82,8 @@ def lr_at(progress: float, step: int, base: float, warmup: int = 100) -> float:
 
 
 def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8, size=192, lr=2e-3,
-          epoch_steps=250, resume=False, monitor=None, workers=1, widths=(24, 32, 48, 64), log=print):
+          epoch_steps=250, resume=False, monitor=None, workers=1, widths=(24, 32, 48, 64), warmup=100,
+          log=print):
     """Runs (or resumes) training; returns the list of per-step losses of this invocation.
     monitor: {name: crops} evaluated at each epoch end (F1 at threshold 0.5)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -112,7 +113,7 @@ def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8
         # learning rate has annealed when the budget stops a run on a busy machine.
         progress = max(step / steps, (time.time() - t0) / (minutes * 60))
         for g in opt.param_groups:
-            g["lr"] = lr_at(progress, step, lr)
+            g["lr"] = lr_at(progress, step, lr, warmup)
         loss = loss_fn(model.logits(to_input(x)), y, neg)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -70,6 +70,23 @@ def tune_threshold(sess, entries, seeds=(0, 1)) -> tuple[float, dict]:
     return float(THRESHOLDS[j]), table
 
 
+def held_out_f1(sess, threshold: float) -> dict:
+    """F1 on the README samples (never trained or tuned on), seeds as
+    tests/training/test_damage_seg_model.py draws them; the test states a bit less."""
+    import cv2
+    out = {}
+    photos = [np.ascontiguousarray(cv2.imread(str(ROOT / "resources" / "samples" / n))[..., ::-1])
+              for n in ("astronaut.jpg", "coffee.jpg")]
+    for kind in ("crack", "scratch", "dust"):
+        c = np.zeros(4, np.int64)
+        for i, rgb in enumerate(photos):
+            for seed in (0, 1):
+                s = synthesize(rgb, 900 + 10 * i + seed, (kind,))
+                c += metrics.counts(onnx_infer.predict(sess, s.image) >= threshold, s.mask)
+        out[kind] = round(metrics.f1_from_counts(c)[2], 4)
+    return out
+
+
 def max_abs_diff(model: DamageNet, sess, entries) -> float:
     """ORT vs torch on real photos (tuning subset, damaged), at two sizes."""
     worst = 0.0
@@ -105,6 +122,8 @@ def main() -> None:
     print(f"ORT vs torch, max abs diff on real inputs: {diff:.2e}")
     threshold, table = tune_threshold(sess, split["tune"])
     print(f"threshold {threshold} (tuning subset): {table[f'{threshold:.2f}']}")
+    held = held_out_f1(sess, threshold)
+    print(f"held-out (README samples) F1: {held}")
     with open(args.run / "log.csv") as f:
         rows = list(csv.DictReader(f))
     blob = args.out.read_bytes()
@@ -119,7 +138,7 @@ def main() -> None:
         "seed": ck["seed"], "training_minutes": round(ck["minutes"], 1), "training_steps": int(rows[-1]["step"]),
         "command": "python -m training.corpus build && python -m training.train_damage --steps 5000 --minutes 70"
                    " && python -m training.export_damage && python bench/bench_detector.py --record",
-        "final_log_row": rows[-1], "ort_vs_torch_max_abs_diff": diff,
+        "final_log_row": rows[-1], "held_out_test": held, "ort_vs_torch_max_abs_diff": diff,
         "trained_on": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
                       f"onnxruntime {ort.__version__}",
         "licence": "MIT (the project's own; trained here from the corpus in training/corpus_manifest.json)",
@@ -129,7 +148,7 @@ def main() -> None:
             ["lscpu"], capture_output=True, text=True).stdout.splitlines() if l.startswith("Model name"))
     except Exception:
         pass
-    onnx_infer.CARD.with_name(args.out.stem + ".json").write_text(json.dumps(card, indent=1) + "\n")
+    args.out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
     print(f"wrote {args.out} ({len(blob) / 1e6:.2f} MB, sha256 {card['sha256']}) and its card")
 
 

@@ -1,14 +1,24 @@
 """Turning CLI inputs (files and folders) into (input, output) pairs, the same for every op."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import os
+import sys
+import tempfile
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".mpo",
+                  ".jp2", ".j2k", ".j2c", ".jpf", ".tga", ".psd", ".qoi", ".pcx"}
 _SAVE_SUFFIX = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "tiff": ".tif",
-                "webp": ".webp", "bmp": ".bmp"}
-_KEEP = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+                "webp": ".webp", "bmp": ".bmp", "jp2": ".jp2"}
+_KEEP = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".jp2", ".j2k"}
+_SAME_FORMAT = {".jpe": ".jpg", ".mpo": ".jpg", ".jpf": ".jp2", ".j2c": ".j2k"}
+_HIDDEN = ("hidden file", "hidden folder")  # skipped, but not for being unreadable
 
 
 class UsageError(ValueError):
@@ -21,98 +31,278 @@ class Job:
     target: Path
 
 
-def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+@dataclass
+class Plan:
+    """The jobs, plus what the folder inputs held that is not an image PhotoForge reads
+    (suffix → count) and the outputs renamed so that two inputs never share one."""
+    jobs: list[Job]
+    skipped: Counter = field(default_factory=Counter)
+    renamed: list[tuple[Job, Path]] = field(default_factory=list)  # (job, the output it would have had)
+
+    def skipped_text(self) -> str | None:
+        """"skipped 46 files that are not images PhotoForge reads: .sgi ×9, .blp ×7 …"."""
+        others = {k: n for k, n in self.skipped.items() if k not in _HIDDEN}
+        parts = []
+        if others:
+            total = sum(others.values())
+            kinds = ", ".join(f"{k} ×{n}" for k, n in sorted(others.items(), key=lambda kv: (-kv[1], kv[0])))
+            what = "files that are not images" if total != 1 else "file that is not an image"
+            parts.append(f"{total} {what} PhotoForge reads: {kinds}")
+        parts += [f"{n} {kind}{'s' * (n != 1)}" for kind in _HIDDEN if (n := self.skipped.get(kind))]
+        return "skipped " + "; ".join(parts) if parts else None
+
+
+def _walk(folder: Path, out: Path, skipped: Counter) -> list[Path]:
+    """Image files under `folder`, sorted; never anything inside `out` (a rerun must not
+    take its own earlier outputs as inputs). Everything else is counted in `skipped`."""
+    try:
+        out_real = out.resolve()
+    except OSError:
+        out_real = None
+    images = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        skipped["hidden folder"] += sum(d.startswith(".") for d in dirnames)  # .git, .thumbnails…
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and (here / d).resolve() != out_real)
+        for name in filenames:
+            path = here / name
+            suffix = path.suffix.lower()
+            if name.startswith("."):
+                skipped["hidden file"] += 1
+            elif suffix in IMAGE_SUFFIXES:
+                images.append(path)
+            elif path.is_file():
+                skipped[suffix or "(no suffix)"] += 1
+    return sorted(images)
 
 
 def output_suffix(source: Path, fmt: str | None) -> str:
     if fmt:
         return _SAVE_SUFFIX[fmt.lower()]
     suffix = source.suffix.lower()
-    return suffix if suffix in _KEEP else ".png"  # GIF and unknown → lossless PNG
+    suffix = _SAME_FORMAT.get(suffix, suffix)
+    return suffix if suffix in _KEEP else ".png"  # GIF and the rest → lossless PNG
 
 
-def plan_jobs(inputs: list[str], output: str, fmt: str | None) -> list[Job]:
+def path_key(path: Path) -> str:
+    """Equal for two spellings of one path (absolute, case-folded where the system does)."""
+    return os.path.normcase(os.path.abspath(path))
+
+
+def _separate(jobs: list[Job]) -> tuple[list[Job], list[tuple[Job, Path]]]:
+    """Give each job its own output. Where several inputs map to one name (`dup.gif` and
+    `dup.png`, `UPPER.PNG` and `UPPER.png`), the input whose own name it is keeps it and the
+    others keep their suffix in the name (`dup.gif.png`); what still collides is refused."""
+    groups: dict[str, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(path_key(job.target), []).append(job)
+    renamed, final = [], {}
+    for group in groups.values():
+        for job in group:
+            if len(group) == 1 or job.source.name == job.target.name:
+                final[job] = job
+            else:
+                final[job] = Job(job.source, job.target.with_name(job.source.name + job.target.suffix))
+                renamed.append((final[job], job.target))
+    result = [final[job] for job in jobs]
+    seen: dict[str, Job] = {}
+    for job in result:
+        other = seen.setdefault(path_key(job.target), job)
+        if other is not job:
+            raise UsageError(f"'{other.source}' and '{job.source}' would both be written to "
+                             f"'{job.target}'; rename one or process them separately")
+    return result, renamed
+
+
+def plan_batch(inputs: list[str], output: str, fmt: str | None) -> Plan:
     """One input file → OUT is a file (or a folder that exists); otherwise OUT is a folder
     and each folder input's sub-folders are mirrored inside it."""
     if fmt and fmt.lower() not in _SAVE_SUFFIX:
-        raise UsageError(f"unknown --format '{fmt}'; choose one of png, jpg, tif, webp, bmp")
+        raise UsageError(f"unknown --format '{fmt}'; choose one of png, jpg, tif, webp, bmp, jp2")
     out = Path(output)
     paths = [Path(p) for p in inputs]
     single_file = len(paths) == 1 and not paths[0].is_dir()
     if single_file and not out.is_dir():
-        if out.suffix.lower() not in _SAVE_SUFFIX.values() and out.suffix.lower() not in (".jpeg", ".tiff"):
+        if out.suffix.lower() not in _SAVE_SUFFIX.values() and out.suffix.lower() not in (".jpeg", ".tiff", ".j2k"):
             if fmt is None:
                 raise UsageError(f"cannot tell the output format from '{out}'; add --format or a suffix")
-        return [Job(paths[0], out)]
+        return Plan([Job(paths[0], out)])
     if out.exists() and not out.is_dir():
         raise UsageError(f"'{out}' is a file, but several inputs need an output folder")
-    jobs = []
+    jobs, skipped, seen = [], Counter(), set()
     for path in paths:
         if path.is_dir():
-            for image in _images_under(path):
+            for image in _walk(path, out, skipped):
                 rel = image.relative_to(path)
                 jobs.append(Job(image, (out / path.name / rel).with_suffix(output_suffix(image, fmt))))
         else:
             jobs.append(Job(path, (out / path.name).with_suffix(output_suffix(path, fmt))))
-    return jobs
+    unique = []
+    for job in jobs:  # the same file named twice (or a file inside a folder also given) runs once
+        key = path_key(job.source.resolve() if job.source.exists() else job.source)
+        if key not in seen:
+            seen.add(key)
+            unique.append(job)
+    jobs, renamed = _separate(unique)
+    return Plan(jobs, skipped, renamed)
+
+
+def plan_jobs(inputs: list[str], output: str, fmt: str | None) -> list[Job]:
+    return plan_batch(inputs, output, fmt).jobs
+
+
+class Refused(Exception):
+    """A run_batch `check` refuses a job before any work on it (counted like an unusable input)."""
 
 
 @dataclass
 class BatchReport:
     total: int
-    done: list[Job]
-    failures: list[tuple[Job, str]]
-    load_failures: int  # of which: the input itself was unusable
+    done: list[Job] = field(default_factory=list)
+    failures: list[tuple[Job, str]] = field(default_factory=list)
+    load_failures: int = 0  # of which: the input itself was unusable
     stopped: str | None = None  # why the batch stopped early (a model it needs is unusable)
 
     def summary(self) -> str:
         return f"{len(self.done)} of {self.total} images done, {len(self.failures)} failed"
 
 
+# Library messages that change nothing about the pixels (libtiff on tags it does not know).
+_HARMLESS = ("Unknown field with tag", "does not end in null byte", "not sorted in ascending order",
+             "Palette images with Transparency expressed in bytes")
+
+
+@contextlib.contextmanager
+def library_messages(messages: list[str] | None = None, *, fd: bool = True) -> Iterator[list[str]]:
+    """Collect what libraries say while the block runs: Python warnings and, with `fd`, what
+    C libraries (libjpeg, libtiff, libpng) write straight to file descriptor 2. Yields a list
+    (`messages` if given) that gains the distinct, meaningful lines when the block ends;
+    nothing reaches stderr raw. Process-wide: for one-thread front ends like the CLI."""
+    messages = [] if messages is None else messages
+    with contextlib.ExitStack() as stack:
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
+        warnings.simplefilter("always")
+        sink = saved = None
+        if fd:
+            try:  # no stderr (a daemon) or no temp space: warnings are still caught
+                sink = stack.enter_context(tempfile.TemporaryFile())
+                sys.stderr.flush()
+                saved = os.dup(2)
+                os.dup2(sink.fileno(), 2)
+            except OSError:
+                if saved is not None:
+                    os.close(saved)
+                sink = saved = None
+        try:
+            yield messages
+        finally:
+            lines = []
+            if saved is not None:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                sink.seek(0)
+                lines = sink.read(1 << 16).decode("utf-8", "replace").splitlines()  # a flood: its start
+            lines += [str(w.message) for w in caught]
+            for line in (line.strip() for line in lines):
+                if line and line not in messages and not any(h in line for h in _HARMLESS):
+                    messages.append(line)
+
+
+def decoder_notice(path: Path, messages: list[str], shown: int = 3) -> str | None:
+    """One notice naming the file for everything its libraries said."""
+    if not messages:
+        return None
+    text = "; ".join(messages[:shown])
+    more = f" (and {len(messages) - shown} more)" if len(messages) > shown else ""
+    return f"'{path}': the decoder reported: {text}{more}"
+
+
+def quietly(path, say: Callable[[str], None], read, *args):
+    """read(*args) (a loader of the file `path`), with what the decoders said turned into one
+    notice naming the file."""
+    messages: list[str] = []
+    try:
+        with library_messages(messages):
+            return read(*args)
+    finally:
+        if (notice := decoder_notice(Path(path), messages)) is not None:
+            say(f"notice: {notice}")
+
+
 def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fmt: str | None = None,
               quality: int = 95, max_pixels: int | None = None,
               on_file: Callable[[int, Job], None] | None = None,
-              say: Callable[[str], None] = lambda message: None) -> BatchReport:
-    """Load → process(image, progress) → save, for each job; a bad file is reported and the
-    batch goes on. Cancelling (Aborted) stops the batch and propagates."""
-    from photoforge.core.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, save_image
+              say: Callable[[str], None] = lambda message: None,
+              check: Callable[[object, Job], None] | None = None,
+              report: BatchReport | None = None, quiet_decoders: bool = False) -> BatchReport:
+    """Check the output → load → check(image, job) → process(image, progress) → save, for each
+    job; a bad file is reported and the batch goes on. Cancelling (Aborted) and interrupts
+    stop the batch and propagate; pass `report` to see what was done by then.
+    `quiet_decoders` (a CLI, one thread) turns decoder chatter on stderr into notices."""
+    from photoforge.core.imageio import (DEFAULT_MAX_PIXELS, ImageLoadError, check_save_target, load_image,
+                                         save_image)
     from photoforge.engine.packs import ModelPackError
     from photoforge.engine.progress import Aborted
 
     inputs = [job.source for job in jobs]
-    report = BatchReport(len(jobs), [], [], 0)
+    report = report if report is not None else BatchReport(len(jobs))
+    report.total = len(jobs)
+    limit = max_pixels or DEFAULT_MAX_PIXELS
+    messages: list[str] = []
+    quiet = (lambda fd=True: library_messages(messages, fd=fd)) if quiet_decoders \
+        else (lambda fd=True: contextlib.nullcontext())
+
+    told = 0  # messages[:told] were reported already; the same line is not repeated for a file
+
+    def tell(job: Job, notices=()) -> None:
+        nonlocal told
+        if (notice := decoder_notice(job.source, messages[told:])) is not None:
+            say(f"notice: {notice}")
+        told = len(messages)
+        for notice in notices:
+            say(f"notice: {notice}")
+
     for n, job in enumerate(jobs):
-        part = progress.sub(n / len(jobs), (n + 1) / len(jobs))
-        part.set(0.0, f"{n + 1}/{len(jobs)}: {job.source.name}")
+        messages.clear()
+        told = 0
         if on_file is not None:
             on_file(n, job)
+        part = progress.sub(n / len(jobs), (n + 1) / len(jobs))
+        part.set(0.0, f"{n + 1}/{len(jobs)}: {job.source.name}")
         try:
-            image = load_image(job.source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+            check_save_target(job.target, format=fmt, quality=quality, overwrite=overwrite,
+                              protected=inputs, make_folders=True)
+            with quiet():
+                image = load_image(job.source, max_pixels=limit)
             seen = len(image.notices)
-            for notice in image.notices:
-                say(f"notice: {notice}")
-            result = process(image, part)
+            tell(job, image.notices)
+            if check is not None:
+                check(image, job)
+            with quiet(fd=False):  # the progress bar is drawn on stderr meanwhile
+                result = process(image, part)
             job.target.parent.mkdir(parents=True, exist_ok=True)
-            save_image(result, job.target, format=fmt, quality=quality, overwrite=overwrite,
-                       protected=inputs)
-            for notice in result.notices[seen:]:
-                say(f"notice: {notice}")
+            with quiet():
+                save_image(result, job.target, format=fmt, quality=quality, overwrite=overwrite,
+                           protected=inputs)
+            tell(job, result.notices[seen:])
             report.done.append(job)
         except Aborted:
             raise
         except ModelPackError as error:  # the model, not this photo: said once, and the rest
-            report.stopped = str(error)  # would fail the same way
+            tell(job)  # would fail the same way
+            report.stopped = str(error)
             report.failures.extend((left, "not processed: " + str(error)) for left in jobs[n:])
             say(f"error: {error}")
             say(f"stopped: {len(jobs) - n} image{'s' * (len(jobs) - n != 1)} not processed")
             break
-        except ImageLoadError as error:
+        except (ImageLoadError, Refused) as error:
+            tell(job)
             report.failures.append((job, str(error)))
             report.load_failures += 1
             say(f"error: {error}")
         except Exception as error:  # one bad file must not stop the batch; it is reported
+            tell(job)
             report.failures.append((job, f"{job.source}: {error}"))
             say(f"error: {job.source}: {error}")
         part.set(1.0)

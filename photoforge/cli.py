@@ -7,13 +7,21 @@ input was unusable. Heavy modules are imported inside the commands so that `--he
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 from pathlib import Path
 
 from photoforge import __version__
-from photoforge.batch import UsageError, plan_jobs
+from photoforge.batch import UsageError, plan_batch
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+FORMATS = ["png", "jpg", "tif", "webp", "bmp", "jp2"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl+C: temporary files go, what finished is listed."""
 
 
 def _say(message: str) -> None:
@@ -21,22 +29,52 @@ def _say(message: str) -> None:
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be positive and finite, got {text}")
     return value
+
+
+def _whole(text: str) -> int:
+    try:
+        value = float(text)  # accepts 3e8 as well as 300000000
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'") from None
+    if not math.isfinite(value) or value != int(value):
+        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'")
+    return int(value)
+
+
+def _ranged(low: int, high: int, what: str, zero: str | None = None):
+    """An argparse type: a whole number within low–high (or 0, when `zero` says what it means)."""
+    def parse(text: str) -> int:
+        value = _whole(text)
+        if not (low <= value <= high or (zero and value == 0)):
+            also = f" or 0 ({zero})" if zero else ""
+            raise argparse.ArgumentTypeError(f"{what} must be {low}–{high}{also}, not {text}")
+        return value
+    return parse
+
+
+_quality = _ranged(1, 100, "quality")
+_max_pixels = _ranged(1, 10**12, "the pixel limit")
+_threads = _ranged(1, 1024, "the thread count")
+_tile = _ranged(32, 16384, "the tile size in pixels", zero="no tiling")
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file for one input, else an output folder")
-    p.add_argument("--format", choices=["png", "jpg", "tif", "webp", "bmp"],
-                   help="output format (default: the input's, GIF → PNG)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--format", choices=FORMATS,
+                   help="output format (default: the input's; GIF, TGA, PSD, QOI, PCX → PNG)")
+    p.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality, 1–100 (default 95)")
     p.add_argument("--overwrite", action="store_true", help="replace existing files, inputs included")
-    p.add_argument("--max-pixels", type=int, default=None,
-                   help="refuse inputs above this many pixels (default 300 million)")
+    p.add_argument("--max-pixels", type=_max_pixels, default=None,
+                   help="refuse inputs and outputs above this many pixels (default 300 million)")
 
 
 def _devices() -> list[str]:
@@ -50,7 +88,7 @@ def _add_device_options(p: argparse.ArgumentParser) -> None:
                    help="where models run (default auto: the fastest device that works)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="auto uses reduced precision only where it matches fp32 (≥ 40 dB)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--threads", type=_threads, default=None, help="CPU threads (default: all cores)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,13 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--model", default=None, help="model id (see `photoforge models list`)")
     up.add_argument("--scale", type=_positive_float, default=None,
                     help="any factor, e.g. 1.5, 3, 8 (default: the model's own)")
-    up.add_argument("--tile", type=int, default=None, help="tile size in pixels (0 = no tiling; default auto)")
+    up.add_argument("--tile", type=_tile, default=None,
+                    help="tile size in pixels, 32–16384 (0 = no tiling; default auto)")
     _add_device_options(up)
 
     rs = sub.add_parser("restore", help="repair scratches and dust, remove grain, recover faded colour")
     _add_output_options(rs)
     rs.add_argument("--preset", choices=["gentle", "standard", "strong"], default="standard")
     rs.add_argument("--scratches", choices=["auto", "off"], default="auto", help="find and repair damage")
+    rs.add_argument("--detector", choices=["learned", "classical", "both"], default=None,
+                    help="what finds the damage (default: the preset's)")
     rs.add_argument("--sensitivity", type=float, default=None, help="damage detector sensitivity, 0–1")
     rs.add_argument("--denoise", default="auto", metavar="auto|off|SIGMA",
                     help="auto estimates the noise level; a number sets σ (in 8-bit units, 0–100)")
@@ -83,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("-o", "--output", required=True, metavar="OUT")
     inp.add_argument("--method", default="auto",
                      help="auto (quick for thin marks, fill for areas), quick, fill, or an added model's id")
-    inp.add_argument("--format", choices=["png", "jpg", "tif", "webp", "bmp"])
-    inp.add_argument("--quality", type=int, default=95)
+    inp.add_argument("--format", choices=FORMATS)
+    inp.add_argument("--quality", type=_quality, default=95)
     inp.add_argument("--overwrite", action="store_true")
     inp.add_argument("--device", default="auto", choices=["auto", *_devices()])
 
@@ -107,12 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how the painting reaches full size (default guided: the photo's edges stay sharp)")
     _add_device_options(st)
 
+    adj = sub.add_parser("adjust", help="levels, curves, white balance, exposure, contrast, saturation")
+    _add_output_options(adj)
+    adj.add_argument("--auto", action="store_true",
+                     help="correct measured fading per photo (levels and saturation); identity if not faded")
+    adj.add_argument("--levels", action="append", default=[], metavar="[CH:]BLACK,WHITE[,GAMMA]",
+                     help="input levels in 0–255, for master (default) or r, g, b; repeatable")
+    adj.add_argument("--curve", action="append", default=[], metavar="[CH:]X,Y X,Y …",
+                     help="curve points in 0–255, e.g. '0,0 64,48 255,255'; repeatable per channel")
+    adj.add_argument("--wb", metavar="X,Y", help="white balance from the neutral at pixel X,Y")
+    adj.add_argument("--exposure", type=float, default=None, metavar="STOPS", help="−5…5 stops")
+    for name in ("contrast", "saturation", "vibrance"):
+        adj.add_argument(f"--{name}", type=float, default=None, metavar="N", help="−100…100")
+    adj.add_argument("--preset", metavar="FILE", help="settings saved from the Adjust panel (JSON)")
+
     gui = sub.add_parser("gui", help="open the desktop application (the default)")
     gui.add_argument("image", nargs="?", help="image to open")
     gui.add_argument("--mask", help="mask image to load with it")
     gui.add_argument("--screenshot", metavar="PNG",
                      help="render the window offscreen, save it to PNG and exit")
-    gui.add_argument("--panel", choices=["upscale", "inpaint", "restore", "stylize"], help="action panel to show")
+    gui.add_argument("--panel", choices=["restore", "adjust", "inpaint", "upscale", "stylize"],
+                     help="action panel to show")
 
     models = sub.add_parser("models", help="list or build the models")
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -188,13 +244,55 @@ def _cmd_upscale(args) -> int:
     model = get_model(args.model or DEFAULT_MODEL)
     if model.task != "upscale":
         raise UsageError(f"'{model.id}' is a {model.task} model; choose an upscale model")
-    jobs = plan_jobs(args.inputs, args.output, args.format)
-    if not jobs:
-        raise UsageError("no images found in " + ", ".join(args.inputs))
+    jobs = _plan(args)
     options = UpscaleOptions(model=model.id, scale=args.scale, tile=args.tile, device=args.device,
                              precision=args.precision, threads=args.threads)
+    scale = float(args.scale or model.scale)
     return _run_jobs(args, jobs, lambda image, progress, job: upscale(
-        image, options, progress, notify=lambda m: _say(f"notice: {m}")))
+        image, options, progress, notify=lambda m: _say(f"notice: {m}")),
+        check=lambda image, job: _check_output_size(args, job, image, scale))
+
+
+def _check_output_size(args, job, image, scale: float) -> None:
+    """Refuse, before any work, an enlargement beyond the pixel limit (`--scale 1e6`)."""
+    from photoforge.batch import Refused
+    from photoforge.core.imageio import DEFAULT_MAX_PIXELS
+
+    limit = args.max_pixels or DEFAULT_MAX_PIXELS
+    width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+    if width * height > limit:
+        raise Refused(f"'{job.source}': ×{scale:g} would make it {width}×{height} = "
+                      f"{width * height / 1e6:.4g} MP, above the limit of {limit / 1e6:.4g} MP (--max-pixels)")
+
+
+def _plan(args, extra_outputs=lambda jobs, job: ()) -> list:
+    """The jobs, with everything about the outputs that can be checked before any work
+    checked now (UsageError): format, folder, a file in the way, an input as output; for
+    one input also an existing output. Names what folders held that is not read."""
+    from photoforge.batch import path_key
+    from photoforge.core.imageio import ImageSaveError, check_save_target
+
+    plan = plan_batch(args.inputs, args.output, args.format)
+    if (skipped := plan.skipped_text()) is not None:
+        _say(f"notice: {skipped}")
+    if not plan.jobs:
+        raise UsageError("no images found in " + ", ".join(args.inputs))
+    for job, usual in plan.renamed:
+        _say(f"notice: '{job.source}' is written as '{job.target.name}', since another input "
+             f"also maps to '{usual.name}'")
+    inputs = [job.source for job in plan.jobs]
+    one = len(plan.jobs) == 1
+    for job in plan.jobs:
+        try:
+            extra = list(extra_outputs(plan.jobs, job))
+            if any(path_key(target) == path_key(job.target) for target, _ in extra):
+                raise UsageError(f"'{job.target}' cannot be both the output image and the mask")
+            for target, fmt in [(job.target, args.format), *extra]:
+                check_save_target(target, format=fmt, quality=args.quality, overwrite=args.overwrite,
+                                  protected=inputs, make_folders=True, exists_ok=not one)
+        except ImageSaveError as error:
+            raise UsageError(str(error)) from None
+    return plan.jobs
 
 
 def _style_source(text: str, what: str):
@@ -217,10 +315,11 @@ def _style_source(text: str, what: str):
 
 
 def _style_picture(path: Path, what: str):
+    from photoforge.batch import quietly
     from photoforge.core.imageio import ImageLoadError, load_image
 
     try:
-        return load_image(path).pixels
+        return quietly(path, _say, load_image, path).pixels
     except ImageLoadError as error:
         raise UsageError(f"{what} '{path}' cannot be used: {error}") from None
 
@@ -280,30 +379,38 @@ def _cmd_stylize(args) -> int:
             parse_styles(options.styles)
         except StyleError as error:
             raise UsageError(str(error)) from None
-    jobs = plan_jobs(args.inputs, args.output, args.format)
-    if not jobs:
-        raise UsageError("no images found in " + ", ".join(args.inputs))
+    jobs = _plan(args)
     return _run_jobs(args, jobs, lambda image, progress, job: stylize(
         image, options, progress, notify=lambda m: _say(f"notice: {m}")))
 
 
-def _run_jobs(args, jobs, process) -> int:
-    """Run process(image, progress, job) over the jobs with a progress bar; exit code."""
-    from photoforge.batch import run_batch
+def _run_jobs(args, jobs, process, check=None) -> int:
+    """Run process(image, progress, job) over the jobs with a progress bar; exit code.
+    Interrupted (Ctrl+C, SIGTERM), it lists what finished before passing the interrupt on."""
+    from photoforge.batch import BatchReport, run_batch
     from photoforge.engine.progress import Progress
     from photoforge.textbar import TextBar
 
     bar = TextBar("")
     current = {}
+    report = BatchReport(len(jobs))
 
     def on_file(n, job):
         bar.close() if n else None
         bar.restart(f"[{n + 1}/{len(jobs)}] {job.source.name}")
         current["job"] = job
 
-    report = run_batch(jobs, lambda image, progress: process(image, progress, current["job"]),
-                       progress=Progress(bar.batch(len(jobs))), overwrite=args.overwrite, fmt=args.format,
-                       quality=args.quality, max_pixels=args.max_pixels, on_file=on_file, say=_say)
+    try:
+        run_batch(jobs, lambda image, progress: process(image, progress, current["job"]),
+                  progress=Progress(bar.batch(len(jobs))), overwrite=args.overwrite, fmt=args.format,
+                  quality=args.quality, max_pixels=args.max_pixels, on_file=on_file, say=_say,
+                  check=check, report=report, quiet_decoders=True)
+    except KeyboardInterrupt:
+        bar.close()
+        for job in report.done:
+            _say(f"{job.source} → {job.target}")
+        _say(f"stopped: {len(report.done)} of {len(jobs)} images done before the interruption")
+        raise
     bar.close()
     for job in report.done:
         _say(f"{job.source} → {job.target}")
@@ -331,6 +438,7 @@ def _restore_options(args):
     if args.sensitivity is not None and not 0 <= args.sensitivity <= 1:
         raise UsageError(f"--sensitivity must be within 0–1, not {args.sensitivity:g}")
     return replace(options, scratches=args.scratches == "auto", denoise=denoise, sigma=sigma,
+                   detector=args.detector or options.detector,
                    color=args.color == "auto", device=args.device, precision=args.precision,
                    threads=args.threads,
                    sensitivity=options.sensitivity if args.sensitivity is None else args.sensitivity)
@@ -341,17 +449,31 @@ def _cmd_restore(args) -> int:
     from photoforge.ops.restore import restore
 
     options = _restore_options(args)
-    jobs = plan_jobs(args.inputs, args.output, args.format)
-    if not jobs:
-        raise UsageError("no images found in " + ", ".join(args.inputs))
+
+    def mask_target(jobs, job) -> Path:
+        target = Path(args.mask_out)
+        if len(jobs) > 1:  # mirror the outputs' folders, so equal names do not collide
+            rel = job.target.relative_to(Path(args.output))
+            target = target / rel.with_name(f"{rel.stem}_mask.png")
+        return target
+
+    jobs = _plan(args, lambda jobs, job: [(mask_target(jobs, job), "png")] if args.mask_out else [])
+
+    def check(image, job):
+        from photoforge.batch import Refused
+        from photoforge.core.imageio import ImageSaveError, check_save_target
+
+        if args.mask_out:  # an existing mask file is refused before the work, not after it
+            try:
+                check_save_target(mask_target(jobs, job), format="png", overwrite=args.overwrite,
+                                  protected=[j.source for j in jobs], make_folders=True)
+            except ImageSaveError as error:
+                raise Refused(str(error)) from None
 
     def process(image, progress, job):
         result = restore(image, options, progress, notify=lambda m: _say(f"notice: {m}"))
         if args.mask_out and result.damage is not None:
-            target = Path(args.mask_out)
-            if len(jobs) > 1:  # mirror the outputs' folders, so equal names do not collide
-                rel = job.target.relative_to(Path(args.output))
-                target = target / rel.with_name(f"{rel.stem}_mask.png")
+            target = mask_target(jobs, job)
             target.parent.mkdir(parents=True, exist_ok=True)
             save_mask(result.damage, target, overwrite=args.overwrite)
         if any(label.startswith("Denoise") for label, _ in result.stages):
@@ -360,26 +482,111 @@ def _cmd_restore(args) -> int:
             _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
         return result.image
 
+    return _run_jobs(args, jobs, process, check)
+
+
+_CHANNEL_NAMES = {"master": 0, "m": 0, "rgb": 0, "red": 1, "r": 1, "green": 2, "g": 2, "blue": 3, "b": 3}
+
+
+def _channel_and_rest(text: str, option: str) -> tuple[int, str]:
+    name, sep, rest = text.partition(":")
+    if not sep:
+        return 0, text
+    if name.strip().lower() not in _CHANNEL_NAMES:
+        raise UsageError(f"{option} '{text}': channel must be master, r, g or b, not '{name}'")
+    return _CHANNEL_NAMES[name.strip().lower()], rest
+
+
+def _numbers(text: str, option: str, count: tuple[int, ...]) -> list[float]:
+    import math
+
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"{option} '{text}': numbers separated by commas") from None
+    if len(values) not in count or not all(math.isfinite(v) for v in values):
+        raise UsageError(f"{option} '{text}': {' or '.join(map(str, count))} finite numbers")
+    return values
+
+
+def _adjust_settings(args):
+    """The settings every file gets (preset, then the options over it); --auto and --wb are
+    measured per file. UsageError before any work for anything impossible."""
+    from dataclasses import replace
+
+    from photoforge.ops.adjust import AdjustError, Adjustments, Levels, load_preset
+
+    try:
+        base = load_preset(args.preset) if args.preset else Adjustments()
+        levels, curves = list(base.levels), list(base.curves)
+        for text in args.levels:
+            ch, rest = _channel_and_rest(text, "--levels")
+            v = _numbers(rest, "--levels", (2, 3))
+            levels[ch] = Levels(v[0] / 255, v[1] / 255, v[2] if len(v) == 3 else 1.0)
+        for text in args.curve:
+            ch, rest = _channel_and_rest(text, "--curve")
+            curves[ch] = tuple(tuple(c / 255 for c in _numbers(p, "--curve", (2,))) for p in rest.split())
+        scalar = {name: getattr(args, name) / 100 for name in ("contrast", "saturation", "vibrance")
+                  if getattr(args, name) is not None}
+        if args.exposure is not None:
+            scalar["exposure"] = args.exposure
+        return replace(base, levels=tuple(levels), curves=tuple(curves), **scalar)
+    except AdjustError as error:
+        raise UsageError(str(error)) from None
+
+
+def _cmd_adjust(args) -> int:
+    from dataclasses import replace
+
+    from photoforge.ops.adjust import adjust_image, from_fade_report, neutral_gains
+
+    settings = _adjust_settings(args)
+    point = tuple(int(v) for v in _numbers(args.wb, "--wb", (2,))) if args.wb else None
+    jobs = _plan(args)
+
+    def process(image, progress, job):  # a failure here is reported with the file's name
+        adjustments = settings
+        if args.auto:
+            from photoforge.ops.color import measure_fading
+
+            report = measure_fading(image.pixels)
+            adjustments = from_fade_report(report, adjustments)
+            _say(f"notice: {job.source.name}: {report.describe()}")
+        if point is not None:
+            adjustments = replace(adjustments, wb=neutral_gains(image.pixels, *point))
+        return adjust_image(image, adjustments, progress)
+
     return _run_jobs(args, jobs, process)
 
 
 def _cmd_inpaint(args) -> int:
-    from photoforge.core.imageio import ImageLoadError, load_image, save_image
+    from photoforge.batch import quietly
+    from photoforge.core.imageio import ImageLoadError, ImageSaveError, check_save_target, load_image, save_image
     from photoforge.engine.progress import Progress
     from photoforge.ops.inpaint import InpaintOptions, MaskProblem, inpaint
     from photoforge.ops.mask import MaskError, load_mask
     from photoforge.textbar import TextBar
 
-    try:
-        image = load_image(args.image)
-        mask = load_mask(args.mask, image.pixels.shape[:2])
-    except (ImageLoadError, MaskError) as error:
+    try:  # everything about the output first: no work for a result that cannot be written
+        check_save_target(args.output, format=args.format, quality=args.quality, overwrite=args.overwrite,
+                          protected=[args.image, args.mask])
+        image = quietly(args.image, _say, load_image, args.image)
+        mask = quietly(args.mask, _say, load_mask, args.mask, image.pixels.shape[:2])
+    except (ImageLoadError, ImageSaveError, MaskError) as error:
         raise UsageError(str(error)) from None
+    if args.method in ("auto", "fill") and mask.min() > 0:
+        raise UsageError(f"{args.mask}: the mask covers the whole image, so nothing is left to fill "
+                         "it from; paint only what should go, or use --method quick")
     bar = TextBar(Path(args.image).name)
     try:
         result = inpaint(image, mask, InpaintOptions(method=args.method, device=args.device), Progress(bar))
     except MaskProblem as error:
         raise UsageError(f"{args.mask}: {error}") from None
+    except ValueError as error:
+        if "nothing outside the hole" not in str(error):
+            raise
+        raise UsageError(f"{args.mask}: the mask, grown to cover edges, leaves nothing of the image to "
+                         "fill it from; paint only what should go, or use --method quick") from None
     finally:
         bar.close()
     save_image(result, args.output, format=args.format, quality=args.quality, overwrite=args.overwrite,
@@ -394,6 +601,20 @@ def _cmd_models_add(args) -> int:
     model = add_inpaint_model(args.file, args.licence, args.title)
     print(f"added {model.id} ({model.adapter.signature} signature, licence: {model.licence})")
     return EXIT_OK
+
+
+def _on_sigterm(handler):
+    """Install a SIGTERM handler (only the main thread may); the previous one, or None."""
+    import threading
+
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _terminate(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends at once
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     from photoforge.engine.runtime import DeviceError
     from photoforge.engine.user_models import ModelSignatureError
 
+    previous = _on_sigterm(_terminate)
     try:
         if args.command == "upscale":
             return _cmd_upscale(args)
@@ -428,6 +650,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_restore(args)
         if args.command == "stylize":
             return _cmd_stylize(args)
+        if args.command == "adjust":
+            return _cmd_adjust(args)
         if args.models_command == "list":
             return _cmd_models_list()
         if args.models_command == "add-inpaint":
@@ -439,6 +663,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImageSaveError as error:
         _say(f"error: {error}")
         return EXIT_SOME_FAILED
+    except Terminated:
+        _say("terminated")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _say("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        _on_sigterm(previous)

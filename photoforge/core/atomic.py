@@ -3,10 +3,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+# Our temporary files are named ".<target name>.pf<pid>.<random>.tmp": the pid says whose
+# they are, so one left by a killed process (kill -9, power cut) can be recognised and removed
+# on a later save into the same folder. Nothing else is ever matched.
+_TEMP_NAME = re.compile(r"\..+\.pf(\d+)\.[a-z0-9_]{8}\.tmp")
+STALE_AFTER = 10 * 60  # seconds without a write before a dead process's temp file is stale
 
 # Read once at import: os.umask can only be queried by setting it, which races with threads.
 _UMASK = os.umask(0o022)
@@ -41,6 +49,58 @@ def _publish(tmp: str, path: Path, overwrite: bool) -> None:
             os.unlink(tmp)
 
 
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or cannot tell: leave it alone
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike[str], *, older_than: float = STALE_AFTER) -> list[Path]:
+    """Remove temporary files of ours in `folder` whose process is gone and that have not been
+    written for `older_than` seconds; the paths removed. Never raises."""
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not entry.is_file(follow_symlinks=False) or now - st.st_mtime < older_than:
+                continue
+            if _pid_alive(int(match[1])):
+                continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except (OSError, ValueError):
+            continue
+    return removed
+
+
+_swept: dict[str, float] = {}  # folder → when this process last swept it
+
+
+def _sweep_now_and_then(folder: Path) -> None:
+    """remove_stale_temps, at most once per folder every few minutes: a batch writing
+    thousands of files into one folder must not list it thousands of times."""
+    key = os.path.abspath(folder)
+    now = time.monotonic()
+    if now - _swept.get(key, -STALE_AFTER) < STALE_AFTER / 2:
+        return
+    _swept[key] = now
+    remove_stale_temps(folder)
+
+
 def _fsync_dir(folder: Path) -> None:
     if os.name != "posix":
         return
@@ -60,7 +120,9 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False) -> It
     `overwrite`, an existing `path` raises FileExistsError and is not touched.
     """
     path = Path(path)
-    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    _sweep_now_and_then(path.parent)
+    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.pf{os.getpid()}.", suffix=".tmp",
+                                      delete=False)
     try:
         with tmp:
             yield tmp  # type: ignore[misc]

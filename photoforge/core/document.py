@@ -233,6 +233,24 @@ class Document:
         self._changed(rect, MASK)
         return True
 
+    def apply_region(self, y0: int, x0: int, pixels: np.ndarray, label: str) -> bool:
+        """Install new image pixels for one region (a retouching stroke) as one step whose
+        patch is that region's changed box; False if nothing changed."""
+        self.finish_stroke()
+        h, w = pixels.shape[:2]
+        old = self.image.pixels
+        if pixels.dtype != old.dtype or pixels.shape[2:] != old.shape[2:] or y0 < 0 or x0 < 0 \
+                or y0 + h > old.shape[0] or x0 + w > old.shape[1]:
+            raise ValueError(f"a {pixels.shape} {pixels.dtype} region at ({y0}, {x0}) does not fit "
+                             f"the {old.shape} {old.dtype} image")
+        patch = _diff_patch("image", old[y0:y0 + h, x0:x0 + w], pixels, y0, x0)
+        if patch is None:
+            return False
+        self.image = self._own(_patched(self.image, [("image", patch.y0, patch.x0, patch.after)]))
+        self.history.push(PatchStep(label, [patch]))
+        self._changed(_patch_rect(patch), IMAGE)
+        return True
+
     # ------------------------------------------------------------ history
     def undo(self) -> bool:
         return self.history.undo(self)
@@ -318,6 +336,29 @@ class Document:
             listener(rect, layers)
 
 
+def dab_alpha(x: float, y: float, radius: float, hardness: float,
+              shape: tuple[int, ...]) -> tuple[Rect, np.ndarray] | None:
+    """One round dab centred at (x, y): its rectangle on an image of `shape` and its
+    float32 coverage there (antialiased rim, smoothstep falloff outside the hard core)."""
+    r = max(float(radius), 0.5)
+    height, width = shape[:2]
+    # pixels whose centre is within r + 0.5 (the antialiased rim) of (x, y)
+    y0, y1 = max(0, math.floor(y - r - 1)), min(height, math.ceil(y + r + 1))
+    x0, x1 = max(0, math.floor(x - r - 1)), min(width, math.ceil(x + r + 1))
+    if y0 >= y1 or x0 >= x1:
+        return None
+    dy = np.arange(y0, y1, dtype=np.float32) + np.float32(0.5 - y)
+    dx = np.arange(x0, x1, dtype=np.float32) + np.float32(0.5 - x)
+    dist = np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2)
+    alpha = np.clip(np.float32(r + 0.5) - dist, 0.0, 1.0)
+    if hardness < 1.0:  # smoothstep from the hard core out to the radius
+        core = hardness * r
+        # at least 1 px of falloff, or a small soft brush would paint nothing at all
+        t = np.clip((dist - core) / np.float32(max(r - core, 1.0)), 0.0, 1.0)
+        alpha *= 1.0 - t * t * (3.0 - 2.0 * t)
+    return (y0, y1, x0, x1), alpha
+
+
 class Stroke:
     """One brush gesture on the mask. Within it, coverage = max(coverage, dab alpha), so
     overlapping dabs never build up beyond `opacity`; the result is computed from the mask
@@ -340,7 +381,7 @@ class Stroke:
         rect = self._paint(x, y, radius)
         self._last, self._travel = (x, y, radius), 0.0
         if rect is not None:
-            self._doc._changed(rect, MASK)
+            self._notify(rect)
         return rect
 
     def line_to(self, x: float, y: float, radius: float) -> Rect | None:
@@ -362,8 +403,11 @@ class Stroke:
         self._travel = gap + dist - along
         self._last = (x, y, radius)
         if rect is not None:
-            self._doc._changed(rect, MASK)
+            self._notify(rect)
         return rect
+
+    def _notify(self, rect: Rect) -> None:
+        self._doc._changed(rect, MASK)
 
     def end(self) -> bool:
         """Close the stroke as one undo step ("Brush"/"Eraser"); False if nothing changed."""
@@ -418,22 +462,10 @@ class Stroke:
             self._doc._stroke = None
 
     def _paint(self, x: float, y: float, radius: float) -> Rect | None:
-        r = max(float(radius), 0.5)
-        height, width = self._mask.shape
-        # pixels whose centre is within r + 0.5 (the antialiased rim) of (x, y)
-        y0, y1 = max(0, math.floor(y - r - 1)), min(height, math.ceil(y + r + 1))
-        x0, x1 = max(0, math.floor(x - r - 1)), min(width, math.ceil(x + r + 1))
-        if y0 >= y1 or x0 >= x1:
+        dab = dab_alpha(x, y, radius, self.hardness, self._mask.shape)
+        if dab is None:
             return None
-        dy = np.arange(y0, y1, dtype=np.float32) + np.float32(0.5 - y)
-        dx = np.arange(x0, x1, dtype=np.float32) + np.float32(0.5 - x)
-        dist = np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2)
-        alpha = np.clip(np.float32(r + 0.5) - dist, 0.0, 1.0)
-        if self.hardness < 1.0:  # smoothstep from the hard core out to the radius
-            core = self.hardness * r
-            # at least 1 px of falloff, or a small soft brush would paint nothing at all
-            t = np.clip((dist - core) / np.float32(max(r - core, 1.0)), 0.0, 1.0)
-            alpha *= 1.0 - t * t * (3.0 - 2.0 * t)
+        (y0, y1, x0, x1), alpha = dab
         scale = np.float32(self.opacity)
         for ty in range(y0 // TILE, (y1 - 1) // TILE + 1):
             for tx in range(x0 // TILE, (x1 - 1) // TILE + 1):
@@ -452,3 +484,68 @@ class Stroke:
                     value = np.maximum(under, (cover * (scale * 255) + 0.5).astype(np.uint8))
                 self._mask[sy0:sy1, sx0:sx1] = value
         return y0, y1, x0, x1
+
+
+class CoverageStroke(Stroke):
+    """A brush gesture that only gathers where it went (max of dab alphas × opacity), for
+    tools that compute their pixels at the end (clone stamp, healing brush). It is not the
+    document's open stroke: nothing changes until the tool installs its result."""
+
+    def __init__(self, shape: tuple[int, int], opacity: float = 1.0, hardness: float = 0.8) -> None:
+        if not (0.0 <= opacity <= 1.0 and 0.0 <= hardness <= 1.0):
+            raise ValueError(f"opacity and hardness must be within 0…1, not {opacity}, {hardness}")
+        self.opacity, self.hardness, self.erase = float(opacity), float(hardness), False
+        self.shape = shape
+        self.rect: Rect | None = None
+        self._cover: dict[tuple[int, int], np.ndarray] = {}
+        self._last: tuple[float, float, float] | None = None
+        self._travel = 0.0
+        self._open = True
+
+    def _notify(self, rect: Rect) -> None:
+        pass
+
+    def _close(self) -> None:
+        self._open = False
+
+    def _paint(self, x: float, y: float, radius: float) -> Rect | None:
+        dab = dab_alpha(x, y, radius, self.hardness, self.shape)
+        if dab is None:
+            return None
+        (y0, y1, x0, x1), alpha = dab
+        for ty in range(y0 // TILE, (y1 - 1) // TILE + 1):
+            for tx in range(x0 // TILE, (x1 - 1) // TILE + 1):
+                ty0, tx0 = ty * TILE, tx * TILE
+                cover = self._cover.get((ty, tx))
+                if cover is None:
+                    cover = self._cover[(ty, tx)] = np.zeros(
+                        (min(TILE, self.shape[0] - ty0), min(TILE, self.shape[1] - tx0)), np.float32)
+                sy0, sy1, sx0, sx1 = max(y0, ty0), min(y1, ty0 + TILE), max(x0, tx0), min(x1, tx0 + TILE)
+                view = cover[sy0 - ty0:sy1 - ty0, sx0 - tx0:sx1 - tx0]
+                np.maximum(view, alpha[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0], out=view)
+        self.rect = union(self.rect, (y0, y1, x0, x1))
+        return y0, y1, x0, x1
+
+    def coverage(self, rect: Rect | None = None) -> np.ndarray:
+        """float32 coverage (0–opacity) over `rect` (default: everything the stroke touched)."""
+        y0, y1, x0, x1 = rect or self.rect or (0, 0, 0, 0)
+        out = np.zeros((y1 - y0, x1 - x0), np.float32)
+        for (ty, tx), cover in self._cover.items():
+            ty0, tx0 = ty * TILE, tx * TILE
+            sy0, sy1 = max(y0, ty0), min(y1, ty0 + cover.shape[0])
+            sx0, sx1 = max(x0, tx0), min(x1, tx0 + cover.shape[1])
+            if sy0 < sy1 and sx0 < sx1:
+                out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = cover[sy0 - ty0:sy1 - ty0, sx0 - tx0:sx1 - tx0]
+        return out * np.float32(self.opacity)
+
+    def end(self) -> bool:
+        self._check_open()
+        self._close()
+        return self.rect is not None
+
+    def patches(self) -> list[Patch]:
+        return []
+
+    def cancel(self) -> None:
+        self._check_open()
+        self._close()

@@ -27,12 +27,18 @@ from .png_stream import write_png
 from .tiff_io import load_tiff, write_tiff
 
 DEFAULT_MAX_PIXELS = 300_000_000
-SUPPORTED_SAVE_FORMATS = frozenset({"png", "jpg", "tif", "webp", "bmp"})
-_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
+SUPPORTED_SAVE_FORMATS = frozenset({"png", "jpg", "tif", "webp", "bmp", "jp2", "j2k"})
+_ALIASES = {"jpeg": "jpg", "tiff": "tif", "jpeg2000": "jp2"}
 _SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".jpe": "jpg", ".tif": "tif",
-             ".tiff": "tif", ".webp": "webp", ".bmp": "bmp"}
-_LOADABLE = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "BMP": "BMP", "GIF": "GIF"}
-_LOADABLE_TEXT = "JPEG, PNG, TIFF, WebP, BMP, GIF"
+             ".tiff": "tif", ".webp": "webp", ".bmp": "bmp", ".jp2": "jp2", ".jpf": "jp2",
+             ".j2k": "j2k", ".j2c": "j2k"}
+# Pillow formats read here: those it decodes completely (every pixel, the real bit depth or
+# a documented reduction) and that archives and scanning workflows hand over. PSD gives its
+# flattened composite; JPEG 2000 16-bit colour is reduced to 8 bits by Pillow.
+_LOADABLE = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "BMP": "BMP", "GIF": "GIF",
+             "JPEG2000": "JPEG2000", "TGA": "TGA", "PSD": "PSD", "QOI": "QOI", "PCX": "PCX"}
+_SIGNATURELESS = {"TGA": (".tga", ".icb", ".vda", ".vst"), "PCX": (".pcx",)}  # trusted by name only
+_LOADABLE_TEXT = "JPEG, PNG, TIFF, WebP, BMP, GIF, JPEG 2000, TGA, PSD, QOI, PCX"
 _ORIENTATION = 0x0112
 _XMP_ORIENTATION = re.compile(rb'(tiff:Orientation(?:="|>))([0-9])')
 
@@ -177,8 +183,11 @@ def _load_pillow(path: Path, head: bytes, max_pixels: int) -> ImageData:
     with im:
         if im.format not in _LOADABLE:
             raise _load_error(path, f"{im.format} images are not supported (supported: {_LOADABLE_TEXT})")
+        if path.suffix.lower() not in _SIGNATURELESS.get(im.format, (path.suffix.lower(),)):
+            # no magic number: a damaged file of another kind can pass for one of these
+            raise _load_error(path, _unidentified_reason(path))
         _check_size(path, *im.size, max_pixels)
-        notices = _frame_notice(path, im)
+        notices = _psd_notice(path, im) if im.format == "PSD" else _frame_notice(path, im)
         png16 = im.format == "PNG" and head[24] == 16
         fast = _fast_jpeg(path, im)
         if not png16 and fast is None:
@@ -225,6 +234,15 @@ def _frame_notice(path: Path, im: Image.Image) -> list[str]:
     return []
 
 
+def _psd_notice(path: Path, im: Image.Image) -> list[str]:
+    try:
+        layers = len(im.layers)
+    except Exception:  # a damaged layer block: the composite is still whole
+        layers = 0
+    kept = f"; its {layers} layers were not kept" if layers > 1 else ""
+    return [f"'{path}' is a Photoshop document: its flattened image was read{kept}"]
+
+
 def _valid_icc(path: Path, icc: bytes | None, notices: list[str]) -> bytes | None:
     if not icc:
         return None
@@ -241,6 +259,13 @@ def _pixels_from_pillow(path: Path, im: Image.Image, icc: bytes | None, notices:
     if mode == "CMYK":
         im, icc = _cmyk_to_rgb(path, im, icc, notices)
         mode = "RGB"
+    elif mode == "LAB":
+        im, icc = _lab_to_rgb(im), _srgb().tobytes()
+        mode = "RGB"
+        notices.append(f"'{path}' holds CIE L*a*b* colour; it was converted to sRGB")
+    elif mode in ("I;16", "I;16L", "I;16B"):  # 16-bit grey (JPEG 2000)
+        values = np.array(im).astype(np.uint16, copy=False)
+        return values.reshape(values.shape[0], values.shape[1], 1), None, icc
     keyed = "transparency" in im.info  # palette/colour-key transparency becomes real alpha
     palette_alpha = mode == "P" and im.palette is not None and im.palette.mode == "RGBA"
     target = {"1": "L", "L": "LA" if keyed else "L", "LA": "LA", "La": "LA",
@@ -272,6 +297,14 @@ def _cmyk_to_rgb(path: Path, im: Image.Image, icc: bytes | None, notices: list[s
     notices.append(f"'{path}' is CMYK without a usable colour profile; it was converted to RGB "
                    "with a simple formula, so colours may be off")
     return im.convert("RGB"), None
+
+
+def _lab_to_rgb(im: Image.Image) -> Image.Image:
+    """CIE L*a*b* (D50, as TIFF defines it) to sRGB through LittleCMS."""
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB", 5000))
+    transform = ImageCms.buildTransform(lab, _srgb(), "LAB", "RGB",
+                                        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    return ImageCms.applyTransform(im, transform)
 
 
 def _decode_png16(path: Path, grey: bool):
@@ -331,7 +364,7 @@ def format_from_path(path: str | os.PathLike[str]) -> str:
     if suffix not in _SUFFIXES:
         what = f"'{suffix}'" if suffix else "no extension"
         raise _save_error(Path(path), f"unknown output format ({what}); use .png, .jpg, .tif, "
-                                      ".webp or .bmp, or --format")
+                                      ".webp, .bmp or .jp2, or --format")
     return _SUFFIXES[suffix]
 
 
@@ -359,17 +392,7 @@ def save_image(image: ImageData, path: str | os.PathLike[str], *, format: str | 
     The ICC profile is kept even without `keep_metadata`: it defines the colours.
     """
     path = Path(path)
-    fmt = _normalise_format(format, path) if format else format_from_path(path)
-    if not 1 <= quality <= 100:
-        raise _save_error(path, f"quality must be between 1 and 100, not {quality}")
-    if not overwrite and any(_same_file(path, p) for p in protected):
-        raise _save_error(path, "it is one of the input images; use --overwrite to replace it")
-    if path.is_dir():
-        raise _save_error(path, "it is a folder")
-    if not path.parent.is_dir():
-        raise _save_error(path, f"folder '{path.parent}' does not exist")
-    if not overwrite and (path.exists() or path.is_symlink()):
-        raise _save_error(path, "file exists; use --overwrite")
+    fmt = check_save_target(path, format=format, quality=quality, overwrite=overwrite, protected=protected)
     meta = _metadata_for_save(image, keep_metadata)
     try:
         with atomic_write(path, overwrite=overwrite) as fh:
@@ -382,6 +405,33 @@ def save_image(image: ImageData, path: str | os.PathLike[str], *, format: str | 
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise _save_error(path, reason or type(exc).__name__) from exc
     return path
+
+
+def check_save_target(path: str | os.PathLike[str], *, format: str | None = None, quality: int = 95,
+                      overwrite: bool = False, protected: Iterable[str | os.PathLike[str]] = (),
+                      make_folders: bool = False, exists_ok: bool = False) -> str:
+    """Everything save_image would refuse before encoding, checked without writing: the
+    format key, or ImageSaveError naming `path`. With `make_folders`, a missing folder is
+    fine as long as it can be made (no file stands where a folder must be); `exists_ok`
+    leaves out only the "file exists" check (for planning a batch up front)."""
+    path = Path(path)
+    fmt = _normalise_format(format, path) if format else format_from_path(path)
+    if not 1 <= quality <= 100:
+        raise _save_error(path, f"quality must be between 1 and 100, not {quality}")
+    if not overwrite and any(_same_file(path, p) for p in protected):
+        raise _save_error(path, "it is one of the input images; use --overwrite to replace it")
+    if path.is_dir():
+        raise _save_error(path, "it is a folder")
+    folder = path.parent
+    while not folder.is_dir():
+        if folder.exists() or folder.is_symlink():
+            raise _save_error(path, f"'{folder}' is a file, not a folder")
+        if not make_folders:
+            raise _save_error(path, f"folder '{path.parent}' does not exist")
+        folder = folder.parent
+    if not overwrite and not exists_ok and (path.exists() or path.is_symlink()):
+        raise _save_error(path, "file exists; use --overwrite")
+    return fmt
 
 
 def _metadata_for_save(image: ImageData, keep: bool) -> _Meta:
@@ -467,4 +517,22 @@ def _write_bmp(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> Non
 
 
 
-_WRITERS = {"png": _write_png, "jpg": _write_jpg, "tif": write_tiff, "webp": _write_webp, "bmp": _write_bmp}
+def _write_jpeg2000(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta, codestream: bool = False) -> None:
+    # Always reversible (lossless): JPEG 2000 is the archive format, and --quality is for
+    # JPEG/WebP. Pillow's encoder holds 16 bits only for grey without alpha.
+    if image.pixels.dtype == np.uint16 and image.is_grey and image.alpha is None:
+        im = Image.fromarray(np.ascontiguousarray(image.pixels[..., 0]))
+    else:
+        im = _pillow_image(image, "JPEG 2000", keep_alpha=True)
+    if any(meta):
+        image.notices.append("JPEG 2000 as written here cannot hold a colour profile or EXIF/XMP "
+                             "metadata; they were left out")
+    im.save(fh, "JPEG2000", irreversible=False, no_jp2=codestream)
+
+
+def _write_j2k(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> None:
+    _write_jpeg2000(image, fh, quality, meta, codestream=True)
+
+
+_WRITERS = {"png": _write_png, "jpg": _write_jpg, "tif": write_tiff, "webp": _write_webp, "bmp": _write_bmp,
+            "jp2": _write_jpeg2000, "j2k": _write_j2k}

@@ -227,6 +227,12 @@ def load_original(path: str | os.PathLike[str]) -> ImageData:
         return ImageData(pixels, alpha, **meta)
 
 
+def _brief(value) -> str:
+    """A value from a file, short enough for a message (a 4000-digit number is not)."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}… ({len(text)} characters)"
+
+
 class _Reader:
     def __init__(self, path: Path, zf: zipfile.ZipFile, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                  max_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -248,13 +254,15 @@ class _Reader:
             raise self.fail("damaged project (its manifest is implausibly large)")
         try:
             manifest = json.loads(self.zf.read(info))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise self.fail(f"damaged project (unreadable manifest: {error})") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: a 5000-digit int too
+            raise self.fail(f"damaged project (unreadable manifest: {str(error)[:200]})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise self.fail("not a PhotoForge project")
         version = manifest.get("version")
-        if not isinstance(version, int) or version < 1:
-            raise self.fail(f"damaged project (format version {version!r})")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise self.fail(f"damaged project (format version {_brief(version)})")
+        if version > 1000:  # formats are numbered 1, 2, 3…: this is damage, not the future
+            raise self.fail(f"damaged project (format version {_brief(version)})")
         if version > VERSION:
             raise self.fail(f"saved by a newer PhotoForge (project format {version}; this "
                             f"version reads up to {VERSION}); update PhotoForge to open it")

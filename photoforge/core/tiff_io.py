@@ -161,6 +161,14 @@ def _to_uint16(path: Path, values: np.ndarray, bits: int, notices: list[str]) ->
         return from_float(values, np.uint16)
     if not values.dtype.isnative:
         values = values.astype(values.dtype.newbyteorder("="))
+    if values.dtype in (np.int8, np.int16):  # signed: shift the range, keep every level
+        unsigned = np.uint8 if values.dtype == np.int8 else np.uint16
+        offset = 1 << (8 * values.dtype.itemsize - 1)
+        note = (f"'{path}' has signed {8 * values.dtype.itemsize}-bit samples; they were offset by "
+                f"{offset} to unsigned")
+        if note not in notices:
+            notices.append(note)
+        values = (values.view(unsigned) ^ unsigned(offset))  # two's complement + offset, exactly
     if values.dtype == np.uint8:
         return values
     if values.dtype != np.uint16:

@@ -11,19 +11,21 @@ all (the GUI calls it on quit or under memory pressure).
 """
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Callable
 
 import numpy as np
 import psutil
 
-from photoforge.engine import packs
+from photoforge.engine import packs, speed
 from photoforge.engine.adapters import Kind
 from photoforge.engine.progress import Progress, null_progress
 from photoforge.engine.registry import ModelDescriptor
 from photoforge.engine.runtime import ModelRunner
-from photoforge.engine.tiler import MIN_TILE, TiledRunner, TileSpec
+from photoforge.engine.tiler import MIN_TILE, TiledRunner, TileSpec, windows
 
 DEFAULT_OVERLAP = 8
 MAX_TILE = 512
@@ -176,8 +178,56 @@ def run_tiled(model: ModelDescriptor, image: np.ndarray, progress: Progress | No
     if out is None:
         out = np.empty((h * model.scale, w * model.scale, adapter.channels), np.float32)
 
-    def infer(crop: np.ndarray) -> np.ndarray:
-        return adapter.output(runner.run(adapter.tile_input(crop[None], extra)))[0]
+    tiles = progress.sub(0.02, 1.0)
+    spec = tile_spec(model, tile, w)
+    count = len(windows(h, spec.tile, spec.overlap, spec.multiple)) * len(windows(w, spec.tile, spec.overlap, spec.multiple)) \
+        if spec.tile else 1
+    key = f"{model.id}:{packs.built_hash(model)[:16]}:{device}:{precision}:{threads}"
+    clock = _TileClock(tiles, count, speed.seconds_per_pixel(key, runner.path))
 
-    TiledRunner(infer, tile_spec(model, tile, w), progress.sub(0.02, 1.0)).run(adapter.stack(image, extra), out)
+    def infer(crop: np.ndarray) -> np.ndarray:
+        with clock.tile(crop.shape[-2] * crop.shape[-1]):
+            return adapter.output(runner.run(adapter.tile_input(crop[None], extra), tiles))[0]
+
+    try:
+        TiledRunner(infer, spec, tiles).run(adapter.stack(image, extra), out)
+    finally:
+        speed.record(key, clock.seconds, clock.pixels)
     return out[:, :, 0] if model.kind is Kind.PROBABILITY else out
+
+
+class _TileClock:
+    """Times each tile (for engine/speed.py) and, while one runs, moves the progress bar
+    by the time it is expected to take, so a long tile shows movement at least every
+    TICK seconds; never past 90 % of the tile, never backwards."""
+
+    TICK = 1.0
+
+    def __init__(self, progress: Progress, count: int, seconds_per_pixel: float | None) -> None:
+        self.progress, self.share, self.rate = progress, 1.0 / max(1, count), seconds_per_pixel
+        self.seconds, self.pixels = 0.0, 0
+
+    @contextlib.contextmanager
+    def tile(self, pixels: int):
+        start, base = time.perf_counter(), self.progress.fraction
+        expected = self.rate * pixels if self.rate else None
+        done = threading.Event()
+
+        def tick() -> None:
+            while not done.wait(self.TICK):
+                elapsed = time.perf_counter() - start
+                estimate = base + self.share * min(0.9, elapsed / expected)
+                if not done.is_set() and estimate > self.progress.fraction:
+                    self.progress.set(estimate)
+
+        ticker = threading.Thread(target=tick, daemon=True) if expected else None
+        if ticker:
+            ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            if ticker:
+                ticker.join()
+            self.seconds += time.perf_counter() - start
+            self.pixels += pixels

@@ -6,7 +6,9 @@ Multi-stage work hands each stage a `sub(start, end)` view of its parent.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Callable
 
 
@@ -20,6 +22,8 @@ class Progress:
     def __init__(self, callback: Callable[[float, str], None] | None = None):
         self._callback = callback
         self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._stoppers: list[Callable[[], None]] = []
         self.fraction = 0.0
         self.message = ""
 
@@ -31,11 +35,30 @@ class Progress:
             self._callback(self.fraction, self.message)
 
     def cancel(self) -> None:
-        self._cancel.set()
+        with self._lock:
+            self._cancel.set()
+            stoppers = list(self._stoppers)
+        for stop in stoppers:  # work in flight (an inference) stops now, not at the next tile
+            stop()
 
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+    @contextlib.contextmanager
+    def stopping(self, stop: Callable[[], None]) -> Iterator[None]:
+        """While inside, a cancel also calls `stop()` (from the cancelling thread): how a
+        runtime is told to abandon the inference it is running."""
+        with self._lock:
+            self._stoppers.append(stop)
+            cancelled = self._cancel.is_set()
+        try:
+            if cancelled:
+                stop()
+            yield
+        finally:
+            with self._lock:
+                self._stoppers.remove(stop)
 
     def check_aborted(self) -> None:
         if self._cancel.is_set():
@@ -64,6 +87,9 @@ class SubProgress(Progress):
     @property
     def cancelled(self) -> bool:
         return self._parent.cancelled
+
+    def stopping(self, stop: Callable[[], None]):
+        return self._parent.stopping(stop)
 
     def check_aborted(self) -> None:
         self._parent.check_aborted()

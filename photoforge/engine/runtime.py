@@ -15,7 +15,7 @@ is PhotoForge's only way to either runtime, switches both telemetry systems off 
 """
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -25,6 +25,8 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from photoforge.core import paths
+from photoforge.engine.progress import Aborted, Progress
+from photoforge.engine.store import KeyedStore
 
 MIN_PSNR_DB = 40.0
 
@@ -123,7 +125,7 @@ def _failure(error: BaseException, what: str) -> Exception:
 class Backend(Protocol):
     label: str
 
-    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray: ...
+    def run(self, feeds: dict[str, np.ndarray], progress: "Progress | None" = None) -> np.ndarray: ...
 
 
 def default_threads() -> int:
@@ -164,11 +166,20 @@ class OrtBackend:
             raise DeviceError(f"{provider} could not be initialised (missing drivers or libraries)")
         self.label = f"onnxruntime {provider.replace('ExecutionProvider', '')} fp32"
 
-    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        try:
-            return self.session.run(None, feeds)[0]
-        except self.errors as error:
-            raise _failure(error, self.label) from error
+    def run(self, feeds: dict[str, np.ndarray], progress: Progress | None = None) -> np.ndarray:
+        if progress is None:
+            try:
+                return self.session.run(None, feeds)[0]
+            except self.errors as error:
+                raise _failure(error, self.label) from error
+        options = _ort().RunOptions()  # its terminate flag ends the run between two nodes
+        with progress.stopping(lambda: setattr(options, "terminate", True)):
+            try:
+                return self.session.run(None, feeds, options)[0]
+            except self.errors as error:
+                if progress.cancelled:
+                    raise Aborted("cancelled") from None
+                raise _failure(error, self.label) from error
 
 
 _OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -197,9 +208,18 @@ class OpenVinoBackend:
         self.request = self.compiled.create_infer_request()
         self.label = f"OpenVINO {device} {precision}"
 
-    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    def run(self, feeds: dict[str, np.ndarray], progress: Progress | None = None) -> np.ndarray:
         try:
-            self.request.infer(feeds)
+            if progress is None:
+                self.request.infer(feeds)
+            else:
+                self.request.start_async(feeds)
+                while not self.request.wait_for(50):  # ms: how soon a cancel is noticed
+                    if progress.cancelled:
+                        self.request.cancel()
+                        with contextlib.suppress(*self.errors):
+                            self.request.wait()  # the request is reused: let it come to rest
+                        raise Aborted("cancelled")
             return self.request.get_output_tensor(0).data.copy()
         except self.errors as error:
             raise _failure(error, self.label) from error
@@ -266,29 +286,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
-class _Verdicts:
-    """Remembered reduced-precision fidelity results, keyed by model file hash and device."""
-
-    def __init__(self) -> None:
-        self.path = paths.cache_dir() / "precision_checks.json"
-
-    def get(self, key: str) -> float | None:
-        try:
-            return json.loads(self.path.read_text()).get(key)
-        except (OSError, ValueError):
-            return None
-
-    def put(self, key: str, value: float) -> None:
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        data[key] = value
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.path)
-
-
 @dataclass
 class Selection:
     device: str
@@ -329,7 +326,7 @@ class ModelRunner:
 
     def _fidelity_ok(self, device: str, precision: str, backend: Backend) -> bool:
         key = f"{self.model_key}|{device}|{precision}"
-        verdicts = _Verdicts()
+        verdicts = KeyedStore("precision_checks.json")
         score = verdicts.get(key)
         if score is None:
             card = probe_image(max(64, self.probe_size))  # a fixed-size network needs its size
@@ -373,15 +370,16 @@ class ModelRunner:
                 self.notify(f"running on {self.selection.backend.label} ({reasons})")
         return self.selection
 
-    def run(self, x: Any) -> np.ndarray:
+    def run(self, x: Any, progress: Progress | None = None) -> np.ndarray:
         """Run on the selected device; when the runtime fails (not for lack of memory), fall
         back and retry once per device. Building the feeds is not the device's business:
-        an error there surfaces as it is."""
+        an error there surfaces as it is. With `progress`, a cancel abandons the inference
+        in flight (Aborted)."""
         feeds = self.feeds(x)
         while True:
             selection = self._select()
             try:
-                return selection.backend.run(feeds)
+                return selection.backend.run(feeds, progress)
             except DeviceError as error:
                 self.failures.append(f"{selection.device} during run: {error}"[:300])
                 self.notify(f"{selection.backend.label} failed during the run ({error}); falling back")

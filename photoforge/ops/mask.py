@@ -94,8 +94,8 @@ def load_mask(path: str | os.PathLike[str], shape: tuple[int, ...]) -> np.ndarra
         values = image.alpha
     else:
         values = image.pixels.max(axis=2)
-    if values.dtype == np.uint16:
-        values = (values.astype(np.uint32) + 128) // 257
+    if values.dtype == np.uint16:  # rounded to 8 bits, but what was non-zero stays non-zero
+        values = np.where(values > 0, np.maximum((values.astype(np.uint32) + 128) // 257, 1), 0)
     return np.ascontiguousarray(values, dtype=np.uint8)
 
 

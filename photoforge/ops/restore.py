@@ -18,7 +18,7 @@ import numpy as np
 from photoforge.core.image import ImageData
 from photoforge.engine.progress import Progress, null_progress
 from photoforge.ops.color import ColorOptions, correct_color
-from photoforge.ops.damage import detect_damage
+from photoforge.ops.learned_damage import find_damage_mask
 from photoforge.ops.denoise import DenoiseOptions, denoise_pixels
 from photoforge.ops.inpaint import InpaintOptions, inpaint
 
@@ -27,6 +27,7 @@ from photoforge.ops.inpaint import InpaintOptions, inpaint
 class RestoreOptions:
     scratches: bool = True
     sensitivity: float = 0.5
+    detector: str = "classical"  # "learned", "classical" or "both" (see ops/learned_damage.py)
     denoise: bool = True
     sigma: float | None = None  # None: estimated per image
     denoise_strength: float = 1.0
@@ -53,15 +54,20 @@ class RestoreResult:
     stages: list[tuple[str, ImageData]]  # (label, image after that stage), in order
 
 
-def find_damage(image: ImageData, sensitivity: float, progress: Progress | None = None,
-                denoise: DenoiseOptions | None = None, notify: Callable[[str], None] | None = None) -> np.ndarray:
-    """The damage mask, looked for through the denoiser when `denoise` is given (as the
-    pipeline does; for the GUI's review before Restore)."""
+def find_damage(image: ImageData, options: RestoreOptions, progress: Progress | None = None,
+                notify: Callable[[str], None] | None = None) -> np.ndarray:
+    """The damage mask Restore would repair, looked for through the denoiser when grain
+    removal is on (as the pipeline does; for the GUI's review before Restore)."""
     progress = progress or null_progress()
     pixels = image.pixels
-    if denoise is not None:
-        pixels, _ = denoise_pixels(pixels, denoise, progress.sub(0.0, 0.7), notify)
-    return detect_damage(pixels, sensitivity=sensitivity, progress=progress.sub(0.7 if denoise else 0.0, 1.0))
+    if options.denoise:
+        pixels, _ = denoise_pixels(pixels, denoise_options(options), progress.sub(0.0, 0.7), notify)
+    return _detect(pixels, options, progress.sub(0.7 if options.denoise else 0.0, 1.0), notify)
+
+
+def _detect(pixels: np.ndarray, options: RestoreOptions, progress: Progress, notify) -> np.ndarray:
+    return find_damage_mask(pixels, options.sensitivity, options.detector, progress, device=options.device,
+                            precision=options.precision, threads=options.threads, notify=notify)
 
 
 def denoise_options(options: RestoreOptions) -> DenoiseOptions:
@@ -83,7 +89,7 @@ def restore(image: ImageData, options: RestoreOptions = RestoreOptions(), progre
     progress.check_aborted()
     if options.scratches or (mask is not None and mask.any()):
         damage = mask if mask is not None and mask.any() else \
-            detect_damage(current.pixels, sensitivity=options.sensitivity, progress=progress.sub(0.5, 0.6))
+            _detect(current.pixels, options, progress.sub(0.5, 0.6), notify)
         if damage.any():
             current = inpaint(current, damage, InpaintOptions(method="auto", device=options.device),
                               progress.sub(0.6, 0.85))

@@ -46,6 +46,14 @@ class ActionPanel(QWidget):
     def make_job(self, document, prefs) -> Job:
         raise NotImplementedError
 
+    batchable = False  # runs on files without a document (inpaint needs a mask: it does not)
+
+    def batch_process(self, prefs) -> tuple[str, Callable]:
+        """What the panel does to any image with its settings now, for a batch of files:
+        a label and process(image, progress) -> ImageData. Reads the widgets, so call it on
+        the GUI thread; raises (with the reason) if the settings cannot run."""
+        raise NotImplementedError
+
     def result_mask(self, document):
         """A mask to change in the same undo step as the result (None: leave it)."""
         return None
@@ -58,9 +66,16 @@ class ActionPanel(QWidget):
         """Install the job's result (on the GUI thread): one undoable step by default."""
         document.apply_image(result, label, self.result_mask(document))
 
+    def job_ended(self) -> None:
+        """Any job ended (the runner is free again), e.g. to start a preview held back."""
+
+    def document_changed(self) -> None:
+        """Another document, or a new step in this one (cheap: called after every step)."""
+
 
 class UpscalePanel(ActionPanel):
     title = "Upscale"
+    batchable = True
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -96,8 +111,12 @@ class UpscalePanel(ActionPanel):
     def _model_changed(self) -> None:
         from photoforge.engine.registry import get_model
 
+        from photoforge.engine.registry import origin
+
         model = get_model(self.model.currentData())
-        self.description.setText(f"{model.description} Weights: {model.licence}.")
+        # plain words here; the whole record on hover and in Help ▸ Model licences
+        self.description.setText(f"{model.description} Licence: {model.licence.split(' (')[0]}.")
+        self.description.setToolTip(f"{model.licence}\n{origin(model)}")
         self.scale.setValue(model.scale)
 
     def options(self, prefs):
@@ -117,13 +136,22 @@ class UpscalePanel(ActionPanel):
         label = f"Upscale ×{options.scale:g} ({options.model})"
         return label, lambda progress: upscale(image, options, progress)
 
+    def batch_process(self, prefs):
+        from photoforge.ops.upscale import upscale
+
+        options = self.options(prefs)
+        return f"Upscale ×{options.scale:g} ({options.model})", \
+            lambda image, progress: upscale(image, options, progress)
+
 
 class InpaintPanel(ActionPanel):
     """Removes what the mask covers. Enter in the canvas runs it ("remove")."""
 
     title = "Inpaint"
-    METHODS = (("Automatic (quick for thin marks, fill for areas)", "auto"),
-               ("Quick heal (scratches, dust)", "quick"), ("Content-aware fill", "fill"))
+    # Short names that fit the narrow dock; what each does is in its tooltip.
+    METHODS = (("Automatic", "auto", "Quick heal for thin marks, content-aware fill for areas"),
+               ("Quick heal", "quick", "Fast; for scratches and dust"),
+               ("Content-aware fill", "fill", "Rebuilds areas from their surroundings"))
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -144,10 +172,13 @@ class InpaintPanel(ActionPanel):
     def refresh_methods(self, select: str | None = None) -> None:
         current = select or self.method.currentData()
         self.method.clear()
-        for text, key in self.METHODS:
+        for text, key, tip in self.METHODS:
             self.method.addItem(text, key)
+            self.method.setItemData(self.method.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         for m in models_for("inpaint"):
-            self.method.addItem(f"{m.title} (added model, {m.licence})", m.id)
+            self.method.addItem(m.title, m.id)
+            self.method.setItemData(self.method.count() - 1, f"Added model; licence: {m.licence}",
+                                    Qt.ItemDataRole.ToolTipRole)
         self.method.setCurrentIndex(max(0, self.method.findData(current)))
 
     def add_model(self) -> None:
@@ -185,6 +216,7 @@ class RestorePanel(ActionPanel):
     """Denoise → damage → repair → colour, with the damage mask reviewable first."""
 
     title = "Restore"
+    batchable = True
     detect_requested = Signal(object)
 
     def __init__(self, parent=None):
@@ -194,6 +226,13 @@ class RestorePanel(ActionPanel):
             self.preset.addItem(name.capitalize(), name)
         self.preset.setCurrentIndex(1)
         self.scratches = QCheckBox("Repair scratches and dust")
+        self.detector = _combo()
+        for text, key, tip in (
+                ("Learned", "learned", "PhotoForge's own network: cracks, creases, scratches, dust, stains"),
+                ("Classical", "classical", "Line and speck filters: straight scratches and dust"),
+                ("Both", "both", "Everything either finds")):
+            self.detector.addItem(text, key)
+            self.detector.setItemData(self.detector.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)
         self.sensitivity.setRange(0, 100)
         self.denoise = QCheckBox("Remove grain and noise")
@@ -215,6 +254,7 @@ class RestorePanel(ActionPanel):
             box.setChecked(True)
         self.form.addRow("Preset", self.preset)
         self.form.addRow(self.scratches)
+        self.form.addRow("Detector", self.detector)
         self.form.addRow("Sensitivity", self.sensitivity)
         self.form.addRow(detect)
         self.form.addRow(self.denoise)
@@ -232,6 +272,7 @@ class RestorePanel(ActionPanel):
         from photoforge.ops.restore import PRESETS
 
         p = PRESETS[self.preset.currentData()]
+        self.detector.setCurrentIndex(max(0, self.detector.findData(p.detector)))
         self.sensitivity.setValue(int(p.sensitivity * 100))
         self.denoise_strength.setValue(int(p.denoise_strength * 100))
         # The presets give all four colour corrections one strength, which the slider shows.
@@ -247,10 +288,18 @@ class RestorePanel(ActionPanel):
         colour = replace(base.color_options, levels=k, white_balance=k, contrast=k, saturation=k,
                          keep_monochrome=self.keep_mono.isChecked(),
                          neutralise_monochrome=not self.keep_mono.isChecked())
-        return replace(base, scratches=self.scratches.isChecked(), sensitivity=self.sensitivity.value() / 100,
+        return replace(base, scratches=self.scratches.isChecked(), detector=self.detector.currentData(),
+                       sensitivity=self.sensitivity.value() / 100,
                        denoise=self.denoise.isChecked(), sigma=self.sigma.value() or None,
                        denoise_strength=self.denoise_strength.value() / 100, color=self.color.isChecked(),
                        color_options=colour, device=prefs.device, threads=prefs.threads_option)
+
+    def batch_process(self, prefs):
+        from photoforge.ops.restore import restore
+
+        options = self.options(prefs)
+        return f"Restore ({self.preset.currentText().lower()})", \
+            lambda image, progress: restore(image, options, progress).image
 
     def make_job(self, document, prefs) -> Job:
         from dataclasses import replace
@@ -278,4 +327,4 @@ class RestorePanel(ActionPanel):
             document.apply_image(result.image, label, cleared)
 
 
-ACTION_PANELS: list[type[ActionPanel]] = [UpscalePanel, InpaintPanel, RestorePanel]
+ACTION_PANELS: list[type[ActionPanel]] = [RestorePanel, InpaintPanel, UpscalePanel]

@@ -19,6 +19,9 @@ def run_gui(image: str | None = None, mask: str | None = None, screenshot: str |
     app.setOrganizationName("PhotoForge")
     app.setApplicationName("PhotoForge")
     window = MainWindow()
+    if screenshot:
+        # Nobody can close a dialog here: problems go to stderr and the exit code.
+        window.error = lambda title, message: print(f"error: {message}", file=sys.stderr)
     window.resize(*size)
     window.show()
     # After the window is up and before the image named on the command line: recovered

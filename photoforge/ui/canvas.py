@@ -7,13 +7,33 @@ from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QAbstractScrollArea
 
 from photoforge.ui.pyramid import TILE, Pyramid
 
 ZOOM_MIN, ZOOM_MAX = 1 / 128, 32.0
 _CACHE_TILES = 600  # ≈ 150 MB of 256² RGB tiles at most
+
+
+def contrasting_colour(pixels: np.ndarray, colour: QColor) -> QColor:
+    """`colour`, or its opposite hue when a fifth of the photo is that colour already (a red
+    overlay on a red dress or an orange sunset cannot be seen)."""
+    import cv2
+
+    step = max(1, max(pixels.shape[:2]) // 256)
+    proxy = pixels[::step, ::step]
+    if proxy.dtype == np.uint16:
+        proxy = (proxy >> 8).astype(np.uint8)
+    if proxy.shape[2] == 1:
+        return QColor(colour)
+    hsv = cv2.cvtColor(np.ascontiguousarray(proxy), cv2.COLOR_RGB2HSV)  # hue 0–179
+    hue = colour.hsvHue() / 2
+    distance = np.abs(hsv[..., 0].astype(np.int16) - hue)
+    near = (np.minimum(distance, 180 - distance) < 18) & (hsv[..., 1] > 80) & (hsv[..., 2] > 60)
+    if near.mean() < 0.2:
+        return QColor(colour)
+    return QColor.fromHsv((colour.hsvHue() + 180) % 360, colour.hsvSaturation(), colour.value())
 
 
 def _qimage_rgb(arr: np.ndarray) -> QImage:
@@ -27,7 +47,11 @@ class Canvas(QAbstractScrollArea):
     cursor_moved = Signal(int, int)  # image pixel under the pointer
     brush_size_changed = Signal(float)
     stroke_finished = Signal()
-    mask_style_changed = Signal()
+    mask_style_changed = Signal(bool)  # True when the user chose it (remembered)
+    picked = Signal(int, int)  # an image pixel clicked while picking (the eyedropper)
+    # clone/heal stroke released: (tool, CoverageStroke, (dy, dx) source offset)
+    retouch_finished = Signal(str, object, object)
+    hint = Signal(str)  # a short note for the status bar
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -44,7 +68,7 @@ class Canvas(QAbstractScrollArea):
         self.prepared_pyramid: Pyramid | None = None
         self._tiles: OrderedDict[tuple, tuple[np.ndarray, QImage]] = OrderedDict()
         # Brush state (the tool options bar edits these).
-        self.tool = "brush"  # "brush" | "eraser" | "hand"
+        self.tool = "brush"  # "brush" | "eraser" | "hand" | "clone" | "heal"
         self.brush_size = 40.0  # diameter in image pixels
         self.brush_hardness = 0.7
         self.brush_opacity = 1.0
@@ -54,14 +78,27 @@ class Canvas(QAbstractScrollArea):
         self._stroke = None
         self._last_point: QPointF | None = None
         self._pan_anchor = None
+        self._picking = False
+        # Clone stamp and healing brush: the source (image point, set by Alt-click), the
+        # offset kept between strokes in aligned mode, and the stroke being painted.
+        self.clone_source: QPointF | None = None
+        self.clone_aligned = True
+        self._clone_offset: tuple[int, int] | None = None
+        self._retouch = None
+        self.busy = False  # a job is running: the image must not change under it
         self._space_down = False
         self._pointer: QPointF | None = None
         # Compare: split position in view fraction (None = off) and hold-to-see-before.
         self.split: float | None = None
+        # Side by side: before on the left, after on the right, each half showing the same
+        # image point at the same zoom (the halves are the view shifted by a quarter width).
+        self.side_by_side = False
+        self._shift = 0.0
         self.show_before = False
         self._dragging_split = False
         # A preview: 8-bit RGB pixels (kept alive for the QImage) and the image rect they cover.
         self._preview: tuple[np.ndarray, QImage, QRectF] | None = None
+        self._preview_labelled = True
 
     # ----- document -------------------------------------------------------------------
     def set_document(self, document) -> None:
@@ -110,7 +147,8 @@ class Canvas(QAbstractScrollArea):
         self._drop_kind("before")
         self.viewport().update()
 
-    def set_preview(self, pixels: np.ndarray | None, rect: tuple[int, int, int, int] | None = None) -> None:
+    def set_preview(self, pixels: np.ndarray | None, rect: tuple[int, int, int, int] | None = None,
+                    labelled: bool = True) -> None:
         """Show 8-bit RGB `pixels` over image region rect (y0, y1, x0, x1), at whatever
         resolution they come in; None removes it. Edits to the image remove it too."""
         if pixels is None:
@@ -119,6 +157,7 @@ class Canvas(QAbstractScrollArea):
             y0, y1, x0, x1 = rect
             pixels = np.ascontiguousarray(pixels)
             self._preview = (pixels, _qimage_rgb(pixels), QRectF(x0, y0, x1 - x0, y1 - y0))
+        self._preview_labelled = labelled
         self.viewport().update()
 
     @property
@@ -163,13 +202,21 @@ class Canvas(QAbstractScrollArea):
         vw, vh = self.viewport().width(), self.viewport().height()
         ox = (vw - w * self.zoom) / 2 if w * self.zoom < vw else -self.horizontalScrollBar().value()
         oy = (vh - h * self.zoom) / 2 if h * self.zoom < vh else -self.verticalScrollBar().value()
-        return QPointF(ox, oy)
+        return QPointF(ox + self._shift, oy)
+
+    def _half_shift(self, x: float) -> float:
+        quarter = self.viewport().width() / 4
+        return -quarter if x < 2 * quarter else quarter
 
     def to_image(self, p: QPointF) -> QPointF:
         o = self._origin()
+        if self.side_by_side:
+            o = o + QPointF(self._half_shift(p.x()), 0)
         return QPointF((p.x() - o.x()) / self.zoom, (p.y() - o.y()) / self.zoom)
 
     def _view_rect(self, rect) -> QRect:
+        if self.side_by_side:  # the region shows twice
+            return self.viewport().rect()
         y0, y1, x0, x1 = rect
         o = self._origin()
         return QRectF(o.x() + x0 * self.zoom, o.y() + y0 * self.zoom,
@@ -247,14 +294,15 @@ class Canvas(QAbstractScrollArea):
         out[..., 3] = (mask.astype(np.uint16) * int(self.mask_opacity * 255) // 255).astype(np.uint8)
         return out
 
-    def set_mask_style(self, color: QColor | None = None, opacity: float | None = None) -> None:
+    def set_mask_style(self, color: QColor | None = None, opacity: float | None = None,
+                       chosen: bool = True) -> None:
         if color is not None:
             self.mask_color = QColor(color)
         if opacity is not None:
             self.mask_opacity = float(opacity)
         self._drop_kind("mask")
         self.viewport().update()
-        self.mask_style_changed.emit()
+        self.mask_style_changed.emit(chosen)
 
     def _level(self) -> int:
         return max(0, int(math.floor(math.log2(1.0 / self.zoom) + 1e-9))) if self.zoom < 1 else 0
@@ -289,9 +337,12 @@ class Canvas(QAbstractScrollArea):
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 2)
         clip = event.rect()
-        before = self.before_pyramid if (self.show_before or self.split is not None) else None
+        before = self.before_pyramid if (self.show_before or self.split is not None
+                                         or self.side_by_side) else None
         if before is not None and self.show_before:
             self._draw_layer(painter, "before", before, clip)
+        elif before is not None and self.side_by_side:
+            self._paint_side_by_side(painter, before, clip)
         elif before is not None and self.split is not None:
             x = int(self.viewport().width() * self.split)
             left = clip.intersected(QRect(0, 0, x, self.viewport().height()))
@@ -318,11 +369,23 @@ class Canvas(QAbstractScrollArea):
                 target = QRectF(o.x() + r.x() * self.zoom, o.y() + r.y() * self.zoom,
                                 r.width() * self.zoom, r.height() * self.zoom)
                 painter.drawImage(target, qimg)
-                painter.setPen(QPen(QColor(255, 255, 255), 1))
-                painter.drawText(target.topLeft() + QPointF(8, 18), "Preview")
+                if self._preview_labelled:
+                    painter.setPen(QPen(QColor(255, 255, 255), 1))
+                    painter.drawText(target.topLeft() + QPointF(8, 18), "Preview")
         if self.show_mask and self.mask_pyramid is not None and not self.show_before:
-            self._draw_layer(painter, "mask", self.mask_pyramid, clip)
-        if self._pointer is not None and self.tool in ("brush", "eraser"):
+            if self.side_by_side and before is not None:  # on the "after" half only
+                half = QRect(self.viewport().width() // 2, 0, self.viewport().width(), self.viewport().height())
+                painter.save()
+                painter.setClipRect(half)
+                self._shift = self.viewport().width() / 4
+                self._draw_layer(painter, "mask", self.mask_pyramid, clip.intersected(half))
+                self._shift = 0.0
+                painter.restore()
+            else:
+                self._draw_layer(painter, "mask", self.mask_pyramid, clip)
+        if self._pointer is not None and self.tool in ("clone", "heal"):
+            self._draw_source(painter)
+        if self._pointer is not None and self.tool in ("brush", "eraser", "clone", "heal"):
             radius = self.brush_size / 2 * self.zoom
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -331,6 +394,68 @@ class Canvas(QAbstractScrollArea):
             painter.setPen(QPen(QColor(255, 255, 255), 1))
             painter.drawEllipse(self._pointer, radius, radius)
 
+    def _paint_side_by_side(self, painter: QPainter, before: Pyramid, clip: QRect) -> None:
+        w, h = self.viewport().width(), self.viewport().height()
+        for half, kind, pyramid, shift, label in (
+                (QRect(0, 0, w // 2, h), "before", before, -w / 4, "Before"),
+                (QRect(w // 2, 0, w - w // 2, h), "image", self.image_pyramid, w / 4, "After")):
+            area = clip.intersected(half)
+            if area.isEmpty():
+                continue
+            painter.save()
+            painter.setClipRect(half)
+            self._shift = shift
+            self._draw_layer(painter, kind, pyramid, area)
+            self._shift = 0.0
+            painter.restore()
+            painter.setPen(QPen(QColor(255, 255, 255), 1))
+            painter.drawText(half.left() + 8, 20, label)
+        painter.setPen(QPen(QColor(255, 255, 255), 2))
+        painter.drawLine(w // 2, 0, w // 2, h)
+
+    def _offset_at(self, p: QPointF) -> tuple[int, int] | None:
+        """(dy, dx) from image point `p` to where the clone/heal source is read."""
+        if self.clone_source is None:
+            return None
+        if self.clone_aligned and self._clone_offset is not None:
+            return self._clone_offset
+        return round(self.clone_source.y() - p.y()), round(self.clone_source.x() - p.x())
+
+    def _draw_source(self, painter: QPainter) -> None:
+        """What the brush would lay down, shown inside its circle before painting (at half
+        opacity), and a cross where it is read from."""
+        from photoforge.ui.pyramid import to_display
+
+        p = self.to_image(self._pointer)
+        offset = self._retouch[2] if self._retouch is not None else self._offset_at(p)
+        if offset is None or self.document is None:
+            return
+        dy, dx = offset
+        r = self.brush_size / 2
+        o = self._origin()
+        src = QPointF(o.x() + (p.x() + dx) * self.zoom, o.y() + (p.y() + dy) * self.zoom)
+        painter.setPen(QPen(QColor(255, 255, 255), 1))
+        painter.drawLine(src - QPointF(6, 0), src + QPointF(6, 0))
+        painter.drawLine(src - QPointF(0, 6), src + QPointF(0, 6))
+        if self._retouch is not None:
+            return
+        pixels = self.document.image.pixels
+        h, w = pixels.shape[:2]
+        y0, y1 = max(0, int(p.y() + dy - r)), min(h, int(p.y() + dy + r) + 1)
+        x0, x1 = max(0, int(p.x() + dx - r)), min(w, int(p.x() + dx + r) + 1)
+        if y0 >= y1 or x0 >= x1:
+            return
+        ghost = to_display(pixels[y0:y1, x0:x1])
+        target = QRectF(o.x() + (x0 - dx) * self.zoom, o.y() + (y0 - dy) * self.zoom,
+                        (x1 - x0) * self.zoom, (y1 - y0) * self.zoom)
+        painter.save()
+        clip = QPainterPath()
+        clip.addEllipse(self._pointer, r * self.zoom, r * self.zoom)
+        painter.setClipPath(clip)
+        painter.setOpacity(0.5)
+        painter.drawImage(target, _qimage_rgb(ghost))
+        painter.restore()
+
     def _update_cursor_area(self, old: QPointF | None, new: QPointF | None) -> None:
         r = int(self.brush_size / 2 * self.zoom) + 4
         for p in (old, new):
@@ -338,6 +463,14 @@ class Canvas(QAbstractScrollArea):
                 self.viewport().update(QRect(int(p.x()) - r, int(p.y()) - r, 2 * r, 2 * r))
 
     # ----- input ----------------------------------------------------------------------
+    def set_picking(self, on: bool) -> None:
+        """The next click picks a pixel (signal `picked`) instead of painting."""
+        self._picking = on
+        if on:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.viewport().unsetCursor()
+
     def _painting_tool(self) -> bool:
         return self.tool in ("brush", "eraser") and not self._space_down and self.document is not None
 
@@ -350,6 +483,17 @@ class Canvas(QAbstractScrollArea):
                 (event.button() == Qt.MouseButton.LeftButton and (self._space_down or self.tool == "hand")):
             self._pan_anchor = (pos, self.horizontalScrollBar().value(), self.verticalScrollBar().value())
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self._picking and not self._space_down:
+            p = self.to_image(pos)
+            w, h = self.image_size()
+            if 0 <= p.x() < w and 0 <= p.y() < h:
+                self.set_picking(False)
+                self.picked.emit(int(p.x()), int(p.y()))
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.tool in ("clone", "heal") \
+                and self.document is not None and not self._space_down:
+            self._start_retouch(event)
             return
         if event.button() == Qt.MouseButton.LeftButton and self._painting_tool():
             p = self.to_image(pos)
@@ -382,6 +526,9 @@ class Canvas(QAbstractScrollArea):
         if self._stroke is not None:
             self._stroke.line_to(p.x(), p.y(), self.brush_size / 2)
             self._last_point = p
+        if self._retouch is not None:
+            self._retouch[1].line_to(p.x(), p.y(), self.brush_size / 2)
+            self._show_retouch()
 
     def mouseReleaseEvent(self, event) -> None:
         if self._dragging_split:
@@ -395,6 +542,44 @@ class Canvas(QAbstractScrollArea):
             stroke, self._stroke = self._stroke, None
             stroke.end()  # one stroke = one undo step, pushed on release
             self.stroke_finished.emit()
+        if self._retouch is not None and event.button() == Qt.MouseButton.LeftButton:
+            tool, stroke, offset = self._retouch
+            self._retouch = None
+            if stroke.end():
+                self.retouch_finished.emit(tool, stroke, offset)  # the window computes and installs it
+
+    def _start_retouch(self, event) -> None:
+        from photoforge.core.document import CoverageStroke
+
+        p = self.to_image(event.position())
+        if event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            self.clone_source, self._clone_offset = p, None
+            self.hint.emit("Source set: paint to copy from there")
+            self.viewport().update()
+            return
+        if self.clone_source is None:
+            self.hint.emit("Alt-click where to copy from first")
+            return
+        if self.busy:
+            self.hint.emit("Wait for the running job to finish before retouching")
+            return
+        offset = self._offset_at(p)
+        if self.clone_aligned and self._clone_offset is None:
+            self._clone_offset = offset  # aligned: later strokes keep this offset
+        stroke = CoverageStroke(self.document.image.pixels.shape[:2], self.brush_opacity, self.brush_hardness)
+        self._retouch = (self.tool, stroke, offset)
+        stroke.dab(p.x(), p.y(), self.brush_size / 2)
+        self._show_retouch()
+
+    def _show_retouch(self) -> None:
+        """The stroke so far, cloned (healing is computed on release), as an overlay."""
+        from photoforge.ops.retouch import clone_region
+        from photoforge.ui.pyramid import to_display
+
+        _, stroke, offset = self._retouch
+        if stroke.rect is not None:
+            region = clone_region(self.document.image.pixels, stroke.rect, stroke.coverage(), offset)
+            self.set_preview(to_display(region), stroke.rect, labelled=False)
 
     def leaveEvent(self, event) -> None:
         old, self._pointer = self._pointer, None
@@ -420,29 +605,42 @@ class Canvas(QAbstractScrollArea):
         self.brush_size_changed.emit(self.brush_size)
         self.viewport().update()
 
-    def keyPressEvent(self, event) -> None:
+    def key_pressed(self, event) -> bool:
+        """Space (pan), [ ] (brush size), \\ (hold for before); False for other keys. The
+        window routes these here whatever has focus (ui/keys.py)."""
         key = event.key()
-        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_down = True
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space_down = True
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
         elif key == Qt.Key.Key_BracketLeft:
             self.set_brush_size(self.brush_size / 1.2)
         elif key == Qt.Key.Key_BracketRight:
             self.set_brush_size(self.brush_size * 1.2)
-        elif key == Qt.Key.Key_Backslash and not event.isAutoRepeat():
-            self.show_before = self.before_pyramid is not None
-            self.viewport().update()
+        elif key == Qt.Key.Key_Backslash:
+            if not event.isAutoRepeat():
+                self.show_before = self.before_pyramid is not None
+                self.viewport().update()
         else:
+            return False
+        return True
+
+    def key_released(self, event) -> bool:
+        if event.key() not in (Qt.Key.Key_Space, Qt.Key.Key_Backslash):
+            return event.key() in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight)
+        if not event.isAutoRepeat():
+            if event.key() == Qt.Key.Key_Space:
+                self._space_down = False
+                self.viewport().unsetCursor()
+            else:
+                self.show_before = False
+                self.viewport().update()
+        return True
+
+    def keyPressEvent(self, event) -> None:
+        if not self.key_pressed(event):
             super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:
-        if event.isAutoRepeat():
-            return
-        if event.key() == Qt.Key.Key_Space:
-            self._space_down = False
-            self.viewport().unsetCursor()
-        elif event.key() == Qt.Key.Key_Backslash:
-            self.show_before = False
-            self.viewport().update()
-        else:
+        if not self.key_released(event):
             super().keyReleaseEvent(event)

@@ -95,24 +95,28 @@ class ExportDialog(QDialog):
 
 
 class BatchDialog(QDialog):
-    """Options for upscaling dropped files/folders into an output folder."""
+    """A batch of dropped files or folders: which action (with its panel's settings now),
+    the output folder and format."""
 
-    def __init__(self, inputs: list[Path], parent=None):
+    _FOLDERS = {"Restore": "restored", "Adjust": "adjusted", "Upscale": "upscaled", "Stylize": "stylized"}
+
+    def __init__(self, inputs: list[Path], panels: list, current=None, prefs=None, parent=None):
         super().__init__(parent)
-        self.setWindowTitle("Batch upscale")
-        self.inputs = inputs
-        self.model = QComboBox()
-        for m in models_for("upscale"):
-            self.model.addItem(f"{m.title} ({m.speed})", m.id)
-        self.model.setCurrentIndex(max(0, self.model.findData("span-x4")))
-        self.scale = QDoubleSpinBox()
-        self.scale.setRange(0.25, 16)
-        self.scale.setValue(4)
+        self.setWindowTitle("Batch")
+        self.inputs, self.prefs = inputs, prefs
+        self.action = QComboBox()
+        for panel in panels:
+            self.action.addItem(panel.title, panel)
+        start = current if current is not None and current in panels else panels[0]
+        self.action.setCurrentIndex(panels.index(start))
+        self.settings = QLabel()
+        self.settings.setWordWrap(True)
         self.format = QComboBox()
         for label, key in (("Same as input", ""), ("PNG", "png"), ("JPEG", "jpg"), ("TIFF", "tif"), ("WebP", "webp")):
             self.format.addItem(label, key)
         first = inputs[0] if inputs else Path.home()
-        self.folder = QLineEdit(str((first.parent if first.is_file() else first.parent) / "upscaled"))
+        self._base = first.parent
+        self.folder = QLineEdit()
         browse = QPushButton("…")
         browse.clicked.connect(self._browse)
         row = QWidget()
@@ -124,14 +128,56 @@ class BatchDialog(QDialog):
         layout.addWidget(QLabel(f"{len(inputs)} item(s): " + ", ".join(p.name for p in inputs[:4])
                                 + (" …" if len(inputs) > 4 else "")))
         form = QFormLayout()
-        form.addRow("Model", self.model)
-        form.addRow("Scale", self.scale)
+        form.addRow("Action", self.action)
+        form.addRow("Settings", self.settings)
         form.addRow("Output folder", row)
         form.addRow("Format", self.format)
         layout.addLayout(form)
         layout.addWidget(_buttons(self))
+        self.action.currentIndexChanged.connect(self._action_changed)
+        self._action_changed()
+
+    @property
+    def panel(self):
+        return self.action.currentData()
+
+    def _action_changed(self) -> None:
+        panel = self.panel
+        folder = self._FOLDERS.get(panel.title, panel.title.lower())
+        if not self.folder.text() or Path(self.folder.text()).parent == self._base:
+            self.folder.setText(str(self._base / folder))
+        try:
+            label, _ = panel.batch_process(self.prefs)
+            self.settings.setText(f"{label}, as set in the {panel.title} panel")
+        except Exception as error:  # noqa: BLE001 - shown, and refused again on OK
+            self.settings.setText(f"Cannot run: {error}")
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder", self.folder.text())
         if folder:
             self.folder.setText(folder)
+
+
+class ShortcutsDialog(QDialog):
+    """Help ▸ Keyboard Shortcuts: every shortcut in one table."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent=None):
+        from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard Shortcuts")
+        self.table = QTableWidget(len(rows), 2)
+        self.table.setHorizontalHeaderLabels(["Keys", "Action"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for row, (keys, text) in enumerate(rows):
+            self.table.setItem(row, 0, QTableWidgetItem(keys))
+            self.table.setItem(row, 1, QTableWidgetItem(text))
+        self.table.resizeColumnToContents(0)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        layout.addWidget(close)
+        self.resize(520, 560)

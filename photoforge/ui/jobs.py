@@ -28,12 +28,17 @@ class _Bridge(QObject):
 
 
 class _Worker(QObject):
-    def __init__(self, job_id: int, fn: JobFn, progress: Progress, bridge: _Bridge):
+    def __init__(self, job_id: int, fn: JobFn, progress: Progress, bridge: _Bridge,
+                 after: list[QThread] = ()):
         super().__init__()
         self.job_id, self.fn, self.progress, self.bridge = job_id, fn, progress, bridge
+        self.after = list(after)  # cancelled jobs still stopping: never two at once on the CPU
 
     @Slot()
     def run(self) -> None:
+        for thread in self.after:
+            thread.wait()
+        self.after = []
         try:
             result = self.fn(self.progress)
         except Aborted:
@@ -42,6 +47,10 @@ class _Worker(QObject):
             self.bridge.error.emit(self.job_id, _describe(error), traceback.format_exc())
         else:
             self.bridge.done.emit(self.job_id, result)
+        finally:
+            # The job's closure holds its input (a whole image): let it go now, not when
+            # Qt gets round to deleting this object.
+            self.fn = self.progress = None
 
 
 def _describe(error: BaseException) -> str:
@@ -73,33 +82,42 @@ class JobRunner(QObject):
         self._label = ""
         self._progress: Progress | None = None
         self._thread: QThread | None = None
-        self._worker: _Worker | None = None
+        # Every thread not yet ended, with its worker: a cancelled job's thread finishes
+        # its tile on its own, then both are deleted (_ended).
+        self._live: dict[QThread, _Worker] = {}
         self._callbacks: dict[int, Callable[[Any], None] | None] = {}
         self._started_at = 0.0
+        self.quiet = False  # whether the current (or last) job is a quiet one
         self.last_traceback = ""
 
     @property
     def busy(self) -> bool:
         return self._current is not None
 
-    def start(self, label: str, fn: JobFn, on_done: Callable[[Any], None] | None = None) -> bool:
-        """Start a job; False (and nothing started) if one is already running."""
+    def start(self, label: str, fn: JobFn, on_done: Callable[[Any], None] | None = None,
+              quiet: bool = False) -> bool:
+        """Start a job; False (and nothing started) if one is already running. A `quiet`
+        job (a live preview) shows no progress; its failure is still reported."""
         if self.busy:
             return False
+        self.quiet = quiet
         job_id = next(self._ids)
         bridge = self._bridge
         progress = Progress(lambda f, m: bridge.progress.emit(job_id, f, m))
         self._current, self._label, self._progress = job_id, label, progress
         self._callbacks[job_id] = on_done
         self._started_at = time.monotonic()
-        self._reap()
         thread = QThread()
-        worker = _Worker(job_id, fn, progress, bridge)
+        worker = _Worker(job_id, fn, progress, bridge, after=list(self._live))
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        self._thread, self._worker = thread, worker
+        # Connected before the thread starts, so that the end is never missed; queued to
+        # this (the GUI) thread, where the deleting happens.
+        thread.finished.connect(self._thread_finished)
+        self._thread, self._live[thread] = thread, worker
         thread.start()
-        self.started.emit(label)
+        if not quiet:
+            self.started.emit(label)
         self.busy_changed.emit(True)
         return True
 
@@ -113,26 +131,33 @@ class JobRunner(QObject):
         self._finish()
         self.cancelled.emit(label)
 
-    def wait(self, timeout_ms: int = 30000) -> bool:
-        """Block until the worker thread has ended (shutdown and tests)."""
-        if self._thread is None:
-            return True
-        self._thread.quit()
-        ok = self._thread.wait(timeout_ms)
-        if ok:
-            self._thread = self._worker = None
-        return ok
+    @property
+    def live_threads(self) -> int:
+        """Worker threads not yet ended and deleted (a cancelled one finishing its tile)."""
+        return len(self._live)
 
-    def _reap(self) -> None:
-        # A cancelled job's thread may still be finishing its tile; let it end on its own.
-        if self._thread is not None:
-            old_thread, old_worker = self._thread, self._worker
-            old_thread.quit()
-            old_thread.finished.connect(old_thread.deleteLater)
-            old_thread.finished.connect(old_worker.deleteLater)
-            self._orphans = getattr(self, "_orphans", [])
-            self._orphans.append((old_thread, old_worker))
-            self._thread = self._worker = None
+    def wait(self, timeout_ms: int = 30000) -> bool:
+        """Block until every worker thread has ended (shutdown and tests)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        for thread in list(self._live):
+            thread.quit()
+            if not thread.wait(max(0, int((deadline - time.monotonic()) * 1000))):
+                return False
+            self._ended(thread)
+        self._thread = None
+        return True
+
+    @Slot()
+    def _thread_finished(self) -> None:
+        self._ended(self.sender())
+
+    def _ended(self, thread: QThread) -> None:
+        worker = self._live.pop(thread, None)
+        if worker is not None:
+            worker.deleteLater()
+            thread.deleteLater()
+        if self._thread is thread:
+            self._thread = None
 
     def _finish(self) -> None:
         self._current = None
@@ -143,7 +168,7 @@ class JobRunner(QObject):
 
     @Slot(int, float, str)
     def _on_progress(self, job_id: int, fraction: float, message: str) -> None:
-        if job_id != self._current:
+        if job_id != self._current or self.quiet:
             return
         elapsed = time.monotonic() - self._started_at
         left = elapsed * (1 - fraction) / fraction if fraction > 0.02 else -1.0

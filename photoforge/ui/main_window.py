@@ -11,9 +11,11 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
 from photoforge.batch import IMAGE_SUFFIXES
 from photoforge.ui import settings
 from photoforge.ui.actions import ACTION_PANELS, ActionPanel
+from photoforge.ui.adjust_panel import AdjustPanel
 from photoforge.ui.style_panel import StylePanel
 from photoforge.ui.canvas import Canvas
 from photoforge.ui.jobs import JobRunner
+from photoforge.ui.keys import WindowKeys
 from photoforge.ui.panels import HistoryPanel, ToolOptionsBar
 from photoforge.ui.pyramid import Pyramid
 from photoforge.ui.recovery import SessionAutosave
@@ -23,6 +25,11 @@ PROJECT_FILTER = "PhotoForge projects (*.pforge)"
 # File ▸ Open takes projects too, so a project is one double-click away like any file.
 OPEN_ANY_FILTER = ("Images and projects (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
                    + " *.pforge);;" + PROJECT_FILTER + ";;All files (*)")
+
+
+def _hue_name(colour: QColor) -> str:
+    names = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "magenta", "red")
+    return names[min(8, round(max(0, colour.hsvHue()) / 45))]
 
 
 class MainWindow(QMainWindow):
@@ -45,6 +52,9 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.canvas.stroke_finished.connect(self._history_changed)
         self.canvas.mask_style_changed.connect(self._remember_mask_style)
+        self.canvas.retouch_finished.connect(self._retouch)
+        self.canvas.hint.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.keys = WindowKeys(self)
         self._update_title()
         self._device_label_refresh()
 
@@ -61,6 +71,12 @@ class MainWindow(QMainWindow):
         self.eta_label = QLabel("")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.jobs.cancel)
+        # Fixed widths: labels whose text changes (zoom, time left) must not shift the
+        # Cancel button under the pointer.
+        metrics = self.fontMetrics()
+        for label, widest in ((self.eta_label, "9999 s left"), (self.zoom_label, "3200%"),
+                              (self.device_label, "Device: auto (OpenVINO CPU bf16)")):
+            label.setFixedWidth(metrics.horizontalAdvance(widest) + 12)
         for w in (self.progress, self.eta_label, self.cancel_button):
             w.hide()
         bar.addWidget(self.info_label, 1)
@@ -76,7 +92,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.action_box = QToolBox()
         self.action_panels: list[ActionPanel] = []
-        for cls in [*ACTION_PANELS, StylePanel]:
+        restore, *others = ACTION_PANELS
+        for cls in [restore, AdjustPanel, *others, StylePanel]:
             panel = cls()
             panel.run_requested.connect(self.run_action)
             if hasattr(panel, "detect_requested"):
@@ -85,6 +102,10 @@ class MainWindow(QMainWindow):
             self.action_box.addItem(panel, panel.title)
         for panel in self.action_panels:
             panel.attach(self)
+        # Restore is what the app is for: it opens first, then on the panel used last.
+        last = next((p for p in self.action_panels if p.title == self.prefs.last_panel), None)
+        self.action_box.setCurrentWidget(last or self.panel("Restore"))
+        self.action_box.currentChanged.connect(self._remember_panel)
         history_dock = dock
         dock = QDockWidget("Actions", self)
         dock.setObjectName("actions")
@@ -133,6 +154,8 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         self.compare_action = self._act(view, "&Compare before/after", self.toggle_compare,
                                         QKeySequence("Ctrl+K"), checkable=True)
+        self.side_action = self._act(view, "Compare &side by side", self.toggle_side_by_side,
+                                     QKeySequence("Ctrl+Shift+K"), checkable=True)
         self.mask_action = self._act(view, "Show &mask", self.toggle_mask, QKeySequence("Ctrl+M"), checkable=True)
         self.mask_action.setChecked(True)
         mask = m.addMenu("&Mask")
@@ -148,29 +171,33 @@ class MainWindow(QMainWindow):
         image = m.addMenu("&Image")
         self._act(image, "&Upscale…", lambda: self.show_action_panel("upscale"))
         self._act(image, "Re&store…", lambda: self.show_action_panel("restore"))
+        self._act(image, "&Adjust…", lambda: self.show_action_panel("adjust"), QKeySequence("Ctrl+L"))
         self._act(image, "&Inpaint…", lambda: self.show_action_panel("inpaint"))
         self._act(image, "St&ylize…", lambda: self.show_action_panel("stylize"))
         self._act(image, "&Remove masked area", self.remove_masked,
                   [QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
         help_ = m.addMenu("&Help")
+        self._act(help_, "&Keyboard Shortcuts", self.show_shortcuts, QKeySequence("F1"))
         self._act(help_, "Model &licences", self.show_licences)
-        self._act(help_, "&About", lambda: QMessageBox.about(self, "PhotoForge", "PhotoForge — photo restoration."))
+        self._act(help_, "&About", self.show_about)
 
         tools = self.addToolBar("Tools")
         tools.setObjectName("tools")
         group = QActionGroup(self)
-        for name, key in (("Brush", "B"), ("Eraser", "E"), ("Hand", "H")):
+        for name, key in (("Brush", "B"), ("Eraser", "E"), ("Hand", "H"), ("Clone", "S"), ("Heal", "J")):
             action = QAction(name, self)
             action.setCheckable(True)
             action.setShortcut(QKeySequence(key))
+            action.setToolTip(f"{name} ({key})")
             action.setChecked(name == "Brush")
             action.triggered.connect(lambda checked, n=name.lower(): setattr(self.canvas, "tool", n))
             group.addAction(action)
             tools.addAction(action)
         tools.addSeparator()
-        tools.addAction(self.undo_action)
-        tools.addAction(self.redo_action)
-        tools.addAction(self.compare_action)
+        for action in (self.undo_action, self.redo_action, self.compare_action):
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            action.setToolTip(f"{action.text().replace('&', '')} ({keys})")
+            tools.addAction(action)
         self.addToolBarBreak()
         options = ToolOptionsBar(self.canvas, self)
         options.setObjectName("tool-options")
@@ -214,13 +241,13 @@ class MainWindow(QMainWindow):
         document.on_change.append(self._document_changed)
         document.history.listeners.append(self._history_changed)
         self.canvas.set_document(document)
-        self.compare_action.setChecked(False)
-        self.canvas.split = None
+        self._fit_mask_colour(document)
+        self._compare(split=False, side=False)
         self._history_changed()
 
     def _document_changed(self, rect, layers) -> None:
         self.canvas.refresh(rect, image="image" in layers, mask="mask" in layers)
-        if "image" in layers and self.compare_action.isChecked():
+        if "image" in layers and (self.compare_action.isChecked() or self.side_action.isChecked()):
             self._load_before()
 
     def _history_changed(self) -> None:
@@ -231,6 +258,8 @@ class MainWindow(QMainWindow):
         self._refresh_actions()
         self._update_title()
         self._update_info()
+        for panel in self.action_panels:
+            panel.document_changed()
 
     @property
     def project_path(self) -> Path | None:
@@ -239,6 +268,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_actions(self) -> None:
         doc, busy = self.document, self.jobs.busy
+        self.canvas.busy = busy
         self.export_original_action.setEnabled(bool(doc and doc.path))
         self.undo_action.setEnabled(bool(doc and doc.history.can_undo and not busy))
         self.redo_action.setEnabled(bool(doc and doc.history.can_redo and not busy))
@@ -500,17 +530,72 @@ class MainWindow(QMainWindow):
         self.canvas.set_before(before.pixels if before is not None else None)
 
     def toggle_compare(self, on: bool) -> None:
-        if on and self.document is not None:
+        """Split view (a draggable line); one compare mode at a time."""
+        self._compare(split=on, side=False)
+
+    def toggle_side_by_side(self, on: bool) -> None:
+        """Before and after in two halves at the same zoom and position."""
+        self._compare(split=False, side=on)
+
+    def _compare(self, split: bool, side: bool) -> None:
+        for action, on in ((self.compare_action, split), (self.side_action, side)):
+            action.blockSignals(True)
+            action.setChecked(on)
+            action.blockSignals(False)
+        on = (split or side) and self.document is not None
+        if on:
             self._load_before()
-            self.canvas.split = 0.5
         else:
-            self.canvas.split = None
             self.canvas.set_before(None)
+        self.canvas.split = 0.5 if split and on else None
+        self.canvas.side_by_side = side and on
         self.canvas.viewport().update()
 
+    def _retouch(self, tool: str, stroke, offset) -> None:
+        """A clone or heal stroke was released: compute it off the GUI thread, then install
+        it as one undo step."""
+        from photoforge.ops.retouch import clone_region, heal_region
+
+        document, pixels, rect = self.document, self.document.image.pixels, stroke.rect
+        alpha = stroke.coverage()
+        label = "Clone stamp" if tool == "clone" else "Healing brush"
+
+        def work(progress):
+            if tool == "clone":
+                return rect, clone_region(pixels, rect, alpha, offset)
+            return heal_region(pixels, rect, alpha, offset)
+
+        def land(result) -> None:
+            (y0, _, x0, _), region = result
+            self.canvas.set_preview(None)
+            if document is self.document and document.image.pixels is pixels:
+                document.apply_region(y0, x0, region, label)
+
+        if not self.jobs.start(label, work, land, quiet=True):
+            self.canvas.set_preview(None)
+            self.statusBar().showMessage("Busy: the stroke was not applied", 5000)
+
+    def canvas_key_pressed(self, event) -> None:
+        if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() \
+                and self.canvas.before_pyramid is None and self.document is not None:
+            self._load_before()  # for as long as the key is held, unless Compare keeps it
+        self.canvas.key_pressed(event)
+
+    def canvas_key_released(self, event) -> None:
+        self.canvas.key_released(event)
+        if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() \
+                and not (self.compare_action.isChecked() or self.side_action.isChecked()):
+            self.canvas.set_before(None)
+
+    def panel(self, title: str):
+        return next(p for p in self.action_panels if p.title.lower() == title.lower())
+
     def show_action_panel(self, title: str) -> None:
-        panel = next(p for p in self.action_panels if p.title.lower() == title.lower())
-        self.action_box.setCurrentWidget(panel)
+        self.action_box.setCurrentWidget(self.panel(title))
+
+    def _remember_panel(self) -> None:
+        self.prefs.last_panel = self.action_box.currentWidget().title
+        self.prefs.save()
 
     def remove_masked(self) -> None:
         """Enter after painting: inpaint with the Inpaint panel's settings."""
@@ -522,14 +607,12 @@ class MainWindow(QMainWindow):
 
     def detect_damage(self, panel) -> None:
         """Fill the mask with what the detector finds, for the user to review and edit."""
-        from photoforge.ops.restore import denoise_options, find_damage
+        from photoforge.ops.restore import find_damage
 
         if self.document is None or self.jobs.busy:
             return
         document, image = self.document, self.document.image
-        options = panel.options(self.prefs)
-        # Looked for as Restore will: through the denoiser when grain removal is on.
-        denoise = denoise_options(options) if options.denoise else None
+        options = panel.options(self.prefs)  # looked for as Restore will: detector, denoiser
 
         def land(mask) -> None:
             if document is self.document:
@@ -539,8 +622,7 @@ class MainWindow(QMainWindow):
                     f"Damage mask: {100 * (mask > 0).mean():.2f} % of the photo. "
                     "Paint or erase to adjust, then Restore.", 8000)
 
-        self.jobs.start("Detect damage", lambda progress: find_damage(
-            image, options.sensitivity, progress, denoise), land)
+        self.jobs.start("Detect damage", lambda progress: find_damage(image, options, progress), land)
 
     # ----- jobs -----------------------------------------------------------------------
     def run_action(self, panel: ActionPanel) -> None:
@@ -586,8 +668,11 @@ class MainWindow(QMainWindow):
         for w in (self.progress, self.eta_label, self.cancel_button):
             w.hide()
         self._device_label_refresh()
-        self.statusBar().showMessage(message, 6000)
+        if not self.jobs.quiet:
+            self.statusBar().showMessage(message, 6000)
         self._refresh_actions()
+        for panel in self.action_panels:
+            panel.job_ended()
 
     def _job_failed(self, label: str, message: str) -> None:
         self._job_ended(f"{label}: failed")
@@ -606,17 +691,58 @@ class MainWindow(QMainWindow):
             self.autosave.set_interval(self.prefs.autosave_seconds)
             self._device_label_refresh()
 
-    def _remember_mask_style(self) -> None:
+    def _fit_mask_colour(self, document) -> None:
+        from photoforge.ui.canvas import contrasting_colour
+
+        chosen = QColor(self.prefs.mask_color)
+        colour = contrasting_colour(document.image.pixels, chosen)
+        self.canvas.set_mask_style(colour, chosen=False)  # for this photo only
+        if colour != chosen:
+            self.statusBar().showMessage(f"Mask shown in {_hue_name(colour)}: the photo has much "
+                                         f"{_hue_name(chosen)} in it (Mask colour in the tool bar)", 6000)
+
+    def _remember_mask_style(self, chosen: bool) -> None:
+        if not chosen:
+            return
         self.prefs.mask_color = self.canvas.mask_color.name()
         self.prefs.mask_opacity = self.canvas.mask_opacity
         self.prefs.save()
 
-    def show_licences(self) -> None:
-        from photoforge.engine.registry import MODELS
+    def show_shortcuts(self) -> None:
+        from photoforge.ui.dialogs import ShortcutsDialog
 
-        text = "\n".join(f"{m.id}: {m.licence} — {m.source.pack.project} {m.source.pack.version}"
-                         for m in MODELS)
-        QMessageBox.information(self, "Model licences", text)
+        ShortcutsDialog(self.shortcut_list(), self).exec()
+
+    def shortcut_list(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every shortcut: the menus' and tools', then the canvas's."""
+        from photoforge.ui.keys import CANVAS_HELP
+
+        rows, seen = [], set()
+        for action in self.findChildren(QAction):
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            if keys and id(action) not in seen:
+                seen.add(id(action))
+                rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        return rows + list(CANVAS_HELP)
+
+    def show_about(self) -> None:
+        from photoforge import __version__
+
+        QMessageBox.about(self, "About PhotoForge",
+                          f"PhotoForge {__version__}\n\nRestoration, upscaling, inpainting and "
+                          "stylisation of scanned photos.\nModels and their licences: Help ▸ Model licences.")
+
+    def show_licences(self) -> None:
+        from photoforge.engine.registry import all_models, origin
+
+        models = all_models()
+        summary = "\n".join(f"{m.title}: {m.licence.split(' (')[0]}" for m in models)
+        box = QMessageBox(QMessageBox.Icon.Information, "Model licences",
+                          f"The models PhotoForge runs and their licences:\n\n{summary}",
+                          QMessageBox.StandardButton.Close, self)
+        # where each comes from, and what the packages themselves say, on demand
+        box.setDetailedText("\n\n".join(f"{m.title} ({m.id}): {m.licence}\n{origin(m)}" for m in models))
+        box.exec()
 
     # ----- drag and drop ----------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
@@ -636,33 +762,33 @@ class MainWindow(QMainWindow):
             self.start_batch(paths)
 
     def start_batch(self, paths: list[Path], dialog=None) -> bool:
+        """Run one action panel, with its settings now, over dropped files and folders;
+        the panel shown at the time is offered first."""
         from photoforge.batch import UsageError, plan_jobs, run_batch
-        from photoforge.ops.upscale import UpscaleOptions, upscale
         from photoforge.ui.dialogs import BatchDialog
 
         if self.jobs.busy:
             self.error("Batch", "Another job is running; wait for it or cancel it first.")
             return False
         if dialog is None:
-            dialog = BatchDialog(paths, self)
+            panels = [p for p in self.action_panels if p.batchable]
+            dialog = BatchDialog(paths, panels, self.action_box.currentWidget(), self.prefs, self)
             if dialog.exec() != BatchDialog.DialogCode.Accepted:
                 return False
         fmt = dialog.format.currentData() or None
         try:
+            label, process = dialog.panel.batch_process(self.prefs)
             jobs = plan_jobs([str(p) for p in paths], dialog.folder.text(), fmt)
             if len(paths) == 1 and not paths[0].is_dir():
                 jobs = plan_jobs([str(paths[0]), str(paths[0])], dialog.folder.text(), fmt)[:1]
-        except UsageError as error:
+        except (UsageError, ValueError) as error:
             self.error("Batch", str(error))
             return False
-        options = UpscaleOptions(model=dialog.model.currentData(), scale=dialog.scale.value(),
-                                 tile=self.prefs.tile_option, device=self.prefs.device,
-                                 threads=self.prefs.threads_option)
 
         def work(progress):
-            return run_batch(jobs, lambda image, p: upscale(image, options, p), progress=progress, fmt=fmt)
+            return run_batch(jobs, process, progress=progress, fmt=fmt)
 
-        return self.jobs.start(f"Batch of {len(jobs)}", work, self._batch_done)
+        return self.jobs.start(f"{label}: batch of {len(jobs)}", work, self._batch_done)
 
     def _batch_done(self, report) -> None:
         text = report.summary()

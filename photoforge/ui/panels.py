@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QColorDialog, QDoubleSpinBox, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QDoubleSpinBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QSlider, QToolBar, QWidget)
 
 
@@ -64,6 +64,7 @@ class ToolOptionsBar(QToolBar):
         self.colour.setToolTip("Mask colour")
         self.colour.clicked.connect(self._pick_colour)
         self._show_colour(canvas.mask_color)
+        canvas.mask_style_changed.connect(lambda chosen: self._show_colour(canvas.mask_color))
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(4, 0, 4, 0)
@@ -72,6 +73,12 @@ class ToolOptionsBar(QToolBar):
             row.addWidget(QLabel(label))
             row.addWidget(widget)
             row.addSpacing(10)
+        self.aligned = QCheckBox("Aligned")
+        self.aligned.setChecked(canvas.clone_aligned)
+        self.aligned.setToolTip("Clone and Heal: keep the source moving with the brush across strokes "
+                                "(off: every stroke starts again at the source point)")
+        self.aligned.toggled.connect(lambda on: setattr(canvas, "clone_aligned", on))
+        row.addWidget(self.aligned)
         row.addStretch(1)
         self.addWidget(box)
 

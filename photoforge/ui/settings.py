@@ -19,6 +19,7 @@ class Preferences:
     # While painting: a stroke in progress is written every this often (only its touched
     # tiles, a few ms), so a crash loses at most this much of it. Steps are saved at once.
     autosave_seconds: int = 1
+    last_panel: str = "Restore"  # the Actions panel shown at start: the one used last
 
     @classmethod
     def load(cls) -> "Preferences":

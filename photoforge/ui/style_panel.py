@@ -43,6 +43,7 @@ def _display_rgb(pixels: np.ndarray) -> np.ndarray:
 
 class StylePanel(ActionPanel):
     title = "Stylize"
+    batchable = True
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -259,6 +260,21 @@ class StylePanel(ActionPanel):
         result, new = outcome
         self.remember_vectors(new)
         super().land(document, label, result)
+
+    def batch_process(self, prefs):
+        import threading
+
+        from photoforge.ops.stylize import stylize
+
+        _, resolve = self._resolve(prefs)
+        resolved, lock = [], threading.Lock()
+
+        def process(image, progress):
+            with lock:  # the style pictures' vector, worked out once for the whole batch
+                if not resolved:
+                    resolved.append(resolve(progress.sub(0.0, 0.05))[0])
+            return stylize(image, resolved[0], progress)
+        return "Stylize", process
 
     def preview(self) -> None:
         """Render the visible region (at screen resolution) over the canvas."""

@@ -659,7 +659,7 @@ def test_missing_destination_folder(tmp_path):
 def test_format_from_path_and_aliases(tmp_path):
     assert [format_from_path(f"a.{s}") for s in ("PNG", "jpeg", "jpg", "tiff", "tif", "webp", "bmp")] == \
         ["png", "jpg", "jpg", "tif", "tif", "webp", "bmp"]
-    assert SUPPORTED_SAVE_FORMATS == {"png", "jpg", "tif", "webp", "bmp"}
+    assert SUPPORTED_SAVE_FORMATS == {"png", "jpg", "tif", "webp", "bmp", "jp2", "j2k"}
     with pytest.raises(ImageSaveError, match=r"cannot save 'a\.gif': unknown output format \('\.gif'\)"):
         format_from_path("a.gif")
     with pytest.raises(ImageSaveError, match="no extension"):
@@ -746,7 +746,8 @@ def test_text_file(tmp_path):
 
 def test_unknown_binary(tmp_path):
     (tmp_path / "blob.png").write_bytes(bytes(range(256)) * 4)
-    expect_load_error(tmp_path / "blob.png", "not a recognised image format (supported: JPEG, PNG, TIFF, WebP, BMP, GIF)")
+    expect_load_error(tmp_path / "blob.png", "not a recognised image format (supported: JPEG, PNG, TIFF, WebP, BMP, GIF, "
+                                              "JPEG 2000, TGA, PSD, QOI, PCX)")
 
 
 def test_recognised_but_unsupported_format(tmp_path):

@@ -215,6 +215,30 @@ def test_a_newer_format_version_is_refused(document, tmp_path):
     assert "newer" in refused(path)
 
 
+@pytest.mark.parametrize("version,reason", [
+    (10 ** 4000, "damaged project (format version 100000000000… (4001 characters))"),
+    (-(10 ** 40), "damaged project (format version -10000000000… (42 characters))"),
+    (True, "damaged project (format version True)"),
+], ids=["4001 digits", "negative", "a boolean"])
+def test_an_absurd_format_version_is_named_briefly(document, tmp_path, version, reason):
+    path = tmp_path / "absurd.pforge"
+    save_project(document, path)
+    write_manifest(path, lambda m: m.update(version=version))
+    assert refused(path) == reason
+
+
+def test_a_version_too_long_for_python_to_parse_is_a_damaged_project(document, tmp_path):
+    path = tmp_path / "huge.pforge"
+    save_project(document, path)
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    members["manifest.json"] = members["manifest.json"].replace(b'"version": 1', b'"version": 1' + b"0" * 5000)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    assert refused(path).startswith("damaged project (unreadable manifest: Exceeds the limit (4300 digits)")
+
+
 def test_a_truncated_project_is_refused(document, tmp_path):
     path = tmp_path / "cut.pforge"
     save_project(document, path)

@@ -17,7 +17,7 @@ class FakeBackend:
         self.fn = fn
         self.calls = 0
 
-    def run(self, feeds):
+    def run(self, feeds, progress=None):
         self.calls += 1
         try:
             return self.fn(feeds["input"])

@@ -75,6 +75,19 @@ def test_saved_masks_load_back_identical_as_8_bit_grey(tmp_path):
     np.testing.assert_array_equal(ops.load_mask(path, (48, 64)), ops.invert(m))
 
 
+def test_a_sixteen_bit_mask_of_value_one_still_fills(tmp_path):
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+
+    values = np.zeros((8, 10, 1), np.uint16)
+    values[2:4, 3:6] = 1
+    values[5, 5] = 65535
+    save_image(ImageData(values), tmp_path / "deep.png")
+    mask = ops.load_mask(tmp_path / "deep.png", (8, 10))
+    assert mask.dtype == np.uint8 and (mask > 0).sum() == 7
+    assert mask[2, 3] == 1 and mask[5, 5] == 255 and mask[0, 0] == 0
+
+
 def test_rgba_alpha_is_the_mask(tmp_path):
     rgba = np.zeros((20, 30, 4), np.uint8)
     rgba[..., :3] = 0  # painted in black: the colour must not matter

@@ -1,6 +1,7 @@
 """The real widgets, driven with synthetic events (offscreen)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -70,7 +71,7 @@ def test_brush_size_keys(window, photo_file):
 def test_upscale_job_runs_in_the_worker_and_lands_as_one_step(window, photo_file, qtbot):
     window.open_path(photo_file)
     before = window.document.image.pixels.copy()
-    panel = window.action_panels[0]
+    panel = window.panel("Upscale")
     panel.model.setCurrentIndex(panel.model.findData("span-x2"))
     panel.device.setCurrentIndex(panel.device.findData("cpu"))
     seen = []
@@ -97,7 +98,7 @@ def test_cancel_leaves_the_document_unchanged(window, tmp_path, photo, qtbot):
     save_image(ImageData(np.ascontiguousarray(photo)), path)
     window.open_path(path)
     before = window.document.image.pixels.copy()
-    panel = window.action_panels[0]
+    panel = window.panel("Upscale")
     panel.model.setCurrentIndex(panel.model.findData("span-x2"))
     panel.device.setCurrentIndex(panel.device.findData("cpu"))
     panel.tile.setCurrentIndex(panel.tile.findData(128))
@@ -130,7 +131,7 @@ def test_a_failing_job_shows_a_dialog_and_changes_nothing(window, photo_file, qt
 
     monkeypatch.setattr(UpscalePanel, "make_job", lambda self, doc, prefs: ("Upscale", broken))
     with qtbot.waitSignal(window.jobs.failed, timeout=10000):
-        window.action_panels[0].run_button.click()
+        window.panel("Upscale").run_button.click()
     assert shown and "model exploded" in shown[0] and "unchanged" in shown[0]
     np.testing.assert_array_equal(window.document.image.pixels, before)
 
@@ -168,9 +169,15 @@ def test_dropping_several_files_runs_a_batch(window, photo_file, tmp_path, qtbot
     bad.write_bytes(b"nope")
     out = tmp_path / "batch-out"
 
+    upscale = window.panel("Upscale")
+    upscale.model.setCurrentIndex(upscale.model.findData("span-x2"))
+    upscale.scale.setValue(2)
+    window.show_action_panel("Upscale")  # the panel shown is the action offered
+
     def accept(dialog):
-        dialog.model.setCurrentIndex(dialog.model.findData("span-x2"))
-        dialog.scale.setValue(2)
+        assert dialog.panel is upscale and "Upscale ×2 (span-x2)" in dialog.settings.text()
+        assert [dialog.action.itemText(i) for i in range(dialog.action.count())] == \
+            ["Restore", "Adjust", "Upscale", "Stylize"]
         dialog.folder.setText(str(out))
         return BatchDialog.DialogCode.Accepted
 
@@ -229,6 +236,21 @@ def test_screenshot_command(tmp_path, photo_file):
     img = np.asarray(Image.open(shot).convert("RGB"))
     assert img.shape[0] > 400 and img.shape[1] > 600
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 200  # a photo is visible, not a blank window
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda d: d / "missing.png", "no such file"),
+    (lambda d: (d / "text.png").write_text("hello") and d / "text.png", "text.png"),
+    (lambda d: (d / "broken.pforge").write_bytes(b"PK\x03\x04 not a zip") and d / "broken.pforge", "broken.pforge"),
+], ids=["missing", "text-as-png", "damaged-project"])
+def test_screenshot_mode_reports_an_unusable_file_and_exits_2(tmp_path, make, expected):
+    # It used to wait forever on a modal error box nobody could close offscreen.
+    path = make(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "photoforge", "gui", str(path), "--screenshot",
+                             str(tmp_path / "shot.png")], capture_output=True, text=True, cwd=ROOT,
+                            timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and not (tmp_path / "shot.png").exists()
 
 
 def test_enter_removes_the_masked_area_in_one_undoable_step(window, photo_file, qtbot):

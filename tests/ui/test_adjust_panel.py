@@ -1,0 +1,128 @@
+"""Image ▸ Adjust in the real window (offscreen): live preview equals what Apply writes,
+one undo step labelled with the settings, the eyedropper, presets."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from photoforge.core.image import ImageData
+from photoforge.core.imageio import save_image
+from photoforge.ops.adjust import Adjustments, Levels, apply_adjustments
+from tests.ui.test_main_window import view_point
+
+
+@pytest.fixture
+def panel(window, photo, tmp_path, qtbot):
+    path = tmp_path / "deep.tif"
+    pixels = photo[100:228, 150:310].astype(np.uint16) * 257
+    pixels[10:30, 10:40] = (150 * 257, 128 * 257, 96 * 257)  # a grey card under warm light
+    save_image(ImageData(pixels), path)
+    assert window.open_path(path)
+    window.show_action_panel("Adjust")
+    panel = window.panel("Adjust")
+    qtbot.waitUntil(panel.isVisible, timeout=2000)
+    window.canvas.set_zoom(1.0)
+    return panel
+
+
+def settle(window, qtbot):
+    qtbot.wait(120)  # the preview's coalescing delay
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=10000)
+
+
+def test_levels_dragged_over_the_histogram_preview_live_and_apply_as_one_step(window, panel, qtbot):
+    doc = window.document
+    original = doc.image.pixels.copy()
+    assert panel.levels.counts.sum() > 0  # the photo's histogram is drawn
+    editor = panel.levels
+    r = editor._plot()
+    y = int(r.bottom() + 8)
+    QTest.mousePress(editor, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(int(r.left() + 1), y))  # the black handle…
+    QTest.mouseMove(editor, QPoint(int(r.left() + r.width() * 0.2), y))  # …to a fifth
+    QTest.mouseRelease(editor, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       QPoint(int(r.left() + r.width() * 0.2), y))
+    black = panel.settings.levels[0].black
+    assert 0.15 < black < 0.25
+    panel.sliders["vibrance"].setValue(30)
+    settle(window, qtbot)
+    assert window.canvas.has_preview
+    shown, _, rect = window.canvas._preview
+    y0, x0 = int(rect.y()), int(rect.x())
+    expected = apply_adjustments(original, panel.settings)
+    region = expected[y0:y0 + shown.shape[0], x0:x0 + shown.shape[1]]
+    np.testing.assert_array_equal(shown, (region >> 8).astype(np.uint8))
+    np.testing.assert_array_equal(doc.image.pixels, original)  # a preview changes nothing
+
+    settings = panel.settings
+    with qtbot.waitSignal(window.jobs.finished, timeout=20000):
+        panel.run_button.click()
+    assert doc.image.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(doc.image.pixels, expected)
+    assert doc.history.labels == [settings.label()] and "vibrance +30" in settings.label()
+    assert panel.settings.is_identity and not window.canvas.has_preview
+    window.undo_action.trigger()
+    np.testing.assert_array_equal(doc.image.pixels, original)
+
+
+def test_the_eyedropper_neutralises_the_spot_clicked(window, panel, qtbot):
+    panel.eyedropper.click()
+    canvas = window.canvas
+    canvas.horizontalScrollBar().setValue(0)
+    canvas.verticalScrollBar().setValue(0)
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     view_point(canvas, 25, 20))
+    assert not panel.eyedropper.isChecked() and not window.document.mask.any()  # picked, not painted
+    out = apply_adjustments(window.document.image.pixels, panel.settings)
+    card = out[12:28, 12:38].reshape(-1, 3).astype(float).mean(axis=0)
+    assert np.ptp(card) < 257 * 1.0
+
+
+def test_presets_save_and_load_through_the_panel(window, panel, tmp_path, monkeypatch):
+    preset = tmp_path / "look.json"
+    panel.set_settings(Adjustments(levels=(Levels(0.05, 0.9, 1.2),) + (Levels(),) * 3, contrast=0.2))
+    monkeypatch.setattr("photoforge.ui.adjust_panel.QFileDialog.getSaveFileName", lambda *a, **k: (str(preset), ""))
+    monkeypatch.setattr("photoforge.ui.adjust_panel.QFileDialog.getOpenFileName", lambda *a, **k: (str(preset), ""))
+    panel.save_preset()
+    saved = panel.settings
+    panel.set_settings(Adjustments())
+    assert panel.sliders["contrast"].value() == 0
+    panel.load_preset()
+    assert panel.settings == saved and panel.sliders["contrast"].value() == 20
+
+
+def test_applying_nothing_says_so(window, panel, monkeypatch):
+    shown = []
+    monkeypatch.setattr("photoforge.ui.main_window.QMessageBox.critical", lambda p, t, text: shown.append(text))
+    panel.run_button.click()
+    assert shown and "nothing to apply" in shown[0] and window.document.history.labels == []
+
+
+def test_dropping_files_offers_the_adjust_panel_with_its_settings(window, panel, photo, tmp_path, qtbot,
+                                                                  monkeypatch):
+    from photoforge.core.imageio import load_image
+    from photoforge.ui.dialogs import BatchDialog
+    from tests.ui.test_main_window import drop
+
+    settings = Adjustments(levels=(Levels(0.1, 0.8, 1.1),) + (Levels(),) * 3, saturation=-0.3)
+    panel.set_settings(settings)
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"print{i}.png")
+        save_image(ImageData(np.ascontiguousarray(photo[i * 50:i * 50 + 60, :70])), files[-1])
+    out = tmp_path / "adjusted"
+
+    def accept(dialog):
+        assert dialog.panel is panel and settings.label() in dialog.settings.text()
+        assert dialog.folder.text() == str(tmp_path / "adjusted")
+        return BatchDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(BatchDialog, "exec", accept)
+    with qtbot.waitSignal(window.jobs.finished, timeout=30000):
+        drop(window, files)
+    assert window.last_batch.summary() == "2 of 2 images done, 0 failed"
+    for i, f in enumerate(files):
+        np.testing.assert_array_equal(load_image(out / f.name).pixels,
+                                      apply_adjustments(np.ascontiguousarray(photo[i * 50:i * 50 + 60, :70]), settings))

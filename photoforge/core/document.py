@@ -183,11 +183,12 @@ class Document:
     # ------------------------------------------------------------ whole-image changes
     def apply_image(self, new: ImageData, label: str, new_mask: np.ndarray | None = None) -> bool:
         """Install an op's result as one undo step; False if it changed nothing. The
-        document takes ownership: `new`'s arrays become read-only. `new_mask` (same size
-        only) changes the mask in the same step, e.g. clearing it after an inpaint."""
+        document takes ownership: `new`'s arrays become read-only. `new_mask` (the new
+        image's size) changes the mask in the same step, e.g. clearing it after an inpaint,
+        or turning it with the photo; without it a resized photo's mask is scaled along."""
         self.finish_stroke()
-        if new_mask is not None and new_mask.shape != self.mask.shape:
-            raise ValueError("new_mask must have the current mask's size")
+        if new_mask is not None and new_mask.shape != new.pixels.shape[:2]:
+            raise ValueError("new_mask must have the new image's size")
         old, new = self.image, self._own(new)
         same_layout = (old.pixels.shape == new.pixels.shape and old.pixels.dtype == new.pixels.dtype
                        and (old.alpha is None) == (new.alpha is None)
@@ -207,7 +208,10 @@ class Document:
             layers = IMAGE | MASK if new_mask is not None else IMAGE
             self._changed(functools.reduce(union, map(_patch_rect, patches)), layers)
             return True
-        if new.pixels.shape[:2] == old.pixels.shape[:2]:
+        if new_mask is not None:
+            mask_before, self.mask = _frozen(self.mask), np.array(new_mask, np.uint8)
+            mask_after = _frozen_copy(self.mask)
+        elif new.pixels.shape[:2] == old.pixels.shape[:2]:
             mask_before = mask_after = _frozen_copy(self.mask)
         else:  # keep the user's mask, scaled with the image
             mask_before, self.mask = _frozen(self.mask), resize_nearest(self.mask, new.height, new.width)

@@ -13,7 +13,10 @@ def run_gui(image: str | None = None, mask: str | None = None, screenshot: str |
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no display server needed
     from PySide6.QtWidgets import QApplication
 
+    from photoforge.ui import errorlog
     from photoforge.ui.main_window import MainWindow
+
+    errorlog.start()
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("PhotoForge")

@@ -52,6 +52,7 @@ class Canvas(QAbstractScrollArea):
     # clone/heal stroke released: (tool, CoverageStroke, (dy, dx) source offset)
     retouch_finished = Signal(str, object, object)
     hint = Signal(str)  # a short note for the status bar
+    line_drawn = Signal(float, float, float, float)  # the straighten tool: (x0, y0, x1, y1), image px
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -86,6 +87,12 @@ class Canvas(QAbstractScrollArea):
         self._clone_offset: tuple[int, int] | None = None
         self._retouch = None
         self.busy = False  # a job is running: the image must not change under it
+        # Crop: the rectangle (y0, y1, x0, x1) in image pixels, and the aspect it keeps
+        # (width / height; None = free). Straighten: the line being drawn.
+        self.crop_rect: tuple[int, int, int, int] | None = None
+        self.crop_aspect: float | None = None
+        self._drag_from: QPointF | None = None
+        self._line: tuple[QPointF, QPointF] | None = None
         self._space_down = False
         self._pointer: QPointF | None = None
         # Compare: split position in view fraction (None = off) and hold-to-see-before.
@@ -104,6 +111,7 @@ class Canvas(QAbstractScrollArea):
     def set_document(self, document) -> None:
         self.document = document
         self._stroke = None
+        self.crop_rect = None
         self.rebuild()
         self.fit()
 
@@ -383,6 +391,7 @@ class Canvas(QAbstractScrollArea):
                 painter.restore()
             else:
                 self._draw_layer(painter, "mask", self.mask_pyramid, clip)
+        self._paint_guides(painter)
         if self._pointer is not None and self.tool in ("clone", "heal"):
             self._draw_source(painter)
         if self._pointer is not None and self.tool in ("brush", "eraser", "clone", "heal"):
@@ -393,6 +402,45 @@ class Canvas(QAbstractScrollArea):
             painter.drawEllipse(self._pointer, radius, radius)
             painter.setPen(QPen(QColor(255, 255, 255), 1))
             painter.drawEllipse(self._pointer, radius, radius)
+
+    def _crop_between(self, a: QPointF, b: QPointF) -> tuple[int, int, int, int] | None:
+        """The rectangle dragged from a to b, held to the aspect and clipped to the photo."""
+        w, h = self.image_size()
+        dx, dy = b.x() - a.x(), b.y() - a.y()
+        if self.crop_aspect:
+            aspect = self.crop_aspect if abs(dx) >= abs(dy) else 1 / self.crop_aspect  # the drag's orientation
+            if abs(dx) / aspect > abs(dy):
+                dy = math.copysign(abs(dx) / aspect, dy or 1)
+            else:
+                dx = math.copysign(abs(dy) * aspect, dx or 1)
+        x0, x1 = sorted((a.x(), a.x() + dx))
+        y0, y1 = sorted((a.y(), a.y() + dy))
+        rect = (max(0, round(y0)), min(h, round(y1)), max(0, round(x0)), min(w, round(x1)))
+        return rect if rect[1] - rect[0] >= 2 and rect[3] - rect[2] >= 2 else None
+
+    def _paint_guides(self, painter: QPainter) -> None:
+        """The crop rectangle (the rest dimmed, thirds drawn) or the straighten line."""
+        o, z = self._origin(), self.zoom
+        if self.crop_rect is not None and self.tool == "crop":
+            y0, y1, x0, x1 = self.crop_rect
+            r = QRectF(o.x() + x0 * z, o.y() + y0 * z, (x1 - x0) * z, (y1 - y0) * z)
+            outside = QPainterPath()
+            outside.addRect(QRectF(self.viewport().rect()))
+            inside = QPainterPath()
+            inside.addRect(r)
+            painter.fillPath(outside.subtracted(inside), QColor(0, 0, 0, 140))
+            painter.setPen(QPen(QColor(255, 255, 255, 120), 1))
+            for k in (1, 2):
+                painter.drawLine(QPointF(r.left() + r.width() * k / 3, r.top()),
+                                 QPointF(r.left() + r.width() * k / 3, r.bottom()))
+                painter.drawLine(QPointF(r.left(), r.top() + r.height() * k / 3),
+                                 QPointF(r.right(), r.top() + r.height() * k / 3))
+            painter.setPen(QPen(QColor(255, 255, 255), 1.5))
+            painter.drawRect(r)
+        if self._line is not None:
+            a, b = self._line
+            painter.setPen(QPen(QColor(255, 220, 0), 2))
+            painter.drawLine(QPointF(o.x() + a.x() * z, o.y() + a.y() * z), QPointF(o.x() + b.x() * z, o.y() + b.y() * z))
 
     def _paint_side_by_side(self, painter: QPainter, before: Pyramid, clip: QRect) -> None:
         w, h = self.viewport().width(), self.viewport().height()
@@ -484,6 +532,11 @@ class Canvas(QAbstractScrollArea):
             self._pan_anchor = (pos, self.horizontalScrollBar().value(), self.verticalScrollBar().value())
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
+        if event.button() == Qt.MouseButton.LeftButton and self.tool in ("crop", "straighten") \
+                and self.document is not None and not self._space_down:
+            self._drag_from = self.to_image(pos)
+            self._line = (self._drag_from, self._drag_from) if self.tool == "straighten" else None
+            return
         if event.button() == Qt.MouseButton.LeftButton and self._picking and not self._space_down:
             p = self.to_image(pos)
             w, h = self.image_size()
@@ -514,6 +567,14 @@ class Canvas(QAbstractScrollArea):
             self.split = min(1.0, max(0.0, pos.x() / max(1, self.viewport().width())))
             self.viewport().update()
             return
+        if self._drag_from is not None:
+            p = self.to_image(pos)
+            if self.tool == "crop":
+                self.crop_rect = self._crop_between(self._drag_from, p)
+            else:
+                self._line = (self._drag_from, p)
+            self.viewport().update()
+            return
         if self._pan_anchor is not None:
             start, hx, vy = self._pan_anchor
             self.horizontalScrollBar().setValue(int(hx - (pos.x() - start.x())))
@@ -533,6 +594,19 @@ class Canvas(QAbstractScrollArea):
     def mouseReleaseEvent(self, event) -> None:
         if self._dragging_split:
             self._dragging_split = False
+            return
+        if self._drag_from is not None:
+            start, self._drag_from = self._drag_from, None
+            end = self.to_image(event.position())
+            if self.tool == "crop":
+                self.crop_rect = self._crop_between(start, end)
+                if self.crop_rect is not None:
+                    self.hint.emit("Enter crops to the rectangle; Esc or a click clears it")
+            else:
+                self._line = None
+                if (end - start).manhattanLength() * self.zoom > 8:
+                    self.line_drawn.emit(start.x(), start.y(), end.x(), end.y())
+            self.viewport().update()
             return
         if self._pan_anchor is not None:
             self._pan_anchor = None
@@ -638,7 +712,10 @@ class Canvas(QAbstractScrollArea):
         return True
 
     def keyPressEvent(self, event) -> None:
-        if not self.key_pressed(event):
+        if event.key() == Qt.Key.Key_Escape and self.crop_rect is not None:
+            self.crop_rect = None
+            self.viewport().update()
+        elif not self.key_pressed(event):
             super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:

@@ -7,6 +7,7 @@ retired), and every failure reaches the single `failed` signal as a message.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 import traceback
 from typing import Any, Callable
@@ -29,15 +30,17 @@ class _Bridge(QObject):
 
 class _Worker(QObject):
     def __init__(self, job_id: int, fn: JobFn, progress: Progress, bridge: _Bridge,
-                 after: list[QThread] = ()):
+                 after: list[threading.Event] = ()):
         super().__init__()
         self.job_id, self.fn, self.progress, self.bridge = job_id, fn, progress, bridge
+        # Python events, not the QThreads: those may be deleted while this one waits.
         self.after = list(after)  # cancelled jobs still stopping: never two at once on the CPU
+        self.returned = threading.Event()
 
     @Slot()
     def run(self) -> None:
-        for thread in self.after:
-            thread.wait()
+        for previous in self.after:
+            previous.wait()
         self.after = []
         try:
             result = self.fn(self.progress)
@@ -51,6 +54,7 @@ class _Worker(QObject):
             # The job's closure holds its input (a whole image): let it go now, not when
             # Qt gets round to deleting this object.
             self.fn = self.progress = None
+            self.returned.set()
 
 
 def _describe(error: BaseException) -> str:
@@ -108,7 +112,7 @@ class JobRunner(QObject):
         self._callbacks[job_id] = on_done
         self._started_at = time.monotonic()
         thread = QThread()
-        worker = _Worker(job_id, fn, progress, bridge, after=list(self._live))
+        worker = _Worker(job_id, fn, progress, bridge, after=[w.returned for w in self._live.values()])
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # Connected before the thread starts, so that the end is never missed; queued to

@@ -14,6 +14,7 @@ from photoforge.ui.actions import ACTION_PANELS, ActionPanel
 from photoforge.ui.adjust_panel import AdjustPanel
 from photoforge.ui.style_panel import StylePanel
 from photoforge.ui.canvas import Canvas
+from photoforge.ui.errorlog import log
 from photoforge.ui.jobs import JobRunner
 from photoforge.ui.keys import WindowKeys
 from photoforge.ui.panels import HistoryPanel, ToolOptionsBar
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         self.canvas.stroke_finished.connect(self._history_changed)
         self.canvas.mask_style_changed.connect(self._remember_mask_style)
         self.canvas.retouch_finished.connect(self._retouch)
+        self.canvas.line_drawn.connect(self._straighten_along)
         self.canvas.hint.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.keys = WindowKeys(self)
         self._update_title()
@@ -176,6 +178,18 @@ class MainWindow(QMainWindow):
         self._act(image, "St&ylize…", lambda: self.show_action_panel("stylize"))
         self._act(image, "&Remove masked area", self.remove_masked,
                   [QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        image.addSeparator()
+        from photoforge.ops import geometry
+
+        for text, key, fn in (
+                ("Rotate 90° &Clockwise", "Ctrl+R", lambda im, m: geometry.rotate90(im, m, True)),
+                ("Rotate 90° Counter-clock&wise", "Ctrl+Shift+R", lambda im, m: geometry.rotate90(im, m, False)),
+                ("Flip &Horizontal", None, lambda im, m: geometry.flip(im, m, True)),
+                ("Flip &Vertical", None, lambda im, m: geometry.flip(im, m, False))):
+            label = text.replace("&", "")
+            self._act(image, text, lambda checked=False, f=fn, t=label: self.change_geometry(t, f),
+                      QKeySequence(key) if key else None)
+        self._act(image, "Auto S&traighten", self.auto_straighten)
         help_ = m.addMenu("&Help")
         self._act(help_, "&Keyboard Shortcuts", self.show_shortcuts, QKeySequence("F1"))
         self._act(help_, "Model &licences", self.show_licences)
@@ -184,7 +198,8 @@ class MainWindow(QMainWindow):
         tools = self.addToolBar("Tools")
         tools.setObjectName("tools")
         group = QActionGroup(self)
-        for name, key in (("Brush", "B"), ("Eraser", "E"), ("Hand", "H"), ("Clone", "S"), ("Heal", "J")):
+        for name, key in (("Brush", "B"), ("Eraser", "E"), ("Hand", "H"), ("Clone", "S"), ("Heal", "J"),
+                          ("Crop", "C"), ("Straighten", "T")):
             action = QAction(name, self)
             action.setCheckable(True)
             action.setShortcut(QKeySequence(key))
@@ -505,10 +520,14 @@ class MainWindow(QMainWindow):
             return
         try:
             self.document.apply_mask(load_mask(path, self.document.mask.shape), "Load mask")
-        except (MaskError, Exception) as error:
+        except MaskError as error:
             self.error("Cannot load mask", str(error))
+        except Exception as error:  # noqa: BLE001 - a bug: shown, and logged with its traceback
+            log.exception("loading the mask %s", path)
+            self.error("Cannot load mask", f"{path}: {error}")
 
     def save_mask(self) -> None:
+        from photoforge.core.imageio import ImageSaveError
         from photoforge.ops.mask import save_mask
 
         if self.document is None:
@@ -517,7 +536,7 @@ class MainWindow(QMainWindow):
         if path:
             try:
                 save_mask(self.document.mask, path, overwrite=True)
-            except Exception as error:
+            except ImageSaveError as error:
                 self.error("Cannot save mask", str(error))
 
     def toggle_mask(self, on: bool) -> None:
@@ -597,9 +616,73 @@ class MainWindow(QMainWindow):
         self.prefs.last_panel = self.action_box.currentWidget().title
         self.prefs.save()
 
+    def change_geometry(self, label: str, fn) -> bool:
+        """Rotate, flip, crop or straighten (fn(image, mask) -> ops.geometry.Moved) as one
+        step, the mask moving with the photo; off the GUI thread like every pixel change."""
+        if self.document is None or self.jobs.busy:
+            return False
+        document, image, mask = self.document, self.document.image, self.document.mask.copy()
+
+        def land(moved) -> None:
+            if document is self.document:
+                self.canvas.crop_rect = None
+                document.apply_image(moved.image, label, moved.mask)
+
+        return self.jobs.start(label, lambda progress: fn(image, mask), land)
+
+    def crop_to_selection(self) -> bool:
+        from photoforge.ops.geometry import crop
+
+        rect = self.canvas.crop_rect
+        if rect is None:
+            return False
+        y0, y1, x0, x1 = rect
+        return self.change_geometry(f"Crop to {x1 - x0} × {y1 - y0}", lambda im, m: crop(im, m, rect))
+
+    def _straighten_along(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        from photoforge.ops.geometry import line_angle
+
+        self.straighten_by(line_angle(x0, y0, x1, y1))
+
+    def straighten_by(self, degrees: float) -> bool:
+        from photoforge.ops.geometry import MAX_STRAIGHTEN, straighten
+
+        if abs(degrees) < 0.01 or abs(degrees) > MAX_STRAIGHTEN:
+            self.statusBar().showMessage("Already level" if abs(degrees) < 0.01 else
+                                         f"A {degrees:.1f}° turn is a rotation, not a straightening", 5000)
+            return False
+        return self.change_geometry(f"Straighten ({degrees:+.2f}°)", lambda im, m: straighten(im, m, degrees))
+
+    def auto_straighten(self) -> None:
+        """Straighten by the photo's dominant near-level or near-plumb lines, if they agree."""
+        from photoforge.ops.geometry import straighten, suggest_angle
+
+        if self.document is None or self.jobs.busy:
+            return
+        document, image, mask = self.document, self.document.image, self.document.mask.copy()
+
+        def work(progress):
+            angle = suggest_angle(image.pixels)
+            return angle, (None if angle is None else straighten(image, mask, angle))
+
+        def land(outcome) -> None:
+            angle, moved = outcome
+            if moved is None:
+                self.statusBar().showMessage("No level or plumb lines to go by: draw one with the "
+                                             "Straighten tool (T)", 8000)
+            elif document is self.document:
+                document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", moved.mask)
+
+        self.jobs.start("Auto straighten", work, land)
+
     def remove_masked(self) -> None:
-        """Enter after painting: inpaint with the Inpaint panel's settings."""
+        """Enter: crop to the rectangle with the crop tool; else inpaint what the mask covers
+        with the Inpaint panel's settings."""
         from photoforge.ui.actions import InpaintPanel
+
+        if self.canvas.tool == "crop" and self.canvas.crop_rect is not None:
+            self.crop_to_selection()
+            return
 
         panel = next(p for p in self.action_panels if isinstance(p, InpaintPanel))
         self.action_box.setCurrentWidget(panel)
@@ -630,7 +713,11 @@ class MainWindow(QMainWindow):
             return
         try:
             label, fn = panel.make_job(self.document, self.prefs)
-        except Exception as error:
+        except ValueError as error:  # settings that cannot run (AdjustError, StyleError, …)
+            self.error(panel.title, str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - a bug: shown, and logged with its traceback
+            log.exception("preparing %s", panel.title)
             self.error(panel.title, str(error))
             return
         document = self.document
@@ -675,6 +762,7 @@ class MainWindow(QMainWindow):
             panel.job_ended()
 
     def _job_failed(self, label: str, message: str) -> None:
+        log.error("%s failed: %s\n%s", label, message, self.jobs.last_traceback)
         self._job_ended(f"{label}: failed")
         self.error(label, f"{label} failed; the image is unchanged.\n\n{message}")
 

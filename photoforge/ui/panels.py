@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QColorDialog, QDoubleSpinBox, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QPushButton, QSlider, QToolBar, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QPushButton, QSlider, QToolBar, QWidget)
 
 
 class HistoryPanel(QListWidget):
@@ -79,8 +79,24 @@ class ToolOptionsBar(QToolBar):
                                 "(off: every stroke starts again at the source point)")
         self.aligned.toggled.connect(lambda on: setattr(canvas, "clone_aligned", on))
         row.addWidget(self.aligned)
+        row.addSpacing(10)
+        self.aspect = QComboBox()
+        self.aspect.setToolTip("Crop (C): the rectangle's proportions; a drag's shape picks portrait or landscape")
+        for text, value in (("Free", None), ("Original", "original"), ("1:1", 1.0), ("3:2", 1.5),
+                            ("4:3", 4 / 3), ("5:4", 1.25), ("7:5", 1.4), ("16:9", 16 / 9)):
+            self.aspect.addItem(text, value)
+        self.aspect.currentIndexChanged.connect(self._aspect_changed)
+        row.addWidget(QLabel("Crop"))
+        row.addWidget(self.aspect)
         row.addStretch(1)
         self.addWidget(box)
+
+    def _aspect_changed(self) -> None:
+        value = self.aspect.currentData()
+        if value == "original":
+            w, h = self.canvas.image_size()
+            value = w / h if w and h else None
+        self.canvas.crop_aspect = value
 
     def _show_colour(self, colour: QColor) -> None:
         self.colour.setStyleSheet(f"background-color: {colour.name()}")

@@ -81,3 +81,23 @@ def test_a_cancelled_job_delivers_nothing_and_its_thread_ends(window, qtbot):
     qtbot.waitUntil(lambda: runner.live_threads == 0, timeout=5000)
     qtbot.wait(50)
     assert delivered == []
+
+
+def test_a_failure_is_a_dialog_and_its_traceback_goes_to_the_log(window, qtbot, monkeypatch):
+    from photoforge.core import paths
+    from photoforge.ui import errorlog
+
+    errorlog.start()
+    shown = []
+    monkeypatch.setattr("photoforge.ui.main_window.QMessageBox.critical", lambda p, t, text: shown.append(text))
+
+    def broken(progress):
+        return {}["no such key"]  # a bug, not bad input
+
+    with qtbot.waitSignal(window.jobs.failed, timeout=5000):
+        window.jobs.start("Broken", broken)
+    for handler in errorlog.log.handlers:
+        handler.flush()
+    text = (paths.data_dir() / errorlog.LOG_NAME).read_text()
+    assert shown and "Broken failed" in shown[0]
+    assert "Broken failed" in text and "Traceback" in text and "KeyError" in text and "broken" in text

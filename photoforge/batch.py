@@ -161,6 +161,7 @@ class BatchReport:
     done: list[Job] = field(default_factory=list)
     failures: list[tuple[Job, str]] = field(default_factory=list)
     load_failures: int = 0  # of which: the input itself was unusable
+    stopped: str | None = None  # why the batch stopped early (a model it needs is unusable)
 
     def summary(self) -> str:
         return f"{len(self.done)} of {self.total} images done, {len(self.failures)} failed"
@@ -241,6 +242,7 @@ def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fm
     `quiet_decoders` (a CLI, one thread) turns decoder chatter on stderr into notices."""
     from photoforge.core.imageio import (DEFAULT_MAX_PIXELS, ImageLoadError, check_save_target, load_image,
                                          save_image)
+    from photoforge.engine.packs import ModelPackError
     from photoforge.engine.progress import Aborted
 
     inputs = [job.source for job in jobs]
@@ -287,6 +289,13 @@ def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fm
             report.done.append(job)
         except Aborted:
             raise
+        except ModelPackError as error:  # the model, not this photo: said once, and the rest
+            tell(job)  # would fail the same way
+            report.stopped = str(error)
+            report.failures.extend((left, "not processed: " + str(error)) for left in jobs[n:])
+            say(f"error: {error}")
+            say(f"stopped: {len(jobs) - n} image{'s' * (len(jobs) - n != 1)} not processed")
+            break
         except (ImageLoadError, Refused) as error:
             tell(job)
             report.failures.append((job, str(error)))

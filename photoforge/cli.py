@@ -77,10 +77,14 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
                    help="refuse inputs and outputs above this many pixels (default 300 million)")
 
 
-def _add_device_options(p: argparse.ArgumentParser) -> None:
+def _devices() -> list[str]:
     from photoforge.engine.runtime import DEVICES
 
-    p.add_argument("--device", default="auto", choices=["auto", *DEVICES],
+    return list(DEVICES)
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=["auto", *_devices()],
                    help="where models run (default auto: the fastest device that works)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="auto uses reduced precision only where it matches fp32 (≥ 40 dB)")
@@ -123,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("--format", choices=FORMATS)
     inp.add_argument("--quality", type=_quality, default=95)
     inp.add_argument("--overwrite", action="store_true")
-    inp.add_argument("--device", default="auto")
+    inp.add_argument("--device", default="auto", choices=["auto", *_devices()])
 
     st = sub.add_parser("stylize", help="paint images in one of 26 styles or in the style of any picture")
     _add_output_options(st)
@@ -190,10 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_models_list() -> int:
     from photoforge.engine import packs
-    from photoforge.engine.registry import all_models
+    from photoforge.engine.registry import MODELS
+    from photoforge.engine.user_models import read_user_models
 
+    added, notices = read_user_models()
+    for notice in notices:
+        _say(f"notice: {notice}")
     rows = [("ID", "TASK", "SCALE", "BUILT", "LICENCE")]
-    for m in all_models():
+    for m in (*MODELS, *added):
         rows.append((m.id, m.task, f"×{m.scale}", "yes" if packs.is_built(m) else "no", m.licence))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
@@ -408,7 +416,7 @@ def _run_jobs(args, jobs, process, check=None) -> int:
         _say(f"{job.source} → {job.target}")
     if len(jobs) > 1:
         _say(report.summary())
-    if len(jobs) == 1 and report.load_failures:
+    if (len(jobs) == 1 and report.load_failures) or (report.stopped and not report.done):
         return EXIT_USAGE
     return EXIT_SOME_FAILED if report.failures else EXIT_OK
 
@@ -627,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_gui()
         return run_gui(args.image, args.mask, args.screenshot, args.panel)
     from photoforge.core.imageio import ImageSaveError
+    from photoforge.engine.packs import ModelPackError
     from photoforge.engine.registry import UnknownModelError
     from photoforge.engine.runtime import DeviceError
     from photoforge.engine.user_models import ModelSignatureError
@@ -648,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.models_command == "add-inpaint":
             return _cmd_models_add(args)
         return _cmd_models_fetch(args)
-    except (UsageError, UnknownModelError, DeviceError, ModelSignatureError) as error:
+    except (UsageError, UnknownModelError, DeviceError, ModelSignatureError, ModelPackError) as error:
         _say(f"error: {error}")
         return EXIT_USAGE
     except ImageSaveError as error:

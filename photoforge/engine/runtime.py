@@ -5,11 +5,19 @@ providers) and OpenVINO (CPU with bf16 where the CPU has it, Intel GPUs). `Model
 picks the fastest device that really works, by running a tiny inference on it, and moves
 down the list when a device fails later. Reduced precision is only used after it matched
 fp32 on a fixed probe image (≥ 40 dB), a verdict remembered per model file and device.
+
+Only the runtimes' own exception types count as a device failure (each backend turns them
+into `RuntimeFailure` or `OutOfMemory`); anything else, such as a bug in building a model's
+feeds, surfaces as itself instead of being taken for a broken device.
+
+Neither runtime may phone home or leave an identifier behind: importing this module, which
+is PhotoForge's only way to either runtime, switches both telemetry systems off first.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -21,6 +29,26 @@ from photoforge.engine.progress import Aborted, Progress
 from photoforge.engine.store import KeyedStore
 
 MIN_PSNR_DB = 40.0
+
+
+def _no_telemetry() -> None:
+    """Switch off both runtimes' telemetry before either is imported.
+
+    ONNX Runtime ≥ 1.29 on Linux/macOS sends 1DS events and keeps a device id in
+    ~/.cache/Microsoft/DeveloperTools/.onnxruntime unless ORT_DISABLE_TELEMETRY=1 is set
+    before it initialises (then it creates no uploader, id or offline store).
+    `import openvino` initialises its model converter's telemetry (openvino_telemetry:
+    Google Analytics, ~/intel/openvino_ga_cid and ~/intel/stats), consenting by default when
+    no consent file exists; the only opt-out it offers is a file in ~/intel. Without the
+    openvino_telemetry module it uses its own no-op stub, so the module is made unimportable
+    in this process (nothing of PhotoForge's uses it).
+    """
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    if "openvino" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]
+
+
+_no_telemetry()
 
 # Device name → (runtime, runtime's own device/provider name). Order within this dict is
 # the order `auto` tries them in: GPUs first, then OpenVINO's CPU plugin (bf16, ~2× faster
@@ -46,6 +74,54 @@ class OutOfMemory(RuntimeError):
     """A device ran out of memory on an input; a smaller tile may fit."""
 
 
+class RuntimeFailure(DeviceError):
+    """The runtime itself refused or failed (one of its own exception types)."""
+
+
+def _ort():
+    try:
+        import onnxruntime as ort
+    except ImportError as error:
+        raise DeviceError(f"onnxruntime is not installed ({error})") from None
+    ort.disable_telemetry_events()  # the environment variable above already stops it all
+    return ort
+
+
+def _ov():
+    try:
+        import openvino as ov
+    except ImportError as error:
+        raise DeviceError(f"OpenVINO is not installed ({error})") from None
+    return ov
+
+
+def runtime_errors(runtime: str) -> tuple[type[BaseException], ...]:
+    """The exception types a runtime raises for its own failures (load, compile, run).
+
+    onnxruntime raises the exceptions of its pybind module (Fail, InvalidArgument,
+    RuntimeException, EPFail, …; all plain Exception subclasses). OpenVINO turns its C++
+    exceptions into RuntimeError, plus a few named failures of its own. A MemoryError from
+    either is an out-of-memory condition."""
+    if runtime == "onnxruntime":
+        from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+        own = tuple(v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception))
+    else:
+        _ov()
+        from openvino import _pyopenvino as state
+
+        own = (RuntimeError,) + tuple(v for v in vars(state).values()
+                                      if isinstance(v, type) and issubclass(v, Exception))
+    return own + (MemoryError,)
+
+
+def _failure(error: BaseException, what: str) -> Exception:
+    """A runtime's own exception as OutOfMemory or RuntimeFailure (device failure)."""
+    if _is_oom(error):
+        return OutOfMemory(f"{what}: {error}")
+    return RuntimeFailure(f"{what}: {type(error).__name__}: {error}".strip())
+
+
 class Backend(Protocol):
     label: str
 
@@ -65,8 +141,16 @@ def _is_oom(error: BaseException) -> bool:
 
 class OrtBackend:
     def __init__(self, path: Path, provider: str, threads: int):
-        import onnxruntime as ort
+        ort = _ort()
+        self.errors = runtime_errors("onnxruntime")
+        try:
+            self._open(ort, path, provider, threads)
+        except (DeviceError, OutOfMemory):
+            raise
+        except self.errors as error:
+            raise _failure(error, f"onnxruntime {provider} could not load '{Path(path).name}'") from error
 
+    def _open(self, ort, path: Path, provider: str, threads: int) -> None:
         ort.set_default_logger_severity(4)  # failures reach the user as one notice, not C++ logs
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -84,17 +168,18 @@ class OrtBackend:
 
     def run(self, feeds: dict[str, np.ndarray], progress: Progress | None = None) -> np.ndarray:
         if progress is None:
-            return self.session.run(None, feeds)[0]
-        import onnxruntime as ort
-
-        options = ort.RunOptions()  # its terminate flag ends the run between two nodes
+            try:
+                return self.session.run(None, feeds)[0]
+            except self.errors as error:
+                raise _failure(error, self.label) from error
+        options = _ort().RunOptions()  # its terminate flag ends the run between two nodes
         with progress.stopping(lambda: setattr(options, "terminate", True)):
             try:
                 return self.session.run(None, feeds, options)[0]
-            except Exception:
+            except self.errors as error:
                 if progress.cancelled:
                     raise Aborted("cancelled") from None
-                raise
+                raise _failure(error, self.label) from error
 
 
 _OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -102,8 +187,16 @@ _OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 
 class OpenVinoBackend:
     def __init__(self, path: Path, device: str, precision: str, threads: int):
-        import openvino as ov
+        ov = _ov()
+        self.errors = runtime_errors("openvino")
+        try:
+            self._open(ov, path, device, precision, threads)
+        except (DeviceError, OutOfMemory):
+            raise
+        except self.errors as error:
+            raise _failure(error, f"OpenVINO {device} could not load '{Path(path).name}'") from error
 
+    def _open(self, ov, path: Path, device: str, precision: str, threads: int) -> None:
         core = ov.Core()
         if device not in core.available_devices:
             raise DeviceError(f"OpenVINO has no {device} device ({', '.join(core.available_devices)})")
@@ -116,17 +209,20 @@ class OpenVinoBackend:
         self.label = f"OpenVINO {device} {precision}"
 
     def run(self, feeds: dict[str, np.ndarray], progress: Progress | None = None) -> np.ndarray:
-        if progress is None:
-            self.request.infer(feeds)
-        else:
-            self.request.start_async(feeds)
-            while not self.request.wait_for(50):  # ms: how soon a cancel is noticed
-                if progress.cancelled:
-                    self.request.cancel()
-                    with contextlib.suppress(RuntimeError):
-                        self.request.wait()  # the request is reused: let it come to rest
-                    raise Aborted("cancelled")
-        return self.request.get_output_tensor(0).data.copy()
+        try:
+            if progress is None:
+                self.request.infer(feeds)
+            else:
+                self.request.start_async(feeds)
+                while not self.request.wait_for(50):  # ms: how soon a cancel is noticed
+                    if progress.cancelled:
+                        self.request.cancel()
+                        with contextlib.suppress(*self.errors):
+                            self.request.wait()  # the request is reused: let it come to rest
+                        raise Aborted("cancelled")
+            return self.request.get_output_tensor(0).data.copy()
+        except self.errors as error:
+            raise _failure(error, self.label) from error
 
 
 def reduced_precisions(device: str) -> list[str]:
@@ -134,11 +230,13 @@ def reduced_precisions(device: str) -> list[str]:
     runtime, name = DEVICES[device]
     if runtime != "openvino":
         return []
-    import openvino as ov
-
+    try:
+        ov = _ov()
+    except DeviceError:
+        return []
     try:
         caps = ov.Core().get_property(name, "OPTIMIZATION_CAPABILITIES")
-    except RuntimeError:
+    except runtime_errors("openvino"):
         return []
     if name == "CPU":
         return ["bf16"] if "BF16" in caps else []
@@ -149,16 +247,12 @@ def auto_candidates() -> list[str]:
     """Devices worth probing for `auto`: those the installed runtimes say they have."""
     found = []
     try:
-        import onnxruntime as ort
-
-        providers = set(ort.get_available_providers())
-    except ImportError:
+        providers = set(_ort().get_available_providers())
+    except DeviceError:
         providers = set()
     try:
-        import openvino as ov
-
-        ov_devices = set(ov.Core().available_devices)
-    except (ImportError, RuntimeError):
+        ov_devices = set(_ov().Core().available_devices)
+    except (DeviceError, RuntimeError):
         ov_devices = set()
     for device, (runtime, name) in DEVICES.items():
         if device in _AUTO_SKIP:
@@ -175,17 +269,6 @@ def create_backend(path: Path, device: str, precision: str, threads: int) -> Bac
     if precision != "fp32":
         raise DeviceError(f"{device} runs fp32 only")
     return OrtBackend(path, name, threads)
-
-
-_BACKENDS: dict[tuple, Backend] = {}
-
-
-def cached_backend(path: Path, device: str, precision: str, threads: int) -> Backend:
-    """One compiled model per (file, device, precision, threads) for the process's life."""
-    key = (str(path), device, precision, threads)
-    if key not in _BACKENDS:
-        _BACKENDS[key] = create_backend(path, device, precision, threads)
-    return _BACKENDS[key]
 
 
 def probe_image(size: int = 64) -> np.ndarray:
@@ -211,7 +294,10 @@ class Selection:
 
 
 class ModelRunner:
-    """Runs one ONNX model on the best device that works, falling back when one fails."""
+    """Runs one ONNX model on the best device that works, falling back when one fails.
+
+    The runner owns the compiled model it selected (and nothing else: a device that failed
+    or lost the fidelity check is let go at once); `close()` releases it."""
 
     def __init__(self, path: Path, model_key: str, feeds: Callable[[Any], dict],
                  *, probe: Callable[[np.ndarray], dict] | None = None, device: str = "auto",
@@ -244,8 +330,10 @@ class ModelRunner:
         score = verdicts.get(key)
         if score is None:
             card = probe_image(max(64, self.probe_size))  # a fixed-size network needs its size
-            reference = cached_backend(self.path, "cpu", "fp32", self.threads).run(self.probe(card))
-            score = psnr(backend.run(self.probe(card)), reference)
+            feeds = self.probe(card)
+            # The fp32 reference lives only as long as the measurement (the verdict is kept).
+            reference = create_backend(self.path, "cpu", "fp32", self.threads).run(feeds)
+            score = psnr(backend.run(feeds), reference)
             verdicts.put(key, score)
         if score < MIN_PSNR_DB:
             self.notify(f"{device} {precision} differs from fp32 ({score:.1f} dB < {MIN_PSNR_DB:.0f} dB); using fp32")
@@ -253,17 +341,18 @@ class ModelRunner:
         return True
 
     def _try(self, device: str) -> Selection | None:
+        feeds = self.probe(np.full((1, 3, self.probe_size, self.probe_size), 0.5, np.float32))
         for precision in self._precisions(device):
             try:
-                backend = cached_backend(self.path, device, precision, self.threads)
-                x = np.full((1, 3, self.probe_size, self.probe_size), 0.5, np.float32)
-                out = backend.run(self.probe(x))
+                backend = create_backend(self.path, device, precision, self.threads)
+                out = backend.run(feeds)
                 if not np.all(np.isfinite(out)):
-                    raise DeviceError("probe inference gave non-finite values")
-            except Exception as error:  # any failure moves on to the next choice, recorded
+                    raise RuntimeFailure("probe inference gave non-finite values")
+                if precision != "fp32" and self.precision == "auto" \
+                        and not self._fidelity_ok(device, precision, backend):
+                    continue
+            except (DeviceError, OutOfMemory) as error:  # the runtime's failure: the next choice
                 self.failures.append(f"{device} {precision}: {error}".strip()[:300])
-                continue
-            if precision != "fp32" and self.precision == "auto" and not self._fidelity_ok(device, precision, backend):
                 continue
             return Selection(device, precision, backend)
         return None
@@ -282,19 +371,21 @@ class ModelRunner:
         return self.selection
 
     def run(self, x: Any, progress: Progress | None = None) -> np.ndarray:
-        """Run on the selected device; on a non-memory failure, fall back and retry once per
-        device. With `progress`, a cancel abandons the inference in flight (Aborted)."""
+        """Run on the selected device; when the runtime fails (not for lack of memory), fall
+        back and retry once per device. Building the feeds is not the device's business:
+        an error there surfaces as it is. With `progress`, a cancel abandons the inference
+        in flight (Aborted)."""
+        feeds = self.feeds(x)
         while True:
             selection = self._select()
             try:
-                return selection.backend.run(self.feeds(x), progress)
-            except Aborted:
-                raise
-            except Exception as error:
-                if _is_oom(error):
-                    raise OutOfMemory(f"{selection.backend.label}: {error}") from error
+                return selection.backend.run(feeds, progress)
+            except DeviceError as error:
                 self.failures.append(f"{selection.device} during run: {error}"[:300])
                 self.notify(f"{selection.backend.label} failed during the run ({error}); falling back")
-                _BACKENDS.pop((str(self.path), selection.device, selection.precision, self.threads), None)
                 self.candidates.pop(0)
                 self.selection = None
+
+    def close(self) -> None:
+        """Let go of the compiled model; the next run selects a device again."""
+        self.selection = None

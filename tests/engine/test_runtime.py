@@ -9,6 +9,9 @@ from photoforge.engine.runtime import DeviceError, ModelRunner, OutOfMemory
 
 
 class FakeBackend:
+    """Behaves like a real backend: the runtime's own errors (RuntimeError stands for them
+    here) come out as RuntimeFailure or OutOfMemory."""
+
     def __init__(self, label, fn):
         self.label = label
         self.fn = fn
@@ -16,7 +19,10 @@ class FakeBackend:
 
     def run(self, feeds, progress=None):
         self.calls += 1
-        return self.fn(feeds["input"])
+        try:
+            return self.fn(feeds["input"])
+        except RuntimeError as error:
+            raise runtime._failure(error, self.label) from error
 
 
 @pytest.fixture
@@ -28,8 +34,10 @@ def devices(monkeypatch):
 
     def create(path, device, precision, threads):
         action = behaviour.get((device, precision), behaviour.get(device))
-        if isinstance(action, Exception):
+        if isinstance(action, DeviceError):
             raise action
+        if isinstance(action, Exception):
+            raise runtime._failure(action, f"{device} {precision}")
         if action is None:
             raise DeviceError(f"{device} is not present")
         backend = FakeBackend(f"{device} {precision}", action)
@@ -38,7 +46,6 @@ def devices(monkeypatch):
 
     monkeypatch.setattr(runtime, "create_backend", create)
     monkeypatch.setattr(runtime, "reduced_precisions", lambda d: ["bf16"] if d == "openvino" else [])
-    monkeypatch.setattr(runtime, "_BACKENDS", {})
     monkeypatch.setattr(runtime, "auto_candidates", lambda: ["cuda", "openvino", "cpu"])
     return behaviour, created
 
@@ -125,7 +132,6 @@ def test_reduced_precision_that_loses_fidelity_is_refused_and_remembered(devices
     assert any("differs from fp32" in n for n in notices)
     check_calls = created[("openvino", "bf16")].calls
     # A second runner for the same weights reuses the verdict instead of measuring again.
-    runtime._BACKENDS.clear()
     runner2, _ = make_runner(key="m:lossy")
     runner2.run(np.zeros((1, 3, 8, 8), np.float32))
     assert runner2.selection.precision == "fp32"
@@ -172,3 +178,74 @@ def test_auto_candidates_come_from_the_installed_runtimes():
     found = runtime.auto_candidates()
     assert found[-1] == "cpu" and "tensorrt" not in found
     assert found == [d for d in runtime.DEVICES if d in found]  # preference order kept
+
+
+# ----- what counts as a device failure (issue 16, item 8) ---------------------------------
+
+def test_a_bug_in_building_the_feeds_surfaces_instead_of_falling_back(devices):
+    behaviour, created = devices
+    behaviour["openvino"] = identity
+    behaviour["cpu"] = identity
+
+    def feeds(x):
+        if x.shape[-1] > 16:  # the probe's feeds are fine; the real input hits the bug
+            return {"input": x}["typo"]
+        return {"input": x}
+
+    runner = ModelRunner("model.onnx", "m:bug", feeds, device="auto", precision="fp32")
+    runner.run(np.ones((1, 3, 8, 8), np.float32))
+    with pytest.raises(KeyError, match="typo"):
+        runner.run(np.ones((1, 3, 32, 32), np.float32))
+    assert runner.selection.device == "openvino" and created[("openvino", "fp32")].calls == 2
+    assert [f for f in runner.failures if "openvino" in f] == [] and ("cpu", "fp32") not in created
+
+
+def test_a_backend_bug_that_is_not_a_runtime_error_surfaces(devices):
+    behaviour, _ = devices
+
+    def broken(x):
+        raise TypeError("unsupported operand")
+
+    behaviour["cpu"] = broken
+    runner, _ = make_runner(device="cpu")
+    with pytest.raises(TypeError, match="unsupported operand"):
+        runner.run(np.zeros((1, 3, 8, 8), np.float32))
+
+
+def _fixed_conv(path):
+    """A conv with a fixed 1×3×8×8 input: any other size fails inside the runtime."""
+    from onnx import TensorProto, helper, numpy_helper
+    import onnx
+
+    w = np.ones((3, 3, 1, 1), np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["input", "w"], ["output"])], "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+@pytest.mark.parametrize("device, label", [("cpu", "onnxruntime CPU fp32"), ("openvino", "OpenVINO CPU fp32")])
+def test_real_runtime_errors_become_device_failures_naming_the_device(tmp_path, device, label):
+    backend = runtime.create_backend(_fixed_conv(tmp_path / "fixed.onnx"), device, "fp32", 1)
+    assert backend.run({"input": np.zeros((1, 3, 8, 8), np.float32)}).shape == (1, 3, 8, 8)
+    with pytest.raises(runtime.RuntimeFailure, match=f"^{label}: "):
+        backend.run({"input": np.zeros((1, 3, 16, 16), np.float32)})
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x07garbage")
+    with pytest.raises(runtime.RuntimeFailure, match="could not load 'broken.onnx'"):
+        runtime.create_backend(broken, device, "fp32", 1)
+
+
+def test_a_real_runtime_failure_during_a_run_is_a_device_failure(tmp_path):
+    """OpenVINO accepts the 8×8 probe, then fails on a 16×16 input inside the runtime: the
+    runner drops the device, says so, and with no device left names every failure."""
+    path = _fixed_conv(tmp_path / "fixed.onnx")
+    notices = []
+    runner = ModelRunner(path, "m:fixed", lambda x: {"input": x}, device="openvino", precision="fp32",
+                         threads=1, notify=notices.append, probe_size=8)
+    with pytest.raises(DeviceError, match="no device could run the model:\n  openvino during run: OpenVINO CPU"):
+        runner.run(np.zeros((1, 3, 16, 16), np.float32))
+    assert any("OpenVINO CPU fp32 failed during the run" in n for n in notices)

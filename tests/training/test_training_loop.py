@@ -1,0 +1,48 @@
+"""A tiny training run lowers the loss, and a resumed run picks up where it stopped."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from training import data  # noqa: E402
+from training.model import DamageNet  # noqa: E402
+from training.train_damage import loss_fn, to_input, train  # noqa: E402
+
+ROOT_SAMPLES = data.corpus.ROOT / "resources" / "samples"
+ENTRIES = [{"path_on_disk": str(ROOT_SAMPLES / n), "subject": s}
+           for n, s in (("astronaut.jpg", "portrait"), ("coffee.jpg", "object"))]
+
+
+def test_a_tiny_run_lowers_the_loss_and_resumes(tmp_path, monkeypatch):
+    """45 steps cannot learn damage in general, but they must fit the two batches they are
+    shown over and over: that proves the loss, gradients, optimiser and schedule work."""
+    torch.set_num_threads(2)
+    real_batch = data.Batches.batch
+    monkeypatch.setattr(data.Batches, "batch", lambda self, step: real_batch(self, step % 2))
+    kw = dict(seed=0, batch=3, size=64, lr=3e-3, epoch_steps=15, workers=0, widths=(8, 12, 16, 16),
+              minutes=5, warmup=5, log=lambda s: None)
+    x, y, n = real_batch(data.Batches(ENTRIES, 0, 3, 64), 0)  # the first of the two batches
+
+    def batch_loss(model):
+        model.train()  # batch statistics: 45 steps are too few for BatchNorm's running ones
+        with torch.no_grad():
+            return loss_fn(model.logits(to_input(torch.from_numpy(x))), torch.from_numpy(y), torch.from_numpy(n)).item()
+
+    torch.manual_seed(0)
+    before = batch_loss(DamageNet(kw["widths"]))  # the run starts from these weights
+    losses = train(ENTRIES, tmp_path, steps=45, **kw)
+    assert len(losses) == 45
+    trained = DamageNet(kw["widths"])
+    trained.load_state_dict(torch.load(tmp_path / "final.pt", weights_only=False)["model"])
+    assert batch_loss(trained) < before - 0.2
+    assert np.mean(losses[-12:]) < np.mean(losses[:12])
+    more = train(ENTRIES, tmp_path, steps=50, resume=True, **kw)
+    assert len(more) == 5
+    with open(tmp_path / "log.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == [15, 30, 45, 50]
+    assert (tmp_path / "final.pt").exists()

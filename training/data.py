@@ -1,0 +1,120 @@
+"""Training crops made on the fly: a crop of a corpus photo, aged and damaged by synth.py.
+
+Batch i of a run is a pure function of (seed, i), so a resumed run sees the same data as
+an uninterrupted one. numpy/OpenCV only (torch wraps it in train_damage.py).
+
+A few train-split photos are held back as the *tuning* subset: the threshold is chosen on
+them, never on validation photos, and they are not trained on either, so the threshold is
+chosen on photos the network has not memorised.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from training import corpus
+from training.synth import KINDS, synthesize
+
+N_TUNE = 5  # train-split photos held back for threshold tuning
+
+
+def split_photos(corpus_dir: Path, manifest: Path = corpus.MANIFEST) -> dict[str, list[dict]]:
+    """{'train': [...], 'tune': [...], 'val': [...]} manifest entries with a 'pixels' key added lazily."""
+    entries = corpus.load_manifest(manifest)["photos"]
+    train = sorted((e for e in entries if e["split"] == "train"),
+                   key=lambda e: hashlib.sha256(("tune:" + e["id"]).encode()).hexdigest())
+    out = {"tune": train[:N_TUNE], "train": train[N_TUNE:], "val": [e for e in entries if e["split"] == "val"]}
+    for group in out.values():
+        for e in group:
+            e["path_on_disk"] = str(corpus_dir / e["file"])
+    return out
+
+
+def load_rgb(path: str) -> np.ndarray:
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(f"{path}: not in the corpus; run `python -m training.corpus build`")
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def subject_weights(entries: list[dict]) -> np.ndarray:
+    """Landscapes dominate the wallpapers: draw each subject about equally often overall
+    (weight 1/count per photo), softened by a square root so one portrait is not seen 10×
+    as often as each landscape."""
+    n = {}
+    for e in entries:
+        n[e["subject"]] = n.get(e["subject"], 0) + 1
+    w = np.array([1 / np.sqrt(n[e["subject"]]) for e in entries])
+    return w / w.sum()
+
+
+def random_crop(rgb: np.ndarray, rng, size: int) -> np.ndarray:
+    """A crop at a random scale (0.35–1× the stored photo, so texture appears at many sizes),
+    randomly flipped and rotated by multiples of 90°."""
+    h, w = rgb.shape[:2]
+    lo = max(0.35, (size + 2) / min(h, w))
+    s = rng.uniform(lo, max(lo, 1.0))
+    cs = int(np.ceil(size / s))
+    y, x = int(rng.integers(0, h - cs + 1)), int(rng.integers(0, w - cs + 1))
+    crop = rgb[y:y + cs, x:x + cs]
+    crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if cs > size else cv2.INTER_CUBIC)
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(np.rot90(crop, int(rng.integers(0, 4))))
+
+
+def choose_kinds(rng) -> tuple[str, ...]:
+    """One crop in eight is clean (hard negatives only); otherwise each kind is in with p ½
+    (at least one), so crops with a single kind are common — that is what the bench asks."""
+    if rng.random() < 0.125:
+        return ()
+    kinds = tuple(k for k in KINDS if rng.random() < 0.5)
+    return kinds or (KINDS[int(rng.integers(len(KINDS)))],)
+
+
+def make_example(rgb: np.ndarray, seed, size: int):
+    """(damaged image HWC uint8, mask HW bool, hard-negative mask HW bool)."""
+    rng = np.random.default_rng(seed)
+    crop = random_crop(rgb, rng, size)
+    s = synthesize(crop, int(rng.integers(2 ** 31)), choose_kinds(rng), density=rng.uniform(0.5, 2.0))
+    return s.image, s.mask, s.negatives
+
+
+class Batches:
+    """Batch i = batch_size crops from photos drawn with subject weights, all from seed (seed, i)."""
+
+    def __init__(self, entries: list[dict], seed: int, batch_size: int, size: int):
+        self.entries, self.seed, self.batch_size, self.size = entries, seed, batch_size, size
+        self.weights = subject_weights(entries)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def photo(self, i: int) -> np.ndarray:
+        path = self.entries[i]["path_on_disk"]
+        if path not in self._cache:
+            self._cache[path] = load_rgb(path)
+        return self._cache[path]
+
+    def batch(self, step: int):
+        rng = np.random.default_rng([self.seed, step])
+        picks = rng.choice(len(self.entries), self.batch_size, p=self.weights)
+        xs, ys, ns = [], [], []
+        for j, p in enumerate(picks):
+            img, mask, neg = make_example(self.photo(int(p)), [self.seed, step, j], self.size)
+            xs.append(img)
+            ys.append(mask)
+            ns.append(neg)
+        return np.stack(xs), np.stack(ys), np.stack(ns)
+
+
+def fixed_set(entries: list[dict], seed: int, n: int, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """n (image, mask) crops for monitoring/tuning, the same every time."""
+    b = Batches(entries, seed, 1, size)
+    b.weights = np.full(len(entries), 1 / len(entries))  # every photo equally
+    out = []
+    for i in range(n):
+        x, y, _ = b.batch(i)
+        out.append((x[0], y[0]))
+    return out

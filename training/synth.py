@@ -1,0 +1,199 @@
+"""Synthetic old-print damage with exact masks, deterministic from a seed (numpy + OpenCV).
+
+    sample = synthesize(rgb_uint8, seed, kinds=KINDS)
+    sample.image   damaged uint8 RGB          sample.base   the aged print, undamaged
+    sample.masks   {kind: bool mask}          sample.mask   union of the kind masks
+
+Order of work, as a print ages and is scanned:
+  1. the photo gets its own bright points (specular glints, eye highlights) — hard
+     negatives, real content that a detector must leave alone;
+  2. it is aged: monochrome, sepia or faded colour, lifted blacks, less contrast;
+  3. the print gets a border (white or black) and handwriting/text — more hard negatives;
+  4. emulsion grain and the print's slight softness;
+  5. damage, kind by kind (cracks/craquelure, creases, scratches, dust, hairs/lint,
+     spots/stains/foxing, flaking/silvering, tears/missing corners), blurred like the print;
+  6. the scan: the same noise field over base and damaged image, then JPEG of both.
+The mask is what the damage changed: pixels where some channel of the damaged image differs
+from the base by ≥ CHANGE (≈ 10/255) after step 6. Everything else is set back to the
+base exactly, so outside the mask the damaged image *is* the base (JPEG ringing below the
+threshold is not left as a half-labelled halo). Each kind's mask is the part of the union
+within 1 px of what that kind changed, so the kinds add up to the union.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from training import synth_draw as d
+
+KINDS = ("crack", "crease", "scratch", "dust", "hair", "spot", "flake", "tear")
+CHANGE = 0.04
+_DRAW = {"crack": d.cracks, "crease": d.creases, "scratch": d.scratches, "dust": d.dust,
+         "hair": d.hairs, "spot": d.spots, "tear": d.tears}
+
+
+@dataclass
+class Sample:
+    image: np.ndarray          # damaged, uint8 RGB
+    base: np.ndarray           # aged print with hard negatives, undamaged, uint8 RGB
+    masks: dict                # kind → bool mask (only the kinds asked for)
+    mask: np.ndarray           # union, bool
+    negatives: np.ndarray      # where hard negatives were drawn (glints, eyes, border, text), bool
+
+
+def luminance(img: np.ndarray) -> np.ndarray:
+    return img @ np.float32([0.299, 0.587, 0.114])
+
+
+# --- the print before damage -------------------------------------------------------------
+
+def glints(img: np.ndarray, neg: np.ndarray, rng) -> None:
+    """Specular glints (soft bright dots) and eye-like highlights (a dark iris disc with a
+    bright catch-light), both with soft falloff, as real optics make them."""
+    h, w = neg.shape
+    for _ in range(int(rng.poisson(4 * h * w / 512 ** 2))):
+        cx, cy, s = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.7, 2.5)
+        _soft_dot(img, neg, cx, cy, s, np.float32([1, 1, 1]), rng.uniform(0.6, 1.0))
+    for _ in range(int(rng.poisson(0.8 * h * w / 512 ** 2))):
+        r = rng.uniform(2.5, 8)
+        gap = r * rng.uniform(4, 9)
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        for ex in (cx, cx + gap):
+            _soft_dot(img, neg, ex, cy, r / 1.6, np.float32([0.08, 0.06, 0.05]), 0.85)
+            _soft_dot(img, neg, ex + r * 0.3, cy - r * 0.3, max(0.6, r / 5), np.float32([1, 1, 1]), 0.95)
+
+
+def _soft_dot(img, neg, cx, cy, sigma, tone, peak) -> None:
+    h, w = neg.shape
+    r = int(3 * sigma) + 2
+    x0, x1, y0, y1 = max(0, int(cx) - r), min(w, int(cx) + r + 1), max(0, int(cy) - r), min(h, int(cy) + r + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    a = (peak * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma ** 2)))[..., None]
+    roi = img[y0:y1, x0:x1]
+    roi *= 1 - a
+    roi += a * tone
+    neg[y0:y1, x0:x1] |= a[..., 0] > 0.05
+
+
+def age(img: np.ndarray, rng) -> np.ndarray:
+    """Monochrome, sepia, faded colour or as-is; lifted blacks and lower contrast."""
+    look = rng.choice(["mono", "sepia", "faded", "colour"], p=[0.3, 0.3, 0.3, 0.1])
+    y = luminance(img)[..., None]
+    if look == "mono":
+        img = np.repeat(y, 3, 2)
+    elif look == "sepia":
+        tint = np.float32([1.0, 0.86, 0.66]) * rng.uniform(0.95, 1.05, 3).astype(np.float32)
+        img = np.clip(y * tint + (1 - tint) * y * y * 0.3, 0, 1)
+    elif look == "faded":
+        sat = rng.uniform(0.3, 0.8)
+        cast = np.float32([1.0, 0.95, 0.8]) if rng.random() < 0.6 else np.float32([1.0, 0.85, 0.95])
+        img = (y + sat * (img - y)) * cast
+    lo, hi = rng.uniform(0.0, 0.15), rng.uniform(0.85, 1.0)
+    return (lo + (hi - lo) * img).astype(np.float32)
+
+
+def border(img: np.ndarray, neg: np.ndarray, rng) -> None:
+    """A print's border: white (often cream) or black, straight, a few % of the side."""
+    h, w = neg.shape
+    b = max(2, int(min(h, w) * rng.uniform(0.02, 0.08)))
+    tone = d.PAPER * rng.uniform(0.85, 1.0) if rng.random() < 0.75 else np.full(3, rng.uniform(0.02, 0.12), np.float32)
+    sides = rng.random(4) < 0.7  # crops often show only some of the border
+    for on, sl in zip(sides, ((slice(0, b), slice(None)), (slice(h - b, h), slice(None)),
+                              (slice(None), slice(0, b)), (slice(None), slice(w - b, w)))):
+        if on:
+            img[sl] = tone
+            neg[sl] = True
+
+
+def text(img: np.ndarray, neg: np.ndarray, rng) -> None:
+    """Handwritten-ish captions and printed dates: thin strokes that are not damage."""
+    h, w = neg.shape
+    for _ in range(int(rng.integers(1, 4))):
+        word = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789 .,'-ABCDEFGHJKLMNPRSTUVW"),
+                                  int(rng.integers(3, 14))))
+        scale = rng.uniform(0.35, 1.4)
+        font = int(rng.choice([cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+                               cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_COMPLEX_SMALL]))
+        thick = int(rng.choice([1, 1, 2]))
+        org = (int(rng.uniform(-0.1, 0.8) * w), int(rng.uniform(0.05, 1.0) * h))
+        cov = np.zeros((h, w), np.uint8)
+        cv2.putText(cov, word, org, font, scale, 255, thick, cv2.LINE_AA)
+        a = cov.astype(np.float32)[..., None] / 255 * rng.uniform(0.6, 1.0)
+        tone = np.float32([0.05, 0.05, 0.12]) if rng.random() < 0.7 else np.float32([0.95, 0.95, 0.95])
+        img *= 1 - a
+        img += a * tone
+        neg |= cov > 12
+
+
+def aged_print(rgb: np.ndarray, rng, negatives: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+    """(aged float image, hard-negative mask, blur sigma of the print)."""
+    img = rgb.astype(np.float32) / 255
+    neg = np.zeros(img.shape[:2], bool)
+    if negatives and rng.random() < 0.6:
+        glints(img, neg, rng)
+    img = age(img, rng)
+    if negatives and rng.random() < 0.3:
+        border(img, neg, rng)
+    if negatives and rng.random() < 0.3:
+        text(img, neg, rng)
+    grain = rng.uniform(0.0, 0.035)
+    if grain > 0.005:
+        n = rng.normal(0, grain, img.shape[:2]).astype(np.float32)
+        n = cv2.GaussianBlur(n, (0, 0), rng.uniform(0.5, 1.0)) * 1.6  # clumped silver grains
+        img += n[..., None] * (0.5 + img)  # grain shows more in the lights of a print
+    sigma = float(rng.choice([0.0, rng.uniform(0.4, 1.2)], p=[0.4, 0.6]))
+    if sigma > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    return np.clip(img, 0, 1), neg, sigma
+
+
+# --- damage and masks --------------------------------------------------------------------
+
+def _to_u8(img: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def _jpeg(img: np.ndarray, q: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def synthesize(rgb: np.ndarray, seed: int, kinds=KINDS, density: float = 1.0,
+               negatives: bool = True, jpeg: bool | None = None) -> Sample:
+    """Damage drawn over an aged version of `rgb` (H×W×3 uint8). `kinds` chooses which
+    kinds are drawn; `density` scales how many defects of each; `jpeg` None = random."""
+    rng = np.random.default_rng(seed)
+    img, neg, sigma = aged_print(rgb, rng, negatives)
+    h, w = neg.shape
+    base = img.copy()
+    changed = {}
+    for kind in KINDS:  # fixed order, so the same seed draws the same defects whatever else is asked
+        krng = np.random.default_rng([seed, KINDS.index(kind)])
+        if kind not in kinds:
+            continue
+        layer = d.Layer(h, w)
+        if kind == "flake":
+            d.flakes(layer, krng, density, luminance(img))
+        else:
+            _DRAW[kind](layer, krng, density)
+        layer.blur(sigma)
+        before = img.copy()
+        layer.apply(img)
+        changed[kind] = np.abs(img - before).max(2) >= CHANGE
+    scan = rng.normal(0, rng.uniform(0, 0.01), (h, w, 1)).astype(np.float32)
+    base_u8, img_u8 = _to_u8(np.clip(base + scan, 0, 1)), _to_u8(np.clip(img + scan, 0, 1))
+    if jpeg if jpeg is not None else rng.random() < 0.5:
+        q = int(rng.integers(60, 96))
+        base_u8, img_u8 = _jpeg(base_u8, q), _jpeg(img_u8, q)
+    union = np.abs(img_u8.astype(np.int16) - base_u8.astype(np.int16)).max(2) >= round(CHANGE * 255)
+    near = np.ones((3, 3), np.uint8)
+    masks = {k: union & cv2.dilate(m.astype(np.uint8), near).astype(bool) for k, m in changed.items()}
+    union = np.zeros((h, w), bool)
+    for m in masks.values():
+        union |= m
+    img_u8[~union] = base_u8[~union]
+    return Sample(img_u8, base_u8, masks, union, neg & ~union)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QToolBox)
 
 from photoforge.batch import IMAGE_SUFFIXES
@@ -344,6 +344,11 @@ class MainWindow(QMainWindow):
         if self._confirm_discard():
             self.jobs.wait(5000)
             self.autosave.finish()  # saved or discarded: nothing to recover
+            if not any(isinstance(w, MainWindow) and w is not self and w.isVisible()
+                       for w in QApplication.topLevelWidgets()):
+                from photoforge.engine.inference import close as close_models
+
+                close_models()  # the last window: the loaded models' memory goes back now
             event.accept()
         else:
             event.ignore()

@@ -47,7 +47,7 @@ os.environ.setdefault("PHOTOFORGE_THREADS", "2")
 
 from photoforge.engine import packs  # noqa: E402
 from photoforge.engine.inference import last_device_label  # noqa: E402
-from photoforge.engine.registry import get_model  # noqa: E402
+from photoforge.engine.catalog import get_model
 from photoforge.ops.stylize import (  # noqa: E402
     MULTISTYLE, PREDICT, TRANSFORM, StylizeOptions, parse_styles, prepare, style_vector,
     stylize_pixels)

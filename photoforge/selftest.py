@@ -113,7 +113,7 @@ def _tiny_inference() -> str:
 def _built_model_inference() -> str:
     from photoforge.engine import packs
     from photoforge.engine.inference import runner_for
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
 
     for model_id in INFERENCE_MODELS:
         model = get_model(model_id)

@@ -41,7 +41,7 @@ def photos(tmp_path):
 
 def _damaged_span_x2(run):
     from photoforge.engine import packs
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
 
     built = packs.build(get_model("span-x2"))
     shutil.copy(built, run.models / built.name)
@@ -222,7 +222,7 @@ def test_external_data_beside_the_model_is_embedded(run, tmp_path, photos, monke
 
 
 def test_ids_never_collide_and_a_stored_model_added_again_keeps_its_id(run, tmp_path):
-    from photoforge.engine.packs import sha256_of
+    from photoforge.core.digest import sha256_of
 
     first = run("models", "add-inpaint", lama(tmp_path / "a b.onnx", grey=0.1), "--licence", "MIT")
     second = run("models", "add-inpaint", lama(tmp_path / "a-b.onnx", grey=0.9), "--licence", "MIT")
@@ -257,7 +257,7 @@ def test_a_failed_copy_leaves_the_registered_model_intact_and_nothing_behind(run
     already registered under that name keeps its file, and no partial file stays."""
     import resource
 
-    from photoforge.engine.packs import sha256_of
+    from photoforge.core.digest import sha256_of
 
     source = lama(tmp_path / "m.onnx")
     assert run("models", "add-inpaint", source, "--licence", "MIT").returncode == 0

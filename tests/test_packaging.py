@@ -142,7 +142,7 @@ def test_bundled_models_are_used_read_only(tmp_path, monkeypatch):
     """A model shipped beside the app counts as built; a damaged one is rebuilt into the
     user's data dir, never into the bundle."""
     from photoforge.engine import packs
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
 
     monkeypatch.setenv("PHOTOFORGE_DATA_DIR", str(tmp_path / "data"))
     bundle = tmp_path / "bundle"

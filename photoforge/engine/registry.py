@@ -229,30 +229,9 @@ MODELS: tuple[ModelDescriptor, ...] = (
         auto_skip=_QDQ_SKIP),
 )
 
-_BY_ID = {m.id: m for m in MODELS}
-if len(_BY_ID) != len(MODELS):
+BUILT_IN_BY_ID = {m.id: m for m in MODELS}
+if len(BUILT_IN_BY_ID) != len(MODELS):
     raise RuntimeError("duplicate model id in the registry")
-
-
-def all_models() -> list[ModelDescriptor]:
-    """The built-in models, then the ones the user added."""
-    from photoforge.engine.user_models import load_user_models
-
-    return [*MODELS, *load_user_models()]
-
-
-def get_model(model_id: str) -> ModelDescriptor:
-    if model_id in _BY_ID:
-        return _BY_ID[model_id]
-    found = {m.id: m for m in all_models()}
-    if model_id in found:
-        return found[model_id]
-    known = ", ".join(sorted(found))
-    raise UnknownModelError(f"unknown model '{model_id}'; known models: {known}")
-
-
-def models_for(task: str) -> list[ModelDescriptor]:
-    return [m for m in all_models() if m.task == task]
 
 
 def origin(model: "ModelDescriptor") -> str:

@@ -301,7 +301,7 @@ def add_inpaint_model(path: str | Path, licence: str, title: str | None = None) 
     added again keep their id and take the new licence and title."""
     import onnx
 
-    from photoforge.engine.packs import sha256_of
+    from photoforge.core.digest import sha256_of
 
     source = Path(path)
     licence = _one_line(licence)

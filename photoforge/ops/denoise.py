@@ -14,7 +14,7 @@ import numpy as np
 from photoforge.core.image import ImageData, from_float, to_float
 from photoforge.engine.inference import run_tiled
 from photoforge.engine.progress import Progress, null_progress
-from photoforge.engine.registry import get_model
+from photoforge.engine.catalog import get_model
 
 MODEL = "ffdnet-color"
 MIN_SIGMA = 1.0  # below this the network only softens; JPEG-clean photos measure ~0.5

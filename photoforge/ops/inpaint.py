@@ -112,7 +112,7 @@ def _match_seam(original: np.ndarray, result: np.ndarray, hole: np.ndarray, user
 def _learned(model_id: str, device: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     from photoforge.engine.adapters import Kind
     from photoforge.engine.inference import run_tiled, runner_for
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
 
     model = get_model(model_id)
     if model.kind is not Kind.IMAGE_MASK:

@@ -65,7 +65,7 @@ def damage_probability(pixels: np.ndarray, progress: Progress | None = None, *, 
                        precision: str = "auto", threads: int | None = None, notify=None) -> np.ndarray:
     """The network's H×W float32 probability of damage, in tiles (progress and cancel per tile)."""
     from photoforge.engine.inference import run_tiled
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
 
     rgb = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
     return run_tiled(get_model(MODEL_ID), rgb, progress, device=device, precision=precision,

@@ -42,7 +42,7 @@ import numpy as np
 from photoforge.core.image import ImageData, from_float, to_float
 from photoforge.engine.inference import run_once, run_tiled, runner_for
 from photoforge.engine.progress import Progress, null_progress
-from photoforge.engine.registry import get_model
+from photoforge.engine.catalog import get_model
 
 NUM_STYLES = 26
 MULTISTYLE = "multistyle26"

@@ -11,7 +11,7 @@ import numpy as np
 from photoforge.core.image import ImageData
 from photoforge.engine.inference import run_tiled
 from photoforge.engine.progress import Progress, null_progress
-from photoforge.engine.registry import get_model
+from photoforge.engine.catalog import get_model
 
 DEFAULT_MODEL = "realesrgan-x4plus"
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QWidget)
 
 from photoforge.engine.progress import Progress
-from photoforge.engine.registry import models_for
+from photoforge.engine.catalog import models_for
 
 Job = tuple[str, Callable[[Progress], object]]
 
@@ -109,7 +109,7 @@ class UpscalePanel(ActionPanel):
         self._model_changed()
 
     def _model_changed(self) -> None:
-        from photoforge.engine.registry import get_model
+        from photoforge.engine.catalog import get_model
 
         from photoforge.engine.registry import origin
 

@@ -894,7 +894,8 @@ class MainWindow(QMainWindow):
                           "stylisation of scanned photos.\nModels and their licences: Help ▸ Model licences.")
 
     def show_licences(self) -> None:
-        from photoforge.engine.registry import all_models, origin
+        from photoforge.engine.registry import origin
+        from photoforge.engine.catalog import all_models
 
         models = all_models()
         summary = "\n".join(f"{m.title}: {m.licence.split(' (')[0]}" for m in models)

@@ -12,7 +12,7 @@ import pytest
 
 from photoforge.engine.inference import run_tiled
 from photoforge.engine.progress import Aborted, Progress
-from photoforge.engine.registry import get_model
+from photoforge.engine.catalog import get_model
 
 
 def cpu_seconds() -> float:

@@ -11,7 +11,7 @@ import pytest
 
 from photoforge.engine import packs
 from photoforge.engine.convert_ffdnet import _LEGACY_MAGIC, ffdnet_to_onnx, read_torch_state_dict
-from photoforge.engine.registry import get_model
+from photoforge.engine.catalog import get_model
 
 SIGMA = 25 / 255
 

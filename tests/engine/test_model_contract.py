@@ -13,7 +13,8 @@ from photoforge.engine.adapters import (ImageMaskInput, Kind, Lama, Migan, Proba
                                         StylePredictor)
 from photoforge.engine.inference import run_once, run_tiled
 from photoforge.engine.progress import Aborted, Progress
-from photoforge.engine.registry import ModelDescriptor, ShippedFile, get_model
+from photoforge.engine.registry import ModelDescriptor, ShippedFile
+from photoforge.engine.catalog import get_model
 from tests.conftest import smooth_random
 
 CPU = dict(device="cpu", precision="fp32", threads=2)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from photoforge.engine import packs
-from photoforge.engine.registry import MODELS, UnknownModelError, get_model
+from photoforge.engine.registry import MODELS, UnknownModelError
+from photoforge.engine.catalog import get_model
 
 
 def test_registry_lookup_and_unknown_id():

@@ -74,7 +74,6 @@ def test_auto_skips_failing_gpu_and_names_the_failure(devices):
 
 def test_failure_during_a_run_falls_back_to_the_next_device(devices):
     behaviour, _ = devices
-    state = {"probe_done": False}
 
     def flaky(x):
         if x.shape[-1] > 16:  # the 16×16 probe passes, the real tile fails

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +28,7 @@ def _photoforge(env, *args):
 
 def test_running_models_on_both_runtimes_leaves_no_telemetry_files(tmp_path):
     from photoforge.engine import packs
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
 
     model = get_model("span-x2")
     built = packs.build(model)

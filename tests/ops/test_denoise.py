@@ -117,7 +117,7 @@ def test_bad_options_are_refused(photo):
 
 def test_one_runner_serves_every_noise_level(photo):
     from photoforge.engine.inference import runner_for
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
 
     model = get_model("ffdnet-color")
     assert runner_for(model, **CPU) is runner_for(model, **CPU)

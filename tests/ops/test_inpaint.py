@@ -155,7 +155,7 @@ def tiny_lama(path, grey=0.5, gain=1.0):
 
 
 def test_onnx_slot_plumbing_validates_adds_and_runs_a_lama_style_model(tmp_path, photo):
-    from photoforge.engine.registry import get_model, models_for
+    from photoforge.engine.catalog import get_model, models_for
     from photoforge.engine.user_models import add_inpaint_model
 
     model = add_inpaint_model(tiny_lama(tmp_path / "Tiny LaMa.onnx"), licence="CC0 (test)")
@@ -173,7 +173,7 @@ def test_a_lama_export_with_0_255_output_is_measured_once_and_recorded(tmp_path,
     import json
 
     from photoforge.core import paths
-    from photoforge.engine.registry import get_model
+    from photoforge.engine.catalog import get_model
     from photoforge.engine.user_models import add_inpaint_model
 
     model = add_inpaint_model(tiny_lama(tmp_path / "lama255.onnx", gain=255.0), licence="CC0 (test)")

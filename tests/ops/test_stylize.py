@@ -14,7 +14,7 @@ from PIL import Image
 from photoforge.core.image import ImageData
 from photoforge.engine import packs
 from photoforge.engine.progress import Aborted, Progress
-from photoforge.engine.registry import get_model
+from photoforge.engine.catalog import get_model
 from photoforge.ops.stylize import (
     MULTISTYLE, NUM_STYLES, PREDICT, TRANSFORM, StyleError, StylizeOptions, finish, mix_vectors,
     parse_styles, prepare, style_vector, stylize, stylize_pixels, weight_vector)

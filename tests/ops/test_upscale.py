@@ -6,7 +6,7 @@ import pytest
 
 from photoforge.core.image import ImageData
 from photoforge.engine.inference import auto_tile
-from photoforge.engine.registry import get_model
+from photoforge.engine.catalog import get_model
 from photoforge.ops.upscale import UpscaleOptions, passes_needed, upscale, upscale_pixels
 
 

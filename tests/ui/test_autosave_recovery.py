@@ -2,7 +2,6 @@
 is killed with SIGKILL mid-stroke, and a fresh window recovers image, mask and history."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.ui.test_project_files import paint
 
 ROOT = Path(__file__).resolve().parents[2]
 

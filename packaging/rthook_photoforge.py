@@ -3,12 +3,12 @@
 numba keeps compiled kernels (PatchMatch, content-aware fill) in a cache that must be
 writable; the bundle folder may not be, so point it at the user cache dir. Frozen code has
 relative file names, which numba's own NUMBA_CACHE_DIR locator rejects: a small locator
-(photoforge/_numba_locator.py) honours it for the frozen app."""
+(photoforge/app/_numba_locator.py) honours it for the frozen app."""
 import os
 
 
 def _numba_cache() -> None:
-    os.environ.setdefault("NUMBA_CACHE_LOCATOR_CLASSES", "photoforge._numba_locator.FrozenAppCacheLocator")
+    os.environ.setdefault("NUMBA_CACHE_LOCATOR_CLASSES", "photoforge.app._numba_locator.FrozenAppCacheLocator")
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     base = os.environ.get("PHOTOFORGE_CACHE_DIR")

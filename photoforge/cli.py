@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from photoforge import __version__
-from photoforge.batch import UsageError, plan_batch
+from photoforge.app.batch import UsageError, plan_batch
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -214,7 +214,7 @@ def _cmd_models_fetch(args) -> int:
     from photoforge.engine.progress import Progress
     from photoforge.engine.registry import MODELS, ModelSource
     from photoforge.engine.catalog import get_model
-    from photoforge.textbar import TextBar
+    from photoforge.app.textbar import TextBar
 
     if not args.all and not args.ids:
         raise UsageError("name model ids to fetch, or --all")
@@ -256,7 +256,7 @@ def _cmd_upscale(args) -> int:
 
 def _check_output_size(args, job, image, scale: float) -> None:
     """Refuse, before any work, an enlargement beyond the pixel limit (`--scale 1e6`)."""
-    from photoforge.batch import Refused
+    from photoforge.app.batch import Refused
     from photoforge.core.imageio import DEFAULT_MAX_PIXELS
 
     limit = args.max_pixels or DEFAULT_MAX_PIXELS
@@ -270,7 +270,7 @@ def _plan(args, extra_outputs=lambda jobs, job: ()) -> list:
     """The jobs, with everything about the outputs that can be checked before any work
     checked now (UsageError): format, folder, a file in the way, an input as output; for
     one input also an existing output. Names what folders held that is not read."""
-    from photoforge.batch import path_key
+    from photoforge.app.batch import path_key
     from photoforge.core.imageio import ImageSaveError, check_save_target
 
     plan = plan_batch(args.inputs, args.output, args.format)
@@ -316,7 +316,7 @@ def _style_source(text: str, what: str):
 
 
 def _style_picture(path: Path, what: str):
-    from photoforge.batch import quietly
+    from photoforge.app.batch import quietly
     from photoforge.core.imageio import ImageLoadError, load_image
 
     try:
@@ -388,9 +388,9 @@ def _cmd_stylize(args) -> int:
 def _run_jobs(args, jobs, process, check=None) -> int:
     """Run process(image, progress, job) over the jobs with a progress bar; exit code.
     Interrupted (Ctrl+C, SIGTERM), it lists what finished before passing the interrupt on."""
-    from photoforge.batch import BatchReport, run_batch
+    from photoforge.app.batch import BatchReport, run_batch
     from photoforge.engine.progress import Progress
-    from photoforge.textbar import TextBar
+    from photoforge.app.textbar import TextBar
 
     bar = TextBar("")
     current = {}
@@ -461,7 +461,7 @@ def _cmd_restore(args) -> int:
     jobs = _plan(args, lambda jobs, job: [(mask_target(jobs, job), "png")] if args.mask_out else [])
 
     def check(image, job):
-        from photoforge.batch import Refused
+        from photoforge.app.batch import Refused
         from photoforge.core.imageio import ImageSaveError, check_save_target
 
         if args.mask_out:  # an existing mask file is refused before the work, not after it
@@ -561,12 +561,12 @@ def _cmd_adjust(args) -> int:
 
 
 def _cmd_inpaint(args) -> int:
-    from photoforge.batch import quietly
+    from photoforge.app.batch import quietly
     from photoforge.core.imageio import ImageLoadError, ImageSaveError, check_save_target, load_image, save_image
     from photoforge.engine.progress import Progress
     from photoforge.ops.inpaint import InpaintOptions, MaskProblem, inpaint
     from photoforge.ops.mask import MaskError, load_mask
-    from photoforge.textbar import TextBar
+    from photoforge.app.textbar import TextBar
 
     try:  # everything about the output first: no work for a result that cannot be written
         check_save_target(args.output, format=args.format, quality=args.quality, overwrite=args.overwrite,
@@ -622,11 +622,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.selftest:
-        from photoforge.selftest import run as run_selftest
+        from photoforge.app.selftest import run as run_selftest
 
         return run_selftest()
     if args.command == "install-desktop":
-        from photoforge.desktop import main as install_desktop
+        from photoforge.app.desktop import main as install_desktop
 
         return install_desktop(args)
     if args.command in (None, "gui"):

@@ -72,7 +72,7 @@ def test_a_folder_batch_names_what_it_skipped_and_reads_archive_formats(tmp_path
 
 
 def test_plan_maps_archive_formats_to_outputs(tmp_path):
-    from photoforge.batch import plan_batch
+    from photoforge.app.batch import plan_batch
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -261,7 +261,7 @@ def test_inpaint_names_the_file_its_decoder_complained_about(tmp_path, run):
 def test_library_messages_capture_c_output_and_warnings(capfd):
     import warnings
 
-    from photoforge.batch import library_messages
+    from photoforge.app.batch import library_messages
 
     with library_messages() as messages:
         os.write(2, b"TIFFReadDirectory: Warning, Unknown field with tag 33723 (0x83bb) encountered.\n")

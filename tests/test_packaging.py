@@ -64,7 +64,7 @@ def test_numba_locator_puts_kernels_in_numba_cache_dir(tmp_path):
     (tmp_path / "kernel.py").write_text(
         "from numba import njit\n@njit(cache=True)\ndef twice(x):\n    return 2 * x\n")
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
-               NUMBA_CACHE_LOCATOR_CLASSES="photoforge._numba_locator.FrozenAppCacheLocator")
+               NUMBA_CACHE_LOCATOR_CLASSES="photoforge.app._numba_locator.FrozenAppCacheLocator")
     code = f"import sys; sys.path[:0] = [{str(tmp_path)!r}, {str(ROOT)!r}]; import kernel; print(kernel.twice(21))"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True,
                          text=True, check=True).stdout.strip()
@@ -129,7 +129,7 @@ def test_install_desktop_into_a_prefix(tmp_path):
 
 
 def test_desktop_exec_quotes_paths_with_spaces():
-    from photoforge.desktop import desktop_entry
+    from photoforge.app.desktop import desktop_entry
 
     text = desktop_entry("[Desktop Entry]\nExec=photoforge gui %f\nTryExec=photoforge\n",
                          ["/opt/Photo Forge/photoforge"])

@@ -7,21 +7,20 @@ duplicated while saving.
 """
 from __future__ import annotations
 
-import functools
-import io
 import os
-import re
 import stat
 import threading
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .atomic import atomic_write
+from .decoding import ImageLoadError  # noqa: F401 - part of this module's interface
+from .decoding import (_ORIENTATION, _XMP_ORIENTATION, _check_size, _finish, _load_error, _Meta, _pixels_from_pillow, _valid_icc)
 from .image import ImageData
 from .png_stream import write_png
 from .tiff_io import load_tiff, write_tiff
@@ -39,26 +38,10 @@ _LOADABLE = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "BMP":
              "JPEG2000": "JPEG2000", "TGA": "TGA", "PSD": "PSD", "QOI": "QOI", "PCX": "PCX"}
 _SIGNATURELESS = {"TGA": (".tga", ".icb", ".vda", ".vst"), "PCX": (".pcx",)}  # trusted by name only
 _LOADABLE_TEXT = "JPEG, PNG, TIFF, WebP, BMP, GIF, JPEG 2000, TGA, PSD, QOI, PCX"
-_ORIENTATION = 0x0112
-_XMP_ORIENTATION = re.compile(rb'(tiff:Orientation(?:="|>))([0-9])')
-
-
-class ImageLoadError(Exception):
-    """A file could not be read as an image; the message names the file and the reason."""
 
 
 class ImageSaveError(Exception):
     """An image could not be written; the message names the file and the reason."""
-
-
-class _Meta(NamedTuple):
-    icc: bytes | None
-    exif: bytes | None  # "Exif\0\0" + TIFF structure, orientation already reset
-    xmp: bytes | None
-
-
-def _load_error(path: Path, reason: str) -> ImageLoadError:
-    return ImageLoadError(f"cannot open '{path}': {reason}")
 
 
 def _save_error(path: Path, reason: str) -> ImageSaveError:
@@ -125,18 +108,6 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
 def _head(path: Path, size: int) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(size)
-
-
-def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise _load_error(path, f"image is {width}×{height} = {_mp(width * height)} MP, above the "
-                                f"limit of {_mp(max_pixels)} MP (--max-pixels)")
-
-
-def _mp(pixels: int) -> str:
-    text = f"{pixels / 1e6:.1f}"
-    text = f"{pixels / 1e6:.2g}" if text == "0.0" else text
-    return text[:-2] if text.endswith(".0") else text
 
 
 def _unidentified_reason(path: Path) -> str:
@@ -243,70 +214,6 @@ def _psd_notice(path: Path, im: Image.Image) -> list[str]:
     return [f"'{path}' is a Photoshop document: its flattened image was read{kept}"]
 
 
-def _valid_icc(path: Path, icc: bytes | None, notices: list[str]) -> bytes | None:
-    if not icc:
-        return None
-    try:
-        ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except Exception:
-        notices.append(f"'{path}' has a broken ICC colour profile; it was ignored")
-        return None
-    return bytes(icc)
-
-
-def _pixels_from_pillow(path: Path, im: Image.Image, icc: bytes | None, notices: list[str]):
-    mode = im.mode
-    if mode == "CMYK":
-        im, icc = _cmyk_to_rgb(path, im, icc, notices)
-        mode = "RGB"
-    elif mode == "LAB":
-        im, icc = _lab_to_rgb(im), _srgb().tobytes()
-        mode = "RGB"
-        notices.append(f"'{path}' holds CIE L*a*b* colour; it was converted to sRGB")
-    elif mode in ("I;16", "I;16L", "I;16B"):  # 16-bit grey (JPEG 2000)
-        values = np.array(im).astype(np.uint16, copy=False)
-        return values.reshape(values.shape[0], values.shape[1], 1), None, icc
-    keyed = "transparency" in im.info  # palette/colour-key transparency becomes real alpha
-    palette_alpha = mode == "P" and im.palette is not None and im.palette.mode == "RGBA"
-    target = {"1": "L", "L": "LA" if keyed else "L", "LA": "LA", "La": "LA",
-              "P": "RGBA" if keyed or palette_alpha else "RGB", "PA": "RGBA",
-              "RGB": "RGBA" if keyed else "RGB", "RGBA": "RGBA", "RGBa": "RGBA",
-              "RGBX": "RGB", "YCbCr": "RGB"}.get(mode)
-    if target is None:
-        raise _load_error(path, f"unsupported pixel mode {mode}")
-    values = np.array(im if target == mode else im.convert(target))
-    if target in ("LA", "RGBA"):
-        return np.ascontiguousarray(values[..., :-1]), np.ascontiguousarray(values[..., -1]), icc
-    return values.reshape(values.shape[0], values.shape[1], -1), None, icc
-
-
-@functools.cache
-def _srgb() -> ImageCms.ImageCmsProfile:
-    # one instance: createProfile stamps the current time, and identical inputs should
-    # produce identical files
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-
-def _cmyk_to_rgb(path: Path, im: Image.Image, icc: bytes | None, notices: list[str]):
-    if icc:
-        try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            return ImageCms.profileToProfile(im, source, _srgb(), outputMode="RGB"), _srgb().tobytes()
-        except (ImageCms.PyCMSError, OSError, ValueError):
-            pass  # e.g. an RGB profile wrongly attached to CMYK data
-    notices.append(f"'{path}' is CMYK without a usable colour profile; it was converted to RGB "
-                   "with a simple formula, so colours may be off")
-    return im.convert("RGB"), None
-
-
-def _lab_to_rgb(im: Image.Image) -> Image.Image:
-    """CIE L*a*b* (D50, as TIFF defines it) to sRGB through LittleCMS."""
-    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB", 5000))
-    transform = ImageCms.buildTransform(lab, _srgb(), "LAB", "RGB",
-                                        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
-    return ImageCms.applyTransform(im, transform)
-
-
 def _decode_png16(path: Path, grey: bool):
     import cv2  # only 16-bit PNG needs it
 
@@ -318,41 +225,6 @@ def _decode_png16(path: Path, grey: bool):
     colour = values[..., :1] if grey else values[..., 2::-1]
     alpha = values[..., 3] if values.shape[2] == 4 else None
     return np.ascontiguousarray(colour), None if alpha is None else np.ascontiguousarray(alpha)
-
-
-def _finish(pixels, alpha, icc, exif, xmp, fmt, notices) -> ImageData:
-    if isinstance(xmp, str):
-        xmp = xmp.encode("utf-8")
-    orientation = _orientation(exif, xmp)
-    pixels = _orient(pixels, orientation)
-    alpha = None if alpha is None else _orient(alpha, orientation)
-    return ImageData(pixels, alpha, icc, exif, xmp, fmt, notices)
-
-
-def _orientation(exif: bytes | None, xmp: bytes | None) -> int:
-    if exif:
-        try:
-            parsed = Image.Exif()
-            parsed.load(exif)
-            if parsed.get(_ORIENTATION) in range(1, 9):
-                return parsed[_ORIENTATION]
-        except Exception:
-            pass  # unreadable EXIF: fall through to XMP, as Pillow does
-    match = _XMP_ORIENTATION.search(xmp) if xmp else None
-    return int(match[2]) if match and 1 <= int(match[2]) <= 8 else 1
-
-
-_TRANSPOSE = {
-    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-    5: lambda a: a.swapaxes(0, 1), 6: lambda a: a[::-1].swapaxes(0, 1),
-    7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: a[:, ::-1].swapaxes(0, 1),
-}
-
-
-def _orient(values: np.ndarray, orientation: int) -> np.ndarray:
-    if orientation not in _TRANSPOSE:
-        return values
-    return np.ascontiguousarray(_TRANSPOSE[orientation](values))
 
 
 

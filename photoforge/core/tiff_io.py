@@ -11,19 +11,15 @@ import os
 import struct
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
+from .decoding import _check_size, _finish, _load_error, _Meta, _pixels_from_pillow, _valid_icc
 from .image import ImageData, from_float
 
-if TYPE_CHECKING:
-    from .imageio import _Meta
-
-# imageio imports this module at load time, so helpers are taken from imageio inside the
-# functions that need them; a top-level import would fail whichever module loads first.
 
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005
 # IFD0 tags of a TIFF that describe the photo rather than the file's layout.
@@ -40,7 +36,6 @@ logging.getLogger("tifffile").addHandler(logging.NullHandler())
 
 
 def load_tiff(path: Path, max_pixels: int) -> ImageData:
-    from .imageio import _check_size, _finish, _load_error, _pixels_from_pillow, _valid_icc
 
     notices: list[str] = []
     with tifffile.TiffFile(path) as tif:
@@ -109,7 +104,6 @@ def _tiff_exif(path: Path) -> bytes | None:
 
 
 def _tiff_pixels(path: Path, page, notices: list[str]):
-    from .imageio import _load_error
 
     try:
         values = page.asarray()
@@ -147,7 +141,6 @@ def _tiff_pixels(path: Path, page, notices: list[str]):
 
 
 def _to_uint16(path: Path, values: np.ndarray, bits: int, notices: list[str]) -> np.ndarray:
-    from .imageio import _load_error
 
     if values.dtype.kind == "f":
         values = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)

@@ -8,7 +8,7 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QToolBox)
 
-from photoforge.batch import IMAGE_SUFFIXES
+from photoforge.app.batch import IMAGE_SUFFIXES
 from photoforge.ui import settings
 from photoforge.ui.actions import ACTION_PANELS, ActionPanel
 from photoforge.ui.adjust_panel import AdjustPanel
@@ -926,7 +926,7 @@ class MainWindow(QMainWindow):
     def start_batch(self, paths: list[Path], dialog=None) -> bool:
         """Run one action panel, with its settings now, over dropped files and folders;
         the panel shown at the time is offered first."""
-        from photoforge.batch import UsageError, plan_jobs, run_batch
+        from photoforge.app.batch import UsageError, plan_jobs, run_batch
         from photoforge.ui.dialogs import BatchDialog
 
         if self.jobs.busy:

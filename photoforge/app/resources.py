@@ -12,7 +12,7 @@ from pathlib import Path
 def resources_dir() -> Path | None:
     bundle = getattr(sys, "_MEIPASS", None)
     candidates = [Path(bundle) / "resources"] if bundle else []
-    candidates.append(Path(__file__).resolve().parents[1] / "resources")
+    candidates.append(Path(__file__).resolve().parents[2] / "resources")
     for path in candidates:
         if (path / "photoforge.desktop").is_file():
             return path

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from photoforge.resources import resources_dir
+from photoforge.app.resources import resources_dir
 
 DESKTOP_FILE = "photoforge.desktop"
 METAINFO_FILE = "io.photoforge.PhotoForge.metainfo.xml"

@@ -38,7 +38,7 @@ def _imports() -> str:
 def _image_round_trip() -> str:
     from photoforge.core.imageio import load_image, save_image
     from photoforge.core.image import ImageData
-    from photoforge.resources import resources_dir
+    from photoforge.app.resources import resources_dir
 
     resources = resources_dir()
     sample = resources / "samples" / "astronaut.jpg" if resources else None

@@ -121,6 +121,7 @@ def fade_table(split: str, side: int, details: bool) -> None:
     cases = fade_cases(split, side)
     rows = {model: {m: [] for m in ["faded", *METHODS]} for model in FADES}
     worse = {model: {m: 0 for m in METHODS} for model in FADES}
+    better = {model: {m: 0 for m in METHODS} for model in FADES}
     psnrs = {model: {m: [] for m in ["faded", *METHODS]} for model in FADES}
     words = {model: [] for model in FADES}
     for case in cases:
@@ -135,29 +136,32 @@ def fade_table(split: str, side: int, details: bool) -> None:
             rows[case.kind][name].append(de)
             psnrs[case.kind][name].append(psnr(out, case.original))
             worse[case.kind][name] += de > base + WORSE
+            better[case.kind][name] += de < base - WORSE
         if details:
             print(f"  {case.name[:38]:38s} {case.kind:11s} s {case.s:.2f} {report.describe():28s}"
                   f" conf {report.confidence:.2f} ΔE faded {base:5.2f} ours {rows[case.kind]['ours'][-1]:5.2f}")
     n = len(cases) // len(FADES)
     print(f"\nfaded photos ({split} split): {n} photos × {len(FADES)} fade models, strength 0.35–1;"
           " mean CIEDE2000 to the unfaded original (lower is better), mean PSNR in brackets;"
-          " 'worse' = photos ending worse than the faded input")
-    header = f"  {'model':12s} {'faded':>14s}" + "".join(f" {m:>22s}" for m in METHODS)
+          " better/worse = photos ending better/worse than the faded input (by > 0.05 ΔE)")
+    header = f"  {'model':12s} {'faded':>14s}" + "".join(f" {m:>25s}" for m in METHODS)
     print(header)
     everything = {m: [] for m in ["faded", *METHODS]}
     total_worse = {m: 0 for m in METHODS}
+    total_better = {m: 0 for m in METHODS}
     for model in FADES:
         line = f"  {model:12s} {statistics.mean(rows[model]['faded']):5.2f} ({statistics.mean(psnrs[model]['faded']):4.1f} dB)"
         everything["faded"] += rows[model]["faded"]
         for m in METHODS:
             everything[m] += rows[model][m]
             total_worse[m] += worse[model][m]
+            total_better[m] += better[model][m]
             line += (f" {statistics.mean(rows[model][m]):5.2f} ({statistics.mean(psnrs[model][m]):4.1f})"
-                     f" worse {worse[model][m]:2d}")
+                     f" {better[model][m]:2d}/{worse[model][m]:<2d}")
         print(line)
     line = f"  {'all':12s} {statistics.mean(everything['faded']):5.2f}{'':9s}"
     for m in METHODS:
-        line += f" {statistics.mean(everything[m]):5.2f}{'':7s} worse {total_worse[m]:2d}"
+        line += f" {statistics.mean(everything[m]):5.2f}{'':8s} {total_better[m]:2d}/{total_worse[m]:<2d}"
     print(line)
     for model in FADES:
         counts = {w: words[model].count(w) for w in sorted(set(words[model]))}

@@ -44,8 +44,9 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-STRIP_PIXELS = 1 << 20  # saturation is applied this many pixels at a time
+STRIP_PIXELS = 1 << 20  # apply_levels and neutralising work on this many pixels at a time
 DETECT_SIDE = 512  # measuring and is_monochrome look at a proxy whose long side is at most this
+PROXY_AVERAGE = 3  # each proxy pixel averages at least this many pixels across
 
 DMAX = 2.0  # density assumed for the original black (the median over clean train photos is 1.9)
 LIFT_RAMP = (0.05, 0.30)  # lift (1 − k of the darkest pixels): confidence of a compressed range …
@@ -206,6 +207,12 @@ def _proxy(pixels: np.ndarray, max_pixels: int, max_side: int | None = None) -> 
     small = pixels
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        # A big photo is first thinned by an integer stride, so the area average still
+        # covers ≥ PROXY_AVERAGE² pixels per proxy pixel but reads a fraction of the photo
+        # (24 MP to 512 px: 0.2 s → 0.03 s here).
+        step = int(1.0 / (scale * PROXY_AVERAGE))
+        if step >= 2:
+            pixels = pixels[::step, ::step]
         small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
     return small.astype(np.float32) * np.float32(1.0 / _top(pixels.dtype))
 
@@ -343,7 +350,7 @@ def _density_model(values: np.ndarray, mono: bool) -> _Fade:
     # lifted most in blue or green (or in red and green: orange) are, in the corpus, a
     # sky, foliage or sand filling the frame far more often than a lost dye.
     dye = max(0.0, float(min(k[1], k[2]) - k[0]))
-    lab_all = _lin_to_lab(lin)
+    lab_all = _lin_to_lab(lin[::4])
     chroma = float(np.percentile(np.hypot(lab_all[:, 1], lab_all[:, 2]), 90))
     if mono:  # one density for all channels: the tone is the photo's, not a cast
         k = np.full(3, float(k.mean()))

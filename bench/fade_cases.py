@@ -150,24 +150,20 @@ class Case:
     s: float = 0.0
 
 
-def clean_cases(split: str, max_side: int) -> list[Case]:
-    out = []
+def _bases(split: str, max_side: int):
     for entry in photos(split):
-        base = load(entry, max_side)
-        stem = Path(entry["file"]).stem
-        for v in VARIANTS:
-            img = variant(base, v)
-            out.append(Case(stem, v, img, img))
-    return out
+        yield Path(entry["file"]).stem, load(entry, max_side)
+
+
+def clean_cases(split: str, max_side: int) -> list[Case]:
+    return [Case(stem, v, img, img) for stem, base in _bases(split, max_side)
+            for v, img in ((v, variant(base, v)) for v in VARIANTS)]
 
 
 def fade_cases(split: str, max_side: int) -> list[Case]:
     out = []
-    for entry in photos(split):
-        base = load(entry, max_side)
-        stem = Path(entry["file"]).stem
+    for stem, base in _bases(split, max_side):
         for model in FADES:
             s = strength(stem, model)
-            original, f = faded(base, model, s)
-            out.append(Case(stem, model, original, f, s))
+            out.append(Case(stem, model, *faded(base, model, s), s))
     return out

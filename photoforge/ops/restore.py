@@ -5,7 +5,8 @@ grain is clutter: on old prints with noise σ 15 (bench/bench_restore.py, bench_
 synthetic scratches and dust) detecting on the noisy photo found 28–59 % of the damage,
 detecting on the denoised one 70–96 %, at precision 0.8–0.97. FFDNet at the measured σ
 keeps scratches and specks, which stand far above the noise. Colour comes last, measured
-on clean pixels. Each stage can be turned off, and the result keeps every stage's image so
+on clean pixels: `measure_fading` + `apply_levels` (ops/color.py), which leave a photo
+that does not measure faded exactly as it is. Each stage can be turned off, and the result keeps every stage's image so
 the GUI can land them as one step or as one step per stage.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from photoforge.core.image import ImageData
 from photoforge.engine.progress import Progress, null_progress
-from photoforge.ops.color import ColorOptions, correct_color
+from photoforge.ops.color import ColorOptions, FadeReport, fade_stage
 from photoforge.ops.learned_damage import find_damage_mask
 from photoforge.ops.denoise import DenoiseOptions, denoise_pixels
 from photoforge.ops.inpaint import InpaintOptions, inpaint
@@ -52,6 +53,7 @@ class RestoreResult:
     damage: np.ndarray | None  # the mask that was repaired (H×W uint8), if any
     sigma: float | None  # the noise level removed (0–255 units), if denoised
     stages: list[tuple[str, ImageData]]  # (label, image after that stage), in order
+    fade: FadeReport | None = None  # what the colour stage measured, if it ran
 
 
 def find_damage(image: ImageData, options: RestoreOptions, progress: Progress | None = None,
@@ -95,10 +97,13 @@ def restore(image: ImageData, options: RestoreOptions = RestoreOptions(), progre
                               progress.sub(0.6, 0.85))
             stages.append(("Repair damage", current))
     progress.check_aborted()
+    fade = None
     if options.color:
-        pixels = correct_color(current.pixels, options.color_options, progress.sub(0.85, 1.0))
+        # measure_fading + apply_levels (the Adjust panel's Auto is the same): identity
+        # unless the photo measures faded, blended in by the confidence.
+        pixels, fade = fade_stage(current.pixels, options.color_options, progress.sub(0.85, 1.0))
         if not np.array_equal(pixels, current.pixels):
             current = current.with_pixels(pixels, current.alpha)
             stages.append(("Fade and colour", current))
     progress.set(1.0)
-    return RestoreResult(current, damage, sigma, stages)
+    return RestoreResult(current, damage, sigma, stages, fade)

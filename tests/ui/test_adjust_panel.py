@@ -126,3 +126,22 @@ def test_dropping_files_offers_the_adjust_panel_with_its_settings(window, panel,
     for i, f in enumerate(files):
         np.testing.assert_array_equal(load_image(out / f.name).pixels,
                                       apply_adjustments(np.ascontiguousarray(photo[i * 50:i * 50 + 60, :70]), settings))
+
+
+def test_auto_reads_the_fading_and_leaves_a_good_photo_alone(window, photo, tmp_path, qtbot):
+    clean = tmp_path / "clean.png"
+    save_image(ImageData(np.ascontiguousarray(photo)), clean)
+    faded_pixels = photo.astype(float) / 255 * 0.62 + 0.3
+    faded_pixels[..., 0] = photo[..., 0] / 255 * 0.5 + 0.42  # red lifted most: cyan dye lost
+    faded = tmp_path / "faded.png"
+    save_image(ImageData((np.clip(faded_pixels, 0, 1) * 255).astype(np.uint8)), faded)
+    window.show_action_panel("Adjust")
+    panel = window.panel("Adjust")
+    for path, expected in ((clean, "not faded"), (faded, "faded: strong, cast: red")):
+        window.open_path(path)
+        panel.set_settings(Adjustments())
+        panel.auto.click()
+        assert panel.diagnosis.text() == expected
+        assert panel.settings.is_identity == (expected == "not faded")
+        window.document.history.mark_clean()
+    assert panel.settings.levels[1].black > 0.05  # the lifted black point, per channel, to edit

@@ -1,0 +1,169 @@
+"""Clean and faded test photos for the fade/colour bench, made deterministically from the
+public corpus (training/corpus_manifest.json, files in ~/.cache/photoforge-corpus).
+
+The corpus is mostly well-exposed daylight landscapes, so every base photo also gives
+variants the corpus lacks, each a fixed operation (no randomness):
+
+  as-is        the photo
+  golden       golden-hour white balance: linear-light gains R 1.12, G 0.97, B 0.68
+  tungsten     uncorrected tungsten (≈ 2900 K on a daylight balance): R 1.30, G 0.95, B 0.45
+  cool         shade / blue hour: R 0.78, G 0.96, B 1.30
+  snow         high-key (overexposed snow): linear × 2 through a soft shoulder, cool tint
+               (not desaturated: that is what fading does, not snow)
+  night        low-key: linear × 0.12 (−3 stops), with a sodium-warm tint
+  mono         black and white: CIE L* of the photo, as grey
+  sepia        sepia toning of the mono variant: channel powers (0.80, 1.0, 1.45) on its grey
+
+and the faded versions, each from one fade model in the density domain
+(D = −log10 of linear transmittance, floor 10^-2.5), at a strength s in [0.35, 1] drawn
+from a generator seeded by the photo's name and the model (so the set is fixed):
+
+  cyan-loss    colour photo: cyan dye lost first, yellow next: densities × (1 − s·(0.5, 0.12, 0.3))
+               (R, G, B) + a fog of s·(0.02, 0.05, 0.03): a red-magenta cast in the shadows
+  yellow-base  colour photo: a yellowed base adds density s·(0.03, 0.08, 0.28) everywhere and
+               dulls the range a little (× 1 − 0.12 s)
+  compressed   colour photo: the density range compressed × (1 − 0.5 s) with fog 0.04 s
+  silver       mono photo: a silver print fading: density × (1 − 0.45 s) + 0.03 s and a warm
+               stain s·(0.01, 0.04, 0.12); the original is the mono variant
+  sepia        sepia print (the sepia variant) fading: density × (1 − 0.45 s) + 0.03 s and a
+               yellow stain s·(0, 0.02, 0.08); the original is the sepia variant
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT / "training" / "corpus_manifest.json"
+CORPUS = Path.home() / ".cache" / "photoforge-corpus"
+
+VARIANTS = ("as-is", "golden", "tungsten", "cool", "snow", "night", "mono", "sepia")
+FADES = ("cyan-loss", "yellow-base", "compressed", "silver", "sepia")
+_LUM = np.array([0.2126729, 0.7151522, 0.0721750], np.float32)
+
+
+def decode(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, np.float32)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def encode(lin: np.ndarray) -> np.ndarray:
+    lin = np.clip(np.asarray(lin, np.float32), 0, 1)
+    return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def to_uint8(f: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(f, 0, 1) * 255).astype(np.uint8)
+
+
+def photos(split: str) -> list[dict]:
+    """Manifest entries of one split whose files are present."""
+    manifest = json.loads(MANIFEST.read_text())
+    return [p for p in manifest["photos"] if p["split"] == split and (CORPUS / p["file"]).exists()]
+
+
+def load(entry: dict, max_side: int) -> np.ndarray:
+    """RGB uint8, area-downsized so the long side is at most max_side."""
+    bgr = cv2.imread(str(CORPUS / entry["file"]), cv2.IMREAD_COLOR)
+    h, w = bgr.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1:
+        bgr = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def _gains(f: np.ndarray, gains) -> np.ndarray:
+    return encode(decode(f) * np.array(gains, np.float32))
+
+
+def _mono(f: np.ndarray) -> np.ndarray:
+    y = decode(f) @ _LUM
+    return np.repeat(encode(y)[..., None], 3, axis=2)
+
+
+def variant(pixels: np.ndarray, name: str) -> np.ndarray:
+    f = pixels.astype(np.float32) / 255
+    if name == "as-is":
+        return pixels
+    if name == "golden":
+        out = _gains(f, (1.12, 0.97, 0.68))
+    elif name == "tungsten":
+        out = _gains(f, (1.30, 0.95, 0.45))
+    elif name == "cool":
+        out = _gains(f, (0.78, 0.96, 1.30))
+    elif name == "snow":
+        lin = decode(f) * 2.0
+        lin = lin / (1 + 0.35 * lin) * 1.35  # soft shoulder: 1 → 1
+        out = encode(lin * np.array([0.96, 1.0, 1.06], np.float32))
+    elif name == "night":
+        out = _gains(f, (0.12 * 1.15, 0.12, 0.12 * 0.8))
+    elif name == "mono":
+        out = _mono(f)
+    elif name == "sepia":
+        g = _mono(f)[..., :1]
+        out = np.concatenate([g ** 0.80, g, g ** 1.45], axis=2)
+    else:
+        raise ValueError(name)
+    return to_uint8(out)
+
+
+def _density_fade(pixels: np.ndarray, scale, fog, stain=(0, 0, 0)) -> np.ndarray:
+    lin = np.maximum(decode(pixels.astype(np.float32) / 255), 10 ** -2.5)
+    d = -np.log10(lin) * np.array(scale, np.float32) + np.array(fog, np.float32) + np.array(stain, np.float32)
+    return to_uint8(encode(10.0 ** -d))
+
+
+def strength(name: str, model: str) -> float:
+    seed = int.from_bytes(hashlib.sha256(f"{name}/{model}".encode()).digest()[:8], "little")
+    return float(np.random.default_rng(seed).uniform(0.35, 1.0))
+
+
+def faded(pixels: np.ndarray, model: str, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(original, faded) for a fade model at strength s, from a clean colour photo."""
+    if model == "cyan-loss":
+        k = 1 - s * np.array([0.5, 0.12, 0.3])
+        return pixels, _density_fade(pixels, k, s * np.array([0.02, 0.05, 0.03]))
+    if model == "yellow-base":
+        return pixels, _density_fade(pixels, [1 - 0.12 * s] * 3, [0, 0, 0], s * np.array([0.03, 0.08, 0.28]))
+    if model == "compressed":
+        return pixels, _density_fade(pixels, [1 - 0.5 * s] * 3, [0.04 * s] * 3)
+    if model == "silver":
+        mono = variant(pixels, "mono")
+        return mono, _density_fade(mono, [1 - 0.45 * s] * 3, [0.03 * s] * 3, s * np.array([0.01, 0.04, 0.12]))
+    if model == "sepia":
+        sepia = variant(pixels, "sepia")
+        return sepia, _density_fade(sepia, [1 - 0.45 * s] * 3, [0.03 * s] * 3, s * np.array([0, 0.02, 0.08]))
+    raise ValueError(model)
+
+
+@dataclass
+class Case:
+    name: str  # photo stem
+    kind: str  # variant or fade model
+    original: np.ndarray
+    input: np.ndarray  # what the correction sees (== original for clean cases)
+    s: float = 0.0
+
+
+def _bases(split: str, max_side: int):
+    for entry in photos(split):
+        yield Path(entry["file"]).stem, load(entry, max_side)
+
+
+def clean_cases(split: str, max_side: int) -> list[Case]:
+    return [Case(stem, v, img, img) for stem, base in _bases(split, max_side)
+            for v, img in ((v, variant(base, v)) for v in VARIANTS)]
+
+
+def fade_cases(split: str, max_side: int) -> list[Case]:
+    out = []
+    for stem, base in _bases(split, max_side):
+        for model in FADES:
+            s = strength(stem, model)
+            out.append(Case(stem, model, *faded(base, model, s), s))
+    return out

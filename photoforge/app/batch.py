@@ -301,7 +301,7 @@ def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fm
             report.failures.append((job, str(error)))
             report.load_failures += 1
             say(f"error: {error}")
-        except Exception as error:  # one bad file must not stop the batch; it is reported
+        except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch; it is reported
             tell(job)
             report.failures.append((job, f"{job.source}: {error}"))
             say(f"error: {job.source}: {error}")

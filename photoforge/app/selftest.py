@@ -148,7 +148,7 @@ def run() -> int:
         start = time.perf_counter()
         try:
             detail = check()
-        except Exception as error:  # report which check failed, and how, then stop
+        except Exception as error:  # noqa: BLE001 - report which check failed, and how, then stop
             print(f"  {name}: FAILED: {type(error).__name__}: {error}")
             print("FAILED")
             return 1

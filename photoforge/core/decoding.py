@@ -46,7 +46,7 @@ def _valid_icc(path: Path, icc: bytes | None, notices: list[str]) -> bytes | Non
         return None
     try:
         ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except Exception:
+    except Exception:  # noqa: BLE001 - LittleCMS rejects a damaged profile many ways; all mean "ignore it"
         notices.append(f"'{path}' has a broken ICC colour profile; it was ignored")
         return None
     return bytes(icc)
@@ -120,8 +120,8 @@ def _orientation(exif: bytes | None, xmp: bytes | None) -> int:
             parsed.load(exif)
             if parsed.get(_ORIENTATION) in range(1, 9):
                 return parsed[_ORIENTATION]
-        except Exception:
-            pass  # unreadable EXIF: fall through to XMP, as Pillow does
+        except Exception:  # noqa: BLE001 - hostile EXIF fails in many ways; fall through to XMP
+            pass
     match = _XMP_ORIENTATION.search(xmp) if xmp else None
     return int(match[2]) if match and 1 <= int(match[2]) <= 8 else 1
 

@@ -198,7 +198,7 @@ def _fast_jpeg(path: Path, im: Image.Image) -> np.ndarray | None:
 def _frame_notice(path: Path, im: Image.Image) -> list[str]:
     try:
         frames = getattr(im, "n_frames", 1)
-    except Exception:  # a damaged later frame must not stop the first from loading
+    except Exception:  # noqa: BLE001 - a damaged later frame must not stop the first from loading
         frames = 1
     if frames > 1 and im.format != "MPO":  # MPO's extra frames are previews/depth, not pages
         return [f"'{path}' has {frames} frames; only the first is used"]
@@ -208,7 +208,7 @@ def _frame_notice(path: Path, im: Image.Image) -> list[str]:
 def _psd_notice(path: Path, im: Image.Image) -> list[str]:
     try:
         layers = len(im.layers)
-    except Exception:  # a damaged layer block: the composite is still whole
+    except Exception:  # noqa: BLE001 - a damaged layer block: the composite is still whole
         layers = 0
     kept = f"; its {layers} layers were not kept" if layers > 1 else ""
     return [f"'{path}' is a Photoshop document: its flattened image was read{kept}"]
@@ -317,7 +317,7 @@ def _metadata_for_save(image: ImageData, keep: bool) -> _Meta:
                 exif = parsed.tobytes()
             else:
                 exif = image.exif if image.exif.startswith(b"Exif\0\0") else b"Exif\0\0" + image.exif
-        except Exception:
+        except Exception:  # noqa: BLE001 - hostile EXIF fails in many ways: not written, said so
             image.notices.append("the EXIF data is unreadable; it was not written")
     if keep and image.xmp:
         xmp = _XMP_ORIENTATION.sub(rb"\g<1>1", image.xmp)

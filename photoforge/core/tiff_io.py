@@ -99,8 +99,8 @@ def _tiff_exif(path: Path) -> bytes | None:
             source.load_from_fp(fh)
             out = _portable_exif(source, _TIFF_PHOTO_TAGS)
             return out.tobytes() if len(out) else None
-    except Exception:
-        return None  # EXIF in TIFF is optional; a bad one must not block the pixels
+    except Exception:  # noqa: BLE001 - EXIF in TIFF is optional; a bad one must not block the pixels
+        return None
 
 
 def _tiff_pixels(path: Path, page, notices: list[str]):

@@ -188,7 +188,7 @@ def inspect_inpaint_model(path: str | Path) -> tuple[str, int]:
     path = Path(path)
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - protobuf's decode errors have no common base
         raise ModelSignatureError(f"'{path}' is not a readable ONNX file: {error}") from None
     initialisers = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initialisers]

@@ -171,7 +171,7 @@ def test_selftest_passes():
 
 
 def test_selftest_reports_a_failure(monkeypatch, capsys):
-    from photoforge import selftest
+    from photoforge.app import selftest
 
     def broken():
         raise RuntimeError("no runtime")

@@ -428,6 +428,11 @@ def _run_jobs(args, jobs, process, check=None, options=None) -> int:
             for notice in decision.notices:
                 _say(f"notice: {notice}")
             todo, report.kept = decision.todo, decision.kept
+            if args.resume:  # temporary files of the killed run, in the folders it was writing to
+                from photoforge.core.atomic import remove_stale_temps
+
+                for folder in {job.target.parent for job in todo if job.replace}:
+                    remove_stale_temps(folder, older_than=0)
             report.failures += [(job, f"{reason} (tried {n} time{'s' * (n != 1)})")
                                 for job, reason, n in decision.given_up]
         _run_engine(args, todo, jobs, process, check, report, journal)

@@ -423,7 +423,8 @@ def describe(status: Status) -> Iterable[str]:
     if status.failures:
         yield "failures:"
         for source, output, error, attempts in status.failures:
-            yield f"  {source}: {error} (attempts: {attempts})"
+            text = error if source in error else f"{source}: {error}"
+            yield f"  {text} (attempts: {attempts})"
     if status.running:
         yield "in progress when it stopped (redone by --resume):"
         for source, output in status.running:

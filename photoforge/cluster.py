@@ -20,7 +20,9 @@ from pathlib import Path
 from photoforge.batch import BatchReport, Job, Outcome, UsageError, record
 
 INSTALL_HINT = "pip install 'photoforge[cluster]'"
-IN_FLIGHT_PER_WORKER = 2  # one running, one queued: no worker waits for the driver
+# One file per worker at a time: a file queued behind one that kills the worker would lose a
+# retry for nothing. The round trip between files costs milliseconds; a file, seconds.
+IN_FLIGHT_PER_WORKER = 1
 
 
 def require_ray():
@@ -87,8 +89,8 @@ def run_on_ray(jobs: list[Job], process, *, address: str | None, threads: int | 
         remote = ray.remote(num_cpus=per_worker, max_restarts=-1, max_task_retries=retries)(FileWorker)
         settings = dict(inputs=inputs, overwrite=False, fmt=fmt, quality=quality, max_pixels=max_pixels,
                         check=check)
-        process_ref = ray.put(process)  # pickled once, not once per worker
-        pool = [remote.remote(process_ref, settings, per_worker) for _ in range(count)]
+        # Passed by value: an actor that Ray restarts needs its arguments again.
+        pool = [remote.remote(process, settings, per_worker) for _ in range(count)]
         say(f"notice: Ray: {count} worker{'s' * (count != 1)} of {per_worker} CPU on a cluster of {cpus} CPUs")
         queue = list(reversed(jobs))
         flying: dict = {}  # ref → (job, worker)

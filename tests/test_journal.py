@@ -19,7 +19,7 @@ import pytest
 from photoforge.batch import Job
 from photoforge.core.image import ImageData
 from photoforge.core.imageio import save_image
-from photoforge.journal import JOURNAL_NAME, Journal, JournalError, file_hash, fingerprint
+from photoforge.journal import JOURNAL_NAME, Journal, JournalError, file_hash, fingerprint, on_network_fs
 from tests.conftest import ROOT, smooth_random
 
 
@@ -252,3 +252,9 @@ def test_fingerprints_are_size_mtime_and_sha256(tmp_path):
     size, mtime, digest = fingerprint(path)
     assert (size, mtime) == (3, path.stat().st_mtime_ns)
     assert digest == file_hash(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_a_journal_on_a_network_share_avoids_wal():
+    mounts = "/dev/vda1 / ext4 rw 0 0\nnas:/archive /mnt/nas nfs4 rw,relatime 0 0\n"
+    assert on_network_fs(Path("/mnt/nas/out"), mounts)
+    assert not on_network_fs(Path("/mnt/nasty/out"), mounts) and not on_network_fs(Path("/tmp/out"), mounts)

@@ -75,6 +75,24 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing files, inputs included")
     p.add_argument("--max-pixels", type=_max_pixels, default=None,
                    help="refuse inputs and outputs above this many pixels (default 300 million)")
+    _add_batch_options(p)
+
+
+def _add_batch_options(p: argparse.ArgumentParser) -> None:
+    """Folder batches: the journal (resume, retries) and where the work runs."""
+    from photoforge.journal import DEFAULT_RETRIES
+
+    g = p.add_argument_group("folder batches")
+    g.add_argument("--resume", action="store_true",
+                   help="finish the batch recorded in OUT's journal: skip what is done (output hash "
+                        "checked), redo what was in progress, retry what failed, redo what changed")
+    g.add_argument("--retries", type=_ranged(0, 1000, "--retries"), default=DEFAULT_RETRIES, metavar="N",
+                   help=f"with --resume, try a failed file at most N more times (default {DEFAULT_RETRIES})")
+    g.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local (default), or a Ray cluster: pip install 'photoforge[cluster]'")
+    g.add_argument("--address", metavar="ADDR", default=None,
+                   help="with --engine ray: the cluster's address ('auto' = the one `ray start` "
+                        "began on this machine; default: start one here for this batch)")
 
 
 def _devices() -> list[str]:
@@ -161,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("contrast", "saturation", "vibrance"):
         adj.add_argument(f"--{name}", type=float, default=None, metavar="N", help="−100…100")
     adj.add_argument("--preset", metavar="FILE", help="settings saved from the Adjust panel (JSON)")
+
+    bs = sub.add_parser("batch-status", help="what a folder batch did: counts and every failure")
+    bs.add_argument("folder", metavar="OUT", help="the output folder of the batch")
 
     gui = sub.add_parser("gui", help="open the desktop application (the default)")
     gui.add_argument("image", nargs="?", help="image to open")
@@ -251,7 +272,7 @@ def _cmd_upscale(args) -> int:
     scale = float(args.scale or model.scale)
     return _run_jobs(args, jobs, lambda image, progress, job: upscale(
         image, options, progress, notify=lambda m: _say(f"notice: {m}")),
-        check=lambda image, job: _check_output_size(args, job, image, scale))
+        check=lambda image, job: _check_output_size(args, job, image, scale), options=options)
 
 
 def _check_output_size(args, job, image, scale: float) -> None:
@@ -382,44 +403,121 @@ def _cmd_stylize(args) -> int:
             raise UsageError(str(error)) from None
     jobs = _plan(args)
     return _run_jobs(args, jobs, lambda image, progress, job: stylize(
-        image, options, progress, notify=lambda m: _say(f"notice: {m}")))
+        image, options, progress, notify=lambda m: _say(f"notice: {m}")), options=options)
 
 
-def _run_jobs(args, jobs, process, check=None) -> int:
+def _run_jobs(args, jobs, process, check=None, options=None) -> int:
     """Run process(image, progress, job) over the jobs with a progress bar; exit code.
-    Interrupted (Ctrl+C, SIGTERM), it lists what finished before passing the interrupt on."""
-    from photoforge.app.batch import BatchReport, run_batch
+    A folder batch keeps a journal in OUT (`options` = what makes the outputs what they are):
+    with --resume only what is not done yet is done. Interrupted (Ctrl+C, SIGTERM), it
+    lists what finished before passing the interrupt on."""
+    from photoforge.batch import BatchReport, path_key
+
+    folder = not (len(jobs) == 1 and path_key(jobs[0].target) == path_key(Path(args.output)))
+    if args.resume and not folder:
+        raise UsageError("--resume works on folder batches (OUT a folder), whose journal it reads")
+    if args.engine == "ray":
+        from photoforge.cluster import require_ray
+
+        require_ray()  # before any work: a clear message when the extra is missing
+    report = BatchReport(len(jobs))
+    journal, todo = None, jobs
+    if folder:
+        from photoforge.journal import Journal
+
+        journal = Journal(args.output)
+    try:
+        if journal is not None:
+            import shlex
+
+            decision = journal.plan(jobs, {"command": args.command, "options": options, "format": args.format,
+                                           "quality": args.quality},
+                                    resume=args.resume, retries=args.retries, overwrite=args.overwrite,
+                                    command=shlex.join(["photoforge", *getattr(args, "argv", [])]))
+            for notice in decision.notices:
+                _say(f"notice: {notice}")
+            todo, report.kept = decision.todo, decision.kept
+            if args.resume:  # temporary files of the killed run, in the folders it was writing to
+                from photoforge.core.atomic import remove_stale_temps
+
+                for folder in {job.target.parent for job in todo if job.replace}:
+                    remove_stale_temps(folder, older_than=0)
+            report.failures += [(job, f"{reason} (tried {n} time{'s' * (n != 1)})")
+                                for job, reason, n in decision.given_up]
+        _run_engine(args, todo, jobs, process, check, report, journal)
+        if journal is not None:
+            journal.finish_run()
+    finally:
+        if journal is not None:
+            journal.close()
+    if report.kept and not todo:
+        _say(f"nothing to do: all {len(report.kept)} outputs in '{args.output}' are done and intact")
+    for job in report.done:
+        _say(f"{job.source} → {job.target}")
+    if len(jobs) > 1:
+        _say(report.summary())
+        if report.failures:
+            _say("failures:")
+            for line in report.failure_lines():
+                _say(line)
+    if (len(jobs) == 1 and report.load_failures) or (report.stopped and not report.done):
+        return EXIT_USAGE
+    return EXIT_SOME_FAILED if report.failures else EXIT_OK
+
+
+def _run_engine(args, todo, jobs, process, check, report, journal) -> None:
+    """The jobs in `todo`, here or on Ray, with a progress bar; what finished is listed when
+    interrupted."""
+    from photoforge.batch import run_batch
     from photoforge.engine.progress import Progress
     from photoforge.app.textbar import TextBar
 
     bar = TextBar("")
     current = {}
-    report = BatchReport(len(jobs))
 
     def on_file(n, job):
         bar.close() if n else None
-        bar.restart(f"[{n + 1}/{len(jobs)}] {job.source.name}")
+        bar.restart(f"[{n + 1}/{len(todo)}] {job.source.name}")
         current["job"] = job
 
+    settings = dict(overwrite=args.overwrite, fmt=args.format, quality=args.quality, max_pixels=args.max_pixels,
+                    check=check, inputs=[job.source for job in jobs])
     try:
-        run_batch(jobs, lambda image, progress: process(image, progress, current["job"]),
-                  progress=Progress(bar.batch(len(jobs))), overwrite=args.overwrite, fmt=args.format,
-                  quality=args.quality, max_pixels=args.max_pixels, on_file=on_file, say=_say,
-                  check=check, report=report, quiet_decoders=True)
+        if not todo:
+            pass
+        elif args.engine == "ray":
+            from photoforge.cluster import run_on_ray
+
+            run_on_ray(todo, process, address=args.address, threads=getattr(args, "threads", None),
+                       retries=args.retries, progress=Progress(bar.batch(len(todo))), on_file=on_file, say=_say,
+                       report=report, journal=journal, **settings)
+        else:
+            run_batch(todo, lambda image, progress: process(image, progress, current["job"]),
+                      progress=Progress(bar.batch(len(todo))), on_file=on_file, say=_say, report=report,
+                      quiet_decoders=True, journal=journal, **settings)
     except KeyboardInterrupt:
         bar.close()
         for job in report.done:
             _say(f"{job.source} → {job.target}")
-        _say(f"stopped: {len(report.done)} of {len(jobs)} images done before the interruption")
+        _say(f"stopped: {len(report.done) + len(report.kept)} of {len(jobs)} images done before the interruption")
+        if journal is not None:
+            _say(f"the journal in '{args.output}' has the rest: add --resume to the same command to finish it")
         raise
     bar.close()
-    for job in report.done:
-        _say(f"{job.source} → {job.target}")
-    if len(jobs) > 1:
-        _say(report.summary())
-    if (len(jobs) == 1 and report.load_failures) or (report.stopped and not report.done):
-        return EXIT_USAGE
-    return EXIT_SOME_FAILED if report.failures else EXIT_OK
+
+
+def _cmd_batch_status(args) -> int:
+    from photoforge.journal import JOURNAL_NAME, Journal, describe
+
+    try:
+        journal = Journal(args.folder, create=False)
+    except FileNotFoundError:
+        raise UsageError(f"no batch journal in '{args.folder}' (no {JOURNAL_NAME}): "
+                         "it is written by folder batches of upscale, restore, stylize and adjust") from None
+    with journal:
+        for line in describe(journal.status()):
+            print(line)
+    return EXIT_OK
 
 
 def _restore_options(args):
@@ -466,7 +564,7 @@ def _cmd_restore(args) -> int:
 
         if args.mask_out:  # an existing mask file is refused before the work, not after it
             try:
-                check_save_target(mask_target(jobs, job), format="png", overwrite=args.overwrite,
+                check_save_target(mask_target(jobs, job), format="png", overwrite=args.overwrite or job.replace,
                                   protected=[j.source for j in jobs], make_folders=True)
             except ImageSaveError as error:
                 raise Refused(str(error)) from None
@@ -476,14 +574,14 @@ def _cmd_restore(args) -> int:
         if args.mask_out and result.damage is not None:
             target = mask_target(jobs, job)
             target.parent.mkdir(parents=True, exist_ok=True)
-            save_mask(result.damage, target, overwrite=args.overwrite)
+            save_mask(result.damage, target, overwrite=args.overwrite or job.replace)
         if any(label.startswith("Denoise") for label, _ in result.stages):
             _say(f"notice: {job.source.name}: removed noise of σ {result.sigma:.1f}")
         elif result.sigma is not None:
             _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
         return result.image
 
-    return _run_jobs(args, jobs, process, check)
+    return _run_jobs(args, jobs, process, check, options={"restore": options, "mask_out": args.mask_out})
 
 
 _CHANNEL_NAMES = {"master": 0, "m": 0, "rgb": 0, "red": 1, "r": 1, "green": 2, "g": 2, "blue": 3, "b": 3}
@@ -557,7 +655,7 @@ def _cmd_adjust(args) -> int:
             adjustments = replace(adjustments, wb=neutral_gains(image.pixels, *point))
         return adjust_image(image, adjustments, progress)
 
-    return _run_jobs(args, jobs, process)
+    return _run_jobs(args, jobs, process, options={"adjust": settings, "auto": args.auto, "wb": point})
 
 
 def _cmd_inpaint(args) -> int:
@@ -621,6 +719,7 @@ def _terminate(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in a batch's journal
     if args.selftest:
         from photoforge.app.selftest import run as run_selftest
 
@@ -640,6 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     from photoforge.engine.registry import UnknownModelError
     from photoforge.engine.runtime import DeviceError
     from photoforge.engine.user_models import ModelSignatureError
+    from photoforge.journal import JournalError
 
     previous = _on_sigterm(_terminate)
     try:
@@ -653,12 +753,14 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_stylize(args)
         if args.command == "adjust":
             return _cmd_adjust(args)
+        if args.command == "batch-status":
+            return _cmd_batch_status(args)
         if args.models_command == "list":
             return _cmd_models_list()
         if args.models_command == "add-inpaint":
             return _cmd_models_add(args)
         return _cmd_models_fetch(args)
-    except (UsageError, UnknownModelError, DeviceError, ModelSignatureError, ModelPackError) as error:
+    except (UsageError, UnknownModelError, DeviceError, ModelSignatureError, JournalError, ModelPackError) as error:
         _say(f"error: {error}")
         return EXIT_USAGE
     except ImageSaveError as error:

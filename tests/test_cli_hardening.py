@@ -94,7 +94,7 @@ def test_a_rerun_into_a_folder_inside_the_input_never_takes_its_own_outputs(tmp_
         assert result.returncode == 0, result.stderr
         assert "1 of 1" not in result.stderr and "→" in result.stderr
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == \
-        ["out/B/x.png", "x.png"]
+        ["out/.photoforge-journal.sqlite", "out/B/x.png", "x.png"]  # the batch's journal, and no input taken
 
 
 # ---------------------------------------------------------------- item 16: one output per input
@@ -115,7 +115,7 @@ def test_inputs_that_map_to_one_name_get_separate_outputs(tmp_path, run):
                    "dup.png": "dup.png"}
         for source, target in outputs.items():
             assert np.array_equal(load_image(out / "in" / target).pixels, made[source]), (flags, source)
-        assert len(list(out.rglob("*"))) == 5  # the folder and four files
+        assert len(list(out.rglob("*"))) == 6  # the folder, four files and the batch's journal
     assert f"notice: '{folder / 'dup.gif'}' is written as 'dup.gif.png', since another input also maps to " \
            "'dup.png'" in result.stderr
 
@@ -296,4 +296,4 @@ def test_sigterm_cleans_up_lists_what_finished_and_exits_143(tmp_path):
     assert f"stopped: {len(done)} of 8 images done before the interruption" in stderr
     assert all(f"{folder / name} → {out / 'many' / name}" in stderr for name in done)
     assert stderr.rstrip().endswith("terminated")
-    assert not [p for p in out.rglob(".*")]  # no hidden temporary files left behind
+    assert [p.name for p in out.rglob(".*")] == [".photoforge-journal.sqlite"]  # no temporary files left

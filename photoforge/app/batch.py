@@ -29,6 +29,9 @@ class UsageError(ValueError):
 class Job:
     source: Path
     target: Path
+    # The batch journal vouches that a file at `target` is an output of this very job (a
+    # resumed batch redoing it), so it is replaced even without --overwrite.
+    replace: bool = False
 
 
 @dataclass
@@ -161,10 +164,17 @@ class BatchReport:
     done: list[Job] = field(default_factory=list)
     failures: list[tuple[Job, str]] = field(default_factory=list)
     load_failures: int = 0  # of which: the input itself was unusable
+    kept: list[Job] = field(default_factory=list)  # done by an earlier run (journal), output intact
     stopped: str | None = None  # why the batch stopped early (a model it needs is unusable)
 
     def summary(self) -> str:
-        return f"{len(self.done)} of {self.total} images done, {len(self.failures)} failed"
+        text = f"{len(self.done) + len(self.kept)} of {self.total} images done, {len(self.failures)} failed"
+        return text + (f" ({len(self.kept)} done by an earlier run, kept)" if self.kept else "")
+
+    def failure_lines(self) -> list[str]:
+        """Every failure with its reason, each naming its input."""
+        return [f"  {reason}" if str(job.source) in reason else f"  {job.source}: {reason}"
+                for job, reason in self.failures]
 
 
 # Library messages that change nothing about the pixels (libtiff on tags it does not know).
@@ -230,80 +240,137 @@ def quietly(path, say: Callable[[str], None], read, *args):
             say(f"notice: {notice}")
 
 
-def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fmt: str | None = None,
-              quality: int = 95, max_pixels: int | None = None,
-              on_file: Callable[[int, Job], None] | None = None,
-              say: Callable[[str], None] = lambda message: None,
-              check: Callable[[object, Job], None] | None = None,
-              report: BatchReport | None = None, quiet_decoders: bool = False) -> BatchReport:
-    """Check the output → load → check(image, job) → process(image, progress) → save, for each
-    job; a bad file is reported and the batch goes on. Cancelling (Aborted) and interrupts
-    stop the batch and propagate; pass `report` to see what was done by then.
-    `quiet_decoders` (a CLI, one thread) turns decoder chatter on stderr into notices."""
+@dataclass
+class Outcome:
+    """What became of one job (run_one): an error (None = done), whether the input itself was
+    unusable, the input's fingerprint as read and the output's sha256 (for the journal), and
+    the notices to show."""
+    job: Job
+    error: str | None = None
+    load_failure: bool = False
+    source: tuple[int, int, str] | None = None
+    output_hash: str | None = None
+    notices: list[str] = field(default_factory=list)
+    model_failure: bool = False  # the model, not this photo: every later file would fail too
+
+
+def run_one(job: Job, process, part, *, inputs: list[Path], overwrite: bool = False, fmt: str | None = None,
+            quality: int = 95, max_pixels: int | None = None, check: Callable[[object, Job], None] | None = None,
+            quiet_decoders: bool = False, claim: Callable[[Job], None] | None = None,
+            fingerprints: bool = False) -> Outcome:
+    """Check the output → claim(job) → load → check(image, job) → process(image, part) → save,
+    for one job. Errors are returned, not raised, except Aborted and interrupts. With
+    `fingerprints`, the input and output are hashed for a journal. The same on every engine."""
     from photoforge.core.imageio import (DEFAULT_MAX_PIXELS, ImageLoadError, check_save_target, load_image,
                                          save_image)
     from photoforge.engine.packs import ModelPackError
     from photoforge.engine.progress import Aborted
 
-    inputs = [job.source for job in jobs]
-    report = report if report is not None else BatchReport(len(jobs))
-    report.total = len(jobs)
-    limit = max_pixels or DEFAULT_MAX_PIXELS
+    outcome = Outcome(job)
     messages: list[str] = []
     quiet = (lambda fd=True: library_messages(messages, fd=fd)) if quiet_decoders \
         else (lambda fd=True: contextlib.nullcontext())
-
     told = 0  # messages[:told] were reported already; the same line is not repeated for a file
 
-    def tell(job: Job, notices=()) -> None:
+    def tell(notices=()) -> None:
         nonlocal told
         if (notice := decoder_notice(job.source, messages[told:])) is not None:
-            say(f"notice: {notice}")
+            outcome.notices.append(notice)
         told = len(messages)
-        for notice in notices:
-            say(f"notice: {notice}")
+        outcome.notices.extend(notices)
 
+    overwrite = overwrite or job.replace
+    try:
+        check_save_target(job.target, format=fmt, quality=quality, overwrite=overwrite,
+                          protected=inputs, make_folders=True)
+        if claim is not None:
+            claim(job)
+        if fingerprints:
+            from photoforge.journal import fingerprint
+
+            try:
+                outcome.source = fingerprint(job.source)
+            except OSError:
+                pass  # load_image says why, in its words
+        with quiet():
+            image = load_image(job.source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+        seen = len(image.notices)
+        tell(image.notices)
+        if check is not None:
+            check(image, job)
+        with quiet(fd=False):  # the progress bar is drawn on stderr meanwhile
+            result = process(image, part)
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+        with quiet():
+            save_image(result, job.target, format=fmt, quality=quality, overwrite=overwrite, protected=inputs)
+        if fingerprints:
+            from photoforge.journal import file_hash
+
+            outcome.output_hash = file_hash(job.target)
+        tell(result.notices[seen:])
+    except Aborted:
+        raise
+    except ModelPackError as error:
+        tell()
+        outcome.error, outcome.model_failure = str(error), True
+    except (ImageLoadError, Refused) as error:
+        tell()
+        outcome.error, outcome.load_failure = str(error), True
+    except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch; it is reported
+        tell()
+        outcome.error = f"{job.source}: {error}"
+    return outcome
+
+
+def record(outcome: Outcome, report: BatchReport, journal=None, say: Callable[[str], None] = lambda m: None) -> None:
+    """Show an outcome's notices and error, count it, and (with a journal) commit it."""
+    job = outcome.job
+    for notice in outcome.notices:
+        say(f"notice: {notice}")
+    if outcome.error is None:
+        if journal is not None:
+            journal.done(job, outcome.source, outcome.output_hash)
+        report.done.append(job)
+    else:
+        if journal is not None:
+            journal.failed(job, outcome.error, outcome.source)
+        report.failures.append((job, outcome.error))
+        report.load_failures += outcome.load_failure
+        say(f"error: {outcome.error}")
+
+
+def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fmt: str | None = None,
+              quality: int = 95, max_pixels: int | None = None,
+              on_file: Callable[[int, Job], None] | None = None,
+              say: Callable[[str], None] = lambda message: None,
+              check: Callable[[object, Job], None] | None = None,
+              report: BatchReport | None = None, quiet_decoders: bool = False,
+              journal=None, inputs: list[Path] | None = None) -> BatchReport:
+    """Check the output → load → check(image, job) → process(image, progress) → save, for each
+    job; a bad file is reported and the batch goes on. Cancelling (Aborted) and interrupts
+    stop the batch and propagate; pass `report` to see what was done by then.
+    `quiet_decoders` (a CLI, one thread) turns decoder chatter on stderr into notices.
+    With a `journal` (photoforge.journal.Journal), each job is recorded running before its
+    output may appear and done/failed after, committed each time. `inputs` (default: the
+    jobs' sources) are never written over without `overwrite`."""
+    inputs = [job.source for job in jobs] if inputs is None else inputs
+    report = report if report is not None else BatchReport(len(jobs))
+    if not report.total:
+        report.total = len(jobs)
     for n, job in enumerate(jobs):
-        messages.clear()
-        told = 0
         if on_file is not None:
             on_file(n, job)
         part = progress.sub(n / len(jobs), (n + 1) / len(jobs))
         part.set(0.0, f"{n + 1}/{len(jobs)}: {job.source.name}")
-        try:
-            check_save_target(job.target, format=fmt, quality=quality, overwrite=overwrite,
-                              protected=inputs, make_folders=True)
-            with quiet():
-                image = load_image(job.source, max_pixels=limit)
-            seen = len(image.notices)
-            tell(job, image.notices)
-            if check is not None:
-                check(image, job)
-            with quiet(fd=False):  # the progress bar is drawn on stderr meanwhile
-                result = process(image, part)
-            job.target.parent.mkdir(parents=True, exist_ok=True)
-            with quiet():
-                save_image(result, job.target, format=fmt, quality=quality, overwrite=overwrite,
-                           protected=inputs)
-            tell(job, result.notices[seen:])
-            report.done.append(job)
-        except Aborted:
-            raise
-        except ModelPackError as error:  # the model, not this photo: said once, and the rest
-            tell(job)  # would fail the same way
-            report.stopped = str(error)
-            report.failures.extend((left, "not processed: " + str(error)) for left in jobs[n:])
-            say(f"error: {error}")
-            say(f"stopped: {len(jobs) - n} image{'s' * (len(jobs) - n != 1)} not processed")
-            break
-        except (ImageLoadError, Refused) as error:
-            tell(job)
-            report.failures.append((job, str(error)))
-            report.load_failures += 1
-            say(f"error: {error}")
-        except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch; it is reported
-            tell(job)
-            report.failures.append((job, f"{job.source}: {error}"))
-            say(f"error: {job.source}: {error}")
+        outcome = run_one(job, process, part, inputs=inputs, overwrite=overwrite, fmt=fmt, quality=quality,
+                          max_pixels=max_pixels, check=check, quiet_decoders=quiet_decoders,
+                          claim=journal.running if journal is not None else None,
+                          fingerprints=journal is not None)
+        record(outcome, report, journal, say)
         part.set(1.0)
+        if outcome.model_failure:  # said once; the rest would fail the same way
+            report.stopped = outcome.error
+            report.failures.extend((left, "not processed: " + outcome.error) for left in jobs[n + 1:])
+            say(f"stopped: {len(jobs) - n - 1} image{'s' * (len(jobs) - n - 1 != 1)} not processed")
+            break
     return report

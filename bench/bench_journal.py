@@ -30,9 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from photoforge.batch import plan_batch, run_batch  # noqa: E402
+from photoforge.app.batch import plan_batch, run_batch  # noqa: E402
 from photoforge.engine.progress import Progress  # noqa: E402
-from photoforge.journal import Journal  # noqa: E402
+from photoforge.app.journal import Journal  # noqa: E402
 from photoforge.ops.adjust import Adjustments, adjust_image  # noqa: E402
 
 
@@ -70,7 +70,7 @@ def bench_journal(args) -> None:
             decision = journal.plan(jobs, {"adjust": settings}, resume=True)
         check = (time.perf_counter() - start) / len(jobs)
         assert len(decision.kept) == len(jobs)
-        from photoforge.journal import file_hash, fingerprint
+        from photoforge.app.journal import file_hash, fingerprint
 
         own = []  # the journal's own work for a file, timed alone: what load noise cannot hide
         for rep in range(3):

@@ -80,7 +80,7 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
 
 def _add_batch_options(p: argparse.ArgumentParser) -> None:
     """Folder batches: the journal (resume, retries) and where the work runs."""
-    from photoforge.journal import DEFAULT_RETRIES
+    from photoforge.app.journal import DEFAULT_RETRIES
 
     g = p.add_argument_group("folder batches")
     g.add_argument("--resume", action="store_true",
@@ -411,19 +411,19 @@ def _run_jobs(args, jobs, process, check=None, options=None) -> int:
     A folder batch keeps a journal in OUT (`options` = what makes the outputs what they are):
     with --resume only what is not done yet is done. Interrupted (Ctrl+C, SIGTERM), it
     lists what finished before passing the interrupt on."""
-    from photoforge.batch import BatchReport, path_key
+    from photoforge.app.batch import BatchReport, path_key
 
     folder = not (len(jobs) == 1 and path_key(jobs[0].target) == path_key(Path(args.output)))
     if args.resume and not folder:
         raise UsageError("--resume works on folder batches (OUT a folder), whose journal it reads")
     if args.engine == "ray":
-        from photoforge.cluster import require_ray
+        from photoforge.app.cluster import require_ray
 
         require_ray()  # before any work: a clear message when the extra is missing
     report = BatchReport(len(jobs))
     journal, todo = None, jobs
     if folder:
-        from photoforge.journal import Journal
+        from photoforge.app.journal import Journal
 
         journal = Journal(args.output)
     try:
@@ -468,7 +468,7 @@ def _run_jobs(args, jobs, process, check=None, options=None) -> int:
 def _run_engine(args, todo, jobs, process, check, report, journal) -> None:
     """The jobs in `todo`, here or on Ray, with a progress bar; what finished is listed when
     interrupted."""
-    from photoforge.batch import run_batch
+    from photoforge.app.batch import run_batch
     from photoforge.engine.progress import Progress
     from photoforge.app.textbar import TextBar
 
@@ -486,7 +486,7 @@ def _run_engine(args, todo, jobs, process, check, report, journal) -> None:
         if not todo:
             pass
         elif args.engine == "ray":
-            from photoforge.cluster import run_on_ray
+            from photoforge.app.cluster import run_on_ray
 
             run_on_ray(todo, process, address=args.address, threads=getattr(args, "threads", None),
                        retries=args.retries, progress=Progress(bar.batch(len(todo))), on_file=on_file, say=_say,
@@ -507,7 +507,7 @@ def _run_engine(args, todo, jobs, process, check, report, journal) -> None:
 
 
 def _cmd_batch_status(args) -> int:
-    from photoforge.journal import JOURNAL_NAME, Journal, describe
+    from photoforge.app.journal import JOURNAL_NAME, Journal, describe
 
     try:
         journal = Journal(args.folder, create=False)
@@ -739,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     from photoforge.engine.registry import UnknownModelError
     from photoforge.engine.runtime import DeviceError
     from photoforge.engine.user_models import ModelSignatureError
-    from photoforge.journal import JournalError
+    from photoforge.app.journal import JournalError
 
     previous = _on_sigterm(_terminate)
     try:

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photoforge.batch import BatchReport, Job
+from photoforge.app.batch import BatchReport, Job
 from photoforge.cli import main
 from photoforge.engine.progress import Progress
-from photoforge.journal import Journal
+from photoforge.app.journal import Journal
 from tests.conftest import ROOT
 from tests.test_journal import made, make_folder, outputs, states
 
@@ -72,7 +72,7 @@ def killing_process(mark: Path):
 
 @pytest.mark.ray
 def test_a_worker_killed_mid_batch_has_its_file_retried(ray_cluster, tmp_path):
-    from photoforge.cluster import run_on_ray
+    from photoforge.app.cluster import run_on_ray
 
     paths = make_folder(tmp_path / "in", 6, shape=(40, 40))
     jobs = [Job(p, tmp_path / "out" / p.name) for p in paths]
@@ -98,7 +98,7 @@ def test_local_mode_never_imports_ray(tmp_path):
     make_folder(tmp_path / "in", 2)
     code = ("import sys\nfrom photoforge.cli import main\n"
             f"code = main(['adjust', {str(tmp_path / 'in')!r}, '-o', {str(tmp_path / 'out')!r}, '--contrast', '5'])\n"
-            "print(code, 'ray' in sys.modules, 'photoforge.cluster' in sys.modules)")
+            "print(code, 'ray' in sys.modules, 'photoforge.app.cluster' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["0", "False", "False"], out.stderr
 

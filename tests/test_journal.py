@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photoforge.batch import Job
+from photoforge.app.batch import Job
 from photoforge.core.image import ImageData
 from photoforge.core.imageio import save_image
-from photoforge.journal import JOURNAL_NAME, Journal, JournalError, file_hash, fingerprint, on_network_fs
+from photoforge.app.journal import JOURNAL_NAME, Journal, JournalError, file_hash, fingerprint, on_network_fs
 from tests.conftest import ROOT, smooth_random
 
 

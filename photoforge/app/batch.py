@@ -286,7 +286,7 @@ def run_one(job: Job, process, part, *, inputs: list[Path], overwrite: bool = Fa
         if claim is not None:
             claim(job)
         if fingerprints:
-            from photoforge.journal import fingerprint
+            from photoforge.app.journal import fingerprint
 
             try:
                 outcome.source = fingerprint(job.source)
@@ -304,7 +304,7 @@ def run_one(job: Job, process, part, *, inputs: list[Path], overwrite: bool = Fa
         with quiet():
             save_image(result, job.target, format=fmt, quality=quality, overwrite=overwrite, protected=inputs)
         if fingerprints:
-            from photoforge.journal import file_hash
+            from photoforge.app.journal import file_hash
 
             outcome.output_hash = file_hash(job.target)
         tell(result.notices[seen:])
@@ -350,7 +350,7 @@ def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fm
     job; a bad file is reported and the batch goes on. Cancelling (Aborted) and interrupts
     stop the batch and propagate; pass `report` to see what was done by then.
     `quiet_decoders` (a CLI, one thread) turns decoder chatter on stderr into notices.
-    With a `journal` (photoforge.journal.Journal), each job is recorded running before its
+    With a `journal` (photoforge.app.journal.Journal), each job is recorded running before its
     output may appear and done/failed after, committed each time. `inputs` (default: the
     jobs' sources) are never written over without `overwrite`."""
     inputs = [job.source for job in jobs] if inputs is None else inputs

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from photoforge.batch import BatchReport, Job, Outcome, UsageError, record
+from photoforge.app.batch import BatchReport, Job, Outcome, UsageError, record
 
 INSTALL_HINT = "pip install 'photoforge[cluster]'"
 # One file per worker at a time: a file queued behind one that kills the worker would lose a
@@ -46,7 +46,7 @@ class FileWorker:
         self.process, self.settings = process, settings
 
     def run(self, job: Job) -> Outcome:
-        from photoforge.batch import run_one
+        from photoforge.app.batch import run_one
         from photoforge.engine.progress import Progress
 
         return run_one(job, lambda image, part: self.process(image, part, job), Progress(),

@@ -58,6 +58,7 @@ REACH_DEPTH = 1.0  # × the hole's largest inscribed radius: where the automatic
 AREA_FACTOR = 1.5  # it grows until it holds this many source patches per hole pixel
 REACH_GAIN = 0.8  # it doubles while that lowers the border patches' median match cost below this share
 REACH_SWEEPS = 4
+REACH_PERCENTILE = 75  # of the border patches' match costs, the one compared
 PENALTY_RMS = 0.03  # a source at the reach pays what this RMS colour error on every pixel costs
 STRUCTURE = True  # continue the edges that cross the hole first (photoforge.ops.structure)
 
@@ -344,7 +345,7 @@ def _band_cost(colour: np.ndarray, care: np.ndarray, band: np.ndarray, valid: np
     nnf[band, 0], nnf[band, 1] = ys[pick], xs[pick]
     cost = np.zeros((h, w), np.float32)
     _patchmatch(colour, care, np.zeros((h, w), np.float32), band, valid, nnf, cost, REACH_SWEEPS, seed, p // 2)
-    return float(np.median(cost[band]))
+    return float(np.percentile(cost[band], REACH_PERCENTILE))
 
 
 def _auto_reach(colour: np.ndarray, hole: np.ndarray, exclude: np.ndarray, away: np.ndarray, p: int,

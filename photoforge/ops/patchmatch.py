@@ -278,6 +278,34 @@ def _telea(img: np.ndarray, unknown: np.ndarray) -> np.ndarray:
     return out
 
 
+def _onion_peel(lv: _Level, care: np.ndarray, pen: np.ndarray, r: int, rng) -> np.ndarray:
+    """The coarsest level's first estimate, from the border inwards, a ring of pixels at a
+    time: each takes the centre of the source patch that best matches what is already
+    known around it. Diffusing the border inwards instead (Telea) turned a dark strip on
+    one side of a wide hole into a dark blob reaching far into it, which EM then matched
+    with whatever dark subject lay near (the astronaut's hair)."""
+    img = lv.img.copy()
+    h, w = lv.hole.shape
+    left = lv.hole.copy()
+    cross = np.ones((3, 3), np.uint8)
+    while left.any():
+        ring = left & (cv2.dilate((~left).view(np.uint8), cross) > 0)
+        if not ring.any():  # nothing known touches what is left (cannot happen with any source)
+            ring = left
+        ys, xs = np.nonzero(ring)
+        cy, cx = np.clip(ys, r, h - 1 - r), np.clip(xs, r, w - 1 - r)  # centres whose patch fits
+        targets = np.zeros((h, w), bool)
+        targets[cy, cx] = True
+        nnf = np.zeros((h, w, 2), np.int64)
+        _random_sources(lv, targets, nnf, rng)
+        cost = np.zeros((h, w), np.float32)
+        seen = care * (~left).astype(np.float32)
+        _patchmatch(img, seen, pen, targets, lv.valid, nnf, cost, _SWEEPS_RANDOM, int(rng.integers(0, 2 ** 63)), r)
+        img[ys, xs] = img[nnf[cy, cx, 0] + ys - cy, nnf[cy, cx, 1] + xs - cx]
+        left &= ~ring
+    return img
+
+
 def _random_sources(lv: _Level, where: np.ndarray, nnf: np.ndarray, rng) -> None:
     sy, sx = np.nonzero(lv.valid)
     pick = rng.integers(0, len(sy), int(where.sum()))
@@ -460,8 +488,12 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
         if not lv.valid.any():  # the image is smaller than a patch or all hole: smooth fill
             img = _telea(lv.img, lv.hole | lv.exclude)
             break
+        care = (~lv.exclude).astype(np.float32)
+        # A source at the reach costs as much as PENALTY_RMS of colour error on every pixel.
+        pen = (patch_size ** 2 * out.shape[2] * PENALTY_RMS ** 2 / (reach / lv.scale) ** 2
+               * lv.away.astype(np.float32) ** 2).astype(np.float32)
         if img is None:
-            img = _telea(lv.img, lv.hole | lv.exclude)  # the coarsest hole is a few px wide
+            img = _onion_peel(lv, care, pen, r, rng)  # the coarsest hole is a few px wide
             nnf = np.zeros((h, w, 2), np.int64)
             _random_sources(lv, lv.targets, nnf, rng)
         else:
@@ -473,10 +505,6 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
             # Rebuild from full-resolution sources: matching against the blurry upsampled
             # estimate alone would favour smooth sources and lose texture at every level.
             _vote(img, lv.hole, lv.targets, nnf, _weights(lv, None), r)
-        care = (~lv.exclude).astype(np.float32)
-        # A source at the reach costs as much as PENALTY_RMS of colour error on every pixel.
-        pen = (patch_size ** 2 * out.shape[2] * PENALTY_RMS ** 2 / (reach / lv.scale) ** 2
-               * lv.away.astype(np.float32) ** 2).astype(np.float32)
         cost = np.zeros((h, w), np.float32)
         detail = _source_detail(lv) if li == 0 else None
         for it in range(steps[li]):

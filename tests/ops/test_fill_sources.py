@@ -252,7 +252,7 @@ def test_cli_inpaint_sample_and_exclude_masks(tmp_path):
     def run(*extra):
         return subprocess.run([sys.executable, "-m", "photoforge", "inpaint", tmp_path / "photo.png", "--mask",
                                tmp_path / "mask.png", "--method", "fill", *extra], capture_output=True, text=True,
-                              cwd=ROOT, timeout=300)
+                              cwd=ROOT, timeout=300, check=False)
 
     result = run("--sample-mask", tmp_path / "corner.png", "--exclude-mask", tmp_path / "mask.png",
                  "-o", tmp_path / "out.png")
@@ -266,3 +266,32 @@ def test_cli_inpaint_sample_and_exclude_masks(tmp_path):
     result = run("--sample-mask", tmp_path / "mask.png", "-o", tmp_path / "o3.png")
     assert result.returncode == 2 and "mask.png: the sampling area is empty" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_corner_hidden_by_the_hole_is_drawn_from_its_two_edges():
+    """A dark table on a grainy backdrop; the hole hides its top-left corner. The structure
+    pass joins the table's top and side edges, which enter the hole at right angles, at a
+    corner: what it draws is dark inside the table and light outside, within 3 px; the
+    whole fill then keeps the table's outline."""
+    from photoforge.ops.structure import continue_edges
+
+    rng = np.random.default_rng(8)
+    n = 160
+    img = np.repeat(0.75 + 0.04 * smooth_noise(n, rng, 1.0)[..., None], 3, axis=2).astype(np.float32)
+    img[90:, 60:] = 0.08 + 0.02 * smooth_noise(n, rng, 1.0)[90:, 60:, None]
+    yy, xx = np.mgrid[:n, :n]
+    hole = (yy - 92) ** 2 + (xx - 64) ** 2 <= 30 ** 2
+    inside = (yy >= 90 + 3) & (xx >= 60 + 3)
+    outside = (yy < 90 - 3) | (xx < 60 - 3)
+    work = img.copy()
+    work[hole] = 1.0
+    valid = cv2.erode((~hole).view(np.uint8), np.ones((7, 7), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                      borderValue=0) > 0
+    drawn = continue_edges(work, hole, ~hole, valid, 7)
+    assert drawn[90, 70:90].all() and drawn[100:115, 60].all()  # both edges, up to near the corner
+    assert not (drawn & ~hole).any()
+    dark = work.mean(axis=2) < 0.4
+    assert dark[drawn & inside].all() and not dark[drawn & outside].any()
+    out = fill(img, hole, seed=1)
+    dark = out.mean(axis=2) < 0.4
+    assert dark[hole & inside].mean() > 0.97 and dark[hole & outside].mean() < 0.01

@@ -148,6 +148,7 @@ def extract(rev: str, into: Path) -> Path:
     """photoforge/ as of git revision `rev`, in a folder of its own."""
     data = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "photoforge"],
                           check=True, capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
     tar = into / "src.tar"
     tar.write_bytes(data)
     with tarfile.open(tar) as t:
@@ -183,7 +184,7 @@ def picture(rgb, mask, before, after, path: Path, window=(150, 0, 512, 512), sca
     row = np.concatenate([panels[0], gap, panels[1], gap, panels[2]], axis=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), row[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
-    print(f"\n  {path.relative_to(ROOT)}: {row.shape[1]}×{row.shape[0]}, {path.stat().st_size / 1000:.0f} KB")
+    print(f"\n  {path}: {row.shape[1]}×{row.shape[0]}, {path.stat().st_size / 1000:.0f} KB")
 
 
 def main() -> None:
@@ -219,7 +220,8 @@ def main() -> None:
         for case in cases:
             loaded = load_case(case)
             if loaded is None:
-                print(f"  {case['name']:20s} skipped: {case['photo']} not in {CORPUS} (python -m training.corpus build)")
+                print(f"  {case['name']:20s} skipped: {case['photo']} not in {CORPUS} "
+                      "(python -m training.corpus build)")
                 continue
             rgb, mask = loaded
             hole = mask > 0

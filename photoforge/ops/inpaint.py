@@ -160,12 +160,14 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
     user = mask > 0
     if not user.any():
         raise MaskProblem("the mask is empty: paint over what should be removed first")
-    sample = None if sample is None else np.asarray(sample) != 0
     exclude = None if exclude is None else np.asarray(exclude) != 0
-    if sample is not None and not (sample & ~user & (~exclude if exclude is not None else True)).any():
-        raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask and the excluded area")
+    sample = None if sample is None else np.asarray(sample) != 0
     sample_box = None
     if sample is not None:
+        usable = sample & ~user if exclude is None else sample & ~user & ~exclude
+        if not usable.any():
+            raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask "
+                              "and the excluded area")
         ys, xs = np.nonzero(sample)
         sample_box = (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
     if options.method not in _METHODS:

@@ -7,6 +7,7 @@ the full-resolution crop once per fill, a few milliseconds.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import cv2
@@ -80,7 +81,7 @@ def _side_colours(colour: np.ndarray, known: np.ndarray, e: dict) -> np.ndarray 
 
 def _polyline(points: list[np.ndarray], step: float) -> np.ndarray:
     out = [points[0]]
-    for p0, p1 in zip(points, points[1:]):
+    for p0, p1 in itertools.pairwise(points):
         n = max(1, int(np.ceil(np.hypot(*(p1 - p0)) / step)))
         out += [p0 + (p1 - p0) * k / n for k in range(1, n + 1)]
     return np.array(out)
@@ -125,13 +126,13 @@ def _edge_pairs(colour: np.ndarray, known: np.ndarray, hole: np.ndarray, ends: l
             s_, t_ = np.linalg.solve(m, v)
             turn = float(a["dir"] @ -b["dir"])  # cos of the turn: 1 straight on, 0 a right angle
             corner = a["end"] + s_ * a["dir"]
-            x, y = (int(round(c)) for c in corner)
+            x, y = (round(float(c)) for c in corner)
             if s_ > 0 and t_ > 0 and turn >= math.cos(math.radians(135)) and 0 <= x < w and 0 <= y < h \
                     and hole[y, x]:
                 # Each edge up to a patch short of the corner; the texture pass turns it
                 # (a straight edge's patches copied onto the corner put backdrop inside it).
-                legs = [_polyline([e["end"], corner - step * e["dir"]], step)[::order] for e, order in ((a, 1), (b, -1))
-                        if np.hypot(*(corner - e["end"])) > step]  # from a's end to b's
+                legs = [_polyline([e["end"], corner - step * e["dir"]], step)[::order]  # a's end to b's
+                        for e, order in ((a, 1), (b, -1)) if np.hypot(*(corner - e["end"])) > step]
                 if legs:
                     found.append((2 + colours, i, j, np.concatenate(legs)))
     pairs, used = [], set()
@@ -170,6 +171,10 @@ def continue_edges(img: np.ndarray, hole: np.ndarray, known: np.ndarray, valid: 
         cand = np.unique(np.concatenate(cand), axis=0)
         if len(cand) == 0:
             continue
+        offsets = np.arange(-r, r + 1)
+        rows = cand[:, 1, None, None] + offsets[None, :, None]
+        cols = cand[:, 0, None, None] + offsets[None, None, :]
+        patches = img[rows, cols]  # N×p×p×C: every candidate source patch
         order = [k for pair in zip(range(len(curve)), range(len(curve) - 1, -1, -1)) for k in pair]
         seen = set()
         for k in order:
@@ -182,16 +187,11 @@ def continue_edges(img: np.ndarray, hole: np.ndarray, known: np.ndarray, valid: 
             todo = hole[win] & ~done[win]
             if not todo.any():
                 continue
-            care = (known[win] | done[win]).astype(np.float32)
-            if care.sum() == 0:
+            care = known[win] | done[win]
+            if not care.any():
                 continue
-            target = img[win]
-            best, best_d = None, np.inf
-            for sx, sy in cand:
-                src = img[sy - r:sy + r + 1, sx - r:sx + r + 1]
-                d = float((care[..., None] * (src - target) ** 2).sum())
-                if d < best_d:
-                    best, best_d = src, d
+            d = ((patches[:, care] - img[win][care]) ** 2).sum(axis=(1, 2))
+            best = patches[int(np.argmin(d))]
             img[win][todo] = best[todo]
             done[win] |= todo
     return done

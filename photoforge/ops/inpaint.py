@@ -214,8 +214,14 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
             from photoforge.ops.patchmatch import fill  # its compiled kernels load only when used
 
             no_source = others if exclude is None else others | (exclude[y0:y1, x0:x1] & ~own)
-            result = fill(work, own, exclude=no_source, seed=options.seed, progress=sub,
-                          sample=None if sample is None else sample[y0:y1, x0:x1])
+            try:
+                result = fill(work, own, exclude=no_source, seed=options.seed, progress=sub,
+                              sample=None if sample is None else sample[y0:y1, x0:x1])
+            except ValueError as error:  # all of it within the grown mask of this part or another
+                if "sampling area" not in str(error):
+                    raise
+                raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask "
+                                  "(grown by the fill's margin) and the excluded area") from None
         else:
             result = learned(work, own)
         result = _match_seam(work, result, own, user[y0:y1, x0:x1], max(y1 - y0, x1 - x0))

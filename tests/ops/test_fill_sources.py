@@ -295,3 +295,14 @@ def test_a_corner_hidden_by_the_hole_is_drawn_from_its_two_edges():
     out = fill(img, hole, seed=1)
     dark = out.mean(axis=2) < 0.4
     assert dark[hole & inside].mean() > 0.97 and dark[hole & outside].mean() < 0.01
+
+
+def test_a_sampling_area_inside_the_grown_mask_is_a_clear_error():
+    image = ImageData(np.full((80, 80, 3), 128, np.uint8))
+    mask = np.zeros((80, 80), np.uint8)
+    mask[30:50, 30:50] = 255
+    ring = np.zeros((80, 80), np.uint8)
+    ring[29:51, 29:51] = 1
+    ring[30:50, 30:50] = 0  # one pixel around the mask: inside the 2 px it is grown by
+    with pytest.raises(MaskProblem, match="sampling area is empty"):
+        inpaint(image, mask, InpaintOptions(method="fill"), sample=ring)

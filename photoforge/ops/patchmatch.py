@@ -402,8 +402,8 @@ def _auto_reach(colour: np.ndarray, hole: np.ndarray, exclude: np.ndarray, away:
     need = AREA_FACTOR * hole.sum()
     while reach < far and centres(reach).sum() < need:
         reach = min(far, 1.25 * reach)
-    band = known & (away <= p) & inner  # patches touching the hole's border (their hole part ignored)
-    beyond = 2 * p + 2  # sources that share no pixel with any band patch
+    band = known & (away <= p // 2 + 1) & inner  # patches reaching into the hole (that part ignored)
+    beyond = 2 * p  # sources that share no pixel with any band patch
     if not band.any() or not centres(reach, beyond).any():
         return reach
     care = known.astype(np.float32)

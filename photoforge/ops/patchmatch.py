@@ -28,7 +28,8 @@ patches the nearer wins. `exclude` pixels are never copied nor matched against.
 
 Structure before texture: edges that cross the hole's border are first continued across
 it by copying patches along them (photoforge.ops.structure); the texture pass then fills
-the rest with those pixels as fixed context.
+the rest with those pixels as fixed context. The coarsest level starts from the border
+inwards, a ring of best-matching pixels at a time (`_onion_peel`), not from a diffusion.
 
 The search and voting kernels are numba-compiled (cache=True): PatchMatch propagation is
 a sequential scan, and a vectorised numpy variant (jump flooding) measured 30–60× slower
@@ -364,7 +365,9 @@ def _vote_sharp(img: np.ndarray, detail: np.ndarray, lv: _Level, nnf: np.ndarray
 
 def _band_cost(colour: np.ndarray, care: np.ndarray, band: np.ndarray, valid: np.ndarray,
                p: int, seed: int) -> float:
-    """Median cost of the best match of each patch in `band` among `valid` centres."""
+    """The REACH_PERCENTILE-th percentile of the costs of the best match of each patch in
+    `band` among `valid` centres: a high one, so a minority of distinct border patches (a
+    sparse pattern) counts."""
     h, w = band.shape
     ys, xs = np.nonzero(valid)
     rng = np.random.default_rng(seed)
@@ -383,9 +386,9 @@ def _auto_reach(colour: np.ndarray, hole: np.ndarray, exclude: np.ndarray, away:
     It starts at the hole's own scale (REACH_DEPTH × its largest inscribed radius, at
     least REACH_MIN patches), grows until the patches there number AREA_FACTOR × the hole's
     pixels, and then doubles only while the texture asks for it: while the patches on the
-    hole's border find clearly better matches (median patch distance below REACH_GAIN × the
-    current one) in the doubled area than in the current one. Uniform or fine surroundings
-    keep a near source area; a coarse texture or pattern earns a wider one."""
+    hole's border find clearly better matches in the doubled area (their REACH_PERCENTILE-th
+    percentile patch distance below REACH_GAIN × the current one). Uniform or fine
+    surroundings keep a near source area; a coarse texture or sparse pattern earns a wider one."""
     far = float(away.max())
     depth = float(cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3).max())
     reach = min(far, max(REACH_MIN * p, REACH_DEPTH * depth))

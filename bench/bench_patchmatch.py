@@ -148,13 +148,14 @@ def numba_vs_numpy(skip_numpy: bool):
     print("== NNF search on the same input: numba kernel vs vectorised numpy ==")
     img, hole = big_case()
     r = 3
-    lv = pm._Level(hole, np.zeros_like(hole), 2 * r + 1)
+    lv = pm._Level(hole, np.zeros_like(hole), np.ones_like(hole), 2 * r + 1, 1)  # sources: anywhere
     start = pm._telea(img, hole)
     tys, txs = np.nonzero(lv.targets)
     vy, vx = np.nonzero(lv.valid)
     pick = np.random.default_rng(0).integers(0, len(vy), len(tys))
     h, w = hole.shape
     care = np.ones((h, w), np.float32)
+    no_penalty = np.zeros((h, w), np.float32)
     print(f"  600×600, {hole.sum()} hole px, {len(tys)} target patches, {len(vy)} source patches, 7×7×3")
 
     def run_numba(sweeps):
@@ -162,7 +163,7 @@ def numba_vs_numpy(skip_numpy: bool):
         nnf[tys, txs, 0], nnf[tys, txs, 1] = vy[pick], vx[pick]
         cost = np.zeros((h, w), np.float32)
         t = time.perf_counter()
-        pm._patchmatch(start, care, lv.targets, lv.valid, nnf, cost, sweeps, 0, r)
+        pm._patchmatch(start, care, no_penalty, lv.targets, lv.valid, nnf, cost, sweeps, 0, r)
         return time.perf_counter() - t, float(cost[tys, txs].mean())
 
     run_numba(1)

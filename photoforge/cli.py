@@ -142,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("-o", "--output", required=True, metavar="OUT")
     inp.add_argument("--method", default="auto",
                      help="auto (quick for thin marks, fill for areas), quick, fill, or an added model's id")
+    inp.add_argument("--sample-mask", metavar="FILE",
+                     help="the fill's sampling area: any image, non-zero (or alpha) = may be copied")
+    inp.add_argument("--exclude-mask", metavar="FILE",
+                     help="any image, non-zero (or alpha) = never copied into the fill")
     inp.add_argument("--format", choices=FORMATS)
     inp.add_argument("--quality", type=_quality, default=95)
     inp.add_argument("--overwrite", action="store_true")
@@ -666,11 +670,14 @@ def _cmd_inpaint(args) -> int:
     from photoforge.ops.mask import MaskError, load_mask
     from photoforge.app.textbar import TextBar
 
+    masks = [p for p in (args.mask, args.sample_mask, args.exclude_mask) if p]
     try:  # everything about the output first: no work for a result that cannot be written
         check_save_target(args.output, format=args.format, quality=args.quality, overwrite=args.overwrite,
-                          protected=[args.image, args.mask])
+                          protected=[args.image, *masks])
         image = quietly(args.image, _say, load_image, args.image)
         mask = quietly(args.mask, _say, load_mask, args.mask, image.pixels.shape[:2])
+        sample, exclude = (quietly(path, _say, load_mask, path, image.pixels.shape[:2]) if path else None
+                           for path in (args.sample_mask, args.exclude_mask))
     except (ImageLoadError, ImageSaveError, MaskError) as error:
         raise UsageError(str(error)) from None
     if args.method in ("auto", "fill") and mask.min() > 0:
@@ -678,9 +685,11 @@ def _cmd_inpaint(args) -> int:
                          "it from; paint only what should go, or use --method quick")
     bar = TextBar(Path(args.image).name)
     try:
-        result = inpaint(image, mask, InpaintOptions(method=args.method, device=args.device), Progress(bar))
+        result = inpaint(image, mask, InpaintOptions(method=args.method, device=args.device), Progress(bar),
+                         sample=sample, exclude=exclude)
     except MaskProblem as error:
-        raise UsageError(f"{args.mask}: {error}") from None
+        where = args.sample_mask if "sampling" in str(error) else args.mask
+        raise UsageError(f"{where}: {error}") from None
     except ValueError as error:
         if "nothing outside the hole" not in str(error):
             raise
@@ -689,7 +698,7 @@ def _cmd_inpaint(args) -> int:
     finally:
         bar.close()
     save_image(result, args.output, format=args.format, quality=args.quality, overwrite=args.overwrite,
-               protected=[args.image, args.mask])
+               protected=[args.image, *masks])
     _say(f"{args.image} → {args.output}")
     return EXIT_OK
 

@@ -142,15 +142,34 @@ def _learned(model_id: str, device: str) -> Callable[[np.ndarray, np.ndarray], n
 
 
 def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = InpaintOptions(),
-            progress: Progress | None = None) -> ImageData:
-    """Fill what `mask` (H×W uint8, soft, non-zero = fill) covers."""
+            progress: Progress | None = None, *, sample: np.ndarray | None = None,
+            exclude: np.ndarray | None = None) -> ImageData:
+    """Fill what `mask` (H×W uint8, soft, non-zero = fill) covers.
+
+    The content-aware fill (method "fill", and "auto" on areas) takes its sources from
+    `sample` (H×W, non-zero = may be copied), Photoshop's sampling area, when given, and
+    otherwise from an area around each part of the mask that grows only as far as the
+    texture needs; never from `exclude` (H×W, non-zero = never copied nor matched against).
+    Quick heal and added models do not use them."""
     progress = progress or null_progress()
-    if mask.shape != image.pixels.shape[:2]:
-        h, w = image.pixels.shape[:2]
-        raise MaskProblem(f"the mask is {mask.shape[1]}×{mask.shape[0]} but the image is {w}×{h}")
+    h, w = image.pixels.shape[:2]
+    for name, m in (("mask", mask), ("sampling area", sample), ("exclude mask", exclude)):
+        if m is not None and m.shape != (h, w):
+            raise MaskProblem(f"the {name} is {m.shape[1]}×{m.shape[0]} but the image is {w}×{h}"
+                              if m.ndim == 2 else f"the {name} must be H×W, not {m.shape}")
     user = mask > 0
     if not user.any():
         raise MaskProblem("the mask is empty: paint over what should be removed first")
+    exclude = None if exclude is None else np.asarray(exclude) != 0
+    sample = None if sample is None else np.asarray(sample) != 0
+    sample_box = None
+    if sample is not None:
+        usable = sample & ~user if exclude is None else sample & ~user & ~exclude
+        if not usable.any():
+            raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask "
+                              "and the excluded area")
+        ys, xs = np.nonzero(sample)
+        sample_box = (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
     if options.method not in _METHODS:
         learned = _learned(options.method, options.device)
     dilated = cv2.dilate(user.astype(np.uint8), cv2.getStructuringElement(
@@ -171,6 +190,9 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
         pad = _context(part, method)
         y0, y1 = max(0, part.y0 - pad), min(height, part.y1 + pad)
         x0, x1 = max(0, part.x0 - pad), min(width, part.x1 + pad)
+        if method == "fill" and sample_box is not None:  # the crop holds the sampling area
+            y0, y1 = min(y0, sample_box[0]), max(y1, sample_box[1])
+            x0, x1 = min(x0, sample_box[2]), max(x1, sample_box[3])
         hole = dilated[y0:y1, x0:x1].copy()
         # Only this component: other components inside the crop are not sources either.
         own = np.zeros_like(hole)
@@ -191,7 +213,15 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
         elif method == "fill":
             from photoforge.ops.patchmatch import fill  # its compiled kernels load only when used
 
-            result = fill(work, own, exclude=others, seed=options.seed, progress=sub)
+            no_source = others if exclude is None else others | (exclude[y0:y1, x0:x1] & ~own)
+            try:
+                result = fill(work, own, exclude=no_source, seed=options.seed, progress=sub,
+                              sample=None if sample is None else sample[y0:y1, x0:x1])
+            except ValueError as error:  # all of it within the grown mask of this part or another
+                if "sampling area" not in str(error):
+                    raise
+                raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask "
+                                  "(grown by the fill's margin) and the excluded area") from None
         else:
             result = learned(work, own)
         result = _match_seam(work, result, own, user[y0:y1, x0:x1], max(y1 - y0, x1 - x0))

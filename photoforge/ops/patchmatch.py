@@ -17,6 +17,20 @@ comes back without the blocky seams of a best-patch-only vote; and matching agai
 textured estimate keeps EM from drifting to ever smoother sources (bench_inpaint, blob
 masks: texture ratio 0.59 → 0.73, PSNR 15.18 → 15.26 dB; best-patch-only: 0.68, 15.03 dB).
 
+Where sources come from. Filling from anywhere in the crop pasted whole subjects into
+holes beside them (the astronaut's face and hair in place of the shuttle: 10 % of the
+fill in colours found nowhere around the hole; bench/bench_object_removal.py). Sources
+now come from the surroundings first: without a sampling area from the user, from an
+area around the hole that starts at the hole's own scale and grows only while the
+texture asks for it (`source_area`); with one, from inside it. Either way a source pays
+a penalty growing with the square of its distance from the hole, so of two equally good
+patches the nearer wins. `exclude` pixels are never copied nor matched against.
+
+Structure before texture: edges that cross the hole's border are first continued across
+it by copying patches along them (photoforge.ops.structure); the texture pass then fills
+the rest with those pixels as fixed context. The coarsest level starts from the border
+inwards, a ring of best-matching pixels at a time (`_onion_peel`), not from a diffusion.
+
 The search and voting kernels are numba-compiled (cache=True): PatchMatch propagation is
 a sequential scan, and a vectorised numpy variant (jump flooding) measured 30–60× slower
 per sweep and 60–150× slower to the same match quality (bench/bench_patchmatch.py).
@@ -30,6 +44,8 @@ import cv2
 import numpy as np
 from numba import njit
 
+from photoforge.ops.structure import continue_edges
+
 GAMMA = 1.3  # Wexler's confidence decay per pixel of depth into the hole
 TEXTURE_WEIGHT = 15.0  # λ of the texture features against colour (Newson et al. use 50 on [0, 255])
 SIGMA_PERCENTILE = 75  # Wexler: σ² of the vote weights is this percentile of the distances
@@ -37,6 +53,15 @@ COARSE_STEPS = 2  # coarse levels are cheap and settle the structure: this many 
 DETAIL_SIGMA = 8.0  # px: Gaussian splitting the finest level's vote (below) from copied detail (above)
 DETAIL_SHARPNESS = 32.0  # the detail's vote weights are the patch weights to this power (∞: best only)
 _SWEEPS_RANDOM, _SWEEPS_UPSAMPLED, _SWEEPS_NEXT = 4, 2, 2  # PatchMatch sweeps per EM step
+# Where sources come from (source_area, _auto_reach) and how much nearness counts:
+REACH_MIN = 4  # patches: the automatic source area reaches at least this far from the hole
+REACH_DEPTH = 1.0  # × the hole's largest inscribed radius: where the automatic area starts
+AREA_FACTOR = 1.5  # it grows until it holds this many source patches per hole pixel
+REACH_GAIN = 0.8  # it doubles while that lowers the border patches' median match cost below this share
+REACH_SWEEPS = 2
+REACH_PERCENTILE = 75  # of the border patches' match costs, the one compared
+PENALTY_RMS = 0.03  # a source at the reach pays what this RMS colour error on every pixel costs
+STRUCTURE = True  # continue the edges that cross the hole first (photoforge.ops.structure)
 
 
 @njit(cache=True)
@@ -65,22 +90,24 @@ def _dist(img, care, ty, tx, sy, sx, r, bound):
 
 
 @njit(cache=True, fastmath=True)
-def _try(img, care, y, x, cy, cx, valid, r, by, bx, bd):
-    if valid[cy, cx] and (cy != by or cx != bx):
-        d = _dist(img, care, y, x, cy, cx, r, bd)
+def _try(img, care, pen, y, x, cy, cx, valid, r, by, bx, bd):
+    # pen: each source's distance penalty (module docstring), added before the pixels are compared
+    if valid[cy, cx] and (cy != by or cx != bx) and pen[cy, cx] < bd:
+        d = pen[cy, cx] + _dist(img, care, y, x, cy, cx, r, bd - pen[cy, cx])
         if d < bd:
             return cy, cx, d
     return by, bx, bd
 
 
 @njit(cache=True, fastmath=True)
-def _patchmatch(img, care, targets, valid, nnf, cost, sweeps, seed, r):
+def _patchmatch(img, care, pen, targets, valid, nnf, cost, sweeps, seed, r):
     h, w = targets.shape
     state = _next(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x2545F4914F6CDD1D))
     for y in range(h):  # the image changed since the last call: re-score the current matches
         for x in range(w):
             if targets[y, x]:
-                cost[y, x] = _dist(img, care, y, x, nnf[y, x, 0], nnf[y, x, 1], r, np.inf)
+                sy, sx = nnf[y, x, 0], nnf[y, x, 1]
+                cost[y, x] = pen[sy, sx] + _dist(img, care, y, x, sy, sx, r, np.inf)
     for it in range(sweeps):
         s = 1 if it % 2 == 0 else -1  # alternate scan order so information flows both ways
         for yi in range(h):
@@ -91,10 +118,10 @@ def _patchmatch(img, care, targets, valid, nnf, cost, sweeps, seed, r):
                     continue
                 by, bx, bd = nnf[y, x, 0], nnf[y, x, 1], cost[y, x]
                 if 0 <= x - s < w and targets[y, x - s] and 0 <= nnf[y, x - s, 1] + s < w:
-                    by, bx, bd = _try(img, care, y, x, nnf[y, x - s, 0], nnf[y, x - s, 1] + s,
+                    by, bx, bd = _try(img, care, pen, y, x, nnf[y, x - s, 0], nnf[y, x - s, 1] + s,
                                       valid, r, by, bx, bd)
                 if 0 <= y - s < h and targets[y - s, x] and 0 <= nnf[y - s, x, 0] + s < h:
-                    by, bx, bd = _try(img, care, y, x, nnf[y - s, x, 0] + s, nnf[y - s, x, 1],
+                    by, bx, bd = _try(img, care, pen, y, x, nnf[y - s, x, 0] + s, nnf[y - s, x, 1],
                                       valid, r, by, bx, bd)
                 rad = max(h, w)
                 while rad >= 1:  # random search, radius halving down to one pixel
@@ -103,7 +130,7 @@ def _patchmatch(img, care, targets, valid, nnf, cost, sweeps, seed, r):
                     state = _next(state)
                     cx = bx + np.int64(state % np.uint64(2 * rad + 1)) - rad
                     cy, cx = min(max(cy, r), h - 1 - r), min(max(cx, r), w - 1 - r)
-                    by, bx, bd = _try(img, care, y, x, cy, cx, valid, r, by, bx, bd)
+                    by, bx, bd = _try(img, care, pen, y, x, cy, cx, valid, r, by, bx, bd)
                     rad //= 2
                 nnf[y, x, 0], nnf[y, x, 1], cost[y, x] = by, bx, bd
 
@@ -175,10 +202,13 @@ def _vote_detail(img, detail, low, hole, targets, nnf, logw, r, power):
 
 
 class _Level:
-    """One pyramid level: masks, which patch centres are targets / sources, and pixels."""
+    """One pyramid level: masks, which patch centres are targets / sources, and pixels.
 
-    def __init__(self, hole: np.ndarray, exclude: np.ndarray, p: int):
-        self.hole, self.exclude, self.img = hole, exclude, None
+    `allowed` is where sources may lie (the sampling area, automatic or the user's): a
+    source patch lies wholly inside it, outside the hole and the excluded pixels."""
+
+    def __init__(self, hole: np.ndarray, exclude: np.ndarray, allowed: np.ndarray, p: int, scale: int):
+        self.hole, self.exclude, self.allowed, self.scale, self.img = hole, exclude, allowed, scale, None
         h, w = hole.shape
         box = np.ones((p, p), np.uint8)
         inner = np.zeros((h, w), bool)
@@ -186,10 +216,12 @@ class _Level:
         # Clamping any pixel's coordinates into `inner` gives a centre whose patch holds it,
         # so interior targets still cover hole pixels on the image border.
         self.targets = (cv2.dilate(hole.view(np.uint8), box) > 0) & inner
-        self.valid = (cv2.erode((~(hole | exclude)).view(np.uint8), box,
+        self.valid = (cv2.erode((allowed & ~(hole | exclude)).view(np.uint8), box,
                                 borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0) & inner
         self.depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)
         self.log_conf = -math.log(GAMMA) * self.depth  # boundary patches are the trustworthy ones
+        # px from the hole, for the sources' distance penalty
+        self.away = cv2.distanceTransform((~hole).view(np.uint8), cv2.DIST_L2, 5)
 
 
 def _blocks(a: np.ndarray) -> np.ndarray:
@@ -198,13 +230,14 @@ def _blocks(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2, *a.shape[2:]).sum(axis=(1, 3))
 
 
-def _pyramid(hole: np.ndarray, exclude: np.ndarray, p: int) -> list[_Level]:
-    # A coarse pixel is hole/excluded if any of its fine pixels is, so coarse sources are
-    # made of clean fine pixels only.
-    levels = [_Level(hole, exclude, p)]
+def _pyramid(hole: np.ndarray, exclude: np.ndarray, allowed: np.ndarray, p: int) -> list[_Level]:
+    # A coarse pixel is hole/excluded if any of its fine pixels is, and allowed if all are,
+    # so coarse sources are made of clean, allowed fine pixels only.
+    levels = [_Level(hole, exclude, allowed, p, 1)]
     while levels[-1].depth.max() > p and min(levels[-1].hole.shape) >= 6 * p:  # hole still wide
         top = levels[-1]
-        nxt = _Level(_blocks(top.hole.view(np.uint8)) > 0, _blocks(top.exclude.view(np.uint8)) > 0, p)
+        nxt = _Level(_blocks(top.hole.view(np.uint8)) > 0, _blocks(top.exclude.view(np.uint8)) > 0,
+                     _blocks((~top.allowed).view(np.uint8)) == 0, p, 2 * top.scale)
         if nxt.valid.sum() < max(16, nxt.hole.sum()):  # too little left to copy from
             break
         levels.append(nxt)
@@ -244,6 +277,34 @@ def _telea(img: np.ndarray, unknown: np.ndarray) -> np.ndarray:
         chan = np.rint(np.clip(img[..., c] / top, 0, 1) * 65535).astype(np.uint16)
         out[..., c] = cv2.inpaint(chan, mask, 3, cv2.INPAINT_TELEA) * np.float32(top / 65535)
     return out
+
+
+def _onion_peel(lv: _Level, care: np.ndarray, pen: np.ndarray, r: int, rng) -> np.ndarray:
+    """The coarsest level's first estimate, from the border inwards, a ring of pixels at a
+    time: each takes the centre of the source patch that best matches what is already
+    known around it. Diffusing the border inwards instead (Telea) turned a dark strip on
+    one side of a wide hole into a dark blob reaching far into it, which EM then matched
+    with whatever dark subject lay near (the astronaut's hair)."""
+    img = lv.img.copy()
+    h, w = lv.hole.shape
+    left = lv.hole.copy()
+    cross = np.ones((3, 3), np.uint8)
+    while left.any():
+        ring = left & (cv2.dilate((~left).view(np.uint8), cross) > 0)
+        if not ring.any():  # nothing known touches what is left (cannot happen with any source)
+            ring = left
+        ys, xs = np.nonzero(ring)
+        cy, cx = np.clip(ys, r, h - 1 - r), np.clip(xs, r, w - 1 - r)  # centres whose patch fits
+        targets = np.zeros((h, w), bool)
+        targets[cy, cx] = True
+        nnf = np.zeros((h, w, 2), np.int64)
+        _random_sources(lv, targets, nnf, rng)
+        cost = np.zeros((h, w), np.float32)
+        seen = care * (~left).astype(np.float32)
+        _patchmatch(img, seen, pen, targets, lv.valid, nnf, cost, _SWEEPS_RANDOM, int(rng.integers(0, 2 ** 63)), r)
+        img[ys, xs] = img[nnf[cy, cx, 0] + ys - cy, nnf[cy, cx, 1] + xs - cx]
+        left &= ~ring
+    return img
 
 
 def _random_sources(lv: _Level, where: np.ndarray, nnf: np.ndarray, rng) -> None:
@@ -302,18 +363,98 @@ def _vote_sharp(img: np.ndarray, detail: np.ndarray, lv: _Level, nnf: np.ndarray
                  DETAIL_SHARPNESS)
 
 
+def _band_cost(colour: np.ndarray, care: np.ndarray, band: np.ndarray, valid: np.ndarray,
+               p: int, seed: int) -> float:
+    """The REACH_PERCENTILE-th percentile of the costs of the best match of each patch in
+    `band` among `valid` centres: a high one, so a minority of distinct border patches (a
+    sparse pattern) counts."""
+    h, w = band.shape
+    ys, xs = np.nonzero(valid)
+    rng = np.random.default_rng(seed)
+    nnf = np.zeros((h, w, 2), np.int64)
+    pick = rng.integers(0, len(ys), int(band.sum()))
+    nnf[band, 0], nnf[band, 1] = ys[pick], xs[pick]
+    cost = np.zeros((h, w), np.float32)
+    _patchmatch(colour, care, np.zeros((h, w), np.float32), band, valid, nnf, cost, REACH_SWEEPS, seed, p // 2)
+    return float(np.percentile(cost[band], REACH_PERCENTILE))
+
+
+def _auto_reach(colour: np.ndarray, hole: np.ndarray, exclude: np.ndarray, away: np.ndarray, p: int,
+                seed: int) -> float:
+    """How far from the hole (px) sources are taken when the user gives no sampling area.
+
+    It starts at the hole's own scale (REACH_DEPTH × its largest inscribed radius, at
+    least REACH_MIN patches), grows until the patches there number AREA_FACTOR × the hole's
+    pixels, and then doubles only while the texture asks for it: while the patches on the
+    hole's border find clearly better matches in the doubled area (their REACH_PERCENTILE-th
+    percentile patch distance below REACH_GAIN × the current one). Uniform or fine
+    surroundings keep a near source area; a coarse texture or sparse pattern earns a wider one."""
+    far = float(away.max())
+    depth = float(cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3).max())
+    reach = min(far, max(REACH_MIN * p, REACH_DEPTH * depth))
+    known = ~(hole | exclude)
+    h, w = hole.shape
+    inner = np.zeros((h, w), bool)
+    inner[p // 2:h - p // 2, p // 2:w - p // 2] = True
+    box = np.ones((p, p), np.uint8)
+
+    def centres(within: float, beyond: float = 0.0) -> np.ndarray:
+        region = known & (away <= within) & (away > beyond)
+        return (cv2.erode(region.view(np.uint8), box, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0) & inner
+
+    need = AREA_FACTOR * hole.sum()
+    while reach < far and centres(reach).sum() < need:
+        reach = min(far, 1.25 * reach)
+    band = known & (away <= p // 2 + 1) & inner  # patches reaching into the hole (that part ignored)
+    beyond = 2 * p  # sources that share no pixel with any band patch
+    if not band.any() or not centres(reach, beyond).any():
+        return reach
+    care = known.astype(np.float32)
+    current = _band_cost(colour, care, band, centres(reach, beyond), p, seed)
+    while reach < far:
+        wider = min(far, 2 * reach)
+        better = _band_cost(colour, care, band, centres(wider, beyond), p, seed)
+        if better >= REACH_GAIN * current:
+            break
+        reach, current = wider, better
+    return reach
+
+
+def source_area(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = None,
+                sample: np.ndarray | None = None, patch_size: int = 7, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Where `fill` may take sources from (H×W bool, before the hole and `exclude` are taken
+    out) and the distance (px) at which a source's penalty reaches PENALTY_RMS: the user's
+    `sample` area and its farthest pixel from the hole, or the automatic area around the hole."""
+    hole = np.asarray(hole, dtype=bool)
+    exclude = np.zeros_like(hole) if exclude is None else np.asarray(exclude, dtype=bool) & ~hole
+    away = cv2.distanceTransform((~hole).view(np.uint8), cv2.DIST_L2, 5)
+    if sample is not None:
+        allowed = np.asarray(sample) != 0
+        usable = allowed & ~hole & ~exclude
+        return allowed, max(float(away[usable].max()) if usable.any() else 1.0, 1.0)
+    colour = np.ascontiguousarray(image[..., :min(3, image.shape[2])], dtype=np.float32)
+    reach = _auto_reach(colour, np.ascontiguousarray(hole), exclude, away, patch_size, seed)
+    return away <= reach, reach
+
+
 def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = None,
-         patch_size: int = 7, iterations: int = 3, seed: int = 0, progress=None) -> np.ndarray:
+         sample: np.ndarray | None = None, patch_size: int = 7, iterations: int = 3, seed: int = 0,
+         progress=None) -> np.ndarray:
     """Fill `hole` (H×W bool) of `image` (H×W×C float32 in [0, 1]) from the rest of it.
 
-    `exclude` marks pixels that must not be copied (nor matched against). `iterations` is
-    the number of EM steps at the finest level; coarser ones, being cheap, get twice as
-    many. `progress` (`set`, `check_aborted`) may be None. Pixels outside `hole` come back
-    bit-identical. Same inputs and seed, same result."""
+    `exclude` (H×W, non-zero = excluded) marks pixels that must not be copied (nor matched
+    against). `sample` (H×W, non-zero = allowed) is the sampling area: every source patch
+    lies wholly inside it; without it, sources come from an area around the hole that
+    grows only as far as the texture needs (`source_area`). Either way nearer sources are
+    preferred (a penalty growing with the square of their distance from the hole).
+    `iterations` is the number of EM steps at the finest level; coarser ones, being cheap,
+    get twice as many. `progress` (`set`, `check_aborted`) may be None. Pixels outside
+    `hole` come back bit-identical. Same inputs and seed, same result."""
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
         raise ValueError(f"image must be H×W×C with C in 1, 3, 4, not {image.shape}")
-    if hole.shape != image.shape[:2] or (exclude is not None and exclude.shape != hole.shape):
-        raise ValueError("hole and exclude must be H×W like the image")
+    for name, m in (("exclude", exclude), ("sample", sample)):
+        if hole.shape != image.shape[:2] or (m is not None and m.shape != hole.shape):
+            raise ValueError(f"hole and {name} must be H×W like the image")
     if patch_size < 3 or patch_size % 2 == 0:
         raise ValueError(f"patch_size must be odd and at least 3, not {patch_size}")
     hole = np.ascontiguousarray(hole, dtype=bool)
@@ -324,7 +465,18 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
     if (hole | exclude).all():
         raise ValueError("nothing outside the hole to fill it from")
     r = patch_size // 2
-    levels = _pyramid(hole, exclude, patch_size)
+    allowed, reach = source_area(out, hole, exclude=exclude, sample=sample, patch_size=patch_size, seed=seed)
+    if sample is not None and not (allowed & ~hole & ~exclude).any():
+        raise ValueError("the sampling area holds nothing outside the hole and the excluded area")
+    if STRUCTURE:
+        box = np.ones((patch_size, patch_size), np.uint8)
+        structure_sources = cv2.erode((allowed & ~(hole | exclude)).view(np.uint8), box,
+                                      borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        drawn = continue_edges(out, hole, ~(hole | exclude), structure_sources, patch_size)
+        if drawn.any() and (hole & ~drawn).any():
+            # The continued edges are fixed: known context for the texture, never a source.
+            hole, allowed = hole & ~drawn, allowed & ~drawn
+    levels = _pyramid(hole, exclude, np.ascontiguousarray(allowed), patch_size)
     feats = _texture(out, hole | exclude, 2 ** (len(levels) - 1) + 1)  # extra channels, voted too
     levels[0].img = np.ascontiguousarray(np.concatenate([out, feats], axis=2))
     for fine, coarse in zip(levels, levels[1:]):
@@ -339,8 +491,12 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
         if not lv.valid.any():  # the image is smaller than a patch or all hole: smooth fill
             img = _telea(lv.img, lv.hole | lv.exclude)
             break
+        care = (~lv.exclude).astype(np.float32)
+        # A source at the reach costs as much as PENALTY_RMS of colour error on every pixel.
+        pen = (patch_size ** 2 * out.shape[2] * PENALTY_RMS ** 2 / (reach / lv.scale) ** 2
+               * lv.away.astype(np.float32) ** 2).astype(np.float32)
         if img is None:
-            img = _telea(lv.img, lv.hole | lv.exclude)  # the coarsest hole is a few px wide
+            img = _onion_peel(lv, care, pen, r, rng)  # the coarsest hole is a few px wide
             nnf = np.zeros((h, w, 2), np.int64)
             _random_sources(lv, lv.targets, nnf, rng)
         else:
@@ -352,14 +508,13 @@ def fill(image: np.ndarray, hole: np.ndarray, *, exclude: np.ndarray | None = No
             # Rebuild from full-resolution sources: matching against the blurry upsampled
             # estimate alone would favour smooth sources and lose texture at every level.
             _vote(img, lv.hole, lv.targets, nnf, _weights(lv, None), r)
-        care = (~lv.exclude).astype(np.float32)
         cost = np.zeros((h, w), np.float32)
         detail = _source_detail(lv) if li == 0 else None
         for it in range(steps[li]):
             if progress is not None:
                 progress.check_aborted()
             sweeps = _SWEEPS_NEXT if it else _SWEEPS_RANDOM if li == len(levels) - 1 else _SWEEPS_UPSAMPLED
-            _patchmatch(img, care, lv.targets, lv.valid, nnf, cost, sweeps, int(rng.integers(0, 2 ** 63)), r)
+            _patchmatch(img, care, pen, lv.targets, lv.valid, nnf, cost, sweeps, int(rng.integers(0, 2 ** 63)), r)
             if detail is None:
                 _vote(img, lv.hole, lv.targets, nnf, _weights(lv, cost), r)
             else:

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 PROXY_PIXELS = 2_000_000
-_DEBUG = False
+_DEBUG = False  # prints why candidate cuts fail
 _SIDE_SPAN = (0.12, 0.88)  # the part of each side used for the edge fit (corners may be rounded)
 
 
@@ -233,7 +233,11 @@ class _Proxy:
         mask = np.zeros((ph, pw), np.uint8)
         cv2.fillConvexPoly(mask, hull.astype(np.int32), 1)
         inner = cv2.erode(mask, np.ones((7, 7), np.uint8))
-        seeds = (self.ridge_mask & (inner > 0)).astype(np.uint8) * 255
+        # candidate cuts: thin dark lines, and the straight borders of photo content (a
+        # seam beside a dark photo shows as the photo's edge, not as a line)
+        c8 = self.content.astype(np.uint8)
+        rim = cv2.morphologyEx(c8, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        seeds = ((self.ridge_mask | rim) & (inner > 0)).astype(np.uint8) * 255
         if seeds.sum() == 0:
             return [hull]
         lines = cv2.HoughLinesP(seeds, 1, np.pi / 360, threshold=max(10, int(0.3 * min_p)),
@@ -296,9 +300,20 @@ class _Proxy:
         # do not touch): the strongest edge across it runs straight to a fraction of a pixel,
         # which lines in a photo (tree trunks, waves, shorelines) do not
         grad = np.abs(g[2:] - g[:-2]) / 2
-        rows = np.argmax(grad, axis=0)
-        strong = grad[rows, np.arange(g.shape[1])] > self.ridge_thr
-        return _straight(rows + 1, g, strong)
+        rows = np.argmax(grad, axis=0) + 1
+        cols = np.arange(g.shape[1])
+        strong = grad[rows - 1, cols] > self.ridge_thr
+        # …and it is darker than the paper on both sides along much of its length (the
+        # shadowed gap, the lid), which a horizon or any other step in a photo is not
+        pad = np.pad(g, ((10, 10), (0, 0)), mode="edge")
+        r = rows + 10
+        low = np.min([pad[r + k, cols] for k in range(-2, 3)], axis=0)
+        before = np.max([pad[r - k, cols] for k in range(3, 9)], axis=0)
+        after = np.max([pad[r + k, cols] for k in range(3, 9)], axis=0)
+        valley = np.minimum(before, after) - low > 1.5 * self.ridge_thr
+        if _DEBUG:
+            print("valley", valley.mean())
+        return valley.mean() >= 0.3 and _straight(rows, g, strong)
 
     def _cut(self, hull, p, d, min_p):
         """The two pieces of the group on either side of the line (hulls of their evidence),

@@ -326,11 +326,13 @@ class _Proxy:
         Y, X = np.mgrid[y0:y0 + h, x0:x0 + w]
         side = (X - p[0]) * d[1] - (Y - p[1]) * d[0]
         parts = []
-        for sel in (side < -1.0, side > 1.0):
-            piece = evidence & sel
-            if piece.sum() < 10:
+        for sel in (side < -3.0, side > 3.0):  # the seam's own shadow belongs to neither
+            piece = (evidence & sel).astype(np.uint8)
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(piece, connectivity=8)
+            if n < 2:
                 return None
-            h = _mask_hull(piece, x0, y0)
+            keep = np.nonzero(stats[1:, 4] >= 0.01 * stats[1:, 4].sum())[0] + 1
+            h = _mask_hull(np.isin(labels, keep), x0, y0)
             if min(cv2.minAreaRect(h.astype(np.float32))[1]) < 0.8 * min_p:
                 return None
             parts.append(h)

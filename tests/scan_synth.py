@@ -200,20 +200,20 @@ def hard_cases(dpi: float = 200, bits: int = 16, seed: int = 0) -> dict[str, Sca
     P = PrintSpec
     cases = {
         "white_border_white_lid": dict(lid="white", prints=[
-            P((3.5, 5.0), (2.2, 3.0), 4.0, border=0.2, seed=1),
-            P((3.5, 5.0), (6.1, 3.1), -6.5, border=0.15, content="light", seed=2),
+            P((3.3, 4.6), (2.05, 2.9), 4.0, border=0.2, seed=1),
+            P((3.3, 4.6), (6.15, 3.0), -6.5, border=0.15, content="light", seed=2),
             P((5.0, 3.5), (4.1, 8.2), 9.0, border=0.25, seed=3),
         ]),
         "black_lid": dict(lid="black", prints=[
-            P((3.5, 5.0), (2.2, 3.0), -3.0, seed=4),
-            P((3.5, 5.0), (6.1, 3.1), 7.5, content="dark", seed=5),
+            P((3.3, 4.6), (2.05, 2.9), -3.0, seed=4),
+            P((3.3, 4.6), (6.15, 3.0), 7.5, content="dark", seed=5),
             P((5.0, 3.5), (4.1, 8.4), -9.5, border=0.15, seed=6),
         ]),
         "touching": dict(lid="white", prints=_touching(dpi)),
         "touching_black_lid": dict(lid="black", prints=_touching(dpi)),
         "dust": dict(lid="white", dust=400, prints=[
-            P((3.5, 5.0), (2.2, 3.0), 2.0, seed=7),
-            P((3.5, 5.0), (6.1, 3.1), -4.0, border=0.15, seed=8),
+            P((3.3, 4.6), (2.05, 2.9), 2.0, seed=7),
+            P((3.3, 4.6), (6.15, 3.0), -4.0, border=0.15, seed=8),
             P((5.0, 3.5), (4.1, 8.4), 5.5, seed=9),
         ]),
         "glass_edge": dict(lid="white", prints=[
@@ -221,18 +221,18 @@ def hard_cases(dpi: float = 200, bits: int = 16, seed: int = 0) -> dict[str, Sca
             P((3.5, 5.0), (4.2, 7.6), 3.0, border=0.15, seed=11),
         ]),
         "rounded_corners": dict(lid="white", prints=[
-            P((3.5, 5.0), (2.2, 3.0), -5.0, radius=0.25, border=0.12, seed=12),
-            P((3.5, 3.5), (6.0, 2.7), 10.0, radius=0.4, seed=13),
+            P((3.3, 4.6), (2.05, 2.9), -5.0, radius=0.25, border=0.12, seed=12),
+            P((3.3, 3.3), (6.1, 2.7), 10.0, radius=0.4, seed=13),
             P((5.0, 3.5), (4.1, 8.4), -2.0, radius=0.15, seed=14),
         ]),
         "dark_and_light_white_lid": dict(lid="white", prints=[
-            P((3.5, 5.0), (2.2, 3.0), 6.0, content="dark", seed=15),
-            P((3.5, 5.0), (6.1, 3.1), -8.0, content="light", seed=16),
+            P((3.3, 4.6), (2.05, 2.9), 6.0, content="dark", seed=15),
+            P((3.3, 4.6), (6.15, 3.0), -8.0, content="light", seed=16),
             P((5.0, 3.5), (4.1, 8.4), 1.0, content="light", border=0.2, seed=17),
         ]),
         "dark_and_light_black_lid": dict(lid="black", prints=[
-            P((3.5, 5.0), (2.2, 3.0), -6.0, content="dark", seed=18),
-            P((3.5, 5.0), (6.1, 3.1), 8.0, content="light", seed=19),
+            P((3.3, 4.6), (2.05, 2.9), -6.0, content="dark", seed=18),
+            P((3.3, 4.6), (6.15, 3.0), 8.0, content="light", seed=19),
             P((5.0, 3.5), (4.1, 8.4), -1.0, content="dark", seed=20),
         ]),
         "mixed_six": dict(lid="white", dust=80, prints=[
@@ -240,8 +240,8 @@ def hard_cases(dpi: float = 200, bits: int = 16, seed: int = 0) -> dict[str, Sca
             P((3.5, 2.5), (6.1, 1.7), 5.0, radius=0.12, seed=22),
             P((2.5, 3.5), (2.1, 5.3), 3.0, content="dark", seed=23),
             P((2.5, 3.5), (6.0, 5.4), -10.0, border=0.15, content="light", seed=24),
-            P((3.5, 3.5), (2.3, 9.1), 0.5, seed=25),
-            P((3.0, 4.0), (6.1, 9.2), -2.5, border=0.2, seed=26),
+            P((3.5, 3.5), (2.3, 9.4), 0.5, seed=25),
+            P((3.0, 3.6), (6.1, 9.6), -2.5, border=0.2, seed=26),
         ]),
     }
     return {name: make_scan(c["prints"], dpi=dpi, lid=c["lid"], dust=c.get("dust", 0), bits=bits,
@@ -281,7 +281,7 @@ def big_scan(dpi: float = 600, seed: int = 0) -> Scan:
     """A 600 dpi A4 16-bit scan (4962 × 7014, 35 MP) with four prints."""
     P = PrintSpec
     return make_scan([
-        P((3.5, 5.0), (2.2, 3.0), 4.0, border=0.2, seed=1),
-        P((3.5, 5.0), (6.1, 3.1), -6.5, seed=2),
+        P((3.3, 4.6), (2.05, 2.9), 4.0, border=0.2, seed=1),
+        P((3.3, 4.6), (6.15, 3.0), -6.5, seed=2),
         P((5.0, 3.5), (4.1, 8.2), 9.0, border=0.25, radius=0.1, seed=3),
     ], dpi=dpi, lid="white", dust=300, bits=16, seed=seed)

@@ -311,9 +311,13 @@ class _Proxy:
         before = np.max([pad[r - k, cols] for k in range(3, 9)], axis=0)
         after = np.max([pad[r + k, cols] for k in range(3, 9)], axis=0)
         valley = np.minimum(before, after) - low > 1.5 * self.ridge_thr
+        # …and narrow: a gap of a few pixels with its shadows, not a stripe in a photo
+        level = (np.minimum(before, after) + low) / 2
+        width = np.sum([pad[r + k, cols] < level for k in range(-9, 10)], axis=0)
+        narrow = float(np.median(width[valley])) <= 8 if valley.any() else False
         if _DEBUG:
-            print("valley", valley.mean())
-        return valley.mean() >= 0.3 and _straight(rows, g, strong)
+            print("valley", valley.mean(), "width", np.median(width[valley]) if valley.any() else None)
+        return valley.mean() >= 0.3 and narrow and _straight(rows, g, strong)
 
     def _cut(self, hull, p, d, min_p):
         """The two pieces of the group on either side of the line (hulls of their evidence),

@@ -186,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     bs = sub.add_parser("batch-status", help="what a folder batch did: counts and every failure")
     bs.add_argument("folder", metavar="OUT", help="the output folder of the batch")
+    sp = sub.add_parser("split", help="split flatbed scans into their prints, straightened and cropped")
+    _add_output_options(sp)
+    sp.add_argument("--lid", choices=["auto", "white", "black"], default="auto",
+                    help="the scanner lid behind the prints (default auto: from the scan's border)")
+    sp.add_argument("--min-size", type=_ranged(8, 10**6, "--min-size in pixels"), default=None, metavar="PX",
+                    help="shortest side a print may have, in pixels (default 5%% of the scan's shorter side)")
+    sp.add_argument("--trim", type=_ranged(0, 10**4, "--trim in pixels"), default=0, metavar="PX",
+                    help="cut this many pixels inside each print's edges (default 0)")
+    sp.add_argument("--single", action="store_true",
+                    help="each scan holds one print: find it, straighten and crop it")
 
     gui = sub.add_parser("gui", help="open the desktop application (the default)")
     gui.add_argument("image", nargs="?", help="image to open")
@@ -408,6 +418,46 @@ def _cmd_stylize(args) -> int:
     jobs = _plan(args)
     return _run_jobs(args, jobs, lambda image, progress, job: stylize(
         image, options, progress, notify=lambda m: _say(f"notice: {m}")), options=options)
+
+
+def _cmd_split(args) -> int:
+    """One file per print, `<scan stem>_<n>.<ext>`, for each scan; exit codes as _run_jobs."""
+    from photoforge.app.batch import BatchReport
+    from photoforge.core.imageio import ImageLoadError, ImageSaveError
+    from photoforge.app.split_cli import NoPrint, SplitOptions, plan_split, split_scan
+
+    jobs, skipped = plan_split(args.inputs, args.output, args.format)
+    if skipped is not None:
+        _say(f"notice: {skipped}")
+    if not jobs:
+        raise UsageError("no images found in " + ", ".join(args.inputs))
+    options = SplitOptions(lid=args.lid, min_size=args.min_size, trim=args.trim, single=args.single)
+    report = BatchReport(len(jobs))
+    inputs = [job.source for job in jobs]
+    for job in jobs:
+        try:
+            written = split_scan(job, options, fmt=args.format, quality=args.quality, overwrite=args.overwrite,
+                                 max_pixels=args.max_pixels, protected=inputs, say=_say)
+        except (ImageLoadError, NoPrint) as error:
+            report.failures.append((job, str(error)))
+            report.load_failures += 1
+            _say(f"error: {error}")
+            continue
+        except ImageSaveError as error:
+            report.failures.append((job, str(error)))
+            _say(f"error: {error}")
+            continue
+        except (MemoryError, ValueError) as error:  # one bad scan must not stop the batch
+            report.failures.append((job, f"{job.source}: {error}"))
+            _say(f"error: {job.source}: {error}")
+            continue
+        report.done.append(job)
+        _say(f"{job.source} → " + ", ".join(str(p) for p in written))
+    if len(jobs) > 1:
+        _say(f"{len(report.done)} of {len(jobs)} scans split, {len(report.failures)} failed")
+    if len(jobs) == 1 and report.load_failures:
+        return EXIT_USAGE
+    return EXIT_SOME_FAILED if report.failures else EXIT_OK
 
 
 def _run_jobs(args, jobs, process, check=None, options=None) -> int:
@@ -764,6 +814,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_adjust(args)
         if args.command == "batch-status":
             return _cmd_batch_status(args)
+        if args.command == "split":
+            return _cmd_split(args)
         if args.models_command == "list":
             return _cmd_models_list()
         if args.models_command == "add-inpaint":

@@ -1,0 +1,637 @@
+"""Scan intake: find the prints on a flatbed scan, straighten and cut them out.
+
+Method (numpy + OpenCV only):
+1. A proxy of at most ~2 MP (area-averaged) is what detection looks at.
+2. The lid is modelled: its colour from the scan's outer band (`lid="auto"` calls it white
+   or black), its lamp fall-off as a quadratic surface fitted to the pixels that look like lid.
+3. Evidence of print: pixels that differ from the lid model, plus thin dark ridges (black
+   top-hat): the cast shadow at a print's edge on a white lid, the lid seen through the seam
+   between two prints. Components whose convex hulls nest or overlap are one print (a
+   white border leaves the shadow outline and the photo inside it as separate pieces).
+4. A group holding several prints (touching, or a few px apart) is cut along a straight
+   ridge that crosses it without crossing photo content (Hough segments, extended across the
+   group), recursively; pieces smaller than `min_size` are not prints.
+5. Each group's minimum-area rectangle is the first guess. Each side is then refined at
+   full resolution: a strip across the side is resampled (warpAffine of just that strip),
+   averaged along the side, and in each column the paper edge is the innermost strong
+   gradient of the lid–shadow–paper transition (sub-pixel by a parabola); a robust straight
+   line is fitted to those points (iteratively trimmed least squares), twice, the second
+   time in a narrow window. The middle 76 % of each side is used, so rounded corners and
+   dust at a corner do not pull the line. A side lying on the scan's border (a print
+   against the glass edge) is the border. Corners are where the fitted lines meet.
+6. `extract` cuts one print with a single cv2.warpAffine over its own region of the
+   full-resolution scan: memory is bounded by the print, never a rotated copy of the scan.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+PROXY_PIXELS = 2_000_000
+_DEBUG = False  # prints why candidate cuts fail
+_SIDE_SPAN = (0.12, 0.88)  # the part of each side used for the edge fit (corners may be rounded)
+
+
+class SplitError(ValueError):
+    """The scan cannot be split as asked (bad options)."""
+
+
+@dataclass(frozen=True)
+class Print:
+    """One print found on a scan.
+
+    `corners`: four (x, y) in full-resolution pixel coordinates (pixel centres at integers),
+    clockwise on screen from the top-left: TL, TR, BR, BL. `angle`: degrees the print is
+    turned, clockwise on screen positive (the direction of its top side); `extract` turns
+    it back by −angle."""
+    corners: tuple[tuple[float, float], ...]
+    angle: float
+
+    @classmethod
+    def from_corners(cls, corners) -> "Print":
+        """A Print from any four corners in order around the print (either direction,
+        any starting corner): put in TL, TR, BR, BL order, the angle measured from the
+        sides. For outlines edited by hand."""
+        q = np.asarray(corners, np.float64).reshape(4, 2)
+        return _make_print(q)
+
+    @classmethod
+    def from_rect(cls, cx: float, cy: float, width: float, height: float, angle: float = 0.0) -> "Print":
+        """A width × height print centred at (cx, cy), turned `angle` degrees clockwise."""
+        t = math.radians(angle)
+        c, s = math.cos(t), math.sin(t)
+        local = np.array([[-width, -height], [width, -height], [width, height], [-width, height]]) / 2
+        q = local @ np.array([[c, -s], [s, c]]).T + [cx, cy]
+        return cls(tuple((float(x), float(y)) for x, y in q), float(angle))
+
+    @property
+    def size(self) -> tuple[float, float]:
+        """(width, height) in pixels: the mean lengths of opposite sides."""
+        q = np.asarray(self.corners)
+        w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
+        h = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
+        return float(w), float(h)
+
+    def scaled(self, factor: float) -> "Print":
+        """The same print in an image `factor` times as large (e.g. a view's preview)."""
+        q = (np.asarray(self.corners) + 0.5) * factor - 0.5
+        return Print(tuple((float(x), float(y)) for x, y in q), self.angle)
+
+
+# ------------------------------------------------------------------ detection
+
+def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = None,
+                single: bool = False) -> list[Print]:
+    """The prints on a scan, in reading order (rows top to bottom, left to right).
+
+    `pixels`: H×W×C (C = 1 or 3) uint8/uint16/float32 in display orientation.
+    `lid`: "auto", "white" or "black". `min_size`: the shortest side a print may have, in
+    pixels (default 5 % of the scan's shorter side). `single`: the scan holds one print:
+    the largest one found is returned, never cut in pieces."""
+    if lid not in ("auto", "white", "black"):
+        raise SplitError(f"lid must be auto, white or black, not '{lid}'")
+    pixels = pixels if pixels.ndim == 3 else pixels[..., None]
+    H, W = pixels.shape[:2]
+    if min_size is None:
+        min_size = 0.05 * min(H, W)
+    if min_size <= 0:
+        raise SplitError(f"min_size must be positive, not {min_size}")
+    proxy = _Proxy(pixels, lid)
+    proxy.pixels = pixels
+    groups = proxy.groups(min_size / proxy.f, single)
+    prints = []
+    for hull in groups:
+        rect = cv2.minAreaRect(hull.astype(np.float32))
+        box = _order(cv2.boxPoints(rect).astype(np.float64))
+        full = proxy.to_full(box)
+        q = _refine(pixels, full, proxy)
+        if q is None:
+            continue
+        p = _make_print(q)
+        if min(p.size) >= min_size:
+            prints.append(p)
+    if single and prints:
+        prints = [max(prints, key=lambda p: p.size[0] * p.size[1])]
+    order = _reading_order([np.asarray(p.corners) for p in prints])
+    return [prints[i] for i in order]
+
+
+def _grey(values: np.ndarray) -> np.ndarray:
+    """float32 grey in [0, 1] (mean of the channels)."""
+    top = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(values.dtype, 1.0)
+    v = values.astype(np.float32)
+    g = v.mean(axis=2) if v.ndim == 3 and v.shape[2] > 1 else v.reshape(v.shape[0], v.shape[1])
+    return g * np.float32(1.0 / top)
+
+
+class _Proxy:
+    """The downscaled scan with its lid model, evidence maps and groups."""
+
+    pixels: np.ndarray | None = None  # the full-resolution scan, for checks of candidate cuts
+
+    def __init__(self, pixels: np.ndarray, lid: str):
+        H, W = pixels.shape[:2]
+        self.shape = (H, W)
+        self.f = max(1.0, math.sqrt(H * W / PROXY_PIXELS))
+        pw, ph = max(8, round(W / self.f)), max(8, round(H / self.f))
+        self.sx, self.sy = W / pw, H / ph
+        small = cv2.resize(pixels, (pw, ph), interpolation=cv2.INTER_AREA) if (pw, ph) != (W, H) else pixels
+        small = small.reshape(ph, pw, -1)
+        top = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(small.dtype, 1.0)
+        self.colour = small.astype(np.float32) / np.float32(top)
+        self.grey = self.colour.mean(axis=2)
+        g = self.grey
+        band = max(2, round(0.015 * min(pw, ph)))
+        edge = np.concatenate([g[:band].ravel(), g[-band:].ravel(), g[:, :band].ravel(), g[:, -band:].ravel()])
+        level = float(np.median(edge))
+        self.lid = lid if lid != "auto" else ("white" if level > 0.45 else "black")
+        # noise: robust spread of the difference to a 3×3 mean, on the outer band
+        resid = g - cv2.blur(g, (3, 3))
+        rb = np.concatenate([resid[:band].ravel(), resid[-band:].ravel()])
+        self.noise = float(1.4826 * np.median(np.abs(rb - np.median(rb)))) * 1.5
+        self.bg = self._lid_model(level)
+        self.diff_thr = max(0.03 if self.lid == "white" else 0.012, 6 * self.noise)
+        chroma = self._lid_chroma()
+        model = self.bg[..., None] * chroma
+        self.diff = np.abs(self.colour - model).max(axis=2)
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self.ridge = cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, k)
+        self.ridge_thr = max(0.012, 6 * self.noise)
+
+    def _lid_model(self, level: float) -> np.ndarray:
+        """Lid brightness over the glass: a quadratic in x, y fitted to lid-like pixels."""
+        g = self.grey
+        ph, pw = g.shape
+        step = max(1, round(math.sqrt(ph * pw / 40000)))
+        ys, xs = np.mgrid[0:ph:step, 0:pw:step]
+        vals = g[::step, ::step]
+        tol = 0.06 if self.lid == "white" else 0.03
+        sel = np.abs(vals - level) < tol
+        xn, yn = xs / pw - 0.5, ys / ph - 0.5
+        basis = lambda x, y: np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], -1)  # noqa: E731
+        coef = None
+        for _ in range(3):
+            if sel.sum() < 50:
+                break
+            A = basis(xn[sel], yn[sel])
+            coef, *_ = np.linalg.lstsq(A, vals[sel], rcond=None)
+            fit = basis(xn, yn) @ coef
+            sel = np.abs(vals - fit) < tol * 0.5
+        if coef is None:
+            return np.full(g.shape, level, np.float32)
+        Y, X = np.mgrid[0:ph, 0:pw].astype(np.float32)
+        return (basis(X / pw - 0.5, Y / ph - 0.5) @ coef.astype(np.float32)).astype(np.float32)
+
+    def _lid_chroma(self) -> np.ndarray:
+        lidlike = np.abs(self.grey - self.bg) < 0.02
+        if lidlike.sum() < 50:
+            return np.ones(self.colour.shape[2], np.float32)
+        c = np.median(self.colour[lidlike], axis=0)
+        return (c / max(1e-4, float(c.mean()))).astype(np.float32)
+
+    def to_full(self, pts: np.ndarray) -> np.ndarray:
+        return (pts + 0.5) * [self.sx, self.sy] - 0.5
+
+    # ---- grouping
+
+    def groups(self, min_p: float, single: bool) -> list[np.ndarray]:
+        """Convex hulls (proxy coordinates) of the candidate prints."""
+        content = self.diff > self.diff_thr
+        ridge = self.ridge > self.ridge_thr
+        fg = (content | ridge).astype(np.uint8)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        hulls = []
+        for i in range(1, n):
+            x, y, w, h, area = stats[i]
+            if max(w, h) < 0.5 * min_p or area < 4:
+                continue
+            hulls.append(_mask_hull((labels[y:y + h, x:x + w] == i), x, y))
+        hulls = _merge_overlapping(hulls, self.grey.shape)
+        self.content, self.ridge_mask = content, ridge
+        out = []
+        for hull in hulls:
+            rect = cv2.minAreaRect(hull.astype(np.float32))
+            if min(rect[1]) < 0.6 * min_p:
+                continue
+            if single:
+                out.append(hull)
+            else:
+                out += self._split(hull, min_p, depth=0)
+        if single and out:
+            out = [max(out, key=lambda h: cv2.contourArea(h.astype(np.float32)))]
+        return out
+
+    def _split(self, hull: np.ndarray, min_p: float, depth: int) -> list[np.ndarray]:
+        """Cut a group along straight ridges that cross it without crossing photo content."""
+        if depth > 8:
+            return [hull]
+        ph, pw = self.grey.shape
+        mask = np.zeros((ph, pw), np.uint8)
+        cv2.fillConvexPoly(mask, hull.astype(np.int32), 1)
+        inner = cv2.erode(mask, np.ones((7, 7), np.uint8))
+        # candidate cuts: thin dark lines, and the straight borders of photo content (a
+        # seam beside a dark photo shows as the photo's edge, not as a line)
+        c8 = self.content.astype(np.uint8)
+        rim = cv2.morphologyEx(c8, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        seeds = ((self.ridge_mask | rim) & (inner > 0)).astype(np.uint8) * 255
+        if seeds.sum() == 0:
+            return [hull]
+        lines = cv2.HoughLinesP(seeds, 1, np.pi / 360, threshold=max(10, int(0.3 * min_p)),
+                                minLineLength=0.5 * min_p, maxLineGap=4)
+        if lines is None:
+            return [hull]
+        ridge_d = cv2.dilate(self.ridge_mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        best = None
+        segs = _distinct(sorted(lines.reshape(-1, 4), key=lambda l: -math.hypot(l[2] - l[0], l[3] - l[1]))[:300], 12)
+        for x0, y0, x1, y1 in segs:
+            d = np.array([x1 - x0, y1 - y0], np.float64)
+            d /= np.linalg.norm(d)
+            p = np.array([x0, y0], np.float64)
+            span = math.hypot(pw, ph)
+            ts = np.arange(-span, span, 0.5)
+            pts = p + ts[:, None] * d
+            ok = (pts[:, 0] >= 0) & (pts[:, 0] <= pw - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= ph - 1)
+            pts = pts[ok]
+            xi, yi = np.rint(pts[:, 0]).astype(int), np.rint(pts[:, 1]).astype(int)
+            inside = mask[yi, xi] > 0
+            if inside.sum() < min_p:
+                continue
+            on_ridge = ridge_d[yi, xi] & inside
+            on_content = self.content[yi, xi] & inside & ~on_ridge
+            r, c = int(on_ridge.sum()) / 2, int(on_content.sum()) / 2
+            if _DEBUG:
+                print("cand", (x0, y0, x1, y1), "ridge", r, "content", c, "min_p", min_p)
+            if r < 0.5 * min_p or r < 0.4 * (r + c):
+                continue
+            parts = self._cut(hull, p, d, min_p)
+            if parts is None or (best is not None and r <= best[0]):
+                continue
+            ends = pts[inside][[0, -1]]
+            if not self._straight_seam(ends, p, d):
+                continue
+            best = (r, parts)
+        if best is None:
+            return [hull]
+        out = []
+        for part in best[1]:
+            out += self._split(part, min_p, depth + 1)
+        return out
+
+    def _straight_seam(self, ends, p, d) -> bool:
+        """Whether a thin dark line runs straight (residual ≤ 0.5 px at full resolution) along
+        the candidate cut: the lid seen between two cut paper edges is that straight; tree
+        trunks, waves and other lines in a photo are not."""
+        if self.pixels is None:
+            return True
+        a, b = self.to_full(ends[0]), self.to_full(ends[1])
+        length = float(np.linalg.norm(b - a))
+        dd = (b - a) / max(length, 1e-6)
+        n = np.array([-dd[1], dd[0]])
+        strip, half = _strip(self.pixels, a + 0.1 * length * dd, dd, n, 0.8 * length,
+                             2.0 * max(self.sx, self.sy) + 4, self.shape)
+        if strip is None:
+            return False
+        g = cv2.blur(strip, (5, 1))
+        # a seam is where two cut paper edges meet (with the lid between them when they
+        # do not touch): the strongest edge across it runs straight to a fraction of a pixel,
+        # which lines in a photo (tree trunks, waves, shorelines) do not
+        grad = np.abs(g[2:] - g[:-2]) / 2
+        rows = np.argmax(grad, axis=0) + 1
+        cols = np.arange(g.shape[1])
+        strong = grad[rows - 1, cols] > self.ridge_thr
+        # …and it is darker than the paper on both sides along much of its length (the
+        # shadowed gap, the lid), which a horizon or any other step in a photo is not
+        pad = np.pad(g, ((10, 10), (0, 0)), mode="edge")
+        r = rows + 10
+        low = np.min([pad[r + k, cols] for k in range(-2, 3)], axis=0)
+        before = np.max([pad[r - k, cols] for k in range(3, 9)], axis=0)
+        after = np.max([pad[r + k, cols] for k in range(3, 9)], axis=0)
+        valley = np.minimum(before, after) - low > 1.5 * self.ridge_thr
+        # …and narrow: a gap of a few pixels with its shadows, not a stripe in a photo
+        level = (np.minimum(before, after) + low) / 2
+        width = np.sum([pad[r + k, cols] < level for k in range(-9, 10)], axis=0)
+        narrow = float(np.median(width[valley])) <= 8 if valley.any() else False
+        if _DEBUG:
+            print("valley", valley.mean(), "width", np.median(width[valley]) if valley.any() else None)
+        return valley.mean() >= 0.3 and narrow and _straight(rows, g, strong)
+
+    def _cut(self, hull, p, d, min_p):
+        """The two pieces of the group on either side of the line (hulls of their evidence),
+        or None when either is too small to be a print."""
+        ph, pw = self.grey.shape
+        mask = np.zeros((ph, pw), np.uint8)
+        cv2.fillConvexPoly(mask, hull.astype(np.int32), 1)
+        x0, y0, w, h = cv2.boundingRect(hull.astype(np.int32))
+        evidence = ((self.content | self.ridge_mask) & (mask > 0))[y0:y0 + h, x0:x0 + w]
+        Y, X = np.mgrid[y0:y0 + h, x0:x0 + w]
+        side = (X - p[0]) * d[1] - (Y - p[1]) * d[0]
+        parts = []
+        for sel in (side < -3.0, side > 3.0):  # the seam's own shadow belongs to neither
+            piece = (evidence & sel).astype(np.uint8)
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(piece, connectivity=8)
+            if n < 2:
+                return None
+            keep = np.nonzero(stats[1:, 4] >= 0.01 * stats[1:, 4].sum())[0] + 1
+            h = _mask_hull(np.isin(labels, keep), x0, y0)
+            if min(cv2.minAreaRect(h.astype(np.float32))[1]) < 0.8 * min_p:
+                return None
+            parts.append(h)
+        return parts
+
+
+def _distinct(segs, most: int) -> list:
+    """Hough segments, dropping any on nearly the same line as a longer one kept."""
+    kept = []
+    for x0, y0, x1, y1 in segs:
+        a = math.atan2(y1 - y0, x1 - x0) % math.pi
+        n = np.array([-math.sin(a), math.cos(a)])
+        rho = n @ [x0, y0]
+        if any(min(abs(a - b), math.pi - abs(a - b)) < math.radians(2) and abs(rho - r) < 3 for b, r, _ in kept):
+            continue
+        kept.append((a, rho, (x0, y0, x1, y1)))
+        if len(kept) == most:
+            break
+    return [k[2] for k in kept]
+
+
+def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray) -> bool:
+    """Whether the per-column positions `rows` in strip g (where `ok`) lie on a straight
+    line: ≥ 85 % of all columns within 1 px of a robust fit, RMS ≤ 0.5 px."""
+    cols = np.arange(g.shape[1])
+    ok = ok & (rows > 0) & (rows < g.shape[0] - 1)
+    if ok.mean() < 0.75:
+        return False
+    c, i = cols[ok], rows[ok]
+    fit = _robust_line(c.astype(np.float64), i.astype(np.float64))
+    if fit is None:
+        return False
+    r = i - (fit[0] + fit[1] * c)
+    inl = np.abs(r) <= 1.0
+    rms = float(np.sqrt(np.mean(r[inl] ** 2))) if inl.any() else 9.0
+    if _DEBUG:
+        print("seam", ok.mean(), inl.sum() / ok.size, rms)
+    return inl.sum() >= 0.85 * ok.size and rms <= 0.5
+
+
+def _mask_hull(mask: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """Convex hull (N×2, offset by x0, y0) of a boolean mask's pixels, from its outer contours."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    pts = np.concatenate([c.reshape(-1, 2) for c in contours]) + [x0, y0]
+    return cv2.convexHull(pts.astype(np.int32)).reshape(-1, 2)
+
+
+def _merge_overlapping(hulls: list[np.ndarray], shape) -> list[np.ndarray]:
+    """Union hulls that overlap by ≥ 30 % of the smaller one (a print's outline and the photo
+    inside its white border; shadow pieces of one print), until none do."""
+    changed = True
+    while changed and len(hulls) > 1:
+        changed = False
+        areas = [max(1.0, cv2.contourArea(h.astype(np.float32))) for h in hulls]
+        order = sorted(range(len(hulls)), key=lambda i: -areas[i])
+        for a_i in range(len(order)):
+            for b_i in range(a_i + 1, len(order)):
+                a, b = order[a_i], order[b_i]
+                inter, _ = cv2.intersectConvexConvex(hulls[a].astype(np.float32), hulls[b].astype(np.float32))
+                if inter >= 0.3 * min(areas[a], areas[b]):
+                    merged = cv2.convexHull(np.concatenate([hulls[a], hulls[b]]).astype(np.int32)).reshape(-1, 2)
+                    hulls = [h for i, h in enumerate(hulls) if i not in (a, b)] + [merged]
+                    changed = True
+                    break
+            if changed:
+                break
+    return hulls
+
+
+# ------------------------------------------------------------------ refinement
+
+def _order(q: np.ndarray) -> np.ndarray:
+    """Four corners as TL, TR, BR, BL (clockwise on screen), the top side the one nearer to
+    horizontal among the two candidates."""
+    c = q.mean(axis=0)
+    ang = np.arctan2(q[:, 1] - c[1], q[:, 0] - c[0])
+    q = q[np.argsort(ang)]  # clockwise on screen (y down), starting anywhere
+    best, best_score = None, None
+    for k in range(4):
+        r = np.roll(q, -k, axis=0)
+        top = r[1] - r[0]
+        if top[0] <= 0:
+            continue
+        score = abs(math.atan2(top[1], top[0]))
+        if best_score is None or score < best_score:
+            best, best_score = r, score
+    return best if best is not None else q
+
+
+def _make_print(q: np.ndarray) -> Print:
+    q = _order(np.asarray(q, np.float64))
+    angles, weights = [], []
+    for i in range(4):
+        a, b = q[i], q[(i + 1) % 4]
+        d = b - a
+        theta = math.degrees(math.atan2(d[1], d[0])) - 90 * i  # top 0°, right 90°, …
+        theta = (theta + 180) % 360 - 180
+        angles.append(theta)
+        weights.append(float(np.linalg.norm(d)))
+    angle = float(np.average(angles, weights=weights))
+    return Print(tuple((float(x), float(y)) for x, y in q), angle)
+
+
+def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | None:
+    """Each side refined to a fitted line at full resolution; corners where they meet."""
+    H, W = proxy.shape
+    margin = 1.5 * max(proxy.sx, proxy.sy) + 1.0
+    lines = []
+    for i in range(4):
+        a, b = q[i], q[(i + 1) % 4]
+        border = _on_border(a, b, W, H, margin)
+        if border is not None:
+            lines.append(border)
+            continue
+        line = (a, (b - a) / np.linalg.norm(b - a))
+        wide = 2.5 * max(proxy.sx, proxy.sy) + 6
+        for window in (wide, 4.0):
+            d = line[1]
+            n = np.array([-d[1], d[0]])  # inward for a clockwise-on-screen quad (y down)
+            fitted = _fit_side(pixels, line[0], d, n, float(np.linalg.norm(b - a)), window, proxy)
+            if fitted is None:
+                break
+            line = fitted
+        lines.append(line)
+    out = []
+    for i in range(4):
+        p = _intersect(lines[i - 1], lines[i])
+        if p is None:
+            return None
+        out.append(p)
+    out = np.array(out)
+    if np.abs(out - q).max() > 6 * max(proxy.sx, proxy.sy) + 20:  # refinement went astray
+        return q
+    return out
+
+
+def _on_border(a, b, W, H, margin):
+    """The scan's border line when side a–b lies along it (a print against the glass edge)."""
+    for axis, value in ((0, -0.5), (0, W - 0.5), (1, -0.5), (1, H - 0.5)):
+        if abs(a[axis] - value) <= margin and abs(b[axis] - value) <= margin:
+            p = np.array([value, 0.0]) if axis == 0 else np.array([0.0, value])
+            d = np.array([0.0, 1.0]) if axis == 0 else np.array([1.0, 0.0])
+            return p, d
+    return None
+
+
+def _intersect(l1, l2):
+    (p1, d1), (p2, d2) = l1, l2
+    m = np.array([d1, -d2]).T
+    if abs(np.linalg.det(m)) < 1e-9:
+        return None
+    t = np.linalg.solve(m, p2 - p1)
+    return p1 + t[0] * d1
+
+
+def _strip(pixels, a, d, n, length, window, shape):
+    """Grey float32 strip along a line: column c, row r ← image point a + d·c + n·(r − half);
+    only the strip's bounding box of the scan is read. (strip, half) or (None, half)."""
+    H, W = shape
+    half = int(math.ceil(window)) + 3
+    cols = max(8, int(length))
+    rows = 2 * half + 1
+    ends = np.array([a, a + d * cols])[:, None, :] + np.array([-half, half])[None, :, None] * n
+    ends = ends.reshape(-1, 2)
+    x0 = int(max(0, math.floor(ends[:, 0].min()) - 2))
+    x1 = int(min(W, math.ceil(ends[:, 0].max()) + 3))
+    y0 = int(max(0, math.floor(ends[:, 1].min()) - 2))
+    y1 = int(min(H, math.ceil(ends[:, 1].max()) + 3))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None, half
+    origin = a - n * half - [x0, y0]
+    M = np.array([[d[0], n[0], origin[0]], [d[1], n[1], origin[1]]], np.float64)
+    strip = cv2.warpAffine(np.ascontiguousarray(pixels[y0:y1, x0:x1]), M, (cols, rows),
+                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    return _grey(strip.reshape(rows, cols, -1)), half
+
+
+def _fit_side(pixels, a, d, n, length, window, proxy):
+    """Sample a strip across the side at full resolution; find the paper edge in each column;
+    fit a straight line to the edge points. Returns (point, direction) or None."""
+    s0, s1 = _SIDE_SPAN[0] * length, _SIDE_SPAN[1] * length
+    g, half = _strip(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape)
+    if g is None:
+        return None
+    rows, cols = g.shape
+    g = cv2.blur(g, (9, 1))  # along the side
+    grad = np.zeros_like(g)
+    grad[1:-1] = (g[2:] - g[:-2]) / 2
+    mag = np.abs(grad)
+    step = 3
+    cs = np.arange(4, cols - 4, step)
+    lo, hi = max(1, half - int(math.ceil(window))), min(rows - 2, half + int(math.ceil(window)))
+    noise_g = max(proxy.noise / max(1.0, proxy.f), 0.002)
+    pts_s, pts_t = [], []
+    for c in cs:
+        m = mag[lo:hi + 1, c]
+        top = float(m.max())
+        if top < 6 * noise_g:
+            continue
+        thr = max(0.3 * top, 6 * noise_g)
+        peaks = np.nonzero((m[1:-1] >= m[:-2]) & (m[1:-1] > m[2:]) & (m[1:-1] >= thr))[0] + 1
+        if peaks.size == 0:
+            continue
+        k = int(np.argmax(m[peaks]))
+        # the transition lid → shadow → paper: extend from the strongest peak over peaks
+        # less than 3.5 px apart; the paper edge is the innermost of them
+        j = k
+        while j + 1 < peaks.size and peaks[j + 1] - peaks[j] <= 3.5:
+            j += 1
+        i = peaks[j]
+        if 0 < i < m.size - 1:
+            den = m[i - 1] - 2 * m[i] + m[i + 1]
+            off = 0.5 * (m[i - 1] - m[i + 1]) / den if den < 0 else 0.0
+        else:
+            off = 0.0
+        pts_s.append(s0 + c)
+        pts_t.append(lo + i + off - half)
+    if len(pts_s) < max(6, 0.2 * cs.size):
+        return None
+    s_arr, t_arr = np.array(pts_s), np.array(pts_t)
+    fit = _robust_line(s_arr, t_arr)
+    if fit is None:
+        return None
+    c0, c1 = fit  # t = c0 + c1·s
+    p = a + n * c0
+    dd = d + n * c1
+    dd /= np.linalg.norm(dd)
+    return p, dd
+
+
+def _robust_line(s, t):
+    """t = c0 + c1·s by least squares, trimming outliers (dust, photo edges) in rounds."""
+    keep = np.ones(s.size, bool)
+    # start from the medians of the two halves: robust to a minority of wrong points
+    mid = np.median(s)
+    left, right = s <= mid, s > mid
+    if left.sum() < 2 or right.sum() < 2:
+        return None
+    c1 = (np.median(t[right]) - np.median(t[left])) / max(1e-6, np.median(s[right]) - np.median(s[left]))
+    c0 = np.median(t - c1 * s)
+    for tol in (3.0, 1.5, 1.0, 0.75):
+        r = t - (c0 + c1 * s)
+        mad = 1.4826 * np.median(np.abs(r - np.median(r)))
+        keep = np.abs(r) <= max(tol, 2.5 * mad)
+        if keep.sum() < max(4, 0.15 * s.size):
+            return None
+        A = np.stack([np.ones(keep.sum()), s[keep]], 1)
+        (c0, c1), *_ = np.linalg.lstsq(A, t[keep], rcond=None)
+    return float(c0), float(c1)
+
+
+def _reading_order(quads: list[np.ndarray]) -> list[int]:
+    """Rows from top to bottom (a print joins a row when its centre lies within the height
+    of the row's topmost print), left to right within a row."""
+    boxes = [(q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()) for q in quads]
+    left = sorted(range(len(quads)), key=lambda i: boxes[i][1])
+    order = []
+    while left:
+        top, bottom = boxes[left[0]][1], boxes[left[0]][3]
+        row = sorted((i for i in left if top <= (boxes[i][1] + boxes[i][3]) / 2 <= bottom),
+                     key=lambda i: boxes[i][0])
+        order += row
+        left = [i for i in left if i not in row]
+    return order
+
+
+# ------------------------------------------------------------------ extraction
+
+def extract(pixels: np.ndarray, pr: Print, trim: float = 0) -> np.ndarray:
+    """The print straightened and cut out at full resolution, `trim` px inside its edges.
+    Same dtype and channels as `pixels`; bicubic; only the print's region is read."""
+    if trim < 0:
+        raise SplitError(f"trim must be 0 or more, not {trim}")
+    grey_in = pixels.ndim == 3 and pixels.shape[2] == 1
+    q = np.asarray(pr.corners, np.float64)
+    w, h = pr.size
+    ow, oh = int(round(w - 2 * trim)), int(round(h - 2 * trim))
+    if ow < 1 or oh < 1:
+        raise SplitError(f"trim {trim:g} px leaves nothing of a {w:.0f}×{h:.0f} print")
+    # least-squares affine from the print's own frame (0..w, 0..h) to the scan
+    local = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+    A = np.hstack([local, np.ones((4, 1))])
+    coef, *_ = np.linalg.lstsq(A, q, rcond=None)  # 3×2: [x y 1] @ coef = scan point
+    # output pixel (i, j) centre ↦ local (i + 0.5 + ox, j + 0.5 + oy), centred slack
+    ox, oy = trim + (w - 2 * trim - ow) / 2, trim + (h - 2 * trim - oh) / 2
+    H, W = pixels.shape[:2]
+    cx, cy = q[:, 0], q[:, 1]
+    x0, x1 = max(0, int(math.floor(cx.min())) - 3), min(W, int(math.ceil(cx.max())) + 4)
+    y0, y1 = max(0, int(math.floor(cy.min())) - 3), min(H, int(math.ceil(cy.max())) + 4)
+    lin = coef[:2].T  # 2×2
+    shift = coef[2] + lin @ np.array([0.5 + ox, 0.5 + oy]) - [x0, y0]
+    M = np.hstack([lin, shift[:, None]])
+    roi = pixels[y0:y1, x0:x1]
+    out = cv2.warpAffine(roi, M, (ow, oh), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    if out.ndim == 2:
+        out = out[..., None] if (grey_in or pixels.ndim == 2) else out
+    return out

@@ -1,0 +1,92 @@
+"""Scan intake (issue 13): find prints on synthetic flatbed scans with exact truth, cut them out,
+and the `split` command's files, metadata and exit codes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from photoforge.ops.split import Print, extract, find_prints
+from tests import scan_synth as ss
+
+PASSING = ["white_border_white_lid", "touching", "glass_edge", "rounded_corners", "dark_and_light_white_lid",
+           "mixed_six"]
+
+
+def edge_errors(truth, found):
+    """Per side: the largest distance of the true side's end points from the found side's line."""
+    f, t = np.asarray(found, float), np.asarray(truth, float)
+    out = []
+    for i in range(4):
+        a, b = f[i], f[(i + 1) % 4]
+        d = (b - a) / np.linalg.norm(b - a)
+        n = np.array([-d[1], d[0]])
+        out.append(max(abs((t[i] - a) @ n), abs((t[(i + 1) % 4] - a) @ n)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return ss.hard_cases(dpi=200)
+
+
+@pytest.mark.parametrize("name", PASSING)
+def test_hard_case_found_in_reading_order(cases, name):
+    scan = cases[name]
+    found = find_prints(scan.pixels)
+    assert len(found) == len(scan.corners)
+    for truth, angle, p in zip(scan.corners, scan.angles, found):  # same order = reading order
+        assert abs(p.angle - angle) <= 0.2
+        assert max(edge_errors(truth, p.corners)) <= 1.5
+
+
+def test_extract_keeps_16_bit_and_size():
+    scan = ss.make_scan([ss.PrintSpec((3.0, 2.0), (2.5, 2.0), 7.0, seed=3)], dpi=100, size=(5, 4))
+    (p,) = find_prints(scan.pixels)
+    out = extract(scan.pixels, p)
+    assert out.dtype == np.uint16 and out.shape[2] == 3
+    assert abs(out.shape[1] - 300) <= 1 and abs(out.shape[0] - 200) <= 1
+    trimmed = extract(scan.pixels, p, trim=5)
+    assert trimmed.shape[:2] == (out.shape[0] - 10, out.shape[1] - 10)
+
+
+def test_single_and_print_api():
+    scan = ss.make_scan([ss.PrintSpec((3.0, 2.0), (2.5, 2.0), -4.0, border=0.15, seed=4)], dpi=100, size=(5, 4))
+    (p,) = find_prints(scan.pixels, single=True)
+    assert abs(p.angle + 4.0) <= 0.2
+    q = Print.from_corners(list(reversed(p.corners)))
+    assert np.allclose(q.corners, p.corners) and abs(q.angle - p.angle) < 1e-9
+    r = Print.from_rect(100, 80, 60, 40, 3.0)
+    assert abs(r.size[0] - 60) < 1e-6 and abs(r.angle - 3.0) < 1e-9
+
+
+def test_cli_split_keeps_format_icc_dpi_and_fails_on_blank(tmp_path):
+    import tifffile
+    from PIL import ImageCms
+
+    from photoforge.cli import main
+    from photoforge.core.imageio import load_image
+    from photoforge.core.resolution import read_dpi
+
+    scan = ss.make_scan([ss.PrintSpec((2.0, 1.5), (1.4, 1.2), 5.0, seed=5),
+                         ss.PrintSpec((2.0, 1.5), (4.0, 1.3), -3.0, seed=6)], dpi=100, size=(5.5, 2.6))
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "scan.tif"
+    tifffile.imwrite(src, scan.pixels, photometric="rgb", iccprofile=icc, resolution=(100, 100),
+                     resolutionunit="INCH")
+    assert main(["split", str(src), "-o", str(tmp_path / "out")]) == 0
+    outs = sorted((tmp_path / "out").iterdir())
+    assert [o.name for o in outs] == ["scan_1.tif", "scan_2.tif"]
+    for o in outs:
+        im = load_image(o)
+        assert im.pixels.dtype == np.uint16 and im.icc_profile == icc
+        assert read_dpi(o) == pytest.approx((100, 100))
+    png = tmp_path / "p"
+    assert main(["split", str(src), "-o", str(png), "--format", "png"]) == 0
+    assert read_dpi(png / "scan_1.png") == pytest.approx((100, 100), abs=0.1)
+
+    blank = tmp_path / "blank.png"
+    import cv2
+
+    cv2.imwrite(str(blank), np.full((300, 400, 3), 235, np.uint8))
+    assert main(["split", str(blank), "-o", str(tmp_path / "b")]) == 2
+    assert main(["split", str(blank), str(src), "-o", str(tmp_path / "c")]) == 1

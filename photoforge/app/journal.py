@@ -456,10 +456,10 @@ def describe(status: Status) -> Iterable[str]:
            f"{c[RUNNING]} in progress when it stopped, {c[PENDING]} not started")
     if status.failures:
         yield "failures:"
-        for source, output, error, attempts in status.failures:
+        for source, _output, error, attempts in status.failures:
             text = error if source in error else f"{source}: {error}"
             yield f"  {text} (attempts: {attempts})"
     if status.running:
         yield "in progress when it stopped (redone by --resume):"
-        for source, output in status.running:
+        for source, _output in status.running:
             yield f"  {source}"

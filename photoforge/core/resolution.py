@@ -43,7 +43,7 @@ def read_dpi(path: str | os.PathLike[str]) -> tuple[float, float] | None:
             dpi = im.info.get("dpi")
         if dpi and float(dpi[0]) > 1 and float(dpi[1]) > 1:  # JFIF aspect-only files say (1, 1)
             return float(dpi[0]), float(dpi[1])
-    except Exception:
+    except Exception:  # noqa: BLE001 - resolution is optional: an unreadable header means none
         return None
     return None
 

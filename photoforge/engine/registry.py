@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from photoforge.engine.adapters import (Adapter, ArbitraryStyle, Kind, MultiStyle, Rgb, RgbLevel,
-                                        StylePredictor)
+from photoforge.engine.adapters import (Adapter, ArbitraryStyle, Kind, MultiStyle, ProbabilityMap, Rgb,
+                                        RgbLevel, StylePredictor)
 
 
 class UnknownModelError(KeyError):
@@ -229,6 +229,18 @@ MODELS: tuple[ModelDescriptor, ...] = (
         auto_skip=_QDQ_SKIP),
 )
 
+# The project's own network (training/, photoforge/models/damage_seg.json is its card);
+# restore's `--detector learned|both` run it. Trained here, so no pack: the file ships.
+MODELS += (
+    ModelDescriptor(
+        id="damage-seg", task="damage", title="Learned damage detector",
+        description="PhotoForge's own segmentation network for cracks, scratches, dust and stains "
+                    "(246k parameters, trained on synthetic damage over public photos).",
+        speed="fast", licence="MIT",
+        source=ShippedFile("models/damage_seg.onnx",
+                           "eaa17afa12a6d9bec26e2e56c85357153b9f1bd4f6fe3f87c594fd3059799cd6"),
+        adapter=ProbabilityMap(), size_multiple=16, context=108, memory_per_pixel=600),
+)
 BUILT_IN_BY_ID = {m.id: m for m in MODELS}
 if len(BUILT_IN_BY_ID) != len(MODELS):
     raise RuntimeError("duplicate model id in the registry")

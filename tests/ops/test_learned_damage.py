@@ -36,3 +36,15 @@ def test_more_sensitivity_never_finds_less():
 def test_an_unknown_detector_is_refused_by_name():
     with pytest.raises(ValueError, match="learned, classical, both"):
         find_damage_mask(np.zeros((8, 8, 3), np.uint8), detector="magic")
+
+
+def test_the_shipped_detector_runs_through_the_engine_and_sees_16_bit_as_8_bit(photo):
+    from photoforge.ops.learned_damage import damage_probability
+
+    pixels = np.ascontiguousarray(photo[:200, :240])
+    prob = damage_probability(pixels, device="cpu")
+    assert prob.shape == (200, 240) and prob.dtype == np.float32
+    assert 0.0 <= prob.min() and prob.max() <= 1.0
+    deep = damage_probability(pixels.astype(np.uint16) * 257, device="cpu")
+    np.testing.assert_allclose(deep, prob, atol=1e-5)
+    assert find_damage_mask(pixels, detector="learned", device="cpu").shape == (200, 240)

@@ -510,7 +510,7 @@ def _run_jobs(args, jobs, process, check=None, options=None) -> int:
         _say(f"{job.source} → {job.target}")
     if len(jobs) > 1:
         _say(report.summary())
-        if report.failures:
+        if report.failures and not report.stopped:  # a stop was said once, with its cause
             _say("failures:")
             for line in report.failure_lines():
                 _say(line)

@@ -371,6 +371,6 @@ def run_batch(jobs: list[Job], process, *, progress, overwrite: bool = False, fm
         if outcome.model_failure:  # said once; the rest would fail the same way
             report.stopped = outcome.error
             report.failures.extend((left, "not processed: " + outcome.error) for left in jobs[n + 1:])
-            say(f"stopped: {len(jobs) - n - 1} image{'s' * (len(jobs) - n - 1 != 1)} not processed")
+            say(f"stopped: {len(jobs) - n} image{'s' * (len(jobs) - n != 1)} not processed")
             break
     return report

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QFile
                                QRadioButton,
                                QSlider, QSpinBox, QWidget)
 
+from photoforge.ui.pyramid import to_display
 from photoforge.ui.actions import ActionPanel, Job
 
 THUMB = 72
@@ -32,13 +33,6 @@ def _pixmap(rgb: np.ndarray, size: int) -> QPixmap:
     image = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
     return QPixmap.fromImage(image).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.SmoothTransformation)
-
-
-def _display_rgb(pixels: np.ndarray) -> np.ndarray:
-    """Any H×W×C uint8/uint16 → 8-bit RGB for the screen."""
-    if pixels.dtype == np.uint16:
-        pixels = (pixels >> 8).astype(np.uint8)
-    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
 
 
 class StylePanel(ActionPanel):
@@ -196,7 +190,7 @@ class StylePanel(ActionPanel):
         self.pictures = [*self.pictures[:1], entry] if second and self.pictures else [entry]
         names = " + ".join(Path(p).name for p, _ in self.pictures)
         self.picture_label.setText(names)
-        self.picture_thumb.setPixmap(_pixmap(_display_rgb(self.pictures[0][1]), THUMB))
+        self.picture_thumb.setPixmap(_pixmap(to_display(self.pictures[0][1]), THUMB))
         self.picture_mode.setChecked(True)
         self._options_changed()
 
@@ -318,7 +312,7 @@ class StylePanel(ActionPanel):
             part = (int(y0 * f_y), max(int(y0 * f_y) + 1, round(y1 * f_y)),
                     int(x0 * f_x), max(int(x0 * f_x) + 1, round(x1 * f_x)))
             out = finish(view, shown, options, region=part, progress=progress.sub(0.8, 1.0))
-            return (pixels, key, base), _display_rgb(out), region, new
+            return (pixels, key, base), to_display(out), region, new
 
         def land(outcome) -> None:
             prepared, rgb, shown_region, new = outcome

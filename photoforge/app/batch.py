@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".mpo",
-                  ".jp2", ".j2k", ".j2c", ".jpf", ".tga", ".psd", ".qoi", ".pcx"}
+                  ".jp2", ".j2k", ".j2c", ".jpf", ".tga", ".psd", ".qoi", ".pcx",
+                  ".ppm", ".pgm", ".pnm"}
 _SAVE_SUFFIX = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "tiff": ".tif",
                 "webp": ".webp", "bmp": ".bmp", "jp2": ".jp2"}
 _KEEP = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".jp2", ".j2k"}

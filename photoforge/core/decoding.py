@@ -61,8 +61,11 @@ def _pixels_from_pillow(path: Path, im: Image.Image, icc: bytes | None, notices:
         im, icc = _lab_to_rgb(im), _srgb().tobytes()
         mode = "RGB"
         notices.append(f"'{path}' holds CIE L*a*b* colour; it was converted to sRGB")
-    elif mode in ("I;16", "I;16L", "I;16B"):  # 16-bit grey (JPEG 2000)
-        values = np.array(im).astype(np.uint16, copy=False)
+    elif mode in ("I;16", "I;16L", "I;16B", "I"):  # 16-bit grey (JPEG 2000, plain PGM)
+        values = np.array(im)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise _load_error(path, "grey values outside 0–65535")
+        values = values.astype(np.uint16, copy=False)
         return values.reshape(values.shape[0], values.shape[1], 1), None, icc
     keyed = "transparency" in im.info  # palette/colour-key transparency becomes real alpha
     palette_alpha = mode == "P" and im.palette is not None and im.palette.mode == "RGBA"

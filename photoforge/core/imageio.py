@@ -23,6 +23,8 @@ from .decoding import ImageLoadError  # noqa: F401 - part of this module's inter
 from .decoding import (_ORIENTATION, _XMP_ORIENTATION, _check_size, _finish, _load_error, _Meta, _pixels_from_pillow, _valid_icc)
 from .image import ImageData
 from .png_stream import write_png
+from .pnm import MAGICS as _PNM_MAGICS
+from .pnm import load_pnm
 from .tiff_io import load_tiff, write_tiff
 
 DEFAULT_MAX_PIXELS = 300_000_000
@@ -35,9 +37,10 @@ _SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".jpe": "jpg", ".tif"
 # a documented reduction) and that archives and scanning workflows hand over. PSD gives its
 # flattened composite; JPEG 2000 16-bit colour is reduced to 8 bits by Pillow.
 _LOADABLE = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "BMP": "BMP", "GIF": "GIF",
-             "JPEG2000": "JPEG2000", "TGA": "TGA", "PSD": "PSD", "QOI": "QOI", "PCX": "PCX"}
+             "JPEG2000": "JPEG2000", "TGA": "TGA", "PSD": "PSD", "QOI": "QOI", "PCX": "PCX",
+             "PPM": "PNM"}  # the plain (ASCII) and bitmap Netpbm variants; P5/P6 go to pnm.py
 _SIGNATURELESS = {"TGA": (".tga", ".icb", ".vda", ".vst"), "PCX": (".pcx",)}  # trusted by name only
-_LOADABLE_TEXT = "JPEG, PNG, TIFF, WebP, BMP, GIF, JPEG 2000, TGA, PSD, QOI, PCX"
+_LOADABLE_TEXT = "JPEG, PNG, TIFF, WebP, BMP, GIF, JPEG 2000, TGA, PSD, QOI, PCX, PPM/PGM"
 
 
 class ImageSaveError(Exception):
@@ -92,6 +95,9 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
             head = _head(path, 32)
             if head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
                 return load_tiff(path, max_pixels)
+            if head[:2] in _PNM_MAGICS:
+                pixels, notices = load_pnm(path, max_pixels)
+                return _finish(pixels, None, None, None, None, "PNM", notices)
             return _load_pillow(path, head, max_pixels)
     except ImageLoadError:
         raise

@@ -747,12 +747,12 @@ def test_text_file(tmp_path):
 def test_unknown_binary(tmp_path):
     (tmp_path / "blob.png").write_bytes(bytes(range(256)) * 4)
     expect_load_error(tmp_path / "blob.png", "not a recognised image format (supported: JPEG, PNG, TIFF, WebP, BMP, GIF, "
-                                              "JPEG 2000, TGA, PSD, QOI, PCX)")
+                                              "JPEG 2000, TGA, PSD, QOI, PCX, PPM/PGM)")
 
 
 def test_recognised_but_unsupported_format(tmp_path):
-    Image.fromarray(blocks()).save(tmp_path / "x.ppm")
-    expect_load_error(tmp_path / "x.ppm", "PPM images are not supported")
+    Image.fromarray(blocks()).save(tmp_path / "x.ico")
+    expect_load_error(tmp_path / "x.ico", "ICO images are not supported")
 
 
 def test_decompression_bomb_checked_from_header(tmp_path):

@@ -160,6 +160,9 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
     user = mask > 0
     if not user.any():
         raise MaskProblem("the mask is empty: paint over what should be removed first")
+    if user.all():  # every method rebuilds from pixels it can see; a fallback would invent a photo
+        raise MaskProblem("the mask covers the whole photo, so nothing is left to fill it from: "
+                          "erase the mask over what should stay")
     exclude = None if exclude is None else np.asarray(exclude) != 0
     sample = None if sample is None else np.asarray(sample) != 0
     sample_box = None
@@ -218,6 +221,10 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
                 result = fill(work, own, exclude=no_source, seed=options.seed, progress=sub,
                               sample=None if sample is None else sample[y0:y1, x0:x1])
             except ValueError as error:  # all of it within the grown mask of this part or another
+                if "nothing outside the hole" in str(error):
+                    raise MaskProblem("the mask, grown by the fill's margin, and the exclude area leave "
+                                      "nothing of the photo to fill from: erase the mask over what "
+                                      "should stay") from None
                 if "sampling area" not in str(error):
                     raise
                 raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask "

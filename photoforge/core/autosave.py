@@ -505,7 +505,8 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
             if i < index:
                 if isinstance(step, ReplaceStep):
                     s = step.after
-                    now.update(image=s.pixels, alpha=s.alpha, mask=s.mask, **dict.fromkeys(AREAS), **s.areas)
+                    now.update({"image": s.pixels, "alpha": s.alpha, "mask": s.mask,
+                                **dict.fromkeys(AREAS), **s.areas})
                     meta, owned = dict(s.meta), set()
                 else:
                     for p in step.patches:

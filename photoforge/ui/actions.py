@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGridLayout, QInputDialog, QLabel, QMessageBox, QPushButton,
+                               QFormLayout, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QMessageBox, QPushButton,
                                QSlider, QVBoxLayout, QWidget)
 
 from photoforge.engine.progress import Progress
@@ -198,13 +198,19 @@ class InpaintPanel(ActionPanel):
             self.target_buttons.addButton(button)
             grid.addWidget(button, 1, column)
         self.target_buttons.buttonToggled.connect(lambda button, on: on and self._target_changed())
+        legend = QLabel("Green: the fill copies only from there (none painted: from around the "
+                        "hole). Violet stripes: never copied from.")
+        legend.setWordWrap(True)
+        grid.addWidget(legend, 2, 0, 1, 3)
         self.clear_buttons = {}
-        for column, (key, text) in enumerate((("sample", "Clear sampling"), ("exclude", "Clear exclude"))):
+        row = QHBoxLayout()
+        for key, text in (("sample", "Clear sampling area"), ("exclude", "Clear exclude area")):
             button = QPushButton(text)
             button.setToolTip(f"Empty the {'sampling' if key == 'sample' else 'exclude'} area (undoable)")
             button.clicked.connect(lambda checked=False, k=key: self.clear_area(k))
             self.clear_buttons[key] = button
-            grid.addWidget(button, 2, column * 2, 1, 1 + column)
+            row.addWidget(button)
+        grid.addLayout(row, 3, 0, 1, 3)
         return box
 
     @property
@@ -228,11 +234,14 @@ class InpaintPanel(ActionPanel):
         self._apply_target()
 
     def _apply_target(self) -> None:
-        """The canvas paints the chosen layer only while this panel is the open one."""
+        """The canvas shows the areas, and paints the chosen layer, only while this panel is
+        the open one with a method that uses them (as Photoshop's fill workspace does)."""
         if self.window is not None:
+            canvas = self.window.canvas
             shown = self.window.action_box.currentWidget() is self
-            self.window.canvas.paint_layer = self.target if shown else "mask"
-            self.window.canvas.viewport().update()
+            canvas.paint_layer = self.target if shown else "mask"
+            canvas.show_areas = shown and self.method.currentData() in self.AREA_METHODS
+            canvas.viewport().update()
 
     def attach(self, window) -> None:
         self.window = window

@@ -16,8 +16,10 @@ from photoforge.ui.pyramid import TILE, Pyramid
 ZOOM_MIN, ZOOM_MAX = 1 / 128, 32.0
 _CACHE_TILES = 600  # ≈ 150 MB of 256² RGB tiles at most
 # Fixed colours, apart from the mask's (red, or cyan on a red photo): Photoshop's green for
-# where the fill may sample, and a violet for what it must never copy.
+# where the fill may sample, and a violet for what it must never copy, hatched so that it
+# still reads as "not this" where it meets a mask of a near colour.
 AREA_COLOURS = {"sample": QColor(40, 200, 70), "exclude": QColor(150, 60, 255)}
+HATCHED = ("exclude",)
 
 
 def contrasting_colour(pixels: np.ndarray, colour: QColor) -> QColor:
@@ -82,6 +84,7 @@ class Canvas(QAbstractScrollArea):
         self.mask_opacity = 0.5
         self.show_mask = True  # the mask and the areas
         self.paint_layer = "mask"  # what brush and eraser paint: "mask" or an area (history.AREAS)
+        self.show_areas = True  # off while no tool that uses them is open (the Inpaint panel's fill)
         self._stroke = None
         self._last_point: QPointF | None = None
         self._pan_anchor = None
@@ -305,7 +308,7 @@ class Canvas(QAbstractScrollArea):
             return hit[1]
         arr = pyramid.tile(level, ty, tx)
         if kind in ("mask", *AREA_COLOURS):
-            arr = self._colour_mask(arr, AREA_COLOURS.get(kind, self.mask_color))
+            arr = self._colour_mask(arr, AREA_COLOURS.get(kind, self.mask_color), kind in HATCHED)
             qimg = QImage(arr.data, arr.shape[1], arr.shape[0], arr.strides[0], QImage.Format.Format_RGBA8888)
         else:
             qimg = _qimage_rgb(arr)
@@ -314,10 +317,14 @@ class Canvas(QAbstractScrollArea):
             self._tiles.popitem(last=False)
         return qimg
 
-    def _colour_mask(self, mask: np.ndarray, c: QColor) -> np.ndarray:
+    def _colour_mask(self, mask: np.ndarray, c: QColor, hatched: bool = False) -> np.ndarray:
         out = np.empty(mask.shape + (4,), np.uint8)
         out[..., 0], out[..., 1], out[..., 2] = c.red(), c.green(), c.blue()
-        out[..., 3] = (mask.astype(np.uint16) * int(self.mask_opacity * 255) // 255).astype(np.uint8)
+        alpha = mask.astype(np.uint16) * int(self.mask_opacity * 255) // 255
+        if hatched:  # diagonal stripes 4 px wide; tiles start at multiples of 8, so they join up
+            y, x = np.ogrid[:mask.shape[0], :mask.shape[1]]
+            alpha = np.where((x + y) // 4 % 2 == 0, np.minimum(alpha * 2, 255), alpha // 3)
+        out[..., 3] = alpha.astype(np.uint8)
         return out
 
     def set_mask_style(self, color: QColor | None = None, opacity: float | None = None,
@@ -401,7 +408,7 @@ class Canvas(QAbstractScrollArea):
                     painter.drawText(target.topLeft() + QPointF(8, 18), "Preview")
         if self.show_mask and self.mask_pyramid is not None and not self.show_before:
             # the areas under the mask: where they overlap it, the mask is what gets filled
-            overlays = [*self.area_pyramids.items(), ("mask", self.mask_pyramid)]
+            overlays = [*(self.area_pyramids.items() if self.show_areas else ()), ("mask", self.mask_pyramid)]
             if self.side_by_side and before is not None:  # on the "after" half only
                 half = QRect(self.viewport().width() // 2, 0, self.viewport().width(), self.viewport().height())
                 painter.save()

@@ -71,9 +71,9 @@ def test_the_area_brushes_show_with_the_fill_and_paint_their_own_layers(window, 
     window.open_path(photo_file)
     panel = inpaint_panel(window)
     panel.method.setCurrentIndex(panel.method.findData("quick"))
-    assert panel.areas_box.isHidden() and window.canvas.paint_layer == "mask"
+    assert panel.areas_box.isHidden() and window.canvas.paint_layer == "mask" and not window.canvas.show_areas
     panel.method.setCurrentIndex(panel.method.findData("fill"))
-    assert not panel.areas_box.isHidden()
+    assert not panel.areas_box.isHidden() and window.canvas.show_areas
     window.select_tool("hand")
     choose(panel, "exclude")
     assert window.canvas.paint_layer == "exclude" and window.canvas.tool == "brush"
@@ -89,9 +89,9 @@ def test_the_area_brushes_show_with_the_fill_and_paint_their_own_layers(window, 
     assert doc.history.labels[-1] == "Erase exclude area"
     # Another panel: the brush paints the mask again, and the area comes back with the panel.
     window.show_action_panel("Restore")
-    assert window.canvas.paint_layer == "mask"
+    assert window.canvas.paint_layer == "mask" and not window.canvas.show_areas
     inpaint_panel(window)
-    assert window.canvas.paint_layer == "exclude"
+    assert window.canvas.paint_layer == "exclude" and window.canvas.show_areas
     panel.method.setCurrentIndex(panel.method.findData("quick"))  # ignores the areas: back to the mask
     assert window.canvas.paint_layer == "mask" and panel.target == "mask"
 
@@ -219,3 +219,33 @@ def test_a_project_keeps_the_areas_and_their_history(window, photo_file, tmp_pat
     window.undo_action.trigger()
     assert loaded.areas["exclude"].max() == 0
     np.testing.assert_array_equal(loaded.areas["sample"], sample)
+
+
+def test_each_area_has_its_own_overlay_shown_with_the_fill_only(window, tmp_path):
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+
+    path = tmp_path / "grey.png"
+    save_image(ImageData(np.full((96, 128, 3), 128, np.uint8)), path)
+    window.open_path(path)
+    panel = inpaint_panel(window)
+    panel.method.setCurrentIndex(panel.method.findData("fill"))
+    doc, canvas = window.document, window.canvas
+    canvas.set_zoom(2.0)
+    paint_rect(doc, "mask", 10, 40, 10, 40)
+    paint_rect(doc, "sample", 10, 40, 50, 80)
+    paint_rect(doc, "exclude", 50, 90, 50, 90)
+
+    def seen(y0, y1, x0, x1) -> np.ndarray:
+        """The view's mean colour over an image rectangle."""
+        image = canvas.viewport().grab().toImage()
+        a, b = view_point(canvas, x0, y0), view_point(canvas, x1, y1)
+        return np.array([[image.pixelColor(x, y).getRgb()[:3] for x in range(a.x(), b.x(), 3)]
+                         for y in range(a.y(), b.y(), 3)]).reshape(-1, 3).mean(axis=0)
+    mask, sample, exclude = seen(15, 35, 15, 35), seen(15, 35, 55, 75), seen(55, 85, 55, 85)
+    assert mask[0] > mask[1] + 40 and mask[0] > mask[2] + 40  # red
+    assert sample[1] > sample[0] + 40 and sample[1] > sample[2] + 20  # green
+    assert exclude[2] > exclude[1] + 30 and exclude[0] > exclude[1]  # violet
+    window.show_action_panel("Restore")  # the fill's areas are not the restore's business
+    np.testing.assert_allclose(seen(15, 35, 55, 75), 128, atol=2)
+    assert seen(15, 35, 15, 35)[0] > 170  # the mask stays

@@ -730,21 +730,13 @@ def _cmd_inpaint(args) -> int:
                            for path in (args.sample_mask, args.exclude_mask))
     except (ImageLoadError, ImageSaveError, MaskError) as error:
         raise UsageError(str(error)) from None
-    if args.method in ("auto", "fill") and mask.min() > 0:
-        raise UsageError(f"{args.mask}: the mask covers the whole image, so nothing is left to fill "
-                         "it from; paint only what should go, or use --method quick")
     bar = TextBar(Path(args.image).name)
     try:
         result = inpaint(image, mask, InpaintOptions(method=args.method, device=args.device), Progress(bar),
                          sample=sample, exclude=exclude)
-    except MaskProblem as error:
+    except MaskProblem as error:  # a whole-photo mask among them: refused before any work
         where = args.sample_mask if "sampling" in str(error) else args.mask
         raise UsageError(f"{where}: {error}") from None
-    except ValueError as error:
-        if "nothing outside the hole" not in str(error):
-            raise
-        raise UsageError(f"{args.mask}: the mask, grown to cover edges, leaves nothing of the image to "
-                         "fill it from; paint only what should go, or use --method quick") from None
     finally:
         bar.close()
     save_image(result, args.output, format=args.format, quality=args.quality, overwrite=args.overwrite,

@@ -1,4 +1,4 @@
-"""Autosave and crash recovery: the open document, its mask and its history, kept in the
+"""Autosave and crash recovery: the open document, its mask, areas and history, kept in the
 user data dir under sessions/<id>/ while the app runs.
 
 A session is a folder of small zips in the project format's terms (project.py: .npy
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .document import META_FIELDS, Document, safe_file_name
-from .history import History, Patch, PatchStep, ReplaceStep
+from .document import LAYERS, META_FIELDS, STROKE_LABELS, Document, safe_file_name
+from .history import AREAS, History, Patch, PatchStep, ReplaceStep
 from .image import ImageData
 # Private on purpose: a session is a project spread over files, not a second format.
 from .project import SUFFIX, _DAMAGE, ProjectError, _base_state, _check_layout, _Reader, _Writer
@@ -203,13 +203,13 @@ class Autosaver:
         return _Part(file, frozenset(writer.refs))
 
     def _write_base(self, pending: list[Patch]) -> None:
-        mask = None
-        if pending:  # the base is from before the open stroke too
-            mask = self.doc.mask.copy()
-            for p in pending:
-                mask[p.y0:p.y0 + p.before.shape[0], p.x0:p.x0 + p.before.shape[1]] = p.before
-        pixels, alpha, mask, meta = _base_state(self.doc, mask)
-        self._base = self._zip("b", lambda w: w._state("base", pixels, alpha, mask, meta))
+        layers = {}
+        for p in pending:  # the base is from before the open stroke too
+            if p.target not in layers:
+                layers[p.target] = self.doc.layer(p.target).copy()
+            layers[p.target][p.y0:p.y0 + p.before.shape[0], p.x0:p.x0 + p.before.shape[1]] = p.before
+        base = _base_state(self.doc, layers)
+        self._base = self._zip("b", lambda w: w._state("base", *base))
         self._base_pruned = self.doc.history.pruned_count
 
     def _write_step(self, index: int) -> _Part:
@@ -488,7 +488,7 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
     m = reader.manifest
     h = m["history"]
     reader.check_budget([m["original"]], h["steps"] + ([m["pending"]] if m["pending"] else []))
-    pixels, alpha, mask, meta = reader.state(m["original"], share=True)
+    pixels, alpha, mask, meta, areas = reader.state(m["original"], share=True)
     steps, index = h["steps"], h["index"]
     clean = h["clean"]
     if not isinstance(index, int) or not 0 <= index <= len(steps):
@@ -496,7 +496,7 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
     _check_layout(reader, steps, index, _layout_at(reader, steps, index))
     # Replay the steps up to the position to get the current state; a patch copies its
     # target the first time it writes into it, never the image per step.
-    now = {"image": pixels, "alpha": alpha, "mask": mask}
+    now = {"image": pixels, "alpha": alpha, "mask": mask, **dict.fromkeys(AREAS), **areas}
     owned: set[str] = set()
 
     def replayed():
@@ -505,12 +505,15 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
             if i < index:
                 if isinstance(step, ReplaceStep):
                     s = step.after
-                    now.update(image=s.pixels, alpha=s.alpha, mask=s.mask)
+                    now.update({"image": s.pixels, "alpha": s.alpha, "mask": s.mask,
+                                **dict.fromkeys(AREAS), **s.areas})
                     meta, owned = dict(s.meta), set()
                 else:
                     for p in step.patches:
                         if p.target not in owned:
-                            now[p.target], owned = np.array(now[p.target]), owned | {p.target}
+                            was = now[p.target]
+                            now[p.target] = np.zeros_like(now["mask"]) if was is None else np.array(was)
+                            owned.add(p.target)
                         now[p.target][p.y0:p.y0 + p.after.shape[0], p.x0:p.x0 + p.after.shape[1]] = p.after
             yield step
     history.restore(replayed(), index, clean, h["pruned_count"])
@@ -520,6 +523,7 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
     doc = Document(image, None, history, source_name=m.get("source_name") or m["source_path"],
                    project_path=_project_hint(m.get("project_path")))
     doc.mask = np.array(now["mask"])
+    doc.areas.update({n: np.array(now[n]) for n in AREAS if now[n] is not None})
     if m["pending"] is not None:
         _apply_pending(reader, doc, m["pending"])
     return doc
@@ -529,18 +533,18 @@ def _apply_pending(reader: _SessionReader, doc: Document, entry: dict) -> None:
     patches = []
     for p in entry["patches"]:
         before, after = reader.array(p["before"]), reader.array(p["after"])
-        y0, x0 = p["y0"], p["x0"]
-        region = doc.mask[y0:y0 + before.shape[0], x0:x0 + before.shape[1]] \
-            if isinstance(y0, int) and isinstance(x0, int) and y0 >= 0 and x0 >= 0 else None
-        if p["target"] != "mask" or region is None or region.shape != before.shape \
+        y0, x0, target = p["y0"], p["x0"], p["target"]
+        region = doc.layer(target)[y0:y0 + before.shape[0], x0:x0 + before.shape[1]] \
+            if target in LAYERS and isinstance(y0, int) and isinstance(x0, int) and y0 >= 0 and x0 >= 0 else None
+        if region is None or region.shape != before.shape or (patches and target != patches[0].target) \
                 or not np.array_equal(region, before) or after.shape != before.shape:
             raise reader.fail("damaged session (the stroke being painted does not fit the mask)")
-        patches.append(Patch("mask", y0, x0, _frozen(before), _frozen(after)))
+        patches.append(Patch(target, y0, x0, _frozen(before), _frozen(after)))
     for p in patches:
-        doc.mask[p.y0:p.y0 + p.after.shape[0], p.x0:p.x0 + p.after.shape[1]] = p.after
+        doc.layer(p.target)[p.y0:p.y0 + p.after.shape[0], p.x0:p.x0 + p.after.shape[1]] = p.after
     if patches:
-        doc.history.push(PatchStep(entry["label"] if entry["label"] in ("Brush", "Eraser") else "Brush",
-                                   patches))
+        labels = STROKE_LABELS[patches[0].target]
+        doc.history.push(PatchStep(entry["label"] if entry["label"] in labels else labels[0], patches))
 
 
 def _layout_at(reader: _SessionReader, steps: list, index: int) -> tuple:

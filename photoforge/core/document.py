@@ -4,7 +4,9 @@ Images are immutable snapshots: every change installs a new ImageData whose arra
 read-only, so a worker still reading the previous image never sees it half-changed and
 History can keep the arrays without copying them. The mask, by contrast, is edited in
 place, because a brush dab must cost its own area and not a copy of the whole mask; a
-worker that needs the mask takes `doc.mask.copy()`.
+worker that needs the mask takes `doc.mask.copy()`. So are the content-aware fill's
+sampling and exclude areas (history.AREAS), masks of their own that the same brush paints;
+each is allocated when first painted, since most photos never use them.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .history import History, Patch, PatchStep, ReplaceStep, State
+from .history import AREAS, History, Patch, PatchStep, ReplaceStep, State
 from .image import ImageData
 from .imageio import DEFAULT_MAX_PIXELS, ImageSaveError, load_image, save_image
 
@@ -111,7 +113,11 @@ def safe_file_name(name: object) -> str | None:
     return name[:255]
 
 
-IMAGE, MASK = frozenset(("image",)), frozenset(("mask",))
+IMAGE = frozenset(("image",))
+LAYERS = ("mask", *AREAS)  # the H×W uint8 layers a brush paints
+# What a stroke on each layer is called in the history: (painting, erasing).
+STROKE_LABELS = {"mask": ("Brush", "Eraser"), "sample": ("Paint sampling area", "Erase sampling area"),
+                 "exclude": ("Paint exclude area", "Erase exclude area")}
 
 
 class Document:
@@ -124,6 +130,7 @@ class Document:
                  project_path: str | os.PathLike[str] | None = None) -> None:
         self.image = self._own(image)
         self.mask = np.zeros((image.height, image.width), np.uint8)
+        self.areas: dict[str, np.ndarray | None] = dict.fromkeys(AREAS)  # None until painted
         # The image file the user opened in this session: never replaced unless they ask.
         # A document read from a project or a recovered session has none, because a path
         # read from a file is only a hint (see display_name).
@@ -148,6 +155,20 @@ class Document:
     @property
     def width(self) -> int:
         return self.image.width
+
+    def layer(self, name: str) -> np.ndarray:
+        """The live array of "mask" or one of AREAS (an area is allocated, empty, on first use)."""
+        if name == "mask":
+            return self.mask
+        if name not in AREAS:
+            raise ValueError(f"no layer {name!r}; the layers are {LAYERS}")
+        if self.areas[name] is None:
+            self.areas[name] = np.zeros_like(self.mask)
+        return self.areas[name]
+
+    def painted_areas(self) -> dict[str, np.ndarray]:
+        """The areas holding any paint (live arrays: a worker takes copies)."""
+        return {name: a for name, a in self.areas.items() if a is not None and a.any()}
 
     @property
     def is_modified(self) -> bool:
@@ -181,32 +202,45 @@ class Document:
         return image.notices
 
     # ------------------------------------------------------------ whole-image changes
-    def apply_image(self, new: ImageData, label: str, new_mask: np.ndarray | None = None) -> bool:
+    def apply_image(self, new: ImageData, label: str, new_mask: np.ndarray | None = None,
+                    new_areas: dict[str, np.ndarray | None] | None = None) -> bool:
         """Install an op's result as one undo step; False if it changed nothing. The
         document takes ownership: `new`'s arrays become read-only. `new_mask` (the new
         image's size) changes the mask in the same step, e.g. clearing it after an inpaint,
-        or turning it with the photo; without it a resized photo's mask is scaled along."""
+        or turning it with the photo; without it a resized photo's mask is scaled along.
+        `new_areas` does the same for the areas (every one of AREAS, None = empty), e.g.
+        turning them with the photo."""
         self.finish_stroke()
         if new_mask is not None and new_mask.shape != new.pixels.shape[:2]:
             raise ValueError("new_mask must have the new image's size")
+        if new_areas is not None:
+            if set(new_areas) != set(AREAS) or any(a is not None and a.shape != new.pixels.shape[:2]
+                                                   for a in new_areas.values()):
+                raise ValueError(f"new_areas must give each of {AREAS}, None or of the new image's size")
+            new_areas = {n: None if a is None or not a.any() else np.asarray(a, np.uint8)
+                         for n, a in new_areas.items()}
         old, new = self.image, self._own(new)
         same_layout = (old.pixels.shape == new.pixels.shape and old.pixels.dtype == new.pixels.dtype
                        and (old.alpha is None) == (new.alpha is None)
                        and (old.alpha is None or old.alpha.dtype == new.alpha.dtype)
                        and all(getattr(old, f) == getattr(new, f) for f in META_FIELDS))
         if same_layout:
+            new_layers = {} if new_mask is None else {"mask": new_mask}
+            for name, area in (new_areas or {}).items():
+                if area is not None or self.areas[name] is not None:
+                    new_layers[name] = np.zeros_like(self.mask) if area is None else area
             patches = [p for p in (_diff_patch("image", old.pixels, new.pixels), old.alpha is not None
                                    and _diff_patch("alpha", old.alpha, new.alpha),
-                                   new_mask is not None and _diff_patch("mask", self.mask, new_mask)) if p]
+                                   *(_diff_patch(n, self.layer(n), a) for n, a in new_layers.items())) if p]
             if not patches:
                 return False
             self.image = new
             for p in patches:
-                if p.target == "mask":
-                    self.mask[p.y0:p.y0 + p.after.shape[0], p.x0:p.x0 + p.after.shape[1]] = p.after
+                if p.target in LAYERS:
+                    self.layer(p.target)[p.y0:p.y0 + p.after.shape[0], p.x0:p.x0 + p.after.shape[1]] = p.after
             self.history.push(PatchStep(label, patches))
-            layers = IMAGE | MASK if new_mask is not None else IMAGE
-            self._changed(functools.reduce(union, map(_patch_rect, patches)), layers)
+            self._changed(functools.reduce(union, map(_patch_rect, patches)),
+                          frozenset(("image", *new_layers)))
             return True
         if new_mask is not None:
             mask_before, self.mask = _frozen(self.mask), np.array(new_mask, np.uint8)
@@ -216,25 +250,36 @@ class Document:
         else:  # keep the user's mask, scaled with the image
             mask_before, self.mask = _frozen(self.mask), resize_nearest(self.mask, new.height, new.width)
             mask_after = _frozen_copy(self.mask)
+        areas_before = {n: _frozen_copy(a) for n, a in self.painted_areas().items()}
+        if new_areas is None:
+            same_size = new.pixels.shape[:2] == old.pixels.shape[:2]
+            new_areas = {n: areas_before.get(n) if same_size else None if n not in areas_before
+                         else resize_nearest(areas_before[n], new.height, new.width) for n in AREAS}
+        self.areas = {n: None if a is None else np.array(a) for n, a in new_areas.items()}
+        areas_after = {n: _frozen_copy(a) for n, a in self.painted_areas().items()}
         self.image = new
-        self.history.push(ReplaceStep(label, State(old.pixels, old.alpha, mask_before, self._meta(old)),
-                                      State(new.pixels, new.alpha, mask_after, self._meta(new))))
+        self.history.push(ReplaceStep(label, State(old.pixels, old.alpha, mask_before, self._meta(old), areas_before),
+                                      State(new.pixels, new.alpha, mask_after, self._meta(new), areas_after)))
         self._changed(None)
         return True
 
-    def apply_mask(self, new_mask: np.ndarray, label: str) -> bool:
-        """Install a whole-mask command's result as one step; False if nothing changed."""
+    def apply_mask(self, new_mask: np.ndarray, label: str, layer: str = "mask") -> bool:
+        """Install a whole-mask command's result (on the mask, or on one of AREAS, e.g.
+        clearing it) as one step; False if nothing changed."""
         self.finish_stroke()
         if new_mask.shape != self.mask.shape or new_mask.dtype != np.uint8:
             raise ValueError(f"the mask must be {self.mask.shape} uint8, not "
                              f"{new_mask.shape} {new_mask.dtype}")
-        patch = _diff_patch("mask", self.mask, new_mask)
+        if layer != "mask" and self.areas.get(layer, 0) is None and not new_mask.any():
+            return False  # clearing an area never painted
+        target = self.layer(layer)
+        patch = _diff_patch(layer, target, new_mask)
         if patch is None:
             return False
         y0, y1, x0, x1 = rect = _patch_rect(patch)
-        self.mask[y0:y1, x0:x1] = patch.after
+        target[y0:y1, x0:x1] = patch.after
         self.history.push(PatchStep(label, [patch]))
-        self._changed(rect, MASK)
+        self._changed(rect, frozenset((layer,)))
         return True
 
     def apply_region(self, y0: int, x0: int, pixels: np.ndarray, label: str) -> bool:
@@ -273,7 +318,7 @@ class Document:
                 data = self.history.peek(index)
                 if isinstance(data, State):
                     return replace(self.image, pixels=data.pixels, alpha=data.alpha, notices=[], **data.meta)
-                return _patched(self.image, [p for p in data if p[0] != "mask"])
+                return _patched(self.image, [p for p in data if p[0] not in LAYERS])
         return None
 
     def settle(self) -> None:
@@ -287,11 +332,11 @@ class Document:
         layers = set()
         for target, y0, x0, data in patches:
             h, w = data.shape[:2]
-            if target == "mask":
-                self.mask[y0:y0 + h, x0:x0 + w] = data
-            layers.add("mask" if target == "mask" else "image")
+            if target in LAYERS:
+                self.layer(target)[y0:y0 + h, x0:x0 + w] = data
+            layers.add(target if target in LAYERS else "image")
             rect = union(rect, (y0, y0 + h, x0, x0 + w))
-        self.image = self._own(_patched(self.image, [p for p in patches if p[0] != "mask"]))
+        self.image = self._own(_patched(self.image, [p for p in patches if p[0] not in LAYERS]))
         self._changed(rect, frozenset(layers))
 
     def restore_state(self, state: State) -> None:
@@ -300,14 +345,16 @@ class Document:
         self.image = self._own(replace(self.image, pixels=state.pixels, alpha=state.alpha,
                                        notices=[], **state.meta))
         self.mask = np.array(state.mask)  # History keeps its own copy read-only
+        self.areas = {n: None if n not in state.areas else np.array(state.areas[n]) for n in AREAS}
         self._changed(None)
 
     # ------------------------------------------------------------ brush
     def begin_stroke(self, erase: bool = False, opacity: float = 1.0,
-                     hardness: float = 0.8) -> "Stroke":
-        """Start one brush gesture on the mask (one undo step); ends any open one."""
+                     hardness: float = 0.8, layer: str = "mask") -> "Stroke":
+        """Start one brush gesture on the mask, or on one of AREAS (one undo step); ends
+        any open one."""
         self.finish_stroke()
-        self._stroke = Stroke(self, erase, opacity, hardness)
+        self._stroke = Stroke(self, erase, opacity, hardness, layer)
         return self._stroke
 
     @property
@@ -364,15 +411,18 @@ def dab_alpha(x: float, y: float, radius: float, hardness: float,
 
 
 class Stroke:
-    """One brush gesture on the mask. Within it, coverage = max(coverage, dab alpha), so
-    overlapping dabs never build up beyond `opacity`; the result is computed from the mask
-    as it was before the stroke (`base`). Both are kept per touched 64×64 tile only."""
+    """One brush gesture on the mask (or an area: `layer`). Within it, coverage =
+    max(coverage, dab alpha), so overlapping dabs never build up beyond `opacity`; the
+    result is computed from the layer as it was before the stroke (`base`). Both are kept
+    per touched 64×64 tile only."""
 
-    def __init__(self, doc: Document, erase: bool, opacity: float, hardness: float) -> None:
+    def __init__(self, doc: Document, erase: bool, opacity: float, hardness: float,
+                 layer: str = "mask") -> None:
         if not (0.0 <= opacity <= 1.0 and 0.0 <= hardness <= 1.0):
             raise ValueError(f"opacity and hardness must be within 0…1, not {opacity}, {hardness}")
         self.erase, self.opacity, self.hardness = bool(erase), float(opacity), float(hardness)
-        self._doc, self._mask = doc, doc.mask
+        self.layer = layer
+        self._doc, self._mask = doc, doc.layer(layer)
         self._base: dict[tuple[int, int], np.ndarray] = {}
         self._cover: dict[tuple[int, int], np.ndarray] = {}
         self._last: tuple[float, float, float] | None = None
@@ -411,7 +461,7 @@ class Stroke:
         return rect
 
     def _notify(self, rect: Rect) -> None:
-        self._doc._changed(rect, MASK)
+        self._doc._changed(rect, frozenset((self.layer,)))
 
     def end(self) -> bool:
         """Close the stroke as one undo step ("Brush"/"Eraser"); False if nothing changed."""
@@ -424,13 +474,13 @@ class Stroke:
 
     @property
     def label(self) -> str:
-        return "Eraser" if self.erase else "Brush"
+        return STROKE_LABELS[self.layer][self.erase]
 
     def patches(self) -> list[Patch]:
         """What the stroke has changed so far, as the step end() would push (touched tiles
         only, so this costs the stroke's area, not the mask's)."""
         return [p for y0, x0, base, now in self._tiles()
-                if (p := _diff_patch("mask", base, now, y0, x0)) is not None]
+                if (p := _diff_patch(self.layer, base, now, y0, x0)) is not None]
 
     def cancel(self) -> None:
         """Put the mask back as it was before the stroke; no undo step."""
@@ -441,7 +491,7 @@ class Stroke:
             now[...] = base
             rect = union(rect, (y0, y0 + base.shape[0], x0, x0 + base.shape[1]))
         if rect is not None:
-            self._doc._changed(rect, MASK)
+            self._notify(rect)
 
     def __enter__(self) -> "Stroke":
         return self
@@ -499,7 +549,7 @@ class CoverageStroke(Stroke):
         if not (0.0 <= opacity <= 1.0 and 0.0 <= hardness <= 1.0):
             raise ValueError(f"opacity and hardness must be within 0…1, not {opacity}, {hardness}")
         self.opacity, self.hardness, self.erase = float(opacity), float(hardness), False
-        self.shape = shape
+        self.layer, self.shape = "mask", shape
         self.rect: Rect | None = None
         self._cover: dict[tuple[int, int], np.ndarray] = {}
         self._last: tuple[float, float, float] | None = None

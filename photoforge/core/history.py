@@ -23,14 +23,16 @@ import numpy as np
 
 MiB = 1 << 20
 GiB = 1 << 30
-TARGETS = ("image", "alpha", "mask")
+# The fill's sampling and exclude areas: masks of their own, painted like the damage mask.
+AREAS = ("sample", "exclude")
+TARGETS = ("image", "alpha", "mask", *AREAS)
 
 
 @dataclass(frozen=True)
 class Patch:
     """A rectangle of one target whose top-left corner is (y0, x0)."""
 
-    target: str  # "image" | "alpha" | "mask"
+    target: str  # one of TARGETS
     y0: int
     x0: int
     before: np.ndarray
@@ -45,12 +47,15 @@ class Patch:
 
 @dataclass(frozen=True)
 class State:
-    """Everything a size-changing step replaces; `meta` holds ImageData metadata fields."""
+    """Everything a size-changing step replaces; `meta` holds ImageData metadata fields,
+    `areas` the non-empty ones of AREAS (an area left out is empty, so most states pay
+    nothing for them)."""
 
     pixels: np.ndarray
     alpha: np.ndarray | None
     mask: np.ndarray
     meta: dict = field(default_factory=dict)
+    areas: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,8 @@ class _Entry:
             self.meta = (dict(step.before.meta), dict(step.after.meta))
             self.states = tuple((_Slot(s.pixels), None if s.alpha is None else _Slot(s.alpha),
                                  _Slot(s.mask)) for s in (step.before, step.after))
+            self.areas = tuple({name: _Slot(a) for name, a in s.areas.items()}
+                               for s in (step.before, step.after))
         else:
             self.patches = [(p.target, p.y0, p.x0, _Slot(p.before), _Slot(p.after))
                             for p in step.patches]
@@ -132,6 +139,7 @@ class _Entry:
     def slots(self) -> Iterator[_Slot]:
         if self.replace:
             yield from (s for state in self.states for s in state if s is not None)
+            yield from (s for areas in self.areas for s in areas.values())
         else:
             for *_, before, after in self.patches:
                 yield before
@@ -148,10 +156,14 @@ class _Entry:
     def data(self, forward: bool) -> State | list[tuple[str, int, int, np.ndarray]]:
         """What applying the step writes, in the order to write it."""
         if self.replace:
-            pixels, alpha, mask = (None if s is None else s.load() for s in self.states[forward])
-            return State(pixels, alpha, mask, dict(self.meta[forward]))
+            return self.state(forward)
         order = self.patches if forward else reversed(self.patches)
         return [(t, y, x, (after if forward else before).load()) for t, y, x, before, after in order]
+
+    def state(self, after: bool) -> State:
+        pixels, alpha, mask = (None if s is None else s.load() for s in self.states[after])
+        return State(pixels, alpha, mask, dict(self.meta[after]),
+                     {name: s.load() for name, s in self.areas[after].items()})
 
     def apply(self, target: Target, forward: bool) -> None:
         data = self.data(forward)  # read it all first: a failed read changes nothing
@@ -194,7 +206,7 @@ class History:
         return len(self._entries)
 
     def step_targets(self, index: int) -> frozenset[str]:
-        """Which of "image", "alpha", "mask" step `index` (0 = oldest) changes."""
+        """Which of TARGETS step `index` (0 = oldest) changes."""
         return self._entries[index].targets
 
     def step_id(self, index: int) -> int:
@@ -212,9 +224,7 @@ class History:
         project one step at a time."""
         entry = self._entries[index]
         if entry.replace:
-            before, after = (State(*(None if s is None else s.load() for s in slots), dict(meta))
-                             for slots, meta in zip(entry.states, entry.meta))
-            return ReplaceStep(entry.label, before, after)
+            return ReplaceStep(entry.label, entry.state(False), entry.state(True))
         return PatchStep(entry.label, [Patch(t, y, x, b.load(), a.load())
                                        for t, y, x, b, a in entry.patches])
 

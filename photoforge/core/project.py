@@ -1,4 +1,5 @@
-"""Project files (.pforge): a document with its mask and its whole undo history.
+"""Project files (.pforge): a document with its mask, the fill's sampling and exclude
+areas, and its whole undo history.
 
 A project is a zip: `manifest.json` (written last, read first) describes everything and
 names the members holding the arrays, one `.npy` each. Pixels are stored, not deflated:
@@ -27,13 +28,15 @@ import numpy as np
 
 from .atomic import atomic_write
 from .document import META_FIELDS, Document
-from .history import TARGETS, History, Patch, PatchStep, ReplaceStep, State
+from .history import AREAS, TARGETS, History, Patch, PatchStep, ReplaceStep, State
 from .image import ImageData
 from .imageio import DEFAULT_MAX_PIXELS
 
 SUFFIX = ".pforge"
 FORMAT = "photoforge-project"
-VERSION = 1
+# 2 added the areas (a state's "areas", patches of AREAS). A project without them is
+# written as 1, which every PhotoForge reads.
+VERSION = 2
 MANIFEST = "manifest.json"
 MAX_MANIFEST = 64 << 20  # a manifest holds labels and metadata; more than this is not one
 _DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
@@ -81,6 +84,7 @@ class _Writer:
         # very array of the last size change's "after" (and the original of the first's
         # "before"): such an array is written once and named twice.
         self.written: list[tuple[np.ndarray, str]] = []
+        self.uses_areas = False
 
     def write(self) -> None:
         doc, history = self.doc, self.doc.history
@@ -90,7 +94,7 @@ class _Writer:
             # that Save writes to (a crafted project could name any image on the disk).
             "source_path": None, "source_name": doc.source_name,
             "current": self._state("current", doc.image.pixels, doc.image.alpha, doc.mask,
-                                   {f: getattr(doc.image, f) for f in META_FIELDS}),
+                                   {f: getattr(doc.image, f) for f in META_FIELDS}, doc.painted_areas()),
             "original": self._original(),
             # the state being written is the saved one
             "history": {"index": history.index, "clean": history.index,
@@ -98,12 +102,12 @@ class _Writer:
                         "steps": [self._step(i) for i in range(len(history))]},
         }
         manifest["blobs"] = self.blobs
+        manifest["version"] = VERSION if self.uses_areas else 1
         with self.zf.open(MANIFEST, "w") as out:
             out.write(json.dumps(manifest, indent=1).encode())
 
     def _original(self) -> dict:
-        pixels, alpha, mask, meta = _base_state(self.doc)
-        return self._state("original", pixels, alpha, mask, meta)
+        return self._state("original", *_base_state(self.doc))
 
     def _step(self, i: int) -> dict:
         step = self.doc.history.step(i)
@@ -111,16 +115,19 @@ class _Writer:
             return {"label": step.label, "kind": "replace",
                     "before": self._state(f"steps/{i}/before", *_fields(step.before)),
                     "after": self._state(f"steps/{i}/after", *_fields(step.after))}
+        self.uses_areas |= any(p.target in AREAS for p in step.patches)
         return {"label": step.label, "kind": "patches", "patches": [
             {"target": p.target, "y0": p.y0, "x0": p.x0,
-             "before": self._array(f"steps/{i}/{n}-before", p.before, p.target == "mask"),
-             "after": self._array(f"steps/{i}/{n}-after", p.after, p.target == "mask")}
+             "before": self._array(f"steps/{i}/{n}-before", p.before, p.target not in ("image", "alpha")),
+             "after": self._array(f"steps/{i}/{n}-after", p.after, p.target not in ("image", "alpha"))}
             for n, p in enumerate(step.patches)]}
 
-    def _state(self, prefix: str, pixels, alpha, mask, meta: dict) -> dict:
+    def _state(self, prefix: str, pixels, alpha, mask, meta: dict, areas: dict | None = None) -> dict:
+        self.uses_areas |= bool(areas)
         return {"pixels": self._shared(f"{prefix}/pixels", pixels),
                 "alpha": None if alpha is None else self._shared(f"{prefix}/alpha", alpha),
                 "mask": self._array(f"{prefix}/mask", mask, deflate=True),
+                "areas": {n: self._array(f"{prefix}/{n}", a, deflate=True) for n, a in (areas or {}).items()},
                 "meta": {f: self._meta_value(meta.get(f)) for f in META_FIELDS}}
 
     def _shared(self, name: str, array: np.ndarray) -> str:
@@ -153,30 +160,36 @@ class _Writer:
 
 
 def _fields(state: State):
-    return state.pixels, state.alpha, state.mask, state.meta
+    return state.pixels, state.alpha, state.mask, state.meta, state.areas
 
 
-def _base_state(doc: Document, mask: np.ndarray | None = None):
-    """The image and mask before the oldest kept step: the original as opened, unless the
-    budget forgot steps (history.pruned_count > 0). Undone one step at a time from the
-    current state, copying an array only when a patch first writes into it. `mask` stands
-    for doc.mask when that holds paint not yet in the history (an open stroke)."""
+def _base_state(doc: Document, layers: dict[str, np.ndarray] | None = None):
+    """The image, mask, metadata and areas before the oldest kept step: the original as
+    opened, unless the budget forgot steps (history.pruned_count > 0). Undone one step at
+    a time from the current state, copying an array only when a patch first writes into
+    it. `layers` stand for the document's mask or areas when those hold paint not yet in
+    the history (an open stroke)."""
     image = doc.image
-    arrays = {"image": image.pixels, "alpha": image.alpha, "mask": doc.mask if mask is None else mask}
+    arrays = {"image": image.pixels, "alpha": image.alpha, "mask": doc.mask, **dict.fromkeys(AREAS),
+              **doc.painted_areas(), **(layers or {})}
     meta = {f: getattr(image, f) for f in META_FIELDS}
     owned: set[str] = set()
     history = doc.history
     for i in range(history.index - 1, -1, -1):
         data = history.peek(i)
         if isinstance(data, State):
-            arrays = {"image": data.pixels, "alpha": data.alpha, "mask": data.mask}
+            arrays = {"image": data.pixels, "alpha": data.alpha, "mask": data.mask,
+                      **dict.fromkeys(AREAS), **data.areas}
             meta, owned = dict(data.meta), set()
             continue
         for target, y0, x0, patch in data:
             if target not in owned:
-                arrays[target], owned = np.array(arrays[target]), owned | {target}
+                now = arrays[target]
+                arrays[target] = np.zeros_like(arrays["mask"]) if now is None else np.array(now)
+                owned.add(target)
             arrays[target][y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
-    return arrays["image"], arrays["alpha"], arrays["mask"], meta
+    areas = {n: arrays[n] for n in AREAS if arrays[n] is not None and arrays[n].any()}
+    return arrays["image"], arrays["alpha"], arrays["mask"], meta, areas
 
 
 # ------------------------------------------------------------------------------ opening
@@ -223,7 +236,7 @@ def load_original(path: str | os.PathLike[str]) -> ImageData:
     with _reading(path) as zf:
         reader = _Reader(path, zf)
         reader.check_budget([reader.manifest["original"]], [])
-        pixels, alpha, _, meta = reader.state(reader.manifest["original"])
+        pixels, alpha, _, meta, _ = reader.state(reader.manifest["original"])
         return ImageData(pixels, alpha, **meta)
 
 
@@ -272,7 +285,7 @@ class _Reader:
         m = self.manifest
         h = m["history"]
         self.check_budget([m["current"]], h["steps"])
-        pixels, alpha, mask, meta = self.state(m["current"], share=True)
+        pixels, alpha, mask, meta, areas = self.state(m["current"], share=True)
         steps, index = h["steps"], _int(h["index"], "history position")
         clean = None if h["clean"] is None else _int(h["clean"], "clean point")
         if not isinstance(steps, list) or not 0 <= index <= len(steps):
@@ -281,8 +294,10 @@ class _Reader:
                                            alpha is not None))
         doc = Document(ImageData(pixels, alpha, **meta), None, history, project_path=self.path,
                        source_name=m.get("source_name") or m.get("source_path"))
-        mask.flags.writeable = True  # ours alone: brush strokes paint into it in place
+        for array in (mask, *areas.values()):
+            array.flags.writeable = True  # ours alone: brush strokes paint into it in place
         doc.mask = mask
+        doc.areas.update(areas)
         history.restore(self._steps(steps), index, clean, _int(h["pruned_count"], "pruned count"))
         history.mark_clean()  # what is on screen is what the file holds
         return doc
@@ -299,6 +314,7 @@ class _Reader:
 
         def state(entry: dict) -> None:
             names.extend(n for n in (entry["pixels"], entry["alpha"], entry["mask"]) if n is not None)
+            names.extend(self._areas(entry).values())
         for entry in states:
             state(entry)
         for step in steps:
@@ -341,14 +357,23 @@ class _Reader:
             else:
                 raise self.fail(f"damaged project (unknown step kind {step['kind']!r})")
 
+    def _areas(self, entry: dict) -> dict:
+        """A state's area members by name ({} in a version 1 project)."""
+        areas = entry.get("areas", {})
+        if not isinstance(areas, dict) or not set(areas) <= set(AREAS):
+            raise self.fail(f"damaged project (areas {_brief(areas)})")
+        return areas
+
     def state(self, entry: dict, share: bool = False):
         pixels = self.image_array(entry["pixels"], share)
         alpha = None if entry["alpha"] is None else self.image_array(entry["alpha"], share)
         mask = self.array(entry["mask"])
+        areas = {n: self.array(name) for n, name in self._areas(entry).items()}
         if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or mask.dtype != np.uint8 \
                 or mask.shape != pixels.shape[:2] \
+                or any(a.dtype != np.uint8 or a.shape != mask.shape for a in areas.values()) \
                 or (alpha is not None and (alpha.shape != mask.shape or alpha.dtype != pixels.dtype)):
-            raise self.fail("damaged project (image, alpha and mask do not match)")
+            raise self.fail("damaged project (image, alpha, mask and areas do not match)")
         meta = {}
         for field in META_FIELDS:
             value = entry["meta"].get(field)
@@ -360,7 +385,7 @@ class _Reader:
             elif value is not None and not (field == "source_format" and isinstance(value, str)):
                 raise self.fail(f"damaged project (metadata {field})")
             meta[field] = value
-        return _frozen(pixels), _frozen(alpha), _frozen(mask), meta
+        return _frozen(pixels), _frozen(alpha), _frozen(mask), meta, {n: _frozen(a) for n, a in areas.items()}
 
     def image_array(self, name, share: bool) -> np.ndarray:
         """Pixels or alpha, read once however many states name them (see _Writer._shared)."""
@@ -467,7 +492,8 @@ def _check_layout(reader: _Reader, steps: list, index: int, current: tuple) -> N
         size, channels, dtype, has_alpha = now
         for p in step["patches"]:
             y0, x0 = _int(p["y0"], "y0"), _int(p["x0"], "x0")
-            want = {"image": (channels, dtype), "alpha": ((), dtype), "mask": ((), np.dtype(np.uint8))}
+            want = {"image": (channels, dtype), "alpha": ((), dtype),
+                    **{name: ((), np.dtype(np.uint8)) for name in ("mask", *AREAS)}}
             if p["target"] not in want or (p["target"] == "alpha" and not has_alpha):
                 raise refuse(i, f"a patch of {p['target']!r}")
             for key in ("before", "after"):

@@ -1,4 +1,5 @@
 """Rotate, flip, crop and straighten: the image, its alpha and the user's mask move together.
+The mask may be H×W×C, to move several masks (the fill's sampling and exclude areas) at once.
 
 Quarter turns, flips and crops are exact (they move pixels, never resample them).
 Straightening resamples (bicubic for pixels and alpha, nearest for the mask) and crops to
@@ -44,7 +45,7 @@ def flip(image: ImageData, mask: np.ndarray, horizontal: bool = True) -> Moved:
 
 def crop(image: ImageData, mask: np.ndarray, rect: tuple[int, int, int, int]) -> Moved:
     """rect = (y0, y1, x0, x1), clipped to the image; refused if nothing is left."""
-    h, w = mask.shape
+    h, w = mask.shape[:2]
     y0, y1, x0, x1 = max(0, rect[0]), min(h, rect[1]), max(0, rect[2]), min(w, rect[3])
     if y1 - y0 < 1 or x1 - x0 < 1:
         raise ValueError("the crop leaves nothing of the photo")
@@ -74,7 +75,7 @@ def straighten(image: ImageData, mask: np.ndarray, degrees: float) -> Moved:
     to the largest upright rectangle inside."""
     if not math.isfinite(degrees) or abs(degrees) > MAX_STRAIGHTEN:
         raise ValueError(f"straightening turns by at most {MAX_STRAIGHTEN:g}°, not {degrees:g}°")
-    h, w = mask.shape
+    h, w = mask.shape[:2]
     cw, ch = inscribed_size(w, h, degrees)
     centre = ((w - 1) / 2, (h - 1) / 2)
     m = cv2.getRotationMatrix2D(centre, degrees, 1.0)

@@ -93,10 +93,12 @@ def _quick(work: np.ndarray, hole: np.ndarray, width: float) -> np.ndarray:
 
 
 def _match_seam(original: np.ndarray, result: np.ndarray, hole: np.ndarray, user: np.ndarray,
-                size: int) -> np.ndarray:
+                size: int, exclude: np.ndarray | None = None) -> np.ndarray:
     """Shift the fill so it agrees with the original on the ring the engine replaced but the
-    user did not mark; the offset is spread smoothly over the hole (normalised convolution)."""
-    ring = (hole & ~user).astype(np.float32)
+    user did not mark, leaving out `exclude` (its colour must not leak in either); the offset
+    is spread smoothly over the hole (normalised convolution)."""
+    ring = hole & ~user if exclude is None else hole & ~user & ~exclude
+    ring = ring.astype(np.float32)
     if ring.sum() < 4:
         return result
     sigma = max(3.0, size / 4)
@@ -141,6 +143,28 @@ def _learned(model_id: str, device: str) -> Callable[[np.ndarray, np.ndarray], n
     return run
 
 
+def check_masks(shape: tuple[int, int], mask: np.ndarray, sample: np.ndarray | None = None,
+                exclude: np.ndarray | None = None) -> None:
+    """Raise MaskProblem, before any work, for masks no method can use: of another size,
+    empty, over the whole photo, or a sampling area with nothing left in it."""
+    h, w = shape
+    for name, m in (("mask", mask), ("sampling area", sample), ("exclude mask", exclude)):
+        if m is not None and m.shape != (h, w):
+            raise MaskProblem(f"the {name} is {m.shape[1]}×{m.shape[0]} but the image is {w}×{h}"
+                              if m.ndim == 2 else f"the {name} must be H×W, not {m.shape}")
+    user = mask > 0
+    if not user.any():
+        raise MaskProblem("the mask is empty: paint over what should be removed first")
+    if user.all():  # every method rebuilds from pixels it can see; a fallback would invent a photo
+        raise MaskProblem("the mask covers the whole photo, so nothing is left to fill it from: "
+                          "erase the mask over what should stay")
+    if sample is not None:
+        usable = (sample != 0) & ~user if exclude is None else (sample != 0) & ~user & (exclude == 0)
+        if not usable.any():
+            raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask "
+                              "and the excluded area")
+
+
 def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = InpaintOptions(),
             progress: Progress | None = None, *, sample: np.ndarray | None = None,
             exclude: np.ndarray | None = None) -> ImageData:
@@ -152,22 +176,12 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
     texture needs; never from `exclude` (H×W, non-zero = never copied nor matched against).
     Quick heal and added models do not use them."""
     progress = progress or null_progress()
-    h, w = image.pixels.shape[:2]
-    for name, m in (("mask", mask), ("sampling area", sample), ("exclude mask", exclude)):
-        if m is not None and m.shape != (h, w):
-            raise MaskProblem(f"the {name} is {m.shape[1]}×{m.shape[0]} but the image is {w}×{h}"
-                              if m.ndim == 2 else f"the {name} must be H×W, not {m.shape}")
+    check_masks(image.pixels.shape[:2], mask, sample, exclude)
     user = mask > 0
-    if not user.any():
-        raise MaskProblem("the mask is empty: paint over what should be removed first")
     exclude = None if exclude is None else np.asarray(exclude) != 0
     sample = None if sample is None else np.asarray(sample) != 0
     sample_box = None
     if sample is not None:
-        usable = sample & ~user if exclude is None else sample & ~user & ~exclude
-        if not usable.any():
-            raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask "
-                              "and the excluded area")
         ys, xs = np.nonzero(sample)
         sample_box = (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
     if options.method not in _METHODS:
@@ -218,13 +232,18 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
                 result = fill(work, own, exclude=no_source, seed=options.seed, progress=sub,
                               sample=None if sample is None else sample[y0:y1, x0:x1])
             except ValueError as error:  # all of it within the grown mask of this part or another
-                if "sampling area" not in str(error):
-                    raise
-                raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask "
-                                  "(grown by the fill's margin) and the excluded area") from None
+                if "sampling area" in str(error):
+                    raise MaskProblem("the sampling area is empty: it must cover pixels outside the mask "
+                                      "(grown by the fill's margin) and the excluded area") from None
+                if "nothing outside the hole" in str(error):
+                    raise MaskProblem("the mask, grown by the fill's margin, and the exclude area leave "
+                                      "nothing of the photo to fill from: erase the mask over what "
+                                      "should stay") from None
+                raise
         else:
             result = learned(work, own)
-        result = _match_seam(work, result, own, user[y0:y1, x0:x1], max(y1 - y0, x1 - x0))
+        result = _match_seam(work, result, own, user[y0:y1, x0:x1], max(y1 - y0, x1 - x0),
+                             None if exclude is None or method != "fill" else exclude[y0:y1, x0:x1])
         a = (mask[y0:y1, x0:x1].astype(np.float32) / 255.0)[..., None] * own[..., None]
         mixed = work * (1 - a) + result * a
         touched = a[..., 0] > 0

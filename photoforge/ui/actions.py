@@ -11,9 +11,9 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QInputDialog, QLabel, QMessageBox, QPushButton, QSlider, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QMessageBox, QPushButton,
+                               QSlider, QVBoxLayout, QWidget)
 
 from photoforge.engine.progress import Progress
 from photoforge.engine.catalog import models_for
@@ -153,8 +153,18 @@ class InpaintPanel(ActionPanel):
                ("Quick heal", "quick", "Fast; for scratches and dust"),
                ("Content-aware fill", "fill", "Rebuilds areas from their surroundings"))
 
+    # What the brush paints, as Photoshop's content-aware fill offers: (key, button, tooltip).
+    TARGETS = (("mask", "Mask", "Brush (B) and Eraser (E) paint what is to be removed"),
+               ("sample", "Sampling area",
+                "Green: the fill copies only from here. Paint it with the Brush (B), take parts "
+                "away with the Eraser (E). Left empty, the fill samples around the hole by itself"),
+               ("exclude", "Exclude", "Violet: the fill never copies from here (a face, a sign, "
+                                      "another subject). Brush (B) paints it, Eraser (E) erases it"))
+    AREA_METHODS = ("auto", "fill")  # the methods whose content-aware fill honours the areas
+
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.window = None
         self.method = _combo()
         self.clear_after = QCheckBox("Clear the mask afterwards")
         self.clear_after.setChecked(True)
@@ -165,9 +175,84 @@ class InpaintPanel(ActionPanel):
         note.setWordWrap(True)
         self.form.addRow("Method", self.method)
         self.form.addRow(self.clear_after)
+        self.form.addRow(self._areas_box())
         self.form.addRow(note)
         self.form.addRow(add)
         self.refresh_methods()
+        self.method.currentIndexChanged.connect(self._method_changed)
+        self._method_changed()
+
+    def _areas_box(self) -> QWidget:
+        """Brush targets and Clear buttons for the fill's sampling and exclude areas."""
+        self.areas_box = box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 4, 0, 4)
+        grid.addWidget(QLabel("Brush paints"), 0, 0, 1, 3)
+        self.target_buttons = QButtonGroup(self)
+        for column, (key, text, tip) in enumerate(self.TARGETS):
+            button = QPushButton(text)
+            button.setCheckable(True)
+            button.setChecked(key == "mask")
+            button.setToolTip(tip)
+            button.setProperty("target", key)
+            self.target_buttons.addButton(button)
+            grid.addWidget(button, 1, column)
+        self.target_buttons.buttonToggled.connect(lambda button, on: on and self._target_changed())
+        legend = QLabel("Green: the fill copies only from there (none painted: from around the "
+                        "hole). Violet stripes: never copied from.")
+        legend.setWordWrap(True)
+        grid.addWidget(legend, 2, 0, 1, 3)
+        self.clear_buttons = {}
+        row = QHBoxLayout()
+        for key, text in (("sample", "Clear sampling area"), ("exclude", "Clear exclude area")):
+            button = QPushButton(text)
+            button.setToolTip(f"Empty the {'sampling' if key == 'sample' else 'exclude'} area (undoable)")
+            button.clicked.connect(lambda checked=False, k=key: self.clear_area(k))
+            self.clear_buttons[key] = button
+            row.addWidget(button)
+        grid.addLayout(row, 3, 0, 1, 3)
+        return box
+
+    @property
+    def target(self) -> str:
+        """What the brush paints while this panel is open: "mask", "sample" or "exclude"."""
+        return self.target_buttons.checkedButton().property("target")
+
+    def set_target(self, key: str) -> None:
+        next(b for b in self.target_buttons.buttons() if b.property("target") == key).setChecked(True)
+
+    def _method_changed(self) -> None:
+        uses_areas = self.method.currentData() in self.AREA_METHODS
+        self.areas_box.setVisible(uses_areas)
+        if not uses_areas:
+            self.set_target("mask")  # areas a method ignores are not painted unseen
+        self._apply_target()
+
+    def _target_changed(self) -> None:
+        if self.window is not None and self.target != "mask" and self.window.canvas.tool not in ("brush", "eraser"):
+            self.window.select_tool("brush")  # choosing an area means painting it
+        self._apply_target()
+
+    def _apply_target(self) -> None:
+        """The canvas shows the areas, and paints the chosen layer, only while this panel is
+        the open one with a method that uses them (as Photoshop's fill workspace does)."""
+        if self.window is not None:
+            canvas = self.window.canvas
+            shown = self.window.action_box.currentWidget() is self
+            canvas.paint_layer = self.target if shown else "mask"
+            canvas.show_areas = shown and self.method.currentData() in self.AREA_METHODS
+            canvas.viewport().update()
+
+    def attach(self, window) -> None:
+        self.window = window
+        window.action_box.currentChanged.connect(self._apply_target)
+        self._apply_target()
+
+    def clear_area(self, key: str) -> None:
+        doc = self.window.document if self.window is not None else None
+        if doc is not None and not self.window.jobs.busy:
+            name = "sampling" if key == "sample" else "exclude"
+            doc.apply_mask(np.zeros_like(doc.mask), f"Clear {name} area", layer=key)
 
     def refresh_methods(self, select: str | None = None) -> None:
         current = select or self.method.currentData()
@@ -198,14 +283,15 @@ class InpaintPanel(ActionPanel):
         self.refresh_methods(select=model.id)
 
     def make_job(self, document, prefs) -> Job:
-        from photoforge.ops.inpaint import InpaintOptions, MaskProblem, inpaint
+        from photoforge.ops.inpaint import InpaintOptions, check_masks, inpaint
 
-        if not document.mask.any():
-            raise MaskProblem("The mask is empty: paint over what should be removed first.")
-        image, mask = document.image, document.mask.copy()  # the mask stays paintable meanwhile
-        options = InpaintOptions(method=self.method.currentData(), device=prefs.device)
-        label = f"Inpaint ({self.method.currentData()})"
-        return label, lambda progress: inpaint(image, mask, options, progress)
+        method = self.method.currentData()
+        # copies: the mask and the areas stay paintable while the job runs
+        areas = {n: a.copy() for n, a in document.painted_areas().items()} if method in self.AREA_METHODS else {}
+        image, mask = document.image, document.mask.copy()
+        check_masks(mask.shape, mask, areas.get("sample"), areas.get("exclude"))  # a dialog, no job
+        options = InpaintOptions(method=method, device=prefs.device)
+        return f"Inpaint ({method})", lambda progress: inpaint(image, mask, options, progress, **areas)
 
     def result_mask(self, document):
         """The mask to install with the result: cleared if asked."""

@@ -1,5 +1,6 @@
 """The image view: tiled rendering at any zoom, pan, mask brush, before/after compare, and
-a preview of an action laid over part of the image."""
+a preview of an action laid over part of the image. The brush paints the mask or one of
+the fill's areas (`paint_layer`); each area has its own overlay colour."""
 from __future__ import annotations
 
 import math
@@ -14,6 +15,11 @@ from photoforge.ui.pyramid import TILE, Pyramid
 
 ZOOM_MIN, ZOOM_MAX = 1 / 128, 32.0
 _CACHE_TILES = 600  # ≈ 150 MB of 256² RGB tiles at most
+# Fixed colours, apart from the mask's (red, or cyan on a red photo): Photoshop's green for
+# where the fill may sample, and a violet for what it must never copy, hatched so that it
+# still reads as "not this" where it meets a mask of a near colour.
+AREA_COLOURS = {"sample": QColor(40, 200, 70), "exclude": QColor(150, 60, 255)}
+HATCHED = ("exclude",)
 
 
 def contrasting_colour(pixels: np.ndarray, colour: QColor) -> QColor:
@@ -65,6 +71,7 @@ class Canvas(QAbstractScrollArea):
         self.zoom = 1.0
         self.image_pyramid: Pyramid | None = None
         self.mask_pyramid: Pyramid | None = None
+        self.area_pyramids: dict[str, Pyramid] = {}  # the areas painted so far
         self.before_pyramid: Pyramid | None = None
         self.prepared_pyramid: Pyramid | None = None
         self._tiles: OrderedDict[tuple, tuple[np.ndarray, QImage]] = OrderedDict()
@@ -75,7 +82,9 @@ class Canvas(QAbstractScrollArea):
         self.brush_opacity = 1.0
         self.mask_color = QColor(255, 40, 40)
         self.mask_opacity = 0.5
-        self.show_mask = True
+        self.show_mask = True  # the mask and the areas
+        self.paint_layer = "mask"  # what brush and eraser paint: "mask" or an area (history.AREAS)
+        self.show_areas = True  # off while no tool that uses them is open (the Inpaint panel's fill)
         self._stroke = None
         self._last_point: QPointF | None = None
         self._pan_anchor = None
@@ -128,12 +137,15 @@ class Canvas(QAbstractScrollArea):
             self.prepared_pyramid = None
             # A job's worker may already have built the display pyramid of its result.
             self.image_pyramid = ready if ready is not None and ready.source is pixels else Pyramid(pixels)
-            self.mask_pyramid = Pyramid(self.document.mask, convert=lambda m: np.ascontiguousarray(m))
+            self.mask_pyramid = Pyramid(self.document.mask, convert=np.ascontiguousarray)
+            self.area_pyramids = {name: Pyramid(area, convert=np.ascontiguousarray)
+                                  for name, area in self.document.areas.items() if area is not None}
         self._update_scrollbars()
         self.viewport().update()
 
-    def refresh(self, rect: tuple[int, int, int, int] | None, image: bool = True, mask: bool = True) -> None:
-        """Pixels changed inside rect (image coordinates) of the image and/or the mask."""
+    def refresh(self, rect: tuple[int, int, int, int] | None, image: bool = True, mask: bool = True,
+                areas: tuple[str, ...] = ()) -> None:
+        """Pixels changed inside rect (image coordinates) of the image, the mask and/or `areas`."""
         if self.document is None:
             return
         if rect is None or self.image_pyramid is None or \
@@ -147,7 +159,17 @@ class Canvas(QAbstractScrollArea):
         if mask:
             self.mask_pyramid.source = self.document.mask
             self.mask_pyramid.update(rect)
-        self._drop_tiles(rect, ("image",) * image + ("mask",) * mask)
+        for name in areas:
+            array = self.document.areas[name]
+            pyramid = self.area_pyramids.get(name)
+            if array is None:
+                self.area_pyramids.pop(name, None)
+            elif pyramid is None:  # painted for the first time
+                self.area_pyramids[name] = Pyramid(array, convert=np.ascontiguousarray)
+            else:
+                pyramid.source = array
+                pyramid.update(rect)
+        self._drop_tiles(rect, ("image",) * image + ("mask",) * mask + tuple(areas))
         self.viewport().update(self._view_rect(rect).adjusted(-2, -2, 2, 2))
 
     def set_before(self, pixels: np.ndarray | None) -> None:
@@ -285,8 +307,8 @@ class Canvas(QAbstractScrollArea):
             self._tiles.move_to_end(key)
             return hit[1]
         arr = pyramid.tile(level, ty, tx)
-        if kind == "mask":
-            arr = self._colour_mask(arr)
+        if kind in ("mask", *AREA_COLOURS):
+            arr = self._colour_mask(arr, AREA_COLOURS.get(kind, self.mask_color), kind in HATCHED)
             qimg = QImage(arr.data, arr.shape[1], arr.shape[0], arr.strides[0], QImage.Format.Format_RGBA8888)
         else:
             qimg = _qimage_rgb(arr)
@@ -295,11 +317,14 @@ class Canvas(QAbstractScrollArea):
             self._tiles.popitem(last=False)
         return qimg
 
-    def _colour_mask(self, mask: np.ndarray) -> np.ndarray:
+    def _colour_mask(self, mask: np.ndarray, c: QColor, hatched: bool = False) -> np.ndarray:
         out = np.empty(mask.shape + (4,), np.uint8)
-        c = self.mask_color
         out[..., 0], out[..., 1], out[..., 2] = c.red(), c.green(), c.blue()
-        out[..., 3] = (mask.astype(np.uint16) * int(self.mask_opacity * 255) // 255).astype(np.uint8)
+        alpha = mask.astype(np.uint16) * int(self.mask_opacity * 255) // 255
+        if hatched:  # diagonal stripes 4 px wide; tiles start at multiples of 8, so they join up
+            y, x = np.ogrid[:mask.shape[0], :mask.shape[1]]
+            alpha = np.where((x + y) // 4 % 2 == 0, np.minimum(alpha * 2, 255), alpha // 3)
+        out[..., 3] = alpha.astype(np.uint8)
         return out
 
     def set_mask_style(self, color: QColor | None = None, opacity: float | None = None,
@@ -308,7 +333,8 @@ class Canvas(QAbstractScrollArea):
             self.mask_color = QColor(color)
         if opacity is not None:
             self.mask_opacity = float(opacity)
-        self._drop_kind("mask")
+        for kind in ("mask", *AREA_COLOURS):  # the overlay opacity is theirs too
+            self._drop_kind(kind)
         self.viewport().update()
         self.mask_style_changed.emit(chosen)
 
@@ -381,16 +407,20 @@ class Canvas(QAbstractScrollArea):
                     painter.setPen(QPen(QColor(255, 255, 255), 1))
                     painter.drawText(target.topLeft() + QPointF(8, 18), "Preview")
         if self.show_mask and self.mask_pyramid is not None and not self.show_before:
+            # the areas under the mask: where they overlap it, the mask is what gets filled
+            overlays = [*(self.area_pyramids.items() if self.show_areas else ()), ("mask", self.mask_pyramid)]
             if self.side_by_side and before is not None:  # on the "after" half only
                 half = QRect(self.viewport().width() // 2, 0, self.viewport().width(), self.viewport().height())
                 painter.save()
                 painter.setClipRect(half)
                 self._shift = self.viewport().width() / 4
-                self._draw_layer(painter, "mask", self.mask_pyramid, clip.intersected(half))
+                for kind, pyramid in overlays:
+                    self._draw_layer(painter, kind, pyramid, clip.intersected(half))
                 self._shift = 0.0
                 painter.restore()
             else:
-                self._draw_layer(painter, "mask", self.mask_pyramid, clip)
+                for kind, pyramid in overlays:
+                    self._draw_layer(painter, kind, pyramid, clip)
         self._paint_guides(painter)
         if self._pointer is not None and self.tool in ("clone", "heal"):
             self._draw_source(painter)
@@ -400,7 +430,8 @@ class Canvas(QAbstractScrollArea):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(QColor(0, 0, 0), 1.5))
             painter.drawEllipse(self._pointer, radius, radius)
-            painter.setPen(QPen(QColor(255, 255, 255), 1))
+            area = AREA_COLOURS.get(self.paint_layer) if self.tool in ("brush", "eraser") else None
+            painter.setPen(QPen(area or QColor(255, 255, 255), 1.5 if area else 1))
             painter.drawEllipse(self._pointer, radius, radius)
 
     def _crop_between(self, a: QPointF, b: QPointF) -> tuple[int, int, int, int] | None:
@@ -552,7 +583,8 @@ class Canvas(QAbstractScrollArea):
             p = self.to_image(pos)
             radius = self.brush_size / 2
             self._stroke = self.document.begin_stroke(
-                erase=self.tool == "eraser", opacity=self.brush_opacity, hardness=self.brush_hardness)
+                erase=self.tool == "eraser", opacity=self.brush_opacity, hardness=self.brush_hardness,
+                layer=self.paint_layer)
             # The document reports each dab's rectangle; the window passes it to refresh().
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and self._last_point is not None:
                 self._stroke.dab(self._last_point.x(), self._last_point.y(), radius)

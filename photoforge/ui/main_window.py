@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QToolBox)
 
 from photoforge.app.batch import IMAGE_SUFFIXES
+from photoforge.core.history import AREAS
 from photoforge.ui import settings
 from photoforge.ui.actions import ACTION_PANELS, ActionPanel
 from photoforge.ui.adjust_panel import AdjustPanel
@@ -200,9 +202,10 @@ class MainWindow(QMainWindow):
         tools = self.addToolBar("Tools")
         tools.setObjectName("tools")
         group = QActionGroup(self)
+        self.tool_actions: dict[str, QAction] = {}
         for name, key in (("Brush", "B"), ("Eraser", "E"), ("Hand", "H"), ("Clone", "S"), ("Heal", "J"),
                           ("Crop", "C"), ("Straighten", "T")):
-            action = QAction(name, self)
+            action = self.tool_actions[name.lower()] = QAction(name, self)
             action.setCheckable(True)
             action.setShortcut(QKeySequence(key))
             action.setToolTip(f"{name} ({key})")
@@ -220,6 +223,10 @@ class MainWindow(QMainWindow):
         options.setObjectName("tool-options")
         self.addToolBar(options)
         self._refresh_actions()
+
+    def select_tool(self, name: str) -> None:
+        """Make `name` ("brush", "eraser", …) the canvas's tool, as its toolbar button does."""
+        self.tool_actions[name].trigger()
 
     def _connect_jobs(self) -> None:
         self.jobs.started.connect(self._job_started)
@@ -263,7 +270,8 @@ class MainWindow(QMainWindow):
         self._history_changed()
 
     def _document_changed(self, rect, layers) -> None:
-        self.canvas.refresh(rect, image="image" in layers, mask="mask" in layers)
+        self.canvas.refresh(rect, image="image" in layers, mask="mask" in layers,
+                            areas=tuple(n for n in AREAS if n in layers))
         if "image" in layers and (self.compare_action.isChecked() or self.side_action.isChecked()):
             self._load_before()
 
@@ -689,19 +697,37 @@ class MainWindow(QMainWindow):
         self.prefs.last_panel = self.action_box.currentWidget().title
         self.prefs.save()
 
+    def _layers_for_geometry(self):
+        """The mask, with the painted areas stacked behind it as channels (a geometry op moves
+        an H×W×C mask like an H×W one), and how to split them again after the move."""
+        document = self.document
+        painted = document.painted_areas()
+        if not painted:
+            return document.mask.copy(), lambda moved: (moved, None)
+        names = list(painted)
+        stacked = np.dstack([document.mask, *painted.values()])
+
+        def split(moved):
+            areas = {n: moved[..., 1 + names.index(n)] if n in names else None for n in AREAS}
+            return np.ascontiguousarray(moved[..., 0]), {n: None if a is None else np.ascontiguousarray(a)
+                                                         for n, a in areas.items()}
+        return stacked, split
+
     def change_geometry(self, label: str, fn) -> bool:
         """Rotate, flip, crop or straighten (fn(image, mask) -> ops.geometry.Moved) as one
-        step, the mask moving with the photo; off the GUI thread like every pixel change."""
+        step, the mask and the fill's areas moving with the photo; off the GUI thread like
+        every pixel change."""
         if self.document is None or self.jobs.busy:
             return False
-        document, image, mask = self.document, self.document.image, self.document.mask.copy()
+        document, image = self.document, self.document.image
+        layers, split = self._layers_for_geometry()
 
         def land(moved) -> None:
             if document is self.document:
                 self.canvas.crop_rect = None
-                document.apply_image(moved.image, label, moved.mask)
+                document.apply_image(moved.image, label, *split(moved.mask))
 
-        return self.jobs.start(label, lambda progress: fn(image, mask), land)
+        return self.jobs.start(label, lambda progress: fn(image, layers), land)
 
     def crop_to_selection(self) -> bool:
         from photoforge.ops.geometry import crop
@@ -732,11 +758,12 @@ class MainWindow(QMainWindow):
 
         if self.document is None or self.jobs.busy:
             return
-        document, image, mask = self.document, self.document.image, self.document.mask.copy()
+        document, image = self.document, self.document.image
+        layers, split = self._layers_for_geometry()
 
         def work(progress):
             angle = suggest_angle(image.pixels)
-            return angle, (None if angle is None else straighten(image, mask, angle))
+            return angle, (None if angle is None else straighten(image, layers, angle))
 
         def land(outcome) -> None:
             angle, moved = outcome
@@ -744,7 +771,7 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("No level or plumb lines to go by: draw one with the "
                                              "Straighten tool (T)", 8000)
             elif document is self.document:
-                document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", moved.mask)
+                document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", *split(moved.mask))
 
         self.jobs.start("Auto straighten", work, land)
 

@@ -294,3 +294,26 @@ def test_autosave_of_a_24_megapixel_document_costs_milliseconds_per_step(tmp_pat
           f"per stroke median {median * 1e3:.1f} ms max {max(times) * 1e3:.1f} ms, "
           f"undo {undo * 1e3:.1f} ms")
     assert median < 0.1
+
+
+def test_the_areas_and_a_stroke_on_one_are_recovered(tmp_path):
+    doc = make_doc()
+    saver = Autosaver(doc, tmp_path)
+    with doc.begin_stroke(layer="exclude") as s:
+        s.dab(40, 40, 15)
+    upscale(doc)  # a whole-state step carries the area, scaled
+    s = doc.begin_stroke(layer="sample")  # mid-gesture when the app dies
+    s.dab(300, 200, 20)
+    s.line_to(500, 260, 20)
+    assert saver.save()
+    recovered = recover_session(saver.folder)
+    assert recovered.history.labels == ["Paint exclude area", "Upscale ×2", "Paint sampling area"]
+    for name in ("sample", "exclude"):
+        assert np.array_equal(recovered.areas[name], doc.areas[name])
+    recovered.undo()
+    assert not recovered.areas["sample"].any() and recovered.areas["exclude"][80, 80] == 255
+    recovered.undo()
+    assert recovered.areas["exclude"].shape == (300, 400) and recovered.areas["exclude"][40, 40] == 255
+    s.end()
+    saver.save()
+    assert_same(recover_session(saver.folder), doc)

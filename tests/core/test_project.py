@@ -461,3 +461,90 @@ def test_flipped_bytes_anywhere_give_project_error_or_a_usable_document(document
             continue
         doc.goto(0)  # what opens must also undo and redo all the way
         doc.goto(len(doc.history))
+
+
+# ---------------------------------------------------------------- the fill's areas
+def area_states(doc: Document) -> list:
+    """The sampling and exclude areas (None = never painted) at every history position."""
+    here, out = doc.history.index, []
+    for i in range(len(doc.history) + 1):
+        doc.goto(i)
+        out.append({n: None if a is None or not a.any() else a.copy() for n, a in doc.areas.items()})
+    doc.goto(here)
+    return out
+
+
+def with_areas(doc: Document) -> Document:
+    """The driven document, then areas painted, erased and turned with a resize."""
+    with doc.begin_stroke(hardness=0.4, layer="sample") as stroke:
+        stroke.dab(30, 30, 12)
+        stroke.line_to(120, 90, 12)
+    with doc.begin_stroke(erase=True, layer="sample") as stroke:
+        stroke.dab(60, 50, 6)
+    with doc.begin_stroke(layer="exclude") as stroke:
+        stroke.dab(10, 100, 9)
+    small = doc.image.with_pixels(doc.image.pixels[::2, ::2].copy(), doc.image.alpha[::2, ::2].copy())
+    doc.apply_image(small, "Half size")  # a whole-state step: the areas are scaled along
+    return doc
+
+
+def test_the_areas_and_their_steps_round_trip(document, tmp_path):
+    doc = with_areas(document)
+    assert doc.history.labels[-4:] == ["Paint sampling area", "Erase sampling area", "Paint exclude area",
+                                       "Half size"]
+    assert doc.areas["sample"].shape == doc.mask.shape == (60, 80)
+    path = tmp_path / "areas.pforge"
+    save_project(doc, path)
+    with zipfile.ZipFile(path) as zf:
+        assert json.loads(zf.read("manifest.json"))["version"] == 2
+    again = open_project(path)
+    assert again.history.labels == doc.history.labels
+    for name in ("sample", "exclude"):
+        np.testing.assert_array_equal(again.areas[name], doc.areas[name])
+        assert again.areas[name].flags.writeable  # the brush paints into it in place
+    for a, b in zip(area_states(again), area_states(doc), strict=True):
+        assert a.keys() == b.keys()
+        for name in a:
+            assert (a[name] is None) == (b[name] is None)
+            if a[name] is not None:
+                np.testing.assert_array_equal(a[name], b[name])
+    assert_same_states(states(again), states(doc))
+
+
+def test_a_project_without_areas_stays_format_1(document, tmp_path):
+    path = tmp_path / "plain.pforge"
+    save_project(document, path)
+    with zipfile.ZipFile(path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["version"] == 1 and manifest["current"]["areas"] == {}
+    # as written by a PhotoForge before the areas: no "areas" key at all
+    write_manifest(path, lambda m: [s.pop("areas") for s in (m["current"], m["original"])])
+    assert all(a is None for a in open_project(path).areas.values())
+
+
+def test_the_areas_count_in_the_size_limit(tmp_path):
+    rng = np.random.default_rng(3)
+    doc = Document(random_image(rng, 100, 100, np.uint8, alpha=False))
+    for name in ("sample", "exclude"):
+        doc.layer(name)[10:50, 10:50] = 255  # no step: current and original both hold them
+    path = tmp_path / "a.pforge"
+    save_project(doc, path)
+    # what opening reads: pixels 3 + mask 1 + areas 2 bytes a pixel
+    assert open_project(path, max_bytes=6 * 100 * 100).areas["sample"].any()
+    with pytest.raises(ProjectError, match="more than the limit"):
+        open_project(path, max_bytes=6 * 100 * 100 - 1)
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda m: m["current"].update(areas={"smudge": m["current"]["mask"]}), "damaged project (areas"),
+    (lambda m: m["current"].update(areas=["sample"]), "damaged project (areas"),
+    (lambda m: m["current"].update(areas={"sample": m["current"]["pixels"]}), "do not match"),
+    (lambda m: [s.update(areas={"sample": m["current"]["mask"], "exclude": m["current"]["mask"]})
+                for s in (m["current"], next(s for s in m["history"]["steps"] if s["kind"] == "replace")["before"])],
+     "named by"),
+], ids=["unknown-area", "not-a-dict", "pixels-as-area", "one-member-many-times"])
+def test_hostile_areas_are_refused(document, tmp_path, change, reason):
+    path = tmp_path / "hostile.pforge"
+    save_project(document, path)
+    write_manifest(path, change)
+    assert reason in refused(path)

@@ -106,6 +106,20 @@ def test_bad_masks_are_clear_errors(photo):
         inpaint(image, np.ones((50, 40), np.uint8))
 
 
+@pytest.mark.parametrize("method", ["auto", "quick", "fill"])
+def test_a_mask_over_the_whole_photo_is_refused_by_every_method(photo, method):
+    image = ImageData(photo[:50, :60].copy())
+    with pytest.raises(MaskProblem, match="covers the whole photo, so nothing is left to fill it from"):
+        inpaint(image, np.full((50, 60), 128, np.uint8), InpaintOptions(method=method))
+
+
+def test_a_mask_whose_grown_edge_leaves_nothing_names_that(photo):
+    mask = np.full((50, 60), 255, np.uint8)
+    mask[0, :] = 0  # one row left, inside the fill's 2 px margin
+    with pytest.raises(MaskProblem, match="grown by the fill's margin.*leave nothing of the photo"):
+        inpaint(ImageData(photo[:50, :60].copy()), mask, InpaintOptions(method="fill"))
+
+
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "photoforge", *map(str, args)],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)

@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto estimates the noise level; a number sets σ (in 8-bit units, 0–100)")
     rs.add_argument("--color", choices=["auto", "off"], default="auto", help="levels, white balance, fade")
     rs.add_argument("--mask-out", metavar="FILE", help="write the damage mask (a folder for several inputs)")
+    rs.add_argument("--infrared", default="auto", metavar="auto|off|FILE",
+                    help="find dust and scratches in the scan's infrared channel: auto (default) uses a "
+                         "4th TIFF channel, a second TIFF page or a <stem>_IR.tif beside the scan where "
+                         "there is one; FILE is one scan's infrared image; off never")
     _add_device_options(rs)
 
     inp = sub.add_parser("inpaint", help="remove what a mask covers (scratches, dust, objects)")
@@ -597,6 +601,43 @@ def _restore_options(args):
                    sensitivity=options.sensitivity if args.sensitivity is None else args.sensitivity)
 
 
+def _infrared_source(args, jobs):
+    """infrared(image, job) -> H×W array or None, as --infrared asks; a FILE that cannot be
+    used is a UsageError now, before any work."""
+    from photoforge.core.infrared import InfraredError, check_size, find_infrared, read_infrared_file
+
+    if args.infrared == "off" or args.scratches == "off":
+        return lambda image, job: None
+    given = None
+    if args.infrared != "auto":
+        if len(jobs) > 1:
+            raise UsageError("--infrared FILE is one scan's infrared; for several scans use --infrared auto, "
+                             "which finds each scan's own (4th TIFF channel, second page or <stem>_IR.tif)")
+        try:
+            given = read_infrared_file(args.infrared)
+        except InfraredError as error:
+            raise UsageError(str(error)) from None
+
+    def infrared(image, job):
+        found = given or find_infrared(job.source)
+        if found is None:
+            return None
+        check_size(found, image.pixels.shape[:2], str(job.source))
+        _say(f"notice: {job.source.name}: dust and scratches found in the infrared of {found.source}"
+             if given is None else f"notice: {job.source.name}: dust and scratches found in {found.source}")
+        return found.values
+
+    def checked(image, job):
+        from photoforge.app.batch import Refused
+
+        try:
+            return infrared(image, job)
+        except InfraredError as error:
+            raise Refused(str(error)) from None
+
+    return checked
+
+
 def _cmd_restore(args) -> int:
     from photoforge.ops.mask import save_mask
     from photoforge.ops.restore import restore
@@ -611,6 +652,8 @@ def _cmd_restore(args) -> int:
         return target
 
     jobs = _plan(args, lambda jobs, job: [(mask_target(jobs, job), "png")] if args.mask_out else [])
+    infrared = _infrared_source(args, jobs)
+    infrared_for = {}
 
     def check(image, job):
         from photoforge.app.batch import Refused
@@ -622,9 +665,12 @@ def _cmd_restore(args) -> int:
                                   protected=[j.source for j in jobs], make_folders=True)
             except ImageSaveError as error:
                 raise Refused(str(error)) from None
+        # read here so that a sidecar that does not fit refuses the scan, like a bad input
+        infrared_for[job] = infrared(image, job)
 
     def process(image, progress, job):
-        result = restore(image, options, progress, notify=lambda m: _say(f"notice: {m}"))
+        ir = infrared_for.pop(job, None)
+        result = restore(image, options, progress, notify=lambda m: _say(f"notice: {m}"), infrared=ir)
         if args.mask_out and result.damage is not None:
             target = mask_target(jobs, job)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -635,7 +681,8 @@ def _cmd_restore(args) -> int:
             _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
         return result.image
 
-    return _run_jobs(args, jobs, process, check, options={"restore": options, "mask_out": args.mask_out})
+    return _run_jobs(args, jobs, process, check, options={"restore": options, "mask_out": args.mask_out,
+                                                          "infrared": args.infrared})
 
 
 _CHANNEL_NAMES = {"master": 0, "m": 0, "rgb": 0, "red": 1, "r": 1, "green": 2, "g": 2, "blue": 3, "b": 3}

@@ -1,0 +1,91 @@
+"""Where a scan's infrared channel is found: 4th TIFF channel, second page, sidecar."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from photoforge.core.imageio import load_image
+from photoforge.core.infrared import InfraredError, find_infrared, read_infrared_file
+
+RNG = np.random.default_rng(7)
+RGB = RNG.integers(0, 65535, (24, 32, 3), dtype=np.uint16)
+IR = RNG.integers(0, 65535, (24, 32), dtype=np.uint16)
+
+
+def test_an_unspecified_fourth_channel_is_infrared_and_not_loaded_as_pixels(tmp_path):
+    path = tmp_path / "scan.tif"
+    tifffile.imwrite(path, np.dstack([RGB, IR]), photometric="rgb", extrasamples=[0])
+    found = find_infrared(path)
+    assert found.source == "its 4th TIFF channel"
+    assert found.values.dtype == np.float32 and np.allclose(found.values, IR / 65535)
+    image = load_image(path)
+    assert image.alpha is None and np.array_equal(image.pixels, RGB)
+
+
+@pytest.mark.parametrize("kind", [1, 2])
+def test_a_fourth_channel_marked_alpha_is_not_infrared(tmp_path, kind):
+    path = tmp_path / "alpha.tif"
+    tifffile.imwrite(path, np.dstack([RGB, IR]), photometric="rgb", extrasamples=[kind])
+    assert find_infrared(path) is None
+    assert load_image(path).alpha is not None
+
+
+def test_an_eight_bit_rgbi_scan(tmp_path):
+    path = tmp_path / "scan8.tif"
+    rgb8, ir8 = (RGB >> 8).astype(np.uint8), (IR >> 8).astype(np.uint8)
+    tifffile.imwrite(path, np.dstack([rgb8, ir8]), photometric="rgb", extrasamples=[0])
+    assert np.allclose(find_infrared(path).values, ir8 / 255)
+    assert np.array_equal(load_image(path).pixels, rgb8)
+
+
+def test_a_second_page_of_the_same_size(tmp_path):
+    path = tmp_path / "pages.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(RGB, photometric="rgb")
+        tif.write(IR, photometric="minisblack")
+    found = find_infrared(path)
+    assert found.source == "its second TIFF page" and np.allclose(found.values, IR / 65535)
+
+
+def test_a_preview_page_is_not_infrared(tmp_path):
+    path = tmp_path / "preview.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(RGB, photometric="rgb")
+        tif.write(IR, photometric="minisblack", subfiletype=1)  # reduced-resolution image
+    assert find_infrared(path) is None
+
+
+def test_a_sidecar_beside_the_scan(tmp_path):
+    path = tmp_path / "roll 3.tif"
+    tifffile.imwrite(path, RGB, photometric="rgb")
+    assert find_infrared(path) is None
+    tifffile.imwrite(tmp_path / "roll 3_IR.tif", IR)
+    found = find_infrared(path)
+    assert found.source == "'roll 3_IR.tif'" and np.allclose(found.values, IR / 65535)
+
+
+def test_a_sidecar_of_a_jpeg_scan(tmp_path):
+    Image.fromarray((RGB >> 8).astype(np.uint8)).save(tmp_path / "s.jpg")
+    Image.fromarray((IR >> 8).astype(np.uint8)).save(tmp_path / "s_IR.tif")
+    assert np.allclose(find_infrared(tmp_path / "s.jpg").values, (IR >> 8) / 255)
+
+
+def test_the_infrared_turns_with_the_exif_orientation(tmp_path):
+    path = tmp_path / "turned.tif"
+    tifffile.imwrite(path, np.dstack([RGB, IR]), photometric="rgb", extrasamples=[0],
+                     extratags=[(0x0112, "H", 1, 6, True)])  # Orientation: turn 90° clockwise to display
+    found = find_infrared(path)
+    image = load_image(path)
+    assert image.pixels.shape[:2] == (32, 24)
+    assert np.allclose(found.values, np.rot90(IR, -1) / 65535)
+
+
+def test_a_bad_sidecar_names_the_file(tmp_path):
+    bad = tmp_path / "notes_IR.tif"
+    bad.write_text("not an image")
+    with pytest.raises(InfraredError, match="cannot use '.*notes_IR.tif' as infrared"):
+        read_infrared_file(bad)
+    with pytest.raises(InfraredError, match="no such file"):
+        read_infrared_file(tmp_path / "missing.tif")

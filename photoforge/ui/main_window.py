@@ -699,6 +699,7 @@ class MainWindow(QMainWindow):
         def land(moved) -> None:
             if document is self.document:
                 self.canvas.crop_rect = None
+                document.drop_infrared()
                 document.apply_image(moved.image, label, moved.mask)
 
         return self.jobs.start(label, lambda progress: fn(image, mask), land)
@@ -744,6 +745,7 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("No level or plumb lines to go by: draw one with the "
                                              "Straighten tool (T)", 8000)
             elif document is self.document:
+                document.drop_infrared()
                 document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", moved.mask)
 
         self.jobs.start("Auto straighten", work, land)
@@ -778,7 +780,9 @@ class MainWindow(QMainWindow):
                     f"Damage mask: {100 * (mask > 0).mean():.2f} % of the photo. "
                     "Paint or erase to adjust, then Restore.", 8000)
 
-        self.jobs.start("Detect damage", lambda progress: find_damage(image, options, progress), land)
+        infrared = panel.infrared_of(document)
+        self.jobs.start("Detect damage", lambda progress: find_damage(image, options, progress, infrared=infrared),
+                        land)
 
     # ----- jobs -----------------------------------------------------------------------
     def run_action(self, panel: ActionPanel) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from photoforge import __version__
 from photoforge.app.batch import UsageError, plan_batch
+from photoforge.app.dating import add_dating_options, dating_from_args
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--denoise", default="auto", metavar="auto|off|SIGMA",
                     help="auto estimates the noise level; a number sets σ (in 8-bit units, 0–100)")
     rs.add_argument("--color", choices=["auto", "off"], default="auto", help="levels, white balance, fade")
+    add_dating_options(rs)
     rs.add_argument("--mask-out", metavar="FILE", help="write the damage mask (a folder for several inputs)")
     rs.add_argument("--infrared", default="auto", metavar="auto|off|FILE",
                     help="find dust and scratches in the scan's infrared channel: auto (default) uses a "
@@ -187,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("contrast", "saturation", "vibrance"):
         adj.add_argument(f"--{name}", type=float, default=None, metavar="N", help="−100…100")
     adj.add_argument("--preset", metavar="FILE", help="settings saved from the Adjust panel (JSON)")
+    add_dating_options(adj)
 
     bs = sub.add_parser("batch-status", help="what a folder batch did: counts and every failure")
     bs.add_argument("folder", metavar="OUT", help="the output folder of the batch")
@@ -200,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cut this many pixels inside each print's edges (default 0)")
     sp.add_argument("--single", action="store_true",
                     help="each scan holds one print: find it, straighten and crop it")
+    add_dating_options(sp)
 
     gui = sub.add_parser("gui", help="open the desktop application (the default)")
     gui.add_argument("image", nargs="?", help="image to open")
@@ -435,7 +439,8 @@ def _cmd_split(args) -> int:
         _say(f"notice: {skipped}")
     if not jobs:
         raise UsageError("no images found in " + ", ".join(args.inputs))
-    options = SplitOptions(lid=args.lid, min_size=args.min_size, trim=args.trim, single=args.single)
+    options = SplitOptions(lid=args.lid, min_size=args.min_size, trim=args.trim, single=args.single,
+                           dating=dating_from_args(args))
     report = BatchReport(len(jobs))
     inputs = [job.source for job in jobs]
     for job in jobs:
@@ -643,6 +648,7 @@ def _cmd_restore(args) -> int:
     from photoforge.ops.restore import restore
 
     options = _restore_options(args)
+    dating = dating_from_args(args)
 
     def mask_target(jobs, job) -> Path:
         target = Path(args.mask_out)
@@ -679,10 +685,11 @@ def _cmd_restore(args) -> int:
             _say(f"notice: {job.source.name}: removed noise of σ {result.sigma:.1f}")
         elif result.sigma is not None:
             _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
-        return result.image
+        return dating.stamp(result.image, job.source, _say) if dating else result.image
 
     return _run_jobs(args, jobs, process, check, options={"restore": options, "mask_out": args.mask_out,
-                                                          "infrared": args.infrared})
+                                                          "infrared": args.infrared,
+                                                          "dating": dating and dating.describe()})
 
 
 _CHANNEL_NAMES = {"master": 0, "m": 0, "rgb": 0, "red": 1, "r": 1, "green": 2, "g": 2, "blue": 3, "b": 3}
@@ -741,6 +748,7 @@ def _cmd_adjust(args) -> int:
     from photoforge.ops.adjust import adjust_image, from_fade_report, neutral_gains
 
     settings = _adjust_settings(args)
+    dating = dating_from_args(args)
     point = tuple(int(v) for v in _numbers(args.wb, "--wb", (2,))) if args.wb else None
     jobs = _plan(args)
 
@@ -754,9 +762,11 @@ def _cmd_adjust(args) -> int:
             _say(f"notice: {job.source.name}: {report.describe()}")
         if point is not None:
             adjustments = replace(adjustments, wb=neutral_gains(image.pixels, *point))
-        return adjust_image(image, adjustments, progress)
+        result = adjust_image(image, adjustments, progress)
+        return dating.stamp(result, job.source, _say) if dating else result
 
-    return _run_jobs(args, jobs, process, options={"adjust": settings, "auto": args.auto, "wb": point})
+    return _run_jobs(args, jobs, process, options={"adjust": settings, "auto": args.auto, "wb": point,
+                                                   "dating": dating and dating.describe()})
 
 
 def _cmd_inpaint(args) -> int:

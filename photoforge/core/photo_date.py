@@ -229,8 +229,10 @@ def read_date_caption(image: ImageData) -> tuple[PhotoDate | None, str | None]:
             original = exif.get_ifd(_EXIF_IFD).get(_DATE_ORIGINAL)
             if date is None and isinstance(original, str) and re.fullmatch(r"\d{4}:\d\d:\d\d.*", original):
                 date = parse_date(original[:10].replace(":", "-"))
-            if caption is None and isinstance(exif.get(_DESCRIPTION), str):
-                caption = exif[_DESCRIPTION]
+            described = exif.get(_DESCRIPTION)
+            # tifffile describes the array it wrote there ('{"shape": [h, w, 3]}'): not a caption
+            if caption is None and isinstance(described, str) and not described.startswith('{"shape"'):
+                caption = described
         except Exception:  # noqa: BLE001 - an unreadable EXIF date is no date
             pass
     return date, caption

@@ -273,13 +273,13 @@ class RestorePanel(ActionPanel):
         self.preset.currentIndexChanged.connect(self._apply_preset)
         self._apply_preset()
         self.reviewed_for = None  # the document whose mask Detect damage filled for review
-        self.window = None
+        self._main = None  # the window (not `window`, which would hide QWidget.window())
 
     def attach(self, window) -> None:
-        self.window = window
+        self._main = window
 
     def document_changed(self) -> None:
-        doc = self.window.document if self.window is not None else None
+        doc = self._main.document if self._main is not None else None
         found = doc.infrared if doc is not None else None
         self.infrared.setEnabled(found is not None)
         if found is not None:

@@ -192,6 +192,8 @@ class MainWindow(QMainWindow):
             self._act(image, text, lambda checked=False, f=fn, t=label: self.change_geometry(t, f),
                       QKeySequence(key) if key else None)
         self._act(image, "Auto S&traighten", self.auto_straighten)
+        image.addSeparator()
+        self._act(image, "&Date and Caption…", self.date_and_caption)
         help_ = m.addMenu("&Help")
         self._act(help_, "&Keyboard Shortcuts", self.show_shortcuts, QKeySequence("F1"))
         self._act(help_, "Model &licences", self.show_licences)
@@ -749,6 +751,25 @@ class MainWindow(QMainWindow):
                 document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", moved.mask)
 
         self.jobs.start("Auto straighten", work, land)
+
+    def date_and_caption(self, dialog=None) -> bool:
+        """Set when the photo was taken and its caption, as one undo step; `dialog` (a
+        DateCaptionDialog already filled in, for tests) skips showing one."""
+        from photoforge.core.photo_date import read_date_caption, set_date_caption
+        from photoforge.ui.date_dialog import DateCaptionDialog
+
+        doc = self.document
+        if doc is None or self.jobs.busy:
+            return False
+        if dialog is None:
+            dialog = DateCaptionDialog(*read_date_caption(doc.image), self)
+            if dialog.exec() != DateCaptionDialog.DialogCode.Accepted:
+                return False
+        date, caption = dialog.values()
+        dated = set_date_caption(doc.image, date, caption, clear=True)
+        for notice in dated.notices[len(doc.image.notices):]:
+            self.statusBar().showMessage(notice, 8000)
+        return doc.apply_image(dated, "Date and caption")
 
     def remove_masked(self) -> None:
         """Enter: crop to the rectangle with the crop tool; else inpaint what the mask covers

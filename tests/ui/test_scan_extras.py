@@ -35,3 +35,65 @@ def test_restore_uses_the_infrared_channel_only_where_the_scan_has_one(window, t
     with qtbot.waitSignal(window.jobs.finished, timeout=20000):
         window.change_geometry("Flip Horizontal", lambda im, m: flip(im, m, True))
     assert doc.infrared is None and not panel.infrared.isEnabled()  # it no longer lines up
+
+
+def _dialog(date: str, caption: str, circa: bool = False):
+    from photoforge.ui.date_dialog import DateCaptionDialog
+
+    dialog = DateCaptionDialog(None, None)
+    dialog.date.setText(date)
+    dialog.caption.setText(caption)
+    dialog.circa.setChecked(circa)
+    return dialog
+
+
+def test_the_dialog_sets_what_export_writes_and_the_project_keeps(window, tmp_path, photo):
+    from photoforge.core.imageio import load_image
+    from photoforge.core.photo_date import PhotoDate, read_date_caption
+
+    src = tmp_path / "print.tif"
+    tifffile.imwrite(src, photo[:64, :80].astype(np.uint16) * 257, photometric="rgb")
+    window.open_path(src)
+    doc = window.document
+    assert read_date_caption(doc.image) == (None, None)
+    assert window.date_and_caption(_dialog("1962-07", "Grandpa's boat", circa=True))
+    assert doc.history.labels == ["Date and caption"]
+    for fmt in ("jpg", "tif"):
+        out = tmp_path / f"export.{fmt}"
+        assert window.export_to(out, format=fmt, quality=95, sixteen=True, keep_metadata=True)
+        assert read_date_caption(load_image(out)) == (PhotoDate(1962, 7, circa=True), "Grandpa's boat")
+        if fmt == "jpg":
+            with Image.open(out) as im:
+                assert im.getexif().get_ifd(0x8769)[0x9003] == "1962:07:01 00:00:00"
+        else:
+            with tifffile.TiffFile(out) as tif:
+                assert tif.pages[0].tags["ExifTag"].value["DateTimeOriginal"] == "1962:07:01 00:00:00"
+    assert window.save_project_to(tmp_path / "work.pforge")
+    window.document = None
+    assert window.open_project_path(tmp_path / "work.pforge")
+    assert read_date_caption(window.document.image) == (PhotoDate(1962, 7, circa=True), "Grandpa's boat")
+    window.undo_action.trigger()
+    assert read_date_caption(window.document.image) == (None, None)
+
+
+def test_the_dialog_refuses_a_bad_date_and_stays_open(window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    dialog = _dialog("1962-02-30", "x")
+    dialog.accept()
+    assert warned == ["The date '1962-02-30': 1962-02 has no day 30"]
+    assert dialog.result() != dialog.DialogCode.Accepted
+
+
+def test_emptied_fields_are_removed(window, tmp_path, photo):
+    from photoforge.core.photo_date import PhotoDate, read_date_caption
+
+    src = tmp_path / "p.png"
+    Image.fromarray(photo[:40, :40]).save(src)
+    window.open_path(src)
+    assert window.date_and_caption(_dialog("1950", "first"))
+    assert read_date_caption(window.document.image) == (PhotoDate(1950), "first")
+    assert window.date_and_caption(_dialog("", "second"))
+    assert read_date_caption(window.document.image) == (None, "second")

@@ -22,7 +22,8 @@ class RgbiScan:
         return np.rint(self.infrared * top).astype(dtype)
 
 
-def rgbi_scan(photo: np.ndarray, seed: int = 0, ghost: float = 0.08, specks: int = 40) -> RgbiScan:
+def rgbi_scan(photo: np.ndarray, seed: int = 0, ghost: float = 0.08, specks: int = 40,
+              noise: float = 0.006) -> RgbiScan:
     rng = np.random.default_rng(seed)
     h, w = photo.shape[:2]
     top = float(np.iinfo(photo.dtype).max)
@@ -43,7 +44,7 @@ def rgbi_scan(photo: np.ndarray, seed: int = 0, ghost: float = 0.08, specks: int
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     falloff = 1 - 0.08 * ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2)
     level = 0.8 * falloff + ghost * (lum - 0.5)
-    ir = level * (1 - 0.9 * opacity) + rng.normal(0, 0.006, (h, w)).astype(np.float32)
+    ir = level * (1 - 0.9 * opacity) + rng.normal(0, noise, (h, w)).astype(np.float32)
     dust_colour = 0.12
     damaged = clean * (1 - opacity[..., None]) + dust_colour * opacity[..., None]
     return RgbiScan(photo, np.rint(np.clip(damaged, 0, 1) * top).astype(photo.dtype),

@@ -643,6 +643,24 @@ def _infrared_source(args, jobs):
     return checked
 
 
+def _without_sidecars(jobs):
+    """A folder of scans holds their `<stem>_IR.tif` sidecars too: those are read as the
+    scans' infrared, not restored as photos of their own."""
+    from photoforge.app.batch import path_key
+    from photoforge.core.infrared import SIDECAR_SUFFIXES
+
+    owner = {path_key(job.source.with_name(job.source.stem + suffix)): job.source
+             for job in jobs for suffix in SIDECAR_SUFFIXES}
+    kept = []
+    for job in jobs:
+        scan = owner.get(path_key(job.source))
+        if scan is None or path_key(scan) == path_key(job.source):
+            kept.append(job)
+        else:
+            _say(f"notice: '{job.source.name}' is the infrared of '{scan.name}'; it is not restored as a photo")
+    return kept
+
+
 def _cmd_restore(args) -> int:
     from photoforge.ops.mask import save_mask
     from photoforge.ops.restore import restore
@@ -658,6 +676,8 @@ def _cmd_restore(args) -> int:
         return target
 
     jobs = _plan(args, lambda jobs, job: [(mask_target(jobs, job), "png")] if args.mask_out else [])
+    if args.infrared == "auto":
+        jobs = _without_sidecars(jobs)
     infrared = _infrared_source(args, jobs)
     infrared_for = {}
 

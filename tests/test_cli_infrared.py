@@ -44,13 +44,14 @@ def test_a_second_page_and_a_sidecar(photo, tmp_path):
         tif.write(ir, photometric="minisblack")
     tifffile.imwrite(tmp_path / "in" / "side.tif", scan.damaged, photometric="rgb")
     tifffile.imwrite(tmp_path / "in" / "side_IR.tif", ir)
-    result = cli("restore", tmp_path / "in" / "paged.tif", tmp_path / "in" / "side.tif", "-o", tmp_path / "out",
-                 *REPAIR)
+    result = cli("restore", tmp_path / "in", "-o", tmp_path / "out", *REPAIR)  # a folder holding the sidecar
     assert result.returncode == 0, result.stderr
     assert "paged.tif: dust and scratches found in the infrared of its second TIFF page" in result.stderr
     assert "side.tif: dust and scratches found in the infrared of 'side_IR.tif'" in result.stderr
+    assert "'side_IR.tif' is the infrared of 'side.tif'; it is not restored as a photo" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "in").iterdir()) == ["paged.tif", "side.tif"]
     for name in ("paged.tif", "side.tif"):
-        out = load_image(tmp_path / "out" / name).pixels.astype(float)
+        out = load_image(tmp_path / "out" / "in" / name).pixels.astype(float)
         t = scan.truth
         assert np.abs(out[t] - scan.clean[t]).mean() < np.abs(scan.damaged[t].astype(float) - scan.clean[t]).mean() / 4
 

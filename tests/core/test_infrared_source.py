@@ -89,3 +89,32 @@ def test_a_bad_sidecar_names_the_file(tmp_path):
         read_infrared_file(bad)
     with pytest.raises(InfraredError, match="no such file"):
         read_infrared_file(tmp_path / "missing.tif")
+
+
+def test_the_document_and_its_project_keep_the_channel(tmp_path):
+    from photoforge.core.document import Document
+    from photoforge.core.project import open_project, save_project
+
+    path = tmp_path / "scan.tif"
+    tifffile.imwrite(path, np.dstack([RGB, IR]), photometric="rgb", extrasamples=[0])
+    doc = Document.open(path)
+    assert doc.infrared.source == "its 4th TIFF channel"
+    save_project(doc, tmp_path / "work.pforge")
+    again = open_project(tmp_path / "work.pforge")
+    assert again.infrared.source == "its 4th TIFF channel"
+    assert np.abs(again.infrared.values - IR / 65535).max() < 1e-6  # stored as 16 bits: exact here
+    plain = tmp_path / "plain.tif"
+    tifffile.imwrite(plain, RGB, photometric="rgb")
+    save_project(Document.open(plain), tmp_path / "plain.pforge")
+    assert open_project(tmp_path / "plain.pforge").infrared is None
+
+
+def test_a_document_whose_sidecar_does_not_fit_opens_without_it(tmp_path):
+    from photoforge.core.document import Document
+
+    path = tmp_path / "scan.tif"
+    tifffile.imwrite(path, RGB, photometric="rgb")
+    tifffile.imwrite(tmp_path / "scan_IR.tif", IR[:10])
+    doc = Document.open(path)
+    assert doc.infrared is None
+    assert any("cannot use 'scan_IR.tif' as infrared for" in n and "32×10" in n for n in doc.image.notices)

@@ -1,7 +1,7 @@
 """Finding a scan's infrared (dust) channel: a 4th TIFF sample, a second TIFF page, or a
 `<stem>_IR.tif` sidecar, as VueScan and SilverFast store it.
 
-The rule for a 4th sample: TIFF says what an extra sample is in ExtraSamples. 1
+The rule for a 4th sample (a 2nd after grey): TIFF says what an extra sample is in ExtraSamples. 1
 (associated alpha) and 2 (unassociated alpha) are transparency, which the loader keeps as
 alpha; 0 (unspecified), or no ExtraSamples tag at all, is data with no declared meaning,
 which is how RGBI scans store infrared. So a 4th sample is infrared only when it is
@@ -78,8 +78,10 @@ def _embedded(path: Path) -> Infrared | None:
             first = tif.pages[0]
             values, source = None, ""
             extras = tuple(int(e) for e in first.extrasamples)
-            if int(first.photometric) == 2 and first.samplesperpixel >= 4 and (not extras or extras[0] == 0):
-                values, source = _page_values(first)[..., 3], "its 4th TIFF channel"
+            colours = {0: 1, 1: 1, 2: 3}.get(int(first.photometric))  # grey (either way round), RGB
+            if colours and first.samplesperpixel > colours and (not extras or extras[0] == 0):
+                values = _page_values(first)[..., colours]
+                source = "its 4th TIFF channel" if colours == 3 else "its 2nd TIFF channel (after grey)"
             elif len(tif.pages) > 1:
                 second = tif.pages[1]
                 if (second.samplesperpixel == 1 and not int(second.subfiletype) & _REDUCED_IMAGE

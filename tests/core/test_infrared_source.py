@@ -40,6 +40,16 @@ def test_an_eight_bit_rgbi_scan(tmp_path):
     assert np.array_equal(load_image(path).pixels, rgb8)
 
 
+def test_a_grey_scan_with_an_infrared_sample(tmp_path):
+    path = tmp_path / "grey.tif"
+    tifffile.imwrite(path, np.dstack([RGB[..., 0], IR]), photometric="minisblack", extrasamples=[0],
+                     planarconfig="contig")
+    found = find_infrared(path)
+    assert found.source == "its 2nd TIFF channel (after grey)" and np.allclose(found.values, IR / 65535)
+    image = load_image(path)
+    assert image.pixels.shape == (24, 32, 1) and image.alpha is None
+
+
 def test_a_second_page_of_the_same_size(tmp_path):
     path = tmp_path / "pages.tif"
     with tifffile.TiffWriter(path) as tif:

@@ -62,3 +62,15 @@ def test_an_infrared_of_another_size_is_refused(photo):
     scan = rgbi_scan(photo, 0)
     with pytest.raises(ValueError, match="infrared channel is 511×512, the image 512×512"):
         restore(ImageData(scan.damaged), REPAIR_ONLY, infrared=scan.infrared[:, :511])
+
+
+def test_a_grey_scan_is_repaired_from_its_infrared(photo):
+    grey = np.rint(photo.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+    scan = rgbi_scan(np.repeat(grey[..., None], 3, axis=2), 7)
+    damaged, clean = scan.damaged[..., :1], scan.clean[..., :1]
+    assert f1(infrared_defects(scan.infrared, damaged), scan.truth) > 0.95
+    result = restore(ImageData(damaged), REPAIR_ONLY, infrared=scan.infrared)
+    t = scan.truth
+    assert result.image.pixels.shape == damaged.shape
+    assert np.abs(result.image.pixels[t].astype(int) - clean[t]).mean() < \
+        np.abs(damaged[t].astype(int) - clean[t]).mean() / 4

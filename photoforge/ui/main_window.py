@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
                       QKeySequence(key) if key else None)
         self._act(image, "Auto S&traighten", self.auto_straighten)
         image.addSeparator()
-        self._act(image, "&Date and Caption…", self.date_and_caption)
+        self._act(image, "&Date and Caption…", lambda: self.date_and_caption())  # not triggered(checked)
         help_ = m.addMenu("&Help")
         self._act(help_, "&Keyboard Shortcuts", self.show_shortcuts, QKeySequence("F1"))
         self._act(help_, "Model &licences", self.show_licences)

@@ -97,3 +97,28 @@ def test_emptied_fields_are_removed(window, tmp_path, photo):
     assert read_date_caption(window.document.image) == (PhotoDate(1950), "first")
     assert window.date_and_caption(_dialog("", "second"))
     assert read_date_caption(window.document.image) == (None, "second")
+
+
+def test_the_menu_opens_the_dialog_filled_with_what_the_photo_holds(window, tmp_path, photo, monkeypatch):
+    from PySide6.QtGui import QAction
+
+    from photoforge.core.photo_date import PhotoDate, read_date_caption
+    from photoforge.ui.date_dialog import DateCaptionDialog
+
+    src = tmp_path / "p.png"
+    Image.fromarray(photo[:40, :40]).save(src)
+    window.open_path(src)
+    assert window.date_and_caption(_dialog("1950-05", "before"))
+    shown = []
+
+    def answer(dialog):
+        shown.append((dialog.date.text(), dialog.caption.text(), dialog.circa.isChecked()))
+        dialog.date.setText("1951")
+        return DateCaptionDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(DateCaptionDialog, "exec", answer)
+    action = next(a for a in window.findChildren(QAction) if a.text() == "&Date and Caption…")
+    action.trigger()
+    assert shown == [("1950-05", "before", False)]
+    assert read_date_caption(window.document.image) == (PhotoDate(1951), "before")
+    assert window.document.history.labels == ["Date and caption", "Date and caption"]

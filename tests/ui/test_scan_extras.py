@@ -7,6 +7,7 @@ import tifffile
 from PIL import Image
 
 from photoforge.ops.geometry import flip
+from photoforge.ops.infrared_dust import infrared_dust_mask
 from tests.infrared_synth import rgbi_scan
 from tests.ui.test_main_window import restore_panel
 
@@ -24,6 +25,11 @@ def test_restore_uses_the_infrared_channel_only_where_the_scan_has_one(window, t
     doc = window.document
     assert panel.infrared.isEnabled() and panel.infrared.isChecked()
     assert "4th TIFF channel" in panel.infrared.toolTip()
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.detect_button.click()  # the mask for review comes from the infrared too
+    assert np.array_equal(doc.mask, infrared_dust_mask(doc.infrared.values, scan.damaged))
+    doc.mask[:] = 0
+    panel.reviewed_for = None  # as if never reviewed: Restore finds the damage itself
     for box in (panel.denoise, panel.color):
         box.setChecked(False)
     with qtbot.waitSignal(window.jobs.finished, timeout=60000):

@@ -80,13 +80,13 @@ def _embedded(path: Path) -> Infrared | None:
             extras = tuple(int(e) for e in first.extrasamples)
             colours = {0: 1, 1: 1, 2: 3}.get(int(first.photometric))  # grey (either way round), RGB
             if colours and first.samplesperpixel > colours and (not extras or extras[0] == 0):
-                values = _page_values(first)[..., colours]
+                values = _page_values(first, path)[..., colours]
                 source = "its 4th TIFF channel" if colours == 3 else "its 2nd TIFF channel (after grey)"
             elif len(tif.pages) > 1:
                 second = tif.pages[1]
                 if (second.samplesperpixel == 1 and not int(second.subfiletype) & _REDUCED_IMAGE
                         and (second.imagelength, second.imagewidth) == (first.imagelength, first.imagewidth)):
-                    values, source = _page_values(second), "its second TIFF page"
+                    values, source = _page_values(second, path, 1), "its second TIFF page"
     except (tifffile.TiffFileError, ValueError, OSError):
         return None  # the loader reports a damaged file in its own words
     if values is None:
@@ -94,10 +94,36 @@ def _embedded(path: Path) -> Infrared | None:
     return Infrared(_orient(_unit(values), _orientation(_tiff_exif(path), None)), source)
 
 
-def _page_values(page) -> np.ndarray:
-    values = page.asarray()
+def _page_values(page, path: Path | None = None, index: int = 0) -> np.ndarray:
+    try:
+        values = page.asarray()
+    except ValueError as exc:
+        if "imagecodecs" not in str(exc) or path is None:
+            raise
+        return _cv2_page(path, index, page)
     if int(page.planarconfig) == 2 and values.ndim == 3:
         values = np.moveaxis(values, 0, -1)
+    return values
+
+
+def _cv2_page(path: Path, index: int, page) -> np.ndarray:
+    """A page in a compression tifffile needs imagecodecs for (LZW, which scanners and
+    OpenCV write), decoded by OpenCV as tiff_io does; samples in file order."""
+    import cv2
+
+    data = np.fromfile(path, np.uint8)
+    if index == 0:
+        values = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    else:
+        ok, pages = cv2.imdecodemulti(data, cv2.IMREAD_UNCHANGED)
+        values = pages[index] if ok and len(pages) > index else None
+    if values is None:
+        raise ValueError(f"cannot decode page {index + 1}")
+    values = values.reshape(page.imagelength, page.imagewidth, -1)
+    if values.shape[2] == 1:
+        return values[..., 0]
+    if values.shape[2] >= 3:  # OpenCV gives BGR(A…)
+        values = values[..., [2, 1, 0, *range(3, values.shape[2])]]
     return values
 
 

@@ -40,6 +40,19 @@ def test_an_eight_bit_rgbi_scan(tmp_path):
     assert np.array_equal(load_image(path).pixels, rgb8)
 
 
+def test_lzw_scans_without_imagecodecs(tmp_path):
+    import cv2
+
+    path = tmp_path / "lzw.tif"
+    cv2.imwrite(str(path), np.dstack([RGB[..., ::-1], IR]))  # LZW, 4 samples, no ExtraSamples tag
+    assert np.allclose(find_infrared(path).values, IR / 65535)
+    assert np.array_equal(load_image(path).pixels, RGB)
+    paged = tmp_path / "lzw_pages.tif"
+    cv2.imwritemulti(str(paged), [RGB[..., ::-1], IR])
+    found = find_infrared(paged)
+    assert found.source == "its second TIFF page" and np.allclose(found.values, IR / 65535)
+
+
 def test_a_grey_scan_with_an_infrared_sample(tmp_path):
     path = tmp_path / "grey.tif"
     tifffile.imwrite(path, np.dstack([RGB[..., 0], IR]), photometric="minisblack", extrasamples=[0],

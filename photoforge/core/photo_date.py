@@ -15,6 +15,7 @@ the packet stays as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import xml.etree.ElementTree as ET
@@ -228,7 +229,8 @@ def read_date_caption(image: ImageData) -> tuple[PhotoDate | None, str | None]:
             exif.load(image.exif)
             original = exif.get_ifd(_EXIF_IFD).get(_DATE_ORIGINAL)
             if date is None and isinstance(original, str) and re.fullmatch(r"\d{4}:\d\d:\d\d.*", original):
-                date = parse_date(original[:10].replace(":", "-"))
+                with contextlib.suppress(DateError):  # "0000:00:00 …" is a camera's "unset"
+                    date = parse_date(original[:10].replace(":", "-"))
             described = exif.get(_DESCRIPTION)
             # tifffile describes the array it wrote there ('{"shape": [h, w, 3]}'): not a caption
             if caption is None and isinstance(described, str) and not described.startswith('{"shape"'):

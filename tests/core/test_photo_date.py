@@ -138,3 +138,10 @@ def test_other_exif_is_kept(tmp_path):
         assert read[0x010F] == "ScanCo"
         assert read.get_ifd(0x8769)[0x9004] == "2024:03:01 12:00:00"
         assert read.get_ifd(0x8769)[0x9003] == "1962:07:01 00:00:00"
+
+
+def test_an_unset_camera_date_does_not_hide_the_caption():
+    exif = Image.Exif()
+    exif[0x010E] = "Kiel harbour"
+    exif.get_ifd(0x8769)[0x9003] = "0000:00:00 00:00:00"
+    assert read_date_caption(ImageData(PIXELS, exif=exif.tobytes())) == (None, "Kiel harbour")

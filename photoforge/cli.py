@@ -14,6 +14,7 @@ from pathlib import Path
 
 from photoforge import __version__
 from photoforge.app.batch import UsageError, plan_batch
+from photoforge.app.dating import add_dating_options, dating_from_args
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -133,7 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--denoise", default="auto", metavar="auto|off|SIGMA",
                     help="auto estimates the noise level; a number sets σ (in 8-bit units, 0–100)")
     rs.add_argument("--color", choices=["auto", "off"], default="auto", help="levels, white balance, fade")
+    add_dating_options(rs)
     rs.add_argument("--mask-out", metavar="FILE", help="write the damage mask (a folder for several inputs)")
+    rs.add_argument("--infrared", default="auto", metavar="auto|off|FILE",
+                    help="find dust and scratches in the scan's infrared channel: auto (default) uses a "
+                         "4th TIFF channel, a second TIFF page or a <stem>_IR.tif beside the scan where "
+                         "there is one; FILE is one scan's infrared image; off never")
     _add_device_options(rs)
 
     inp = sub.add_parser("inpaint", help="remove what a mask covers (scratches, dust, objects)")
@@ -183,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("contrast", "saturation", "vibrance"):
         adj.add_argument(f"--{name}", type=float, default=None, metavar="N", help="−100…100")
     adj.add_argument("--preset", metavar="FILE", help="settings saved from the Adjust panel (JSON)")
+    add_dating_options(adj)
 
     bs = sub.add_parser("batch-status", help="what a folder batch did: counts and every failure")
     bs.add_argument("folder", metavar="OUT", help="the output folder of the batch")
@@ -196,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cut this many pixels inside each print's edges (default 0)")
     sp.add_argument("--single", action="store_true",
                     help="each scan holds one print: find it, straighten and crop it")
+    add_dating_options(sp)
 
     gui = sub.add_parser("gui", help="open the desktop application (the default)")
     gui.add_argument("image", nargs="?", help="image to open")
@@ -431,7 +439,8 @@ def _cmd_split(args) -> int:
         _say(f"notice: {skipped}")
     if not jobs:
         raise UsageError("no images found in " + ", ".join(args.inputs))
-    options = SplitOptions(lid=args.lid, min_size=args.min_size, trim=args.trim, single=args.single)
+    options = SplitOptions(lid=args.lid, min_size=args.min_size, trim=args.trim, single=args.single,
+                           dating=dating_from_args(args))
     report = BatchReport(len(jobs))
     inputs = [job.source for job in jobs]
     for job in jobs:
@@ -597,11 +606,67 @@ def _restore_options(args):
                    sensitivity=options.sensitivity if args.sensitivity is None else args.sensitivity)
 
 
+def _infrared_source(args, jobs):
+    """infrared(image, job) -> H×W array or None, as --infrared asks; a FILE that cannot be
+    used is a UsageError now, before any work."""
+    from photoforge.core.infrared import InfraredError, check_size, find_infrared, read_infrared_file
+
+    if args.infrared == "off" or args.scratches == "off":
+        return lambda image, job: None
+    given = None
+    if args.infrared != "auto":
+        if len(jobs) > 1:
+            raise UsageError("--infrared FILE is one scan's infrared; for several scans use --infrared auto, "
+                             "which finds each scan's own (4th TIFF channel, second page or <stem>_IR.tif)")
+        try:
+            given = read_infrared_file(args.infrared)
+        except InfraredError as error:
+            raise UsageError(str(error)) from None
+
+    def infrared(image, job):
+        found = given or find_infrared(job.source)
+        if found is None:
+            return None
+        check_size(found, image.pixels.shape[:2], str(job.source))
+        _say(f"notice: {job.source.name}: dust and scratches found in the infrared of {found.source}"
+             if given is None else f"notice: {job.source.name}: dust and scratches found in {found.source}")
+        return found.values
+
+    def checked(image, job):
+        from photoforge.app.batch import Refused
+
+        try:
+            return infrared(image, job)
+        except InfraredError as error:
+            raise Refused(str(error)) from None
+
+    return checked
+
+
+def _without_sidecars(jobs):
+    """A folder of scans holds their `<stem>_IR.tif` sidecars too: those are read as the
+    scans' infrared, not restored as photos of their own."""
+    from photoforge.app.batch import path_key
+    from photoforge.core.infrared import SIDECAR_SUFFIXES
+
+    owner = {path_key(job.source.with_name(job.source.stem + suffix)): job.source
+             for job in jobs for suffix in SIDECAR_SUFFIXES}
+    kept = []
+    for job in jobs:
+        scan = owner.get(path_key(job.source))
+        if scan is None or path_key(scan) == path_key(job.source):
+            kept.append(job)
+        else:
+            _say(f"notice: '{job.source.name}' is the infrared of '{scan.name}'; it is not restored as a photo")
+    return kept
+
+
 def _cmd_restore(args) -> int:
     from photoforge.ops.mask import save_mask
     from photoforge.ops.restore import restore
 
     options = _restore_options(args)
+    dating = dating_from_args(args)
 
     def mask_target(jobs, job) -> Path:
         target = Path(args.mask_out)
@@ -611,6 +676,10 @@ def _cmd_restore(args) -> int:
         return target
 
     jobs = _plan(args, lambda jobs, job: [(mask_target(jobs, job), "png")] if args.mask_out else [])
+    if args.infrared == "auto":
+        jobs = _without_sidecars(jobs)
+    infrared = _infrared_source(args, jobs)
+    infrared_for = {}
 
     def check(image, job):
         from photoforge.app.batch import Refused
@@ -622,9 +691,12 @@ def _cmd_restore(args) -> int:
                                   protected=[j.source for j in jobs], make_folders=True)
             except ImageSaveError as error:
                 raise Refused(str(error)) from None
+        # read here so that a sidecar that does not fit refuses the scan, like a bad input
+        infrared_for[job] = infrared(image, job)
 
     def process(image, progress, job):
-        result = restore(image, options, progress, notify=lambda m: _say(f"notice: {m}"))
+        ir = infrared_for.pop(job, None)
+        result = restore(image, options, progress, notify=lambda m: _say(f"notice: {m}"), infrared=ir)
         if args.mask_out and result.damage is not None:
             target = mask_target(jobs, job)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -633,9 +705,11 @@ def _cmd_restore(args) -> int:
             _say(f"notice: {job.source.name}: removed noise of σ {result.sigma:.1f}")
         elif result.sigma is not None:
             _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
-        return result.image
+        return dating.stamp(result.image, job.source, _say) if dating else result.image
 
-    return _run_jobs(args, jobs, process, check, options={"restore": options, "mask_out": args.mask_out})
+    return _run_jobs(args, jobs, process, check, options={"restore": options, "mask_out": args.mask_out,
+                                                          "infrared": args.infrared,
+                                                          "dating": dating and dating.describe()})
 
 
 _CHANNEL_NAMES = {"master": 0, "m": 0, "rgb": 0, "red": 1, "r": 1, "green": 2, "g": 2, "blue": 3, "b": 3}
@@ -694,6 +768,7 @@ def _cmd_adjust(args) -> int:
     from photoforge.ops.adjust import adjust_image, from_fade_report, neutral_gains
 
     settings = _adjust_settings(args)
+    dating = dating_from_args(args)
     point = tuple(int(v) for v in _numbers(args.wb, "--wb", (2,))) if args.wb else None
     jobs = _plan(args)
 
@@ -707,9 +782,11 @@ def _cmd_adjust(args) -> int:
             _say(f"notice: {job.source.name}: {report.describe()}")
         if point is not None:
             adjustments = replace(adjustments, wb=neutral_gains(image.pixels, *point))
-        return adjust_image(image, adjustments, progress)
+        result = adjust_image(image, adjustments, progress)
+        return dating.stamp(result, job.source, _say) if dating else result
 
-    return _run_jobs(args, jobs, process, options={"adjust": settings, "auto": args.auto, "wb": point})
+    return _run_jobs(args, jobs, process, options={"adjust": settings, "auto": args.auto, "wb": point,
+                                                   "dating": dating and dating.describe()})
 
 
 def _cmd_inpaint(args) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from photoforge.app.batch import Job, UsageError
+from photoforge.app.dating import Dating
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class SplitOptions:
     min_size: float | None = None
     trim: int = 0
     single: bool = False
+    dating: Dating | None = None  # the date and caption every print of a scan gets
 
 
 class NoPrint(Exception):
@@ -57,6 +59,8 @@ def split_scan(job: Job, options: SplitOptions, *, fmt: str | None, quality: int
     image = quietly(job.source, say, load_image, job.source, max_pixels or DEFAULT_MAX_PIXELS)
     for notice in image.notices:
         say(f"notice: {notice}")
+    if options.dating is not None:  # each print inherits the scan's metadata
+        image = options.dating.stamp(image, job.source, say)
     prints = find_prints(image.pixels, lid=options.lid, min_size=options.min_size, single=options.single)
     if not prints:
         raise NoPrint(f"'{job.source}': no print found on the scan (try --lid, a smaller --min-size, "

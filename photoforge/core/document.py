@@ -22,6 +22,7 @@ import numpy as np
 from .history import AREAS, History, Patch, PatchStep, ReplaceStep, State
 from .image import ImageData
 from .imageio import DEFAULT_MAX_PIXELS, ImageSaveError, load_image, save_image
+from .infrared import Infrared, InfraredError, check_size, find_infrared
 
 Rect = tuple[int, int, int, int]  # (y0, y1, x0, x1), end-exclusive, in image pixels
 META_FIELDS = ("icc_profile", "exif", "xmp", "source_format")
@@ -142,11 +143,26 @@ class Document:
         self.revision = 0
         self.on_change: list[Callable[[Rect | None, frozenset[str]], None]] = []
         self._stroke: Stroke | None = None
+        # The scanner's infrared (dust) channel, aligned with the photo as scanned: a step
+        # that moves pixels (rotate, crop, straighten) drops it (see drop_infrared).
+        self.infrared: Infrared | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS,
              history: History | None = None) -> "Document":
-        return cls(load_image(path, max_pixels), path, history)
+        doc = cls(load_image(path, max_pixels), path, history)
+        try:
+            found = find_infrared(path)
+            if found is not None:
+                check_size(found, doc.image.pixels.shape[:2], str(path))
+            doc.infrared = found
+        except InfraredError as error:  # the photo opens anyway; the user hears why IR is off
+            doc.image.notices.append(str(error))
+        return doc
+
+    def drop_infrared(self) -> None:
+        """The pixels moved (rotate, flip, crop, straighten): the infrared no longer lines up."""
+        self.infrared = None
 
     @property
     def height(self) -> int:
@@ -220,6 +236,8 @@ class Document:
             new_areas = {n: None if a is None or not a.any() else np.asarray(a, np.uint8)
                          for n, a in new_areas.items()}
         old, new = self.image, self._own(new)
+        if new.pixels.shape[:2] != old.pixels.shape[:2]:
+            self.drop_infrared()
         same_layout = (old.pixels.shape == new.pixels.shape and old.pixels.dtype == new.pixels.dtype
                        and (old.alpha is None) == (new.alpha is None)
                        and (old.alpha is None or old.alpha.dtype == new.alpha.dtype)

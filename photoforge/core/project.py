@@ -31,6 +31,7 @@ from .document import META_FIELDS, Document
 from .history import AREAS, TARGETS, History, Patch, PatchStep, ReplaceStep, State
 from .image import ImageData
 from .imageio import DEFAULT_MAX_PIXELS
+from .infrared import Infrared
 
 SUFFIX = ".pforge"
 FORMAT = "photoforge-project"
@@ -100,11 +101,21 @@ class _Writer:
             "history": {"index": history.index, "clean": history.index,
                         "pruned_count": history.pruned_count,
                         "steps": [self._step(i) for i in range(len(history))]},
+            "infrared": self._infrared(),
         }
         manifest["blobs"] = self.blobs
         manifest["version"] = VERSION if self.uses_areas else 1
         with self.zf.open(MANIFEST, "w") as out:
             out.write(json.dumps(manifest, indent=1).encode())
+
+    def _infrared(self) -> dict | None:
+        """The scan's infrared channel (16-bit is finer than any scanner's), so that Restore
+        can still use it when the project is opened again."""
+        found = self.doc.infrared
+        if found is None:
+            return None
+        values = np.rint(np.clip(found.values, 0, 1) * 65535).astype(np.uint16)
+        return {"values": self._array("infrared", values, deflate=True), "source": found.source}
 
     def _original(self) -> dict:
         return self._state("original", *_base_state(self.doc))
@@ -300,7 +311,20 @@ class _Reader:
         doc.areas.update(areas)
         history.restore(self._steps(steps), index, clean, _int(h["pruned_count"], "pruned count"))
         history.mark_clean()  # what is on screen is what the file holds
+        doc.infrared = self.infrared(pixels.shape[:2])
         return doc
+
+    def infrared(self, shape: tuple[int, int]) -> Infrared | None:
+        entry = self.manifest.get("infrared")  # projects before it have none
+        if entry is None:
+            return None
+        if not isinstance(entry, dict) or not isinstance(entry.get("source"), str):
+            raise self.fail("damaged project (its infrared entry)")
+        stored, dtype = self.header(entry.get("values"))
+        if stored != tuple(shape) or dtype != np.uint16:
+            raise self.fail(f"damaged project (an infrared channel of shape {stored} for a {shape} image)")
+        values = self.array(entry["values"]).astype(np.float32) * np.float32(1 / 65535)
+        return Infrared(values, entry["source"])
 
     def check_budget(self, states: list, steps: list) -> None:
         """Refuse, from the array headers alone, a project that would expand beyond the

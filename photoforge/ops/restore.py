@@ -22,6 +22,7 @@ from photoforge.ops.color import ColorOptions, FadeReport, fade_stage
 from photoforge.ops.learned_damage import find_damage_mask
 from photoforge.ops.denoise import DenoiseOptions, denoise_pixels
 from photoforge.ops.inpaint import InpaintOptions, inpaint
+from photoforge.ops.infrared_dust import infrared_dust_mask
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,14 @@ class RestoreResult:
 
 
 def find_damage(image: ImageData, options: RestoreOptions, progress: Progress | None = None,
-                notify: Callable[[str], None] | None = None) -> np.ndarray:
+                notify: Callable[[str], None] | None = None, infrared: np.ndarray | None = None) -> np.ndarray:
     """The damage mask Restore would repair, looked for through the denoiser when grain
-    removal is on (as the pipeline does; for the GUI's review before Restore)."""
+    removal is on (as the pipeline does; for the GUI's review before Restore). With the
+    scan's `infrared` channel (H×W, 0–1) the mask comes from it instead."""
     progress = progress or null_progress()
     pixels = image.pixels
+    if infrared is not None:
+        return infrared_dust_mask(infrared, pixels, options.sensitivity)
     if options.denoise:
         pixels, _ = denoise_pixels(pixels, denoise_options(options), progress.sub(0.0, 0.7), notify)
     return _detect(pixels, options, progress.sub(0.7 if options.denoise else 0.0, 1.0), notify)
@@ -78,8 +82,15 @@ def denoise_options(options: RestoreOptions) -> DenoiseOptions:
 
 
 def restore(image: ImageData, options: RestoreOptions = RestoreOptions(), progress: Progress | None = None,
-            notify: Callable[[str], None] | None = None, mask: np.ndarray | None = None) -> RestoreResult:
-    """`mask`: damage the user reviewed (e.g. in the GUI); None detects it here."""
+            notify: Callable[[str], None] | None = None, mask: np.ndarray | None = None,
+            infrared: np.ndarray | None = None) -> RestoreResult:
+    """`mask`: damage the user reviewed (e.g. in the GUI); None detects it here, from the
+    scan's `infrared` channel (H×W, 0–1, see core/infrared.py) when there is one: dust and
+    scratches block infrared and the photo barely does, so it finds them where a detector
+    on the photo has to guess."""
+    if infrared is not None and infrared.shape != image.pixels.shape[:2]:
+        raise ValueError(f"the infrared channel is {infrared.shape[1]}×{infrared.shape[0]}, the image "
+                         f"{image.width}×{image.height}")
     progress = progress or null_progress()
     stages: list[tuple[str, ImageData]] = []
     damage, sigma, current = None, None, image
@@ -90,8 +101,12 @@ def restore(image: ImageData, options: RestoreOptions = RestoreOptions(), progre
             stages.append((f"Denoise (σ {sigma:.1f})", current))
     progress.check_aborted()
     if options.scratches or (mask is not None and mask.any()):
-        damage = mask if mask is not None and mask.any() else \
-            _detect(current.pixels, options, progress.sub(0.5, 0.6), notify)
+        if mask is not None and mask.any():
+            damage = mask
+        elif infrared is not None:  # measured on the photo as scanned: denoising may soften specks
+            damage = infrared_dust_mask(infrared, image.pixels, options.sensitivity)
+        else:
+            damage = _detect(current.pixels, options, progress.sub(0.5, 0.6), notify)
         if damage.any():
             current = inpaint(current, damage, InpaintOptions(method="auto", device=options.device),
                               progress.sub(0.6, 0.85))

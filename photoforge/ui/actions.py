@@ -312,6 +312,11 @@ class RestorePanel(ActionPanel):
             self.preset.addItem(name.capitalize(), name)
         self.preset.setCurrentIndex(1)
         self.scratches = QCheckBox("Repair scratches and dust")
+        self.infrared = QCheckBox("Use the infrared channel")
+        self.infrared.setChecked(True)
+        self.infrared.setEnabled(False)
+        self.infrared.setToolTip("Only for scans that carry one (a 4th TIFF channel, a second page or "
+                                 "an _IR.tif beside the scan): dust and scratches are found in it")
         self.detector = _combo()
         for text, key, tip in (
                 ("Learned", "learned", "PhotoForge's own network: cracks, creases, scratches, dust, stains"),
@@ -340,6 +345,7 @@ class RestorePanel(ActionPanel):
             box.setChecked(True)
         self.form.addRow("Preset", self.preset)
         self.form.addRow(self.scratches)
+        self.form.addRow(self.infrared)
         self.form.addRow("Detector", self.detector)
         self.form.addRow("Sensitivity", self.sensitivity)
         self.form.addRow(detect)
@@ -353,6 +359,23 @@ class RestorePanel(ActionPanel):
         self.preset.currentIndexChanged.connect(self._apply_preset)
         self._apply_preset()
         self.reviewed_for = None  # the document whose mask Detect damage filled for review
+        self._main = None  # the window (not `window`, which would hide QWidget.window())
+
+    def attach(self, window) -> None:
+        self._main = window
+
+    def document_changed(self) -> None:
+        doc = self._main.document if self._main is not None else None
+        found = doc.infrared if doc is not None else None
+        self.infrared.setEnabled(found is not None)
+        if found is not None:
+            self.infrared.setToolTip(f"Find dust and scratches in the infrared of {found.source}")
+
+    def infrared_of(self, document):
+        """The document's infrared channel if it has one and the box is ticked, else None."""
+        if document.infrared is None or not self.infrared.isChecked():
+            return None
+        return document.infrared.values
 
     def _apply_preset(self) -> None:
         from photoforge.ops.restore import PRESETS
@@ -401,7 +424,9 @@ class RestorePanel(ActionPanel):
         # otherwise the pipeline detects. Decided now, not when the result lands.
         mask = document.mask.copy() if options.scratches and painted else None
         separate = self.separate.isChecked()
-        return "Restore", lambda progress: (restore(image, options, progress, mask=mask), mask is not None, separate)
+        infrared = self.infrared_of(document)
+        return "Restore", lambda progress: (restore(image, options, progress, mask=mask, infrared=infrared),
+                                            mask is not None, separate)
 
     def land(self, document, label: str, outcome) -> None:
         result, clear_mask, separate = outcome

@@ -194,6 +194,8 @@ class MainWindow(QMainWindow):
             self._act(image, text, lambda checked=False, f=fn, t=label: self.change_geometry(t, f),
                       QKeySequence(key) if key else None)
         self._act(image, "Auto S&traighten", self.auto_straighten)
+        image.addSeparator()
+        self._act(image, "&Date and Caption…", lambda: self.date_and_caption())  # not triggered(checked)
         help_ = m.addMenu("&Help")
         self._act(help_, "&Keyboard Shortcuts", self.show_shortcuts, QKeySequence("F1"))
         self._act(help_, "Model &licences", self.show_licences)
@@ -725,6 +727,7 @@ class MainWindow(QMainWindow):
         def land(moved) -> None:
             if document is self.document:
                 self.canvas.crop_rect = None
+                document.drop_infrared()
                 document.apply_image(moved.image, label, *split(moved.mask))
 
         return self.jobs.start(label, lambda progress: fn(image, layers), land)
@@ -771,9 +774,29 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("No level or plumb lines to go by: draw one with the "
                                              "Straighten tool (T)", 8000)
             elif document is self.document:
+                document.drop_infrared()
                 document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", *split(moved.mask))
 
         self.jobs.start("Auto straighten", work, land)
+
+    def date_and_caption(self, dialog=None) -> bool:
+        """Set when the photo was taken and its caption, as one undo step; `dialog` (a
+        DateCaptionDialog already filled in, for tests) skips showing one."""
+        from photoforge.core.photo_date import read_date_caption, set_date_caption
+        from photoforge.ui.date_dialog import DateCaptionDialog
+
+        doc = self.document
+        if doc is None or self.jobs.busy:
+            return False
+        if dialog is None:
+            dialog = DateCaptionDialog(*read_date_caption(doc.image), self)
+            if dialog.exec() != DateCaptionDialog.DialogCode.Accepted:
+                return False
+        date, caption = dialog.values()
+        dated = set_date_caption(doc.image, date, caption, clear=True)
+        for notice in dated.notices[len(doc.image.notices):]:
+            self.statusBar().showMessage(notice, 8000)
+        return doc.apply_image(dated, "Date and caption")
 
     def remove_masked(self) -> None:
         """Enter: crop to the rectangle with the crop tool; else inpaint what the mask covers
@@ -805,7 +828,9 @@ class MainWindow(QMainWindow):
                     f"Damage mask: {100 * (mask > 0).mean():.2f} % of the photo. "
                     "Paint or erase to adjust, then Restore.", 8000)
 
-        self.jobs.start("Detect damage", lambda progress: find_damage(image, options, progress), land)
+        infrared = panel.infrared_of(document)
+        self.jobs.start("Detect damage", lambda progress: find_damage(image, options, progress, infrared=infrared),
+                        land)
 
     # ----- jobs -----------------------------------------------------------------------
     def run_action(self, panel: ActionPanel) -> None:

@@ -25,7 +25,10 @@ post-processing (photoforge.ops.learned_damage.mask_from_probability at sensitiv
 hysteresis, minimum size, 1 px halo), which is what restore uses.
 Time: median of 3 on one validation photo resized to 1920×1080, 2 threads (ONNX Runtime
 intra-op threads and cv2), the learned time including padding and thresholding.
-Goals (issue 11): F1 ≥ 0.85 for cracks, scratches and dust, each; clean ≤ 0.2 %; 2 MP ≤ 1.5 s.
+--restore adds the repair: PSNR against the undamaged print after the restore's detect +
+repair, beside Telea handed the true mask (restore_psnr).
+Goals (issue 11): F1 ≥ 0.85 for cracks, scratches and dust, each; clean ≤ 0.2 %; 2 MP ≤ 1.5 s;
+restore within 1 dB of Telea on the true mask.
 """
 from __future__ import annotations
 
@@ -41,13 +44,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import photoforge.ops.damage as classical  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
 from photoforge.ops.damage import detect_damage  # noqa: E402
+from bench_restore import label, psnr  # noqa: E402
 from training import corpus, data, metrics, onnx_infer  # noqa: E402
 from training.synth import KINDS, synthesize  # noqa: E402
 
 SCENARIOS = {"crack": ("crack",), "scratch": ("scratch",), "dust": ("dust",), "all": KINDS}
 TOL = 2.0
+RESTORE_SIDE = 800
 
 
 def cpu_model() -> str:
@@ -55,24 +60,39 @@ def cpu_model() -> str:
     return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")), "unknown")
 
 
-FALLBACKS = [0]
-
-
 def classical_mask(img: np.ndarray, sensitivity: float) -> np.ndarray:
-    """The classical detector; on heavily damaged photos its line check can pass more than
-    32,767 ridge pixels to one cv2.remap, which OpenCV refuses. Its tiles are made not to
-    change the mask (photoforge/ops/damage.py: TILE, MARGIN), so such a photo is run again
-    with smaller tiles, and the bench counts how often."""
-    try:
-        return detect_damage(img, sensitivity) > 0
-    except cv2.error:
-        FALLBACKS[0] += 1
-        tile = classical.TILE
-        classical.TILE = 512
-        try:
-            return detect_damage(img, sensitivity) > 0
-        finally:
-            classical.TILE = tile
+    return detect_damage(img, sensitivity) > 0
+
+
+def restore_psnr(photos, seeds: int, sensitivity: float, side: int = RESTORE_SIDE) -> dict:
+    """PSNR against the undamaged aged print after the damage part of the restore (detect +
+    repair: photoforge.ops.restore with denoise and colour off, since both change the
+    undamaged pixels on purpose and the reference is the print before damage), per detector,
+    beside the damaged input and cv2.inpaint Telea (radius 3) handed the true mask. All
+    eight kinds at once ("all" scenario), seeds as above, photos shrunk to `side` px (the
+    fill of large areas is slow). Means over photos × seeds."""
+    from photoforge.core.image import ImageData
+    from photoforge.ops.restore import RestoreOptions, restore
+
+    rows: dict[str, list[float]] = {}
+    for i, e in enumerate(photos):
+        rgb = data.load_rgb(e["path_on_disk"])
+        f = side / max(rgb.shape[:2])
+        rgb = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else rgb
+        for s in range(seeds):
+            smp = synthesize(rgb, 20_000 + 100 * i + s, KINDS)
+            out = {"damaged": smp.image,
+                   "telea, true mask": cv2.inpaint(smp.image, smp.mask.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)}
+            for det in ("learned", "classical"):
+                opts = RestoreOptions(detector=det, sensitivity=sensitivity, denoise=False, color=False)
+                out[f"restore, {det}"] = restore(ImageData(smp.image), opts).image.pixels
+            out["restore's repair, true mask"] = restore(
+                ImageData(smp.image), RestoreOptions(denoise=False, color=False),
+                mask=smp.mask.astype(np.uint8) * 255).image.pixels
+            for k, v in out.items():
+                rows.setdefault(k, []).append(psnr(v, smp.base))
+        print(f"  restore {i + 1}/{len(photos)} {e['file']}", flush=True)
+    return {k: round(float(np.mean(v)), 2) for k, v in rows.items()}
 
 
 def median_time(fn, reps: int = 3) -> float:
@@ -85,6 +105,34 @@ def median_time(fn, reps: int = 3) -> float:
     return float(np.median(ts))
 
 
+def readme_image(path: Path, detector: str, seed: int = 7) -> None:
+    """README figure: astronaut.jpg (a README sample, held out of training and tuning) as a
+    synthetic aged, damaged print | the damage the restore found, in red | after the restore
+    (denoise and repair; colour off, to compare with the undamaged print) | the undamaged print."""
+    from photoforge.core.image import ImageData
+    from photoforge.ops.restore import PRESETS, restore
+
+    rgb = np.ascontiguousarray(cv2.imread(str(ROOT / "resources" / "samples" / "astronaut.jpg"))[..., ::-1])
+    smp = synthesize(rgb, seed, tuple(k for k in KINDS if k != "tear"))
+    opts = PRESETS["standard"].__class__(**{**PRESETS["standard"].__dict__, "detector": detector, "color": False})
+    res = restore(ImageData(smp.image.copy()), opts)
+    out, mask = res.image.pixels, res.damage > 0
+    ys, xs = slice(10, 410), slice(60, 460)
+    bgr = lambda a: cv2.cvtColor(np.ascontiguousarray(a[ys, xs]), cv2.COLOR_RGB2BGR)  # noqa: E731
+    over = bgr(smp.image).copy()
+    over[mask[ys, xs]] = (0, 0, 255)
+    gap = np.full((400 + 26, 8, 3), 255, np.uint8)
+    f1 = metrics.f1(mask, smp.mask, TOL)
+    panels = [label(bgr(smp.image), f"aged, damaged (synthetic): {psnr(smp.image, smp.base):.1f} dB"), gap,
+              label(over, f"found ({detector}): F1 {f1:.2f} at 2 px"), gap,
+              label(bgr(out), f"restored: {psnr(out, smp.base):.1f} dB"), gap,
+              label(bgr(smp.base), "the print before damage")]
+    img = np.hstack(panels)
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    print(f"wrote {path} ({img.shape[1]}×{img.shape[0]}); whole photo: damaged {psnr(smp.image, smp.base):.2f} dB,"
+          f" restored {psnr(out, smp.base):.2f} dB, detector F1 {f1:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=2)
@@ -94,8 +142,16 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=onnx_infer.MODEL)
     ap.add_argument("--limit", type=int, default=0, help="first N validation photos only (quick look)")
     ap.add_argument("--record", action="store_true", help="write the figures into the model card")
+    ap.add_argument("--restore", type=int, default=0, metavar="N",
+                    help="also the restore's PSNR against Telea on the true mask, on the first N photos")
+    ap.add_argument("--no-classical", action="store_true", help="the learned model only (e.g. another model file)")
+    ap.add_argument("--readme-image", type=Path, help="only write the README before/after figure here")
+    ap.add_argument("--readme-detector", default="learned", choices=("learned", "classical", "both"))
     args = ap.parse_args()
     cv2.setNumThreads(2)
+    if args.readme_image:
+        readme_image(args.readme_image, args.readme_detector)
+        return
     card_path = args.model.with_suffix(".json")
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     thr = args.threshold if args.threshold is not None else card.get("threshold", 0.5)
@@ -114,10 +170,12 @@ def main() -> None:
         out = {"learned": prob >= thr}
         if mask_from_probability is not None:
             out["learned+post"] = mask_from_probability(prob, 0.5, base=thr) > 0
-        out["classical"] = classical_mask(img, args.sensitivity)
+        if not args.no_classical:
+            out["classical"] = classical_mask(img, args.sensitivity)
         return out
 
-    dets = ("learned", "learned+post", "classical") if mask_from_probability else ("learned", "classical")
+    dets = ("learned", "learned+post") if mask_from_probability else ("learned",)
+    dets += () if args.no_classical else ("classical",)
     counts = {(d, s): np.zeros(4, np.int64) for d in dets for s in SCENARIOS}
     clean = {(d, c): [0, 0] for d in dets for c in ("raw", "aged", "neg")}
     for i, e in enumerate(photos):
@@ -157,17 +215,19 @@ def main() -> None:
             fig["clean_pct"].setdefault(d, {})[c] = round(v, 4)
         print(f"clean flagged, {c:<4} " + "  ".join(f"{d} {v:7.3f} %" for d, v in zip(dets, vals)))
 
-    if FALLBACKS[0]:
-        print(f"classical detector: {FALLBACKS[0]} photo(s) rerun with 512 px tiles after cv2.remap refused"
-              " more than 32,767 ridge pixels")
     rgb = data.load_rgb(photos[0]["path_on_disk"])
     two = cv2.resize(rgb, (1920, 1080), interpolation=cv2.INTER_AREA)
-    timed = {"learned": lambda: onnx_infer.predict(sess, two) >= thr,
-             "classical": lambda: detect_damage(two, args.sensitivity)}
+    timed = {"learned": lambda: onnx_infer.predict(sess, two) >= thr}
+    if not args.no_classical:
+        timed["classical"] = lambda: detect_damage(two, args.sensitivity)
     if mask_from_probability is not None:
         timed["learned+post"] = lambda: mask_from_probability(onnx_infer.predict(sess, two), 0.5, base=thr)
     fig["time_2mp_s"] = {d: round(median_time(fn), 3) for d, fn in timed.items()}
     print("time, 2 MP (1920×1080): " + "  ".join(f"{d} {t:.2f} s" for d, t in fig["time_2mp_s"].items()))
+    if args.restore:
+        fig["restore_psnr_db"] = restore_psnr(photos[:args.restore], args.seeds, args.sensitivity)
+        print("PSNR vs the undamaged print, all kinds (mean dB): "
+              + "  ".join(f"{k} {v:.2f}" for k, v in fig["restore_psnr_db"].items()))
     if args.record and card and not args.limit:
         card["validation"] = {**fig, "cpu": cpu_model(), "bench": "bench/bench_detector.py"}
         card_path.write_text(json.dumps(card, indent=1) + "\n")

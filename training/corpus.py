@@ -5,7 +5,8 @@
 Sources (only package registries are reachable here, so every photo comes from a package):
   * Debian wallpaper packages (fetched with `apt-get download`, unpacked with `dpkg-deb -x`);
   * scikit-image's bundled `skimage.data` photos (the `train` extra installs it);
-  * the photos among the test images in Pillow's sdist (`pip download --no-binary`).
+  * the photos among the test images in Pillow's sdist (`pip download --no-binary`);
+  * the photos among OpenCV's sample data (Debian `opencv-doc`, examples/data and text/).
 Each stored file is recorded in training/corpus_manifest.json with its package, version,
 path inside the package, licence (from the package's copyright file or the library's own
 notes), sha256 of the stored file, subject tag and split. The same command on another
@@ -43,6 +44,20 @@ DEB_PACKAGES = (
     "lomiri-wallpapers", "lomiri-wallpapers-16.04", "lomiri-wallpapers-20.04", "mate-backgrounds",
 )
 PILLOW_VERSION = "13.0.0"
+# OpenCV's sample photos, by path inside opencv-doc (Debian keeps the non-free Lena out of it).
+# Left out: renders, charts, chessboards, logos, a painting (starry_night) and a press photo
+# of a footballer (messi5), whose copyright the package's licence cannot cover.
+OPENCV_DOC = "opencv-doc"
+OPENCV_EXAMPLES = "usr/share/doc/opencv-doc/examples"
+OPENCV_PHOTOS = (
+    "data/aero1.jpg", "data/aero3.jpg", "data/aloeL.jpg", "data/apple.jpg", "data/baboon.jpg",
+    "data/basketball1.png", "data/board.jpg", "data/box_in_scene.png", "data/building.jpg",
+    "data/butterfly.jpg", "data/chicky_512.png", "data/ela_original.jpg", "data/fruits.jpg",
+    "data/graf1.png", "data/HappyFish.jpg", "data/home.jpg", "data/leuvenA.jpg", "data/orange.jpg",
+    "data/rubberwhale1.png", "data/smarties.png", "data/squirrel_cls.jpg", "data/stuff.jpg",
+    "text/scenetext01.jpg", "text/scenetext02.jpg", "text/scenetext03.jpg", "text/scenetext04.jpg",
+    "text/scenetext05.jpg", "text/scenetext06.jpg", "alphamat/input_images/plant.jpg", "hfs/data/000.jpg",
+)
 
 # Not photos (rendered, vector or abstract art), by file stem; chosen by eye from a contact sheet.
 EXCLUDE = {
@@ -75,14 +90,14 @@ EXCLUDE = {
 
 # Subject tags by stem (regex); everything else is "landscape", which dominates wallpapers.
 SUBJECTS = (
-    (r"^(chelsea|Kleiber.*|Dragonfly.*|LadyBird|TwoWings|friends_by.*)$", "animal"),
+    (r"^(chelsea|Kleiber.*|Dragonfly.*|LadyBird|TwoWings|friends_by.*|baboon|squirrel_cls|chicky_512|HappyFish|butterfly)$", "animal"),
     (r"^(camera|hopper)$", "portrait"),
-    (r"^(brick|grass|gravel|Wood|RainDrops|Blinds|OneStandsOut)$", "texture"),
-    (r"^(page|text)$", "text"),
+    (r"^(brick|grass|gravel|Wood|RainDrops|Blinds|OneStandsOut|graf1)$", "texture"),
+    (r"^(page|text|scenetext\d+)$", "text"),
     (r"^(hubble_deep_field|DarkestHour|summer_1am)$", "night"),
-    (r"^(Grey|Bridge_by.*)$", "building"),
-    (r"^(ColorfulCups|clock_motion|rocket|motorcycle_left|coins|Wine_by.*|moon|Picture_.*)$", "object"),
-    (r"^(flower|flower2|FreshFlower|YellowFlower|FallenLeaf|Garden|seeding_by.*)$", "plant"),
+    (r"^(Grey|Bridge_by.*|building|leuvenA|home)$", "building"),
+    (r"^(ColorfulCups|clock_motion|rocket|motorcycle_left|coins|Wine_by.*|moon|Picture_.*|fruits|orange|apple|smarties|stuff|board|box_in_scene|basketball1|rubberwhale1|ela_original)$", "object"),
+    (r"^(flower|flower2|FreshFlower|YellowFlower|FallenLeaf|Garden|seeding_by.*|aloeL|plant)$", "plant"),
 )
 
 # scikit-image photos: file in skimage/data → licence from the library's docstrings.
@@ -122,12 +137,12 @@ def fetch_debs(cache: Path) -> dict[str, Path]:
     """Downloads (once) and unpacks each package; returns package → unpacked root."""
     debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in DEB_PACKAGES if not list(debs.glob(f"{p}_*.deb"))]
+    missing = [p for p in (*DEB_PACKAGES, OPENCV_DOC) if not list(debs.glob(f"{p}_*.deb"))]
     if missing:
         subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run(["apt-get", "download", *missing], check=True, cwd=debs)
     roots = {}
-    for pkg in DEB_PACKAGES:
+    for pkg in (*DEB_PACKAGES, OPENCV_DOC):
         deb = sorted(debs.glob(f"{pkg}_*.deb"))[-1]
         root = cache / "x" / pkg
         if not root.exists():
@@ -172,7 +187,9 @@ def _wh(name: str) -> int:
 
 def deb_candidates(cache: Path) -> list[Candidate]:
     out = []
-    for pkg, root in fetch_debs(cache).items():
+    roots = fetch_debs(cache)
+    out += opencv_candidates(cache, roots.pop(OPENCV_DOC))
+    for pkg, root in roots.items():
         version = deb_version(cache, pkg)
         copyright_text = (root / "usr/share/doc" / pkg / "copyright").read_text(errors="replace")
         share = root / "usr/share"
@@ -189,6 +206,19 @@ def deb_candidates(cache: Path) -> list[Candidate]:
             rel = str(p.relative_to(root))
             out.append(Candidate(stem, "debian", pkg, version, "/" + rel,
                                  licence_for(copyright_text, rel), p.read_bytes()))
+    return out
+
+
+def opencv_candidates(cache: Path, root: Path) -> list[Candidate]:
+    version = deb_version(cache, OPENCV_DOC)
+    copyright_text = (root / "usr/share/doc" / OPENCV_DOC / "copyright").read_text(errors="replace")
+    out = []
+    for rel in OPENCV_PHOTOS:
+        p = root / OPENCV_EXAMPLES / rel
+        if p.exists():  # samples come and go between versions
+            # Debian's copyright names the upstream tree (samples/...), not the installed one.
+            lic = licence_for(copyright_text, "samples/" + rel)
+            out.append(Candidate(p.stem, "debian", OPENCV_DOC, version, f"/{OPENCV_EXAMPLES}/{rel}", lic, p.read_bytes()))
     return out
 
 
@@ -275,6 +305,10 @@ def assign_splits(entries: list[dict]) -> None:
 
 def build(out: Path, cache: Path, manifest: Path = MANIFEST, min_detail: float = 0.005) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
+    # A photo keeps the split it had in the committed manifest, so a model trained on an
+    # earlier corpus is never scored on photos it was trained on; new photos are split
+    # among themselves.
+    known = {e["id"]: e["split"] for e in load_manifest(manifest)["photos"]} if manifest.exists() else {}
     cands = deb_candidates(cache) + skimage_candidates() + pillow_candidates(cache)
     entries, keys, skipped = [], [], []
     for c in cands:
@@ -304,7 +338,10 @@ def build(out: Path, cache: Path, manifest: Path = MANIFEST, min_detail: float =
             "sha256": hashlib.sha256(buf.tobytes()).hexdigest(), "subject": subject_of(c.stem),
             "width": int(bgr.shape[1]), "height": int(bgr.shape[0]),
         })
-    assign_splits(entries)
+    new = [e for e in entries if e["id"] not in known]
+    assign_splits(new)
+    for e in entries:
+        e["split"] = known.get(e["id"], e.get("split"))
     entries.sort(key=lambda e: e["file"])
     doc = {"max_side": MAX_SIDE, "held_out": list(HELD_OUT), "photos": entries,
            "skipped": sorted({f"{s} ({why})" for s, why in skipped})}

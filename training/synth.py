@@ -5,8 +5,10 @@
     sample.masks   {kind: bool mask}          sample.mask   union of the kind masks
 
 Order of work, as a print ages and is scanned:
-  1. the photo gets its own bright points (specular glints, eye highlights) — hard
-     negatives, real content that a detector must leave alone;
+  1. the photo gets its own bright points (specular glints, eye highlights) and bright
+     smooth areas (blown sky, bare paper, lit skin) — hard negatives, real content that a
+     detector must leave alone (emulsion loss is paper-white too, so a detector that has
+     only seen white as damage flags every bright smooth area);
   2. it is aged: monochrome, sepia or faded colour, lifted blacks, less contrast;
   3. the print gets a border (white or black) and handwriting/text — more hard negatives;
   4. emulsion grain and the print's slight softness;
@@ -79,9 +81,29 @@ def _soft_dot(img, neg, cx, cy, sigma, tone, peak) -> None:
     neg[y0:y1, x0:x1] |= a[..., 0] > 0.05
 
 
+SMOOTH_TONES = (np.float32([1.0, 1.0, 1.0]), np.float32([1.0, 0.97, 0.90]),  # white, paper
+                np.float32([0.93, 0.96, 1.0]), np.float32([0.95, 0.80, 0.70]))  # pale sky, skin
+
+
+def bright_areas(img: np.ndarray, neg: np.ndarray, rng) -> None:
+    """Large soft regions pushed towards white, paper, pale sky or skin, flat inside (the
+    texture under them is washed out, as in an over-exposed sky or a lit cheek)."""
+    h, w = neg.shape
+    for _ in range(int(rng.integers(1, 3))):
+        r = rng.uniform(0.08, 0.35) * min(h, w)
+        cov, x0, y0 = d.blob(rng, rng.uniform(0, w), rng.uniform(0, h), r, 0.4)
+        cov = cv2.GaussianBlur(cov, (0, 0), max(1.0, r * rng.uniform(0.1, 0.4)))
+        layer = d.Layer(h, w)
+        tone = SMOOTH_TONES[int(rng.integers(len(SMOOTH_TONES)))] * rng.uniform(0.8, 1.0)
+        layer.put(cov, x0, y0, tone, rng.uniform(0.6, 1.0))
+        layer.apply(img)
+        neg |= layer.alpha > 0.3
+
+
 def age(img: np.ndarray, rng) -> np.ndarray:
     """Monochrome, sepia, faded colour or as-is; lifted blacks and lower contrast."""
-    look = rng.choice(["mono", "sepia", "faded", "colour"], p=[0.3, 0.3, 0.3, 0.1])
+    # Colour as-is is common enough that unaged scans (and the stored photos) are in range.
+    look = rng.choice(["mono", "sepia", "faded", "colour"], p=[0.25, 0.25, 0.25, 0.25])
     y = luminance(img)[..., None]
     if look == "mono":
         img = np.repeat(y, 3, 2)
@@ -135,6 +157,8 @@ def aged_print(rgb: np.ndarray, rng, negatives: bool = True) -> tuple[np.ndarray
     neg = np.zeros(img.shape[:2], bool)
     if negatives and rng.random() < 0.6:
         glints(img, neg, rng)
+    if negatives and rng.random() < 0.35:
+        bright_areas(img, neg, rng)
     img = age(img, rng)
     if negatives and rng.random() < 0.3:
         border(img, neg, rng)

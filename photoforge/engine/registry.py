@@ -238,7 +238,7 @@ MODELS += (
                     "(246k parameters, trained on synthetic damage over public photos).",
         speed="fast", licence="MIT",
         source=ShippedFile("models/damage_seg.onnx",
-                           "eaa17afa12a6d9bec26e2e56c85357153b9f1bd4f6fe3f87c594fd3059799cd6"),
+                           "edf84d4491b6415ee4d448d3fa76448f5b572eb28b40d90e27f2450f7b0434e4"),
         adapter=ProbabilityMap(), size_multiple=16, context=108, memory_per_pixel=600),
 )
 BUILT_IN_BY_ID = {m.id: m for m in MODELS}

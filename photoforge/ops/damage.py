@@ -264,8 +264,7 @@ def _not_highlights(kept, labels, n, normal, t, light) -> np.ndarray:
     nx, ny = np.cos(a), np.sin(a)
 
     def along_normal(img, d):  # bilinear: rounded offsets would step √2 px on diagonals
-        return cv2.remap(img, (xs + nx * d).astype(np.float32)[:, None], (ys + ny * d).astype(np.float32)[:, None],
-                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
+        return _sample(img, xs + nx * d, ys + ny * d)
 
     prof = {d: along_normal(t, d) for d in range(-SOFT_REACH, SOFT_REACH + 1)}
     height = np.maximum(prof[0], 1e-6)
@@ -302,6 +301,24 @@ def _not_highlights(kept, labels, n, normal, t, light) -> np.ndarray:
     out = kept.copy()
     out[ys[drop[lab]], xs[drop[lab]]] = 0
     return out
+
+
+SAMPLE_ROW = 4096  # points per row of the maps handed to cv2.remap
+
+
+def _sample(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bilinear samples of `img` at the points (xs, ys) (any shape; edges replicated).
+    cv2.remap refuses maps with a side of 32,767 or more, and a heavily damaged photo has
+    more ridge pixels or specks than that, so the points go in rows of SAMPLE_ROW."""
+    shape, n = xs.shape, xs.size
+    if n == 0:
+        return np.zeros(shape, img.dtype)
+    cols = min(n, SAMPLE_ROW)
+    rows = -(-n // cols)
+    grid = [np.pad(v.astype(np.float32).ravel(), (0, rows * cols - n), mode="edge").reshape(rows, cols)
+            for v in (xs, ys)]
+    out = cv2.remap(img, grid[0], grid[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.ravel()[:n].reshape(shape)
 
 
 def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -385,7 +402,7 @@ def _glints(py, px, r, clipped) -> np.ndarray:
     ys = (py[:, None, None] + np.sin(a)[None, :, None] * d).astype(np.float32).reshape(n, -1)
     # bilinear samples at 1..SOFT_REACH px out along SPECK_DIRS rays (rounding would step
     # √2 px on diagonals)
-    prof = cv2.remap(r, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(n, SPECK_DIRS, len(d))
+    prof = _sample(r, xs, ys).reshape(n, SPECK_DIRS, len(d))
     height = np.maximum(r[py, px], 1e-6)[:, None, None]
     mid = (prof > SOFT_LO * height) & (prof < SOFT_HI * height)
     soft_share = (mid.sum(2) >= SOFT_N).mean(1)

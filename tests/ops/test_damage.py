@@ -162,3 +162,37 @@ def test_a_soft_sided_clipped_highlight_line_is_not_a_scratch_but_a_sharp_one_is
     mask = damage.detect_damage(img) > 0
     assert not mask[:, :80].any()
     assert mask[25:136, 110:112].all()
+
+
+def many_scratches(h=800, w=1000, n=24, seed=0):
+    """A mid-grey print with fine grain and n long light scratches: over 32,767 pixels of
+    line pieces in one tile, more points than one cv2.remap map can take (the old failure)."""
+    rng = np.random.default_rng(seed)
+    img = np.clip(110 + rng.normal(0, 3, (h, w, 1)), 0, 255).repeat(3, 2).astype(np.uint8)
+    truth = np.zeros((h, w), bool)
+    for i in range(n):
+        x0 = int(i * w / n + rng.integers(0, 10))
+        img, cover = scratch(img, (x0, 0), (x0 + int(rng.integers(-60, 60)), h - 1), 235, 1)
+        truth |= cover
+    return img, truth
+
+
+def test_a_heavily_scratched_photo_is_detected():
+    img, truth = many_scratches()
+    whole = damage.detect_damage(img)  # raised cv2.error (SHRT_MAX) before _sample
+    assert int((whole > 0).sum()) > 32_767
+    assert flagged_share(whole, truth) > 0.9
+
+
+def test_sample_is_bilinear_at_any_number_of_points():
+    rng = np.random.default_rng(1)
+    img = rng.random((40, 50)).astype(np.float32)
+    xs, ys = rng.uniform(0, 49, (300, 250)), rng.uniform(0, 39, (300, 250))  # 75,000 points
+    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    fx, fy = xs - x0, ys - y0
+    x1, y1 = np.minimum(x0 + 1, 49), np.minimum(y0 + 1, 39)
+    want = (img[y0, x0] * (1 - fx) * (1 - fy) + img[y0, x1] * fx * (1 - fy)
+            + img[y1, x0] * (1 - fx) * fy + img[y1, x1] * fx * fy)
+    got = damage._sample(img, xs, ys)
+    assert got.shape == xs.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=2e-3)  # cv2's bilinear weights are 5-bit

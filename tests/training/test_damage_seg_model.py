@@ -11,12 +11,15 @@ import hashlib
 import numpy as np
 import pytest
 
+from photoforge.ops.learned_damage import mask_from_probability
 from training import metrics, onnx_infer
 from training.synth import synthesize
 
-# Stated F1 at 2 px on the held-out set below, a little under what the shipped model
-# measured when it was exported (see the card's "held_out_test" figures).
-STATED_F1 = {"crack": 0.04, "scratch": 0.025, "dust": 0.07}
+# Stated F1 at 2 px on the held-out set below, on the mask restore uses (hysteresis, size,
+# halo), a little under what the shipped model measured when it was exported (the card's
+# "held_out_test": crack 0.51, scratch 0.06, dust 0.29 — scratches on these two photos are
+# its weak spot).
+STATED_F1 = {"crack": 0.45, "scratch": 0.04, "dust": 0.25}
 
 
 @pytest.fixture(scope="module")
@@ -58,5 +61,6 @@ def test_finds_damage_on_held_out_photos(sess, card, held_out_photos, kind):
     for i, rgb in enumerate(held_out_photos):
         for seed in (0, 1):
             s = synthesize(rgb, 900 + 10 * i + seed, (kind,))
-            c += metrics.counts(onnx_infer.predict(sess, s.image) >= card["threshold"], s.mask)
+            prob = onnx_infer.predict(sess, s.image)
+            c += metrics.counts(mask_from_probability(prob, 0.5, base=card["threshold"]) > 0, s.mask)
     assert metrics.f1_from_counts(c)[2] >= STATED_F1[kind]

@@ -139,7 +139,7 @@ def test_a_lost_cyan_dye_is_named_and_corrected(sample):
     assert report.faded in ("mild", "strong") and report.cast in ("red", "magenta")
     assert report.describe() == f"faded: {report.faded}, cast: {report.cast}"
     assert 0.3 <= report.confidence <= 1.0
-    assert report.black[0] > report.black[1] and report.black[0] > report.black[2]  # red lifted most
+    assert report.density[0] > max(report.density[1:]) > 1.0  # red's range compressed most
     restored = correct_color(faded)
     assert restored.shape == sample.shape and restored.dtype == np.uint8
     assert psnr(restored, sample) >= psnr(faded, sample) + 3.0
@@ -157,23 +157,23 @@ def test_a_grey_card_under_a_lost_cyan_dye_comes_back_much_nearer_neutral():
         return float(np.hypot(a, b))
 
     assert card_chroma(faded) > 20
-    # Measured: 8.5. The issue asks for 2; a black point and a gamma per channel from the
-    # shadows do not get there (see the README's colour figures).
-    assert card_chroma(restored) < 0.45 * card_chroma(faded)
+    # Measured: 22.8 → 6.3 at confidence 0.69. The issue asks for 2: the density model finds
+    # the right gains, but its confidence blends only 0.69 of them in (see the README).
+    assert card_chroma(restored) < 0.35 * card_chroma(faded)
 
 
 def test_a_lifted_print_gets_its_blacks_back_with_no_cast(sample):
     faded = lifted(sample)
     report = measure_fading(faded)
     assert report.faded != "none" and report.cast == "none"
-    assert report.black[0] == report.black[1] == report.black[2] > 0.1
+    assert report.density[0] == report.density[1] == report.density[2] > 1.2
     assert psnr(correct_color(faded), sample) >= psnr(faded, sample) + 2.5
 
 
 def test_confidence_scales_the_correction(sample):
-    mild, strong = measure_fading(cyan_loss(sample, 0.7)), measure_fading(cyan_loss(sample, 1.0))
+    mild, strong = measure_fading(cyan_loss(sample, 0.85)), measure_fading(cyan_loss(sample, 1.0))
     assert 0 < mild.confidence < strong.confidence
-    assert mild.black[0] < strong.black[0]
+    assert mild.density[0] < strong.density[0]
 
 
 # ----------------------------------------------------------------------------- monochrome
@@ -183,7 +183,7 @@ def test_grey_stays_exactly_grey(sample):
         out = correct_color(grey)
         assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
         report = measure_fading(grey)
-        assert report.cast == "none" and report.black[0] == report.black[1] == report.black[2]
+        assert report.cast == "none" and report.density[0] == report.density[1] == report.density[2]
 
 
 def test_sepia_stays_sepia_and_is_not_a_cast(sample):

@@ -56,15 +56,17 @@ DMAX = 2.0  # density assumed for the original black (the median over clean trai
 LIFT_RAMP = (0.05, 0.30)  # lift (1 − k of the darkest pixels): confidence of a compressed range …
 CHROMA_WEIGHT = 1.0  # … whose start moves up by this × the photo's chroma (90th pct, Lab) / 100
 MONO_LIFT_RAMP = (0.80, 0.95)  # … of a monochrome photo (light textures, high-key prints)
-DYE_RAMP = (0.2, 0.4)  # 1 − (red density range) / min(green, blue): the confidence of a lost cyan dye …
-DYE_WHITE_RAMP = (8.0, 16.0)  # … and down over this Lab chroma of the brightest pixels
+DYE_RAMP = (0.08, 0.25)  # 1 − (red density range) / min(green, blue): the confidence of a lost cyan dye …
+BLUE_DEEPER_RAMP = (1.05, 1.15)  # … and down as blue's density range exceeds green's by this ratio …
+MONO_BLUE_DEEPER_RAMP = (0.92, 1.0)  # … (in a monochrome photo, where a warm tone makes blue densest) …
+DYE_WHITE_RAMP = (15.0, 30.0)  # … and down over this Lab chroma of the brightest pixels
 SHADOW_PCT = 2.0  # the darkest this % of the pixels (by luminance) are the shadows
 BLACK_PCT = 0.2  # the black point: this percentile (of all pixels; per channel)
 MIN_SPAN = 0.1  # density range below which a channel's range is taken as this
 MAX_GAIN = 3.0  # no channel's density is multiplied by more than this
 SPAN_RAMP = (0.15, 0.3)  # a photo whose range is below this is not corrected (nothing to restore)
 CONF_MIN = 0.05  # below this confidence the photo is reported as not faded and left alone
-STRONG = 0.5  # 1 − min k (density lost by the worst channel) from which fading is "strong"
+STRONG = 0.4  # share of its density the worst channel lost (1 − 1/its gain) from which fading is "strong"
 CAST_CHROMA = 4.0  # Lab chroma of a faded mid-grey from which a cast is named
 
 MONO_RESIDUAL = 3.5  # is_monochrome: chroma spread (Lab) at equal lightness, 90th percentile
@@ -368,6 +370,11 @@ def _density_model(values: np.ndarray, mono: bool) -> _Fade:
     dark, paper = _density(shadow), _density(paper)
     ranges = np.maximum(dark - paper, MIN_SPAN)
     dye = max(0.0, 1.0 - float(ranges[0] / min(ranges[1], ranges[2])))
+    # Of a print's dyes the magenta (green channel) is the most stable: a lost cyan dye
+    # leaves blue's range no deeper than green's. Blue reaching deeper than green is a
+    # warm tone (sepia, whose blue is densest) or a scene with a true black beside red
+    # shadows, not a lost dye.
+    dye *= 1.0 - _ramp(float(ranges[2] / ranges[1]), *(MONO_BLUE_DEEPER_RAMP if mono else BLUE_DEEPER_RAMP))
     return _Fade(k, black, span, lift, dye, highlight, chroma, mono, dark, paper)
 
 
@@ -405,7 +412,7 @@ def _measure(small: np.ndarray, mono: bool) -> FadeReport:
     if confidence < CONF_MIN:
         return replace(IDENTITY)
     gain, paper, paper_to = _density_inverse(fade, conf_range, conf_dye)
-    faded = "strong" if 1.0 - float(fade.k.min()) >= STRONG else "mild"
+    faded = "strong" if 1.0 - 1.0 / max(gain) >= STRONG else "mild"
     cast = "none" if conf_dye == 0.0 else _cast_word(fade)
     return FadeReport(faded, cast, round(confidence, 3), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 1.0,
                       density=gain, paper=paper, paper_to=paper_to)

@@ -157,9 +157,10 @@ def test_a_grey_card_under_a_lost_cyan_dye_comes_back_much_nearer_neutral():
         return float(np.hypot(a, b))
 
     assert card_chroma(faded) > 20
-    # Measured: 22.8 → 6.3 at confidence 0.69. The issue asks for 2: the density model finds
-    # the right gains, but its confidence blends only 0.69 of them in (see the README).
-    assert card_chroma(restored) < 0.35 * card_chroma(faded)
+    # Measured: 22.8 → 3.4. The issue asks for 2: the red range is measured 9 % too short
+    # (1.92 × where the fade took 1.76 ×), and the card's lightness is 3.8 L* high as the
+    # range green lost is not given back (see the README).
+    assert card_chroma(restored) < 4.0
 
 
 def test_a_lifted_print_gets_its_blacks_back_with_no_cast(sample):
@@ -171,7 +172,7 @@ def test_a_lifted_print_gets_its_blacks_back_with_no_cast(sample):
 
 
 def test_confidence_scales_the_correction(sample):
-    mild, strong = measure_fading(cyan_loss(sample, 0.85)), measure_fading(cyan_loss(sample, 1.0))
+    mild, strong = measure_fading(cyan_loss(sample, 0.6)), measure_fading(cyan_loss(sample, 1.0))
     assert 0 < mild.confidence < strong.confidence
     assert mild.density[0] < strong.density[0]
 

@@ -146,6 +146,26 @@ def test_a_lost_cyan_dye_is_named_and_corrected(sample):
     assert delta_e(restored, sample) <= 0.7 * delta_e(faded, sample)
 
 
+def test_a_lost_cyan_dye_is_undone_to_within_a_few_delta_e(sample):
+    """Measured (CIE76, mean): astronaut 18.4 → 3.6, coffee 16.9 → 5.7."""
+    faded = cyan_loss(sample)
+    assert delta_e(faded, sample) > 15
+    assert delta_e(correct_color(faded), sample) < 7.0
+
+
+def test_a_grey_scene_printed_in_colour_that_lost_its_cyan_comes_back_grey(sample):
+    """Such a print looks monochrome (one tone per lightness), but its tone is the red of a
+    lost dye, which grows with density: it is corrected per channel, not kept as a tone."""
+    grey = grey_of(sample)
+    faded = cyan_loss(grey)
+    report = measure_fading(faded)
+    assert report.describe() == "faded: strong, cast: red"
+    chroma = lambda p: float(np.hypot(*np.moveaxis(lab(p)[..., 1:], -1, 0)).mean())  # noqa: E731
+    restored = correct_color(faded)
+    assert chroma(faded) > 15 and chroma(restored) < 1.0  # measured 0.3–0.4
+    assert delta_e(restored, grey) < 0.25 * delta_e(faded, grey)
+
+
 def test_a_grey_card_under_a_lost_cyan_dye_comes_back_much_nearer_neutral():
     photo = load_image(SAMPLES / "coffee.jpg").pixels.copy()
     photo[20:80, 20:80] = 119  # a grey card (≈ 18 % grey)

@@ -123,8 +123,9 @@ IDENTITY = FadeReport("none", "none", 0.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (1.
 @dataclass(frozen=True)
 class ColorOptions:
     """Strengths in [0, 1] of the restore pipeline's colour stage (0 switches a part off):
-    levels scales the black and white points, contrast the midtone gamma, white_balance
-    the part of them that differs between channels (the cast), saturation the saturation.
+    levels scales the black and white points and the density inverse (gains and the
+    paper's move), contrast the midtone gamma, white_balance the part of them that differs
+    between channels (the cast), saturation the saturation.
     1 applies what measure_fading found, which is nothing on a photo that does not
     measure faded."""
 
@@ -488,7 +489,8 @@ def _saturate(values: np.ndarray, saturation: float) -> np.ndarray:
 
 
 def apply_levels(pixels: np.ndarray, report: FadeReport, progress=None) -> np.ndarray:
-    """Per channel c: out = clip((x − black[c]) / (white[c] − black[c]), 0, 1) ** (1/gamma[c]),
+    """Per channel c: the density inverse (density_curve), then
+    out = clip((x − black[c]) / (white[c] − black[c]), 0, 1) ** (1/gamma[c]),
     then saturation (CIELAB chroma, lightness kept). Same shape and dtype out; the tables
     are computed in float64 for every code value (16-bit included). A one-channel image
     uses channel 0's levels and ignores saturation."""

@@ -4,6 +4,8 @@ monochrome and sepia stay so, 8 and 16 bit keep their type, and apply_levels is 
 the levels formula."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -249,6 +251,24 @@ def test_apply_levels_is_the_levels_formula_on_ramps():
             b, w, g = report.black[c], report.white[c], report.gamma[c]
             want = np.rint(np.clip((x - b) / (w - b), 0, 1) ** (1 / g) * top)
             np.testing.assert_array_equal(out[..., c], want)
+
+
+def test_the_density_inverse_is_its_formula_on_ramps():
+    """Below the paper, each channel's density above the paper is multiplied by its gain and
+    the paper moves to paper_to; above it, the paper's own gain; 16-bit stays 16-bit."""
+    ramp16 = np.tile(np.arange(0, 65536, 5, dtype=np.uint16), (2, 1))
+    report = replace(IDENTITY, density=(1.8, 1.0, 1.3), paper=(0.9, 0.95, 0.85), paper_to=(0.95, 0.95, 0.9))
+    assert not report.is_identity
+    out = apply_levels(np.stack([ramp16] * 3, axis=2), report)
+    assert out.dtype == np.uint16
+    lin = decode(ramp16.astype(np.float64) / 65535).astype(np.float64)
+    for c in range(3):
+        lp, lq = (float(decode(np.float32(v))) for v in (report.paper[c], report.paper_to[c]))
+        want = np.where(lin < lp, lq * (lin / lp) ** report.density[c], lin * lq / lp)
+        want = np.rint(encode(want) * 65535.0)
+        assert np.abs(out[..., c].astype(np.int64) - want).max() <= 2
+    np.testing.assert_array_equal(out[..., 1], ramp16)  # gain 1, paper kept: untouched
+    assert len(np.unique(out[..., 0])) > 8000
 
 
 def test_apply_levels_keeps_16_bit_precision(sample):

@@ -21,6 +21,7 @@ from photoforge.engine.progress import Progress, null_progress
 
 CHANNELS = ("master", "red", "green", "blue")
 IDENTITY_CURVE = ((0.0, 0.0), (1.0, 1.0))
+CURVE_POINTS = 16  # a curve's most points; from_fade_report samples the automatic correction at as many
 PRESET_FORMAT, PRESET_VERSION = "photoforge-adjust", 1
 _STRIP_ROWS = 256
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights on encoded values
@@ -79,8 +80,8 @@ def _check_curve(points, name: str) -> tuple[tuple[float, float], ...]:
         pts = tuple((float(x), float(y)) for x, y in points)
     except (TypeError, ValueError):
         raise AdjustError(f"{name} curve: points must be pairs of numbers") from None
-    if not 2 <= len(pts) <= 16:
-        raise AdjustError(f"{name} curve: 2 to 16 points, not {len(pts)}")
+    if not 2 <= len(pts) <= CURVE_POINTS:
+        raise AdjustError(f"{name} curve: 2 to {CURVE_POINTS} points, not {len(pts)}")
     if any(not (0 <= v <= 1) for p in pts for v in p):
         raise AdjustError(f"{name} curve: points must lie within 0–1")
     if any(b[0] <= a[0] for a, b in zip(pts, pts[1:])):
@@ -316,9 +317,20 @@ def histogram(pixels: np.ndarray, max_side: int = 768) -> np.ndarray:
 
 def from_fade_report(report, base: Adjustments | None = None) -> Adjustments:
     """The automatic correction (ops.color.measure_fading) as settings the user can edit:
-    per-channel levels and saturation, the rest of `base` kept."""
+    per-channel levels, or, when the report inverts a density model, per-channel curves
+    through CURVE_POINTS points of it; and saturation. The rest of `base` is kept."""
     base = base or Adjustments()
-    levels = (base.levels[0],) + tuple(Levels(float(b), float(w), float(g)) for b, w, g in
-                                      zip(report.black, report.white, report.gamma))
-    return replace(base, levels=levels, saturation=max(-1.0, min(1.0, float(report.saturation) - 1.0)),
+    saturation = max(-1.0, min(1.0, float(report.saturation) - 1.0))
+    if getattr(report, "density_is_identity", True):
+        levels = (base.levels[0],) + tuple(Levels(float(b), float(w), float(g)) for b, w, g in
+                                          zip(report.black, report.white, report.gamma))
+        return replace(base, levels=levels, saturation=saturation, notes=(report.describe(),))
+    from photoforge.ops.color import channel_map
+
+    # Denser towards black, where a density curve bends most.
+    x = np.linspace(0.0, 1.0, CURVE_POINTS) ** 1.6
+    curves = (base.curves[0],) + tuple(
+        tuple((float(a), float(b)) for a, b in zip(x, np.maximum.accumulate(channel_map(report, c, x))))
+        for c in range(3))
+    return replace(base, levels=(base.levels[0],) + (Levels(),) * 3, curves=curves, saturation=saturation,
                    notes=(report.describe(),))

@@ -7,29 +7,32 @@ change of light (golden hour, tungsten, shade) does is a gain, which keeps black
 `measure_fading` reads the fading off the shadows of a small proxy (long side at most
 DETECT_SIDE, 3×3 median so dust does not count):
 
-* k per channel from the black (a low percentile) of each channel among the darkest
-  SHADOW_PCT % of the pixels, assuming the original black had density DMAX. The *lift*
-  is 1 − k of their luminance; the *dye* evidence is how far red is lifted beyond both
-  green and blue.
+* Per channel, the density of its black among the darkest SHADOW_PCT % of the pixels
+  (a low percentile) and of its white among the brightest (the paper). Their difference
+  is the channel's density range. The *lift* is 1 − k of the luminance of the darkest
+  pixels, assuming the original black had density DMAX; the *dye* evidence is how much
+  smaller red's range is than both green's and blue's.
 * The confidence ramps up only beyond the lift clean photos show (LIFT_RAMP). A colourful
   photo is allowed more (CHROMA_WEIGHT × its chroma): sand, a meadow or a sky filling the
   frame has no black either, but fading takes the colour with the density. A monochrome
   photo is allowed far more (MONO_LIFT_RAMP): light textures and high-key prints have the
   very statistics of a faded print, and nothing in the pixels tells them apart. A lost dye
   counts only while the highlights stay near neutral (the paper is white; a warm light
-  is not). The ramps were chosen on the corpus's train split, with golden-hour, tungsten,
-  shade, snow, night, mono and sepia variants of each photo and five fade models
+  is not) and the shadows turn red or magenta; it counts in a monochrome-looking photo
+  too (a colour print of a grey scene that lost its cyan dye is a red-toned "mono").
+  The ramps were chosen on the corpus's train split, with golden-hour, tungsten, shade,
+  snow, night, mono and sepia variants of each photo and five fade models
   (bench/fade_cases.py): the most fading found with no clean photo changed by more than
-  35 dB allows.
-* The correction is a black point, blended in by the confidence: the same for all
-  channels for a compressed range, each channel's own black among the darkest pixels as
-  far as a lost dye is measured, plus, for a lost dye, a gamma per channel that puts a
-  grey of the original where the least faded channel puts it. White stays at 1: on the
-  train photos, the model's full inverse (a power per channel, as levels) and any move of
-  the white point made more faded photos worse than better. Below CONF_MIN the report is
-  exactly the identity.
-* Monochrome, sepia and toned photos (`is_monochrome`) get one black for all channels,
-  so their tone survives (a grey photo stays exactly grey), and their cast is "none".
+  35 dB allows (one high-key variant excepted, at 33 dB).
+* The correction inverts the model as far as each part is measured: per channel, the
+  density above the paper is multiplied by a gain, so black goes back down while the
+  paper stays where it is. A lost dye brings each channel's range up to the least faded
+  channel's and its paper to the brightest channel's (the paper was white); a compressed
+  range brings the least faded range up to DMAX. Below CONF_MIN the report is exactly the
+  identity.
+* Monochrome, sepia and toned photos (`is_monochrome`) with no lost dye get one gain for
+  all channels, so their tone survives (a grey photo stays exactly grey), and their cast
+  is "none".
 
 `apply_levels` applies a FadeReport (or the Adjust panel's own numbers) as one table per
 channel, computed in float64 for every code value, 16-bit included; saturation, when not
@@ -48,19 +51,22 @@ STRIP_PIXELS = 1 << 20  # apply_levels and neutralising work on this many pixels
 DETECT_SIDE = 512  # measuring and is_monochrome look at a proxy whose long side is at most this
 PROXY_AVERAGE = 3  # each proxy pixel averages at least this many pixels across
 
+FLOOR = 10.0 ** -3  # linear light below this is taken as this (density 3: past any print's black)
 DMAX = 2.0  # density assumed for the original black (the median over clean train photos is 1.9)
-LIFT_RAMP = (0.05, 0.30)  # lift (1 − k of the darkest pixels): confidence of a compressed range …
-CHROMA_WEIGHT = 1.0  # … whose start moves up by this × the photo's chroma (90th pct, Lab) / 100
+LIFT_RAMP = (0.0, 0.25)  # lift (1 − k of the darkest pixels): confidence of a compressed range …
+CHROMA_WEIGHT = 0.8  # … whose start moves up by this × the photo's chroma (90th pct, Lab) / 100
 MONO_LIFT_RAMP = (0.80, 0.95)  # … of a monochrome photo (light textures, high-key prints)
-DYE_RAMP = (0.15, 0.35)  # min(k_G, k_B) − k_R: the confidence of a lost cyan dye …
-DYE_WHITE_RAMP = (8.0, 16.0)  # … and down over this Lab chroma of the brightest pixels
+DYE_RAMP = (0.08, 0.25)  # 1 − (red density range) / min(green, blue): the confidence of a lost cyan dye …
+BLUE_DEEPER_RAMP = (1.05, 1.15)  # … and down as blue's density range exceeds green's by this ratio …
+MONO_BLUE_DEEPER_RAMP = (0.92, 1.0)  # … (in a monochrome photo, where a warm tone makes blue densest) …
+DYE_WHITE_RAMP = (15.0, 30.0)  # … and down over this Lab chroma of the brightest pixels
 SHADOW_PCT = 2.0  # the darkest this % of the pixels (by luminance) are the shadows
 BLACK_PCT = 0.2  # the black point: this percentile (of all pixels; per channel)
-MAX_BLACK = 0.6  # no black point is moved above this
+MIN_SPAN = 0.1  # density range below which a channel's range is taken as this
+MAX_GAIN = 3.0  # no channel's density is multiplied by more than this
 SPAN_RAMP = (0.15, 0.3)  # a photo whose range is below this is not corrected (nothing to restore)
-MID_GREY = 0.18  # the grey (linear light) a lost dye's midtone correction is aimed at
 CONF_MIN = 0.05  # below this confidence the photo is reported as not faded and left alone
-STRONG = 0.5  # 1 − min k (density lost by the worst channel) from which fading is "strong"
+STRONG = 0.4  # share of its density the worst channel lost (1 − 1/its gain) from which fading is "strong"
 CAST_CHROMA = 4.0  # Lab chroma of a faded mid-grey from which a cast is named
 
 MONO_RESIDUAL = 3.5  # is_monochrome: chroma spread (Lab) at equal lightness, 90th percentile
@@ -89,6 +95,12 @@ class FadeReport:
     white: tuple[float, float, float]  # per-channel input white point in [0, 1]
     gamma: tuple[float, float, float]  # per-channel midtone gamma (1 = none)
     saturation: float = 1.0  # multiplier (1 = none)
+    # The density model's inverse, applied before the levels: below its paper white (the
+    # input value `paper`, per channel) each channel's density above the paper is
+    # multiplied by `density`, and the paper itself becomes `paper_to` (all encoded, 0–1).
+    density: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    paper: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    paper_to: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     def describe(self) -> str:
         if self.faded == "none":
@@ -98,7 +110,11 @@ class FadeReport:
     @property
     def is_identity(self) -> bool:
         return (all(b == 0 for b in self.black) and all(w == 1 for w in self.white)
-                and all(g == 1 for g in self.gamma) and self.saturation == 1)
+                and all(g == 1 for g in self.gamma) and self.saturation == 1 and self.density_is_identity)
+
+    @property
+    def density_is_identity(self) -> bool:
+        return all(d == 1 for d in self.density) and self.paper_to == self.paper
 
 
 IDENTITY = FadeReport("none", "none", 0.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 1.0)
@@ -107,8 +123,9 @@ IDENTITY = FadeReport("none", "none", 0.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (1.
 @dataclass(frozen=True)
 class ColorOptions:
     """Strengths in [0, 1] of the restore pipeline's colour stage (0 switches a part off):
-    levels scales the black and white points, contrast the midtone gamma, white_balance
-    the part of them that differs between channels (the cast), saturation the saturation.
+    levels scales the black and white points and the density inverse (gains and the
+    paper's move), contrast the midtone gamma, white_balance the part of them that differs
+    between channels (the cast), saturation the saturation.
     1 applies what measure_fading found, which is nothing on a photo that does not
     measure faded."""
 
@@ -286,12 +303,13 @@ class _Fade:
     k: np.ndarray  # density kept, per channel (1 = none lost)
     black: float  # the black point common to all channels (encoded; min over channels)
     span: float  # from that black to the highest channel's white point (encoded)
-    shadow: np.ndarray  # each channel's black among the darkest pixels (encoded)
     lift: float  # 1 − k of the luminance of the darkest pixels: the range compressed
-    dye: float  # min(k_G, k_B) − k_R: the cyan dye lost more than the others
+    dye: float  # 1 − red's density range / the smaller of green's and blue's: cyan lost more
     highlight: float  # Lab chroma of the brightest pixels (a lost dye leaves the paper white)
     chroma: float  # 90th percentile of Lab chroma (fading takes it with the density)
     mono: bool
+    dark: np.ndarray  # density of each channel's black among the darkest pixels
+    paper: np.ndarray  # density of each channel's white among the brightest pixels
 
     @property
     def allowed_lift(self) -> float:
@@ -339,23 +357,30 @@ def _density_model(values: np.ndarray, mono: bool) -> _Fade:
     k = _k(shadow)
     black = float(np.percentile(values, BLACK_PCT, axis=0).min())
     span = float(np.percentile(values, 100 - BLACK_PCT, axis=0).max()) - black
-    shadow_black = np.percentile(values[darkest], BLACK_PCT / SHADOW_PCT * 100, axis=0).astype(np.float64)
     lift = 1.0 - float(_k(np.array([shadow @ _LUMA.astype(np.float64)]))[0])
-    light = lin[y >= np.percentile(y, 99.5)].mean(axis=0).astype(np.float64)
-    light = light / max(float(light @ _LUMA.astype(np.float64)), 1e-6) * 0.8
+    paper = lin[y >= np.percentile(y, 99.5)].mean(axis=0).astype(np.float64)
+    light = paper / max(float(paper @ _LUMA.astype(np.float64)), 1e-6) * 0.8
     lab = _lin_to_lab(light.astype(np.float32)[None])[0]
     highlight = float(np.hypot(lab[1], lab[2]))
     # A lost dye lifts the shadows of the channel it absorbed; the cyan dye (red channel)
     # goes first, so the evidence is how far red is lifted beyond both others. Shadows
     # lifted most in blue or green (or in red and green: orange) are, in the corpus, a
     # sky, foliage or sand filling the frame far more often than a lost dye.
-    dye = max(0.0, float(min(k[1], k[2]) - k[0]))
     lab_all = _lin_to_lab(lin[::4])
     chroma = float(np.percentile(np.hypot(lab_all[:, 1], lab_all[:, 2]), 90))
-    if mono:  # one density for all channels: the tone is the photo's, not a cast
-        k = np.full(3, float(k.mean()))
-        dye = 0.0
-    return _Fade(k, black, span, shadow_black, lift, dye, highlight, chroma, mono)
+    dark, paper = _density(shadow), _density(paper)
+    ranges = np.maximum(dark - paper, MIN_SPAN)
+    dye = max(0.0, 1.0 - float(ranges[0] / min(ranges[1], ranges[2])))
+    # Of a print's dyes the magenta (green channel) is the most stable: a lost cyan dye
+    # leaves blue's range no deeper than green's. Blue reaching deeper than green is a
+    # warm tone (sepia, whose blue is densest) or a scene with a true black beside red
+    # shadows, not a lost dye.
+    dye *= 1.0 - _ramp(float(ranges[2] / ranges[1]), *(MONO_BLUE_DEEPER_RAMP if mono else BLUE_DEEPER_RAMP))
+    return _Fade(k, black, span, lift, dye, highlight, chroma, mono, dark, paper)
+
+
+def _density(lin: np.ndarray) -> np.ndarray:
+    return -np.log10(np.maximum(lin, FLOOR))
 
 
 def _cast_word(fade: _Fade) -> str:
@@ -371,38 +396,47 @@ def _cast_word(fade: _Fade) -> str:
 
 
 def _measure(small: np.ndarray, mono: bool) -> FadeReport:
-    """FadeReport of a float [0, 1] H×W×3 proxy.
-
-    The correction is a black point, blended in by the confidence: common to all channels
-    for a compressed range (the least lifted channel's, so no cast is made), per channel
-    (each one's black among the darkest pixels) as far as a lost dye is measured. White
-    stays at 1 and gamma at 1: on the train photos, moving the white point or a midtone
-    gamma with any of the fade models made more photos worse than better."""
+    """FadeReport of a float [0, 1] H×W×3 proxy: the density model's inverse, each part
+    blended in by its confidence (_density_inverse); levels left at the identity."""
     if min(small.shape[:2]) >= 3:
         small = cv2.medianBlur(small, 3)  # dust and specks must not set the end points
     fade = _density_model(small.reshape(-1, 3), mono)
-    conf_range, conf_dye = fade.range_confidence, (0.0 if mono else fade.dye_confidence)
+    conf_dye = fade.dye_confidence
     if conf_dye > 0 and _cast_word(fade) not in ("red", "magenta"):
         conf_dye = 0.0  # red and green lifted together (yellow shadows) is sand or a lamp, not cyan lost
+    if mono and conf_dye == 0:
+        # One density for all channels: the tone is the photo's, not a cast. (A red-magenta
+        # tone whose shadows lost red is a lost cyan dye: a colour print of a grey scene.)
+        fade = replace(fade, k=np.full(3, float(fade.k.mean())), dye=0.0)
+    conf_range = fade.range_confidence
     confidence = max(conf_range, conf_dye)
     if confidence < CONF_MIN:
         return replace(IDENTITY)
-    own = conf_dye / confidence  # how far each channel goes to its own black
-    black = confidence * (fade.black + own * np.maximum(fade.shadow - fade.black, 0.0))
-    black = np.clip(black, 0.0, MAX_BLACK)
-    gamma = np.ones(3)
-    if conf_dye > 0:
-        # A lost dye also shifts the channel's midtones: a grey of the original (MID_GREY in
-        # linear light) shows as MID_GREY^k per channel. Each channel's gamma brings it,
-        # after the black point, to where the least faded channel puts it.
-        faded_grey = _encode((MID_GREY ** fade.k).astype(np.float32)).astype(np.float64)
-        level = np.clip((faded_grey - black) / (1.0 - black), 1e-3, 1.0)
-        target = float(_encode(np.array([MID_GREY ** fade.k.max()], np.float32))[0])
-        gamma = np.exp(conf_dye * np.log(np.clip(np.log(level) / math.log(target), 0.5, 2.0)))
-    faded = "strong" if 1.0 - float(fade.k.min()) >= STRONG else "mild"
-    cast = "none" if mono or conf_dye == 0.0 else _cast_word(fade)
-    return FadeReport(faded, cast, round(confidence, 3), tuple(float(b) for b in black), (1.0, 1.0, 1.0),
-                      tuple(float(g) for g in gamma), 1.0)
+    gain, paper, paper_to = _density_inverse(fade, conf_range, conf_dye)
+    faded = "strong" if 1.0 - 1.0 / max(gain) >= STRONG else "mild"
+    cast = "none" if conf_dye == 0.0 else _cast_word(fade)
+    return FadeReport(faded, cast, round(confidence, 3), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 1.0,
+                      density=gain, paper=paper, paper_to=paper_to)
+
+
+def _density_inverse(fade: _Fade, conf_range: float, conf_dye: float):
+    """The fade model inverted, each part as far as it is measured: per channel, the
+    density above the paper white is multiplied by a gain. A lost dye (conf_dye) brings
+    each channel's density range up to the least faded channel's and its paper to the
+    brightest channel's (the paper was white); a compressed range (conf_range) brings the
+    least faded channel's range up to DMAX. Returns (gain, paper, paper_to), the paper
+    values encoded."""
+    span = np.maximum(fade.dark - fade.paper, MIN_SPAN)
+    if fade.mono and conf_dye == 0:
+        span = np.full(3, float(span.mean()))
+    reference = float(span.max())
+    gain = (reference / span) ** conf_dye * max(1.0, DMAX / reference) ** conf_range
+    gain = np.minimum(gain, MAX_GAIN)
+    shift = conf_dye * (fade.paper - fade.paper.min())
+    paper = _encode((10.0 ** -fade.paper).astype(np.float32)).astype(np.float64)
+    paper_to = _encode((10.0 ** -(fade.paper - shift)).astype(np.float32)).astype(np.float64)
+    as_tuple = lambda v: tuple(float(x) for x in np.broadcast_to(v, (3,)))  # noqa: E731
+    return as_tuple(gain), as_tuple(paper), as_tuple(np.minimum(paper_to, 1.0))
 
 
 def measure_fading(pixels: np.ndarray) -> FadeReport:
@@ -421,9 +455,28 @@ def measure_fading(pixels: np.ndarray) -> FadeReport:
 
 # ----------------------------------------------------------------------------- applying
 
+def density_curve(report: FadeReport, c: int, x: np.ndarray) -> np.ndarray:
+    """Channel c's density-model inverse at encoded values x (float64 in [0, 1])."""
+    gain, paper, paper_to = float(report.density[c]), float(report.paper[c]), float(report.paper_to[c])
+    if gain == 1 and paper == paper_to:
+        return x
+    lin = _decode(x).astype(np.float64)
+    lp, lq = (float(_decode(np.array([v], np.float32))[0]) for v in (paper, paper_to))
+    below = lin < lp
+    out = lin * (lq / max(lp, 1e-9))  # above the paper: the paper's own gain
+    out[below] = lq * (lin[below] / lp) ** gain
+    return np.clip(_encode(out.astype(np.float32)).astype(np.float64), 0.0, 1.0)
+
+
 def _level_table(report: FadeReport, c: int, top: float) -> np.ndarray:
-    """Channel c's levels over every code value, float64 in [0, 1]."""
-    x = np.arange(int(top) + 1, dtype=np.float64) / top
+    """Channel c's density inverse then levels over every code value, float64 in [0, 1]."""
+    return channel_map(report, c, np.arange(int(top) + 1, dtype=np.float64) / top)
+
+
+def channel_map(report: FadeReport, c: int, x: np.ndarray) -> np.ndarray:
+    """What apply_levels does to channel c's encoded values x (float64 in [0, 1]), before
+    saturation: the density inverse, then the levels."""
+    x = density_curve(report, c, x)
     b, w, g = float(report.black[c]), float(report.white[c]), float(report.gamma[c])
     return np.clip((x - b) / max(w - b, 1e-6), 0.0, 1.0) ** (1.0 / g)
 
@@ -436,7 +489,8 @@ def _saturate(values: np.ndarray, saturation: float) -> np.ndarray:
 
 
 def apply_levels(pixels: np.ndarray, report: FadeReport, progress=None) -> np.ndarray:
-    """Per channel c: out = clip((x − black[c]) / (white[c] − black[c]), 0, 1) ** (1/gamma[c]),
+    """Per channel c: the density inverse (density_curve), then
+    out = clip((x − black[c]) / (white[c] − black[c]), 0, 1) ** (1/gamma[c]),
     then saturation (CIELAB chroma, lightness kept). Same shape and dtype out; the tables
     are computed in float64 for every code value (16-bit included). A one-channel image
     uses channel 0's levels and ignores saturation."""
@@ -480,10 +534,15 @@ def scale_report(report: FadeReport, options: ColorOptions) -> FadeReport:
         common = values.mean()
         return neutral + strength * (common - neutral + wb * (values - common))
 
+    paper = _density(_decode(np.array(report.paper, np.float32)).astype(np.float64))
+    shift = paper - _density(_decode(np.array(report.paper_to, np.float32)).astype(np.float64))
+    paper_to = _encode((10.0 ** -(paper - part(shift, 0.0, lev))).astype(np.float32))
     return replace(report, black=tuple(float(v) for v in part(black, 0.0, lev)),
                    white=tuple(float(v) for v in part(white, 1.0, lev)),
                    gamma=tuple(float(v) for v in np.exp(part(lg, 0.0, con))),
-                   saturation=1.0 + sat * (report.saturation - 1.0))
+                   saturation=1.0 + sat * (report.saturation - 1.0),
+                   density=tuple(float(v) for v in np.exp(part(np.log(report.density), 0.0, lev))),
+                   paper_to=report.paper if lev == 0 else tuple(float(v) for v in np.minimum(paper_to, 1.0)))
 
 
 def fade_stage(pixels: np.ndarray, options: ColorOptions = ColorOptions(), progress=None,

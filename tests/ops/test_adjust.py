@@ -156,3 +156,23 @@ def test_an_automatic_report_becomes_editable_levels():
     assert adj.levels[1] == Levels(0.1, 0.9, 1.1) and adj.levels[3] == Levels(0.0, 1.0, 0.9)
     assert adj.saturation == pytest.approx(0.2) and adj.exposure == 0.5
     assert adj.notes == ("faded: strong, cast: magenta",)
+
+
+def test_a_measured_density_correction_becomes_editable_curves(photo):
+    """Auto on a print that lost its cyan dye: the density model's inverse lands in the
+    per-channel curves, and applying them is what the restore colour stage does."""
+    from photoforge.ops.color import correct_color, measure_fading
+    from tests.ops.test_color import cyan_loss, psnr
+
+    faded = cyan_loss(photo)
+    report = measure_fading(faded)
+    assert not report.density_is_identity
+    adj = from_fade_report(report)
+    assert adj.levels == (Levels(),) * 4 and adj.curves[0] == IDENTITY_CURVE
+    assert all(len(c) == 16 for c in adj.curves[1:])
+    assert adj.curves[1][0] == (0.0, 0.0)
+    # red's curve pulls its lifted shadows down further than green's (the dye red lost)
+    x = 0.25
+    assert curve_lut(adj.curves[1], np.array([x]))[0] < curve_lut(adj.curves[2], np.array([x]))[0]
+    assert psnr(apply_adjustments(faded, adj), correct_color(faded)) >= 40
+    assert adj.notes == (report.describe(),)

@@ -4,6 +4,8 @@ monochrome and sepia stay so, 8 and 16 bit keep their type, and apply_levels is 
 the levels formula."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -139,11 +141,31 @@ def test_a_lost_cyan_dye_is_named_and_corrected(sample):
     assert report.faded in ("mild", "strong") and report.cast in ("red", "magenta")
     assert report.describe() == f"faded: {report.faded}, cast: {report.cast}"
     assert 0.3 <= report.confidence <= 1.0
-    assert report.black[0] > report.black[1] and report.black[0] > report.black[2]  # red lifted most
+    assert report.density[0] > max(report.density[1:]) > 1.0  # red's range compressed most
     restored = correct_color(faded)
     assert restored.shape == sample.shape and restored.dtype == np.uint8
     assert psnr(restored, sample) >= psnr(faded, sample) + 3.0
     assert delta_e(restored, sample) <= 0.7 * delta_e(faded, sample)
+
+
+def test_a_lost_cyan_dye_is_undone_to_within_a_few_delta_e(sample):
+    """Measured (CIE76, mean): astronaut 18.4 → 3.6, coffee 16.9 → 5.7."""
+    faded = cyan_loss(sample)
+    assert delta_e(faded, sample) > 15
+    assert delta_e(correct_color(faded), sample) < 7.0
+
+
+def test_a_grey_scene_printed_in_colour_that_lost_its_cyan_comes_back_grey(sample):
+    """Such a print looks monochrome (one tone per lightness), but its tone is the red of a
+    lost dye, which grows with density: it is corrected per channel, not kept as a tone."""
+    grey = grey_of(sample)
+    faded = cyan_loss(grey)
+    report = measure_fading(faded)
+    assert report.describe() == "faded: strong, cast: red"
+    chroma = lambda p: float(np.hypot(*np.moveaxis(lab(p)[..., 1:], -1, 0)).mean())  # noqa: E731
+    restored = correct_color(faded)
+    assert chroma(faded) > 15 and chroma(restored) < 1.0  # measured 0.3–0.4
+    assert delta_e(restored, grey) < 0.25 * delta_e(faded, grey)
 
 
 def test_a_grey_card_under_a_lost_cyan_dye_comes_back_much_nearer_neutral():
@@ -157,23 +179,24 @@ def test_a_grey_card_under_a_lost_cyan_dye_comes_back_much_nearer_neutral():
         return float(np.hypot(a, b))
 
     assert card_chroma(faded) > 20
-    # Measured: 8.5. The issue asks for 2; a black point and a gamma per channel from the
-    # shadows do not get there (see the README's colour figures).
-    assert card_chroma(restored) < 0.45 * card_chroma(faded)
+    # Measured: 22.8 → 3.4. The issue asks for 2: the red range is measured 9 % too short
+    # (1.92 × where the fade took 1.76 ×), and the card's lightness is 3.8 L* high as the
+    # range green lost is not given back (see the README).
+    assert card_chroma(restored) < 4.0
 
 
 def test_a_lifted_print_gets_its_blacks_back_with_no_cast(sample):
     faded = lifted(sample)
     report = measure_fading(faded)
     assert report.faded != "none" and report.cast == "none"
-    assert report.black[0] == report.black[1] == report.black[2] > 0.1
+    assert report.density[0] == report.density[1] == report.density[2] > 1.2
     assert psnr(correct_color(faded), sample) >= psnr(faded, sample) + 2.5
 
 
 def test_confidence_scales_the_correction(sample):
-    mild, strong = measure_fading(cyan_loss(sample, 0.7)), measure_fading(cyan_loss(sample, 1.0))
+    mild, strong = measure_fading(cyan_loss(sample, 0.6)), measure_fading(cyan_loss(sample, 1.0))
     assert 0 < mild.confidence < strong.confidence
-    assert mild.black[0] < strong.black[0]
+    assert mild.density[0] < strong.density[0]
 
 
 # ----------------------------------------------------------------------------- monochrome
@@ -183,7 +206,7 @@ def test_grey_stays_exactly_grey(sample):
         out = correct_color(grey)
         assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
         report = measure_fading(grey)
-        assert report.cast == "none" and report.black[0] == report.black[1] == report.black[2]
+        assert report.cast == "none" and report.density[0] == report.density[1] == report.density[2]
 
 
 def test_sepia_stays_sepia_and_is_not_a_cast(sample):
@@ -228,6 +251,24 @@ def test_apply_levels_is_the_levels_formula_on_ramps():
             b, w, g = report.black[c], report.white[c], report.gamma[c]
             want = np.rint(np.clip((x - b) / (w - b), 0, 1) ** (1 / g) * top)
             np.testing.assert_array_equal(out[..., c], want)
+
+
+def test_the_density_inverse_is_its_formula_on_ramps():
+    """Below the paper, each channel's density above the paper is multiplied by its gain and
+    the paper moves to paper_to; above it, the paper's own gain; 16-bit stays 16-bit."""
+    ramp16 = np.tile(np.arange(0, 65536, 5, dtype=np.uint16), (2, 1))
+    report = replace(IDENTITY, density=(1.8, 1.0, 1.3), paper=(0.9, 0.95, 0.85), paper_to=(0.95, 0.95, 0.9))
+    assert not report.is_identity
+    out = apply_levels(np.stack([ramp16] * 3, axis=2), report)
+    assert out.dtype == np.uint16
+    lin = decode(ramp16.astype(np.float64) / 65535).astype(np.float64)
+    for c in range(3):
+        lp, lq = (float(decode(np.float32(v))) for v in (report.paper[c], report.paper_to[c]))
+        want = np.where(lin < lp, lq * (lin / lp) ** report.density[c], lin * lq / lp)
+        want = np.rint(encode(want) * 65535.0)
+        assert np.abs(out[..., c].astype(np.int64) - want).max() <= 2
+    np.testing.assert_array_equal(out[..., 1], ramp16)  # gain 1, paper kept: untouched
+    assert len(np.unique(out[..., 0])) > 8000
 
 
 def test_apply_levels_keeps_16_bit_precision(sample):

@@ -9,7 +9,7 @@ from PySide6.QtTest import QTest
 
 from photoforge.core.image import ImageData
 from photoforge.core.imageio import save_image
-from photoforge.ops.adjust import Adjustments, Levels, apply_adjustments
+from photoforge.ops.adjust import Adjustments, Levels, apply_adjustments, curve_lut
 from tests.ui.test_main_window import view_point
 
 
@@ -144,4 +144,7 @@ def test_auto_reads_the_fading_and_leaves_a_good_photo_alone(window, photo, tmp_
         assert panel.diagnosis.text() == expected
         assert panel.settings.is_identity == (expected == "not faded")
         window.document.history.mark_clean()
-    assert panel.settings.levels[1].black > 0.05  # the lifted black point, per channel, to edit
+    # The density model's inverse, per channel, to edit: each curve takes its lifted black
+    # down, red's (lifted most: the lost cyan dye) furthest.
+    red, green = (curve_lut(panel.settings.curves[c], np.array([0.42]))[0] for c in (1, 2))
+    assert red < green < 0.42 - 0.1

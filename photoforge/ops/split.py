@@ -13,12 +13,16 @@ Method (numpy + OpenCV only):
    group), recursively; pieces smaller than `min_size` are not prints.
 5. Each group's minimum-area rectangle is the first guess. Each side is then refined at
    full resolution: a strip across the side is resampled (warpAffine of just that strip),
-   averaged along the side, and in each column the paper edge is the innermost strong
-   gradient of the lid–shadow–paper transition (sub-pixel by a parabola); a robust straight
-   line is fitted to those points (iteratively trimmed least squares), twice, the second
-   time in a narrow window. The middle 76 % of each side is used, so rounded corners and
-   dust at a corner do not pull the line. A side lying on the scan's border (a print
-   against the glass edge) is the border. Corners are where the fitted lines meet.
+   averaged along the side, and taken as grey or, where paper and lid differ in colour
+   more than in brightness, along their colour difference. In each column the paper edge
+   is the innermost step of the lid–shadow–paper transition, found on differences between
+   neighbouring rows (placed at the half row between them) and located at the centroid of
+   the step's lobe; a robust straight line is fitted to those points (iteratively trimmed
+   least squares), twice, the second time in a narrow window. Where the first window shows
+   no edge at all (dust touching the print made the guess too large) it looks further in.
+   The middle 76 % of each side is used, so rounded corners and dust at a corner do not
+   pull the line. A side lying on the scan's border (a print against the glass edge) is
+   the border. Corners are where the fitted lines meet.
 6. `extract` cuts one print with a single cv2.warpAffine over its own region of the
    full-resolution scan: memory is bounded by the print, never a rotated copy of the scan.
 """
@@ -31,7 +35,6 @@ import cv2
 import numpy as np
 
 PROXY_PIXELS = 2_000_000
-_DEBUG = False  # prints why candidate cuts fail
 _SIDE_SPAN = (0.12, 0.88)  # the part of each side used for the edge fit (corners may be rounded)
 
 
@@ -263,8 +266,6 @@ class _Proxy:
             on_ridge = ridge_d[yi, xi] & inside
             on_content = self.content[yi, xi] & inside & ~on_ridge
             r, c = int(on_ridge.sum()) / 2, int(on_content.sum()) / 2
-            if _DEBUG:
-                print("cand", (x0, y0, x1, y1), "ridge", r, "content", c, "min_p", min_p)
             if r < 0.5 * min_p or r < 0.4 * (r + c):
                 continue
             parts = self._cut(hull, p, d, min_p)
@@ -315,8 +316,6 @@ class _Proxy:
         level = (np.minimum(before, after) + low) / 2
         width = np.sum([pad[r + k, cols] < level for k in range(-9, 10)], axis=0)
         narrow = float(np.median(width[valley])) <= 8 if valley.any() else False
-        if _DEBUG:
-            print("valley", valley.mean(), "width", np.median(width[valley]) if valley.any() else None)
         return valley.mean() >= 0.3 and narrow and _straight(rows, g, strong)
 
     def _cut(self, hull, p, d, min_p):
@@ -372,8 +371,6 @@ def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray) -> bool:
     r = i - (fit[0] + fit[1] * c)
     inl = np.abs(r) <= 1.0
     rms = float(np.sqrt(np.mean(r[inl] ** 2))) if inl.any() else 9.0
-    if _DEBUG:
-        print("seam", ok.mean(), inl.sum() / ok.size, rms)
     return inl.sum() >= 0.85 * ok.size and rms <= 0.5
 
 
@@ -451,15 +448,20 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
         if border is not None:
             lines.append(border)
             continue
-        line = (a, (b - a) / np.linalg.norm(b - a))
+        length = float(np.linalg.norm(b - a))
+        d = (b - a) / length
+        n = np.array([-d[1], d[0]])  # inward for a clockwise-on-screen quad (y down)
         wide = 2.5 * max(proxy.sx, proxy.sy) + 6
-        for window in (wide, 4.0):
-            d = line[1]
-            n = np.array([-d[1], d[0]])  # inward for a clockwise-on-screen quad (y down)
-            fitted = _fit_side(pixels, line[0], d, n, float(np.linalg.norm(b - a)), window, proxy)
-            if fitted is None:
-                break
-            line = fitted
+        # evidence outside a print (dust touching it) only makes its outline larger: where
+        # nothing is found around the first guess, the edge lies further in
+        fitted, seen = _fit_side(pixels, a, d, n, length, wide, proxy)
+        if fitted is None and seen < 0.05:
+            fitted, _ = _fit_side(pixels, a + n * 1.8 * wide, d, n, length, wide, proxy)
+        line = (a, d)
+        if fitted is not None:
+            d = fitted[1]
+            n = np.array([-d[1], d[0]])
+            line = _fit_side(pixels, fitted[0], d, n, length, 4.0, proxy)[0] or fitted
         lines.append(line)
     out = []
     for i in range(4):
@@ -492,9 +494,10 @@ def _intersect(l1, l2):
     return p1 + t[0] * d1
 
 
-def _strip(pixels, a, d, n, length, window, shape):
-    """Grey float32 strip along a line: column c, row r ← image point a + d·c + n·(r − half);
-    only the strip's bounding box of the scan is read. (strip, half) or (None, half)."""
+def _strip(pixels, a, d, n, length, window, shape, colour=False):
+    """Grey (or with `colour`, rows × cols × C) float32 strip in [0, 1] along a line: column c,
+    row r ← image point a + d·c + n·(r − half); only the strip's bounding box of the scan is
+    read. (strip, half) or (None, half)."""
     H, W = shape
     half = int(math.ceil(window)) + 3
     cols = max(8, int(length))
@@ -511,24 +514,32 @@ def _strip(pixels, a, d, n, length, window, shape):
     M = np.array([[d[0], n[0], origin[0]], [d[1], n[1], origin[1]]], np.float64)
     strip = cv2.warpAffine(np.ascontiguousarray(pixels[y0:y1, x0:x1]), M, (cols, rows),
                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-    return _grey(strip.reshape(rows, cols, -1)), half
+    strip = strip.reshape(rows, cols, -1)
+    if colour:
+        top = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(strip.dtype, 1.0)
+        return strip.astype(np.float32) * np.float32(1.0 / top), half
+    return _grey(strip), half
 
 
 def _fit_side(pixels, a, d, n, length, window, proxy):
     """Sample a strip across the side at full resolution; find the paper edge in each column;
-    fit a straight line to the edge points. Returns (point, direction) or None."""
+    fit a straight line to the edge points. Returns ((point, direction) or None, the fraction
+    of columns where any edge was seen)."""
     s0, s1 = _SIDE_SPAN[0] * length, _SIDE_SPAN[1] * length
-    g, half = _strip(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape)
-    if g is None:
-        return None
+    strip, half = _strip(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape, colour=True)
+    if strip is None:
+        return None, 0.0
+    g = _contrast_axis(strip, half)
     rows, cols = g.shape
     g = cv2.blur(g, (9, 1))  # along the side
-    grad = np.zeros_like(g)
-    grad[1:-1] = (g[2:] - g[:-2]) / 2
-    mag = np.abs(grad)
+    # differences between neighbouring rows, each at the half row between them: a 1 px dark
+    # shadow line beside the paper gives its step exactly where the paper starts, which a
+    # central difference (peaks one row either side of the line) puts half a pixel inside
+    diff = g[1:] - g[:-1]
+    mag = np.abs(diff)
     step = 3
     cs = np.arange(4, cols - 4, step)
-    lo, hi = max(1, half - int(math.ceil(window))), min(rows - 2, half + int(math.ceil(window)))
+    lo, hi = max(1, half - int(math.ceil(window))), min(rows - 3, half + int(math.ceil(window)))
     noise_g = max(proxy.noise / max(1.0, proxy.f), 0.002)
     pts_s, pts_t = [], []
     for c in cs:
@@ -536,8 +547,7 @@ def _fit_side(pixels, a, d, n, length, window, proxy):
         top = float(m.max())
         if top < 6 * noise_g:
             continue
-        thr = max(0.3 * top, 6 * noise_g)
-        peaks = np.nonzero((m[1:-1] >= m[:-2]) & (m[1:-1] > m[2:]) & (m[1:-1] >= thr))[0] + 1
+        peaks = _lobe_peaks(diff[lo:hi + 1, c], max(0.3 * top, 6 * noise_g))
         if peaks.size == 0:
             continue
         k = int(np.argmax(m[peaks]))
@@ -546,25 +556,55 @@ def _fit_side(pixels, a, d, n, length, window, proxy):
         j = k
         while j + 1 < peaks.size and peaks[j + 1] - peaks[j] <= 3.5:
             j += 1
-        i = peaks[j]
-        if 0 < i < m.size - 1:
-            den = m[i - 1] - 2 * m[i] + m[i + 1]
-            off = 0.5 * (m[i - 1] - m[i + 1]) / den if den < 0 else 0.0
-        else:
-            off = 0.0
         pts_s.append(s0 + c)
-        pts_t.append(lo + i + off - half)
+        pts_t.append(_step_centre(diff[:, c], lo + int(peaks[j])) - half)
+    seen = len(pts_s) / max(1, cs.size)
     if len(pts_s) < max(6, 0.2 * cs.size):
-        return None
+        return None, seen
     s_arr, t_arr = np.array(pts_s), np.array(pts_t)
     fit = _robust_line(s_arr, t_arr)
     if fit is None:
-        return None
+        return None, seen
     c0, c1 = fit  # t = c0 + c1·s
     p = a + n * c0
     dd = d + n * c1
     dd /= np.linalg.norm(dd)
-    return p, dd
+    return (p, dd), seen
+
+
+def _contrast_axis(strip: np.ndarray, half: int) -> np.ndarray:
+    """The strip as one channel: grey, or where the paper and what lies outside it differ in
+    colour more than in brightness (a dark green photo on a black lid, barely apart in grey)
+    its projection on the colour difference between the two sides."""
+    grey = strip.mean(axis=2)
+    if strip.shape[2] < 3 or half < 5:
+        return grey
+    delta = strip[half + 4:].mean(axis=(0, 1)) - strip[:half - 3].mean(axis=(0, 1))
+    norm = float(np.linalg.norm(delta))
+    if norm < 0.01 or norm < 1.3 * math.sqrt(3) * abs(float(delta.mean())):
+        return grey
+    return strip @ (delta / norm).astype(np.float32)
+
+
+def _lobe_peaks(diff: np.ndarray, thr: float) -> np.ndarray:
+    """Indices of the local maxima ≥ thr of the rising and of the falling parts of a row
+    difference, in order: the falling slope of a shadow and the rise to the paper right after
+    it are two peaks even where |diff| alone has one hump."""
+    out = []
+    for m in (np.clip(diff, 0, None), np.clip(-diff, 0, None)):
+        out.append(np.nonzero((m[1:-1] >= m[:-2]) & (m[1:-1] > m[2:]) & (m[1:-1] >= thr))[0] + 1)
+    return np.sort(np.concatenate(out))
+
+
+def _step_centre(diff: np.ndarray, i: int) -> float:
+    """Sub-pixel position (in rows) of the step whose row difference peaks at diff[i]: the
+    centroid of that peak and its neighbours of the same sign. For an area-sampled edge,
+    blurred or not, the centroid of its derivative is where the edge is; the opposite-signed
+    slope of a shadow beside it is left out."""
+    lobe = diff[max(0, i - 1):i + 2] * np.sign(diff[i])
+    pos = np.arange(max(0, i - 1), max(0, i - 1) + lobe.size) + 0.5
+    w = np.clip(lobe, 0, None)
+    return float((pos * w).sum() / w.sum())
 
 
 def _robust_line(s, t):

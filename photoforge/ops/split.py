@@ -276,13 +276,57 @@ class _Proxy:
                 continue
             best = (r, parts)
         if best is None:
+            best = self._rect_cut(hull, mask, segs, min_p)
+        if best is None:
             return [hull]
         out = []
         for part in best[1]:
             out += self._split(part, min_p, depth + 1)
         return out
 
-    def _straight_seam(self, ends, p, d) -> bool:
+    def _rect_cut(self, hull, mask, segs, min_p):
+        """A cut that leaves two rectangles where the group is far from one: prints on a black
+        lid touching at a corner at different angles, with lid but no thin seam between them.
+        The cut must run along a paper edge that is straight at full resolution. (score,
+        parts) or None."""
+        filled, (x0, y0) = self._filled(mask)
+        whole = _fill_ratio(filled)
+        if whole >= 0.93:
+            return None
+        Y, X = np.mgrid[y0:y0 + filled.shape[0], x0:x0 + filled.shape[1]]
+        best = None
+        for sx0, sy0, sx1, sy1 in segs:
+            d = np.array([sx1 - sx0, sy1 - sy0], np.float64)
+            d /= np.linalg.norm(d)
+            p = np.array([sx0, sy0], np.float64)
+            side = (X - p[0]) * d[1] - (Y - p[1]) * d[0]
+            pieces = [filled & (side < -1.5), filled & (side > 1.5)]
+            if any(not piece.any() or min(cv2.minAreaRect(cv2.findNonZero(piece.astype(np.uint8)))[1]) < 0.8 * min_p
+                   for piece in pieces):
+                continue
+            score = min(_fill_ratio(piece) for piece in pieces)
+            if score < 0.9 or score < whole + 0.05 or (best is not None and score <= best[0]):
+                continue
+            along = np.abs(side) <= 1.0
+            ts = (X[along] - p[0]) * d[0] + (Y[along] - p[1]) * d[1]
+            ends = p + np.array([ts.min(), ts.max()])[:, None] * d
+            parts = self._cut(hull, p, d, min_p)
+            if parts is not None and self._straight_seam(ends, p, d, gap=False):
+                best = (score, parts)
+        return best
+
+    def _filled(self, mask: np.ndarray):
+        """The group's evidence in its bounding box, closed and with its holes filled (a dark
+        photo on a black lid leaves holes); and the box's top-left."""
+        x0, y0, w, h = cv2.boundingRect(mask)
+        ev = ((self.content | self.ridge_mask)[y0:y0 + h, x0:x0 + w] & (mask[y0:y0 + h, x0:x0 + w] > 0))
+        ev = cv2.morphologyEx(ev.astype(np.uint8), cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+        pad = np.pad(ev, 1)
+        cv2.floodFill(pad, None, (0, 0), 2)
+        return pad[1:-1, 1:-1] != 2, (x0, y0)
+
+    def _straight_seam(self, ends, p, d, gap: bool = True) -> bool:
         """Whether a thin dark line runs straight (residual ≤ 0.5 px at full resolution) along
         the candidate cut: the lid seen between two cut paper edges is that straight; tree
         trunks, waves and other lines in a photo are not."""
@@ -316,7 +360,7 @@ class _Proxy:
         level = (np.minimum(before, after) + low) / 2
         width = np.sum([pad[r + k, cols] < level for k in range(-9, 10)], axis=0)
         narrow = float(np.median(width[valley])) <= 8 if valley.any() else False
-        return valley.mean() >= 0.3 and narrow and _straight(rows, g, strong)
+        return (not gap or (valley.mean() >= 0.3 and narrow)) and _straight(rows, g, strong)
 
     def _cut(self, hull, p, d, min_p):
         """The two pieces of the group on either side of the line (hulls of their evidence),
@@ -340,6 +384,12 @@ class _Proxy:
                 return None
             parts.append(h)
         return parts
+
+
+def _fill_ratio(piece: np.ndarray) -> float:
+    """How much of its minimum-area rectangle a blob fills (1 for a rectangle)."""
+    (_, _), (w, h), _ = cv2.minAreaRect(cv2.findNonZero(piece.astype(np.uint8)))
+    return float(piece.sum()) / ((w + 1) * (h + 1))
 
 
 def _distinct(segs, most: int) -> list:

@@ -491,7 +491,7 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     """Each side refined to a fitted line at full resolution; corners where they meet."""
     H, W = proxy.shape
     margin = 1.5 * max(proxy.sx, proxy.sy) + 1.0
-    lines = []
+    lines, points = [], {}
     for i in range(4):
         a, b = q[i], q[(i + 1) % 4]
         border = _on_border(a, b, W, H, margin)
@@ -504,15 +504,18 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
         wide = 2.5 * max(proxy.sx, proxy.sy) + 6
         # evidence outside a print (dust touching it) only makes its outline larger: where
         # nothing is found around the first guess, the edge lies further in
-        fitted, seen = _fit_side(pixels, a, d, n, length, wide, proxy)
+        fitted, seen, pts = _fit_side(pixels, a, d, n, length, wide, proxy)
         if fitted is None and seen < 0.05:
-            fitted, _ = _fit_side(pixels, a + n * 1.8 * wide, d, n, length, wide, proxy)
+            fitted, _, pts = _fit_side(pixels, a + n * 1.8 * wide, d, n, length, wide, proxy)
         line = (a, d)
         if fitted is not None:
             d = fitted[1]
             n = np.array([-d[1], d[0]])
-            line = _fit_side(pixels, fitted[0], d, n, length, 4.0, proxy)[0] or fitted
+            narrow, _, narrow_pts = _fit_side(pixels, fitted[0], d, n, length, 4.0, proxy)
+            line, pts = (narrow, narrow_pts) if narrow is not None else (fitted, pts)
+            points[i] = pts
         lines.append(line)
+    lines = _one_rectangle(lines, points)
     out = []
     for i in range(4):
         p = _intersect(lines[i - 1], lines[i])
@@ -522,6 +525,45 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     out = np.array(out)
     if np.abs(out - q).max() > 6 * max(proxy.sx, proxy.sy) + 20:  # refinement went astray
         return q
+    return out
+
+
+def _quarter_turn(k: int) -> np.ndarray:
+    """The rotation by k × 90° (clockwise on screen), exact."""
+    c, s = [(1, 0), (0, 1), (-1, 0), (0, -1)][k % 4]
+    return np.array([[c, -s], [s, c]], np.float64)
+
+
+def _one_rectangle(lines: list, points: dict) -> list:
+    """The fitted sides made one rectangle: a print is cut square, so every side's edge
+    points (each side's turned by −90° per side to lie like the top) are fitted together with
+    one slope and an offset per side, trimming outliers in rounds. A side whose own points are
+    few or weak (a dark photo on a black lid) takes its angle from the others. Sides without
+    points (on the scan's border) are kept."""
+    if len(points) < 2:
+        return lines
+    sides = sorted(points)
+    turned = [points[i] @ _quarter_turn(-i).T for i in sides]
+    s = np.concatenate([q[:, 0] for q in turned])
+    t = np.concatenate([q[:, 1] for q in turned])
+    A = np.zeros((s.size, len(sides) + 1))
+    A[np.arange(s.size), np.repeat(np.arange(len(sides)), [len(q) for q in turned])] = 1.0
+    A[:, -1] = s - s.mean()
+    keep = np.ones(s.size, bool)
+    for _ in range(4):
+        sol, *_ = np.linalg.lstsq(A[keep], t[keep], rcond=None)
+        r = t - A @ sol
+        mad = 1.4826 * float(np.median(np.abs(r[keep] - np.median(r[keep]))))
+        keep = np.abs(r) <= max(0.75, 2.5 * mad)
+        if keep.sum() < 2 * len(sides) + 2:
+            return lines
+    slope = sol[-1]
+    out = list(lines)
+    for j, i in enumerate(sides):
+        turn = _quarter_turn(i)
+        point = turn @ np.array([s.mean(), sol[j]])
+        direction = turn @ np.array([1.0, slope])
+        out[i] = (point, direction / np.linalg.norm(direction))
     return out
 
 
@@ -572,27 +614,25 @@ def _strip(pixels, a, d, n, length, window, shape, colour=False):
 
 
 def _fit_side(pixels, a, d, n, length, window, proxy):
-    """Sample a strip across the side at full resolution; find the paper edge in each column;
-    fit a straight line to the edge points. Returns ((point, direction) or None, the fraction
-    of columns where any edge was seen)."""
+    """Profiles across the side at full resolution; the paper edge in each; a straight line
+    fitted to the edge points. Returns ((point, direction) or None, the fraction of profiles
+    where any edge was seen, the edge points near the line (N × 2, x y) or None)."""
     s0, s1 = _SIDE_SPAN[0] * length, _SIDE_SPAN[1] * length
-    strip, half = _strip(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape, colour=True)
-    if strip is None:
-        return None, 0.0
+    found = _axis_profiles(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape)
+    if found is None:
+        return None, 0.0, None
+    strip, us, base, sgn, half, v = found
     g = _contrast_axis(strip, half)
-    rows, cols = g.shape
-    g = cv2.blur(g, (9, 1))  # along the side
-    # differences between neighbouring rows, each at the half row between them: a 1 px dark
-    # shadow line beside the paper gives its step exactly where the paper starts, which a
-    # central difference (peaks one row either side of the line) puts half a pixel inside
+    # differences between neighbouring pixels, each at the half pixel between them: a 1 px
+    # dark shadow line beside the paper gives its step exactly where the paper starts, which
+    # a central difference (peaks one pixel either side of the line) puts half a pixel inside
     diff = g[1:] - g[:-1]
     mag = np.abs(diff)
-    step = 3
-    cs = np.arange(4, cols - 4, step)
-    lo, hi = max(1, half - int(math.ceil(window))), min(rows - 3, half + int(math.ceil(window)))
-    noise_g = max(proxy.noise / max(1.0, proxy.f), 0.002)
-    pts_s, pts_t = [], []
-    for c in cs:
+    lo, hi = 1, diff.shape[0] - 2
+    # the noise of a difference of two full-resolution pixels (the proxy averages f² of them)
+    noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
+    pts_u, pts_v = [], []
+    for c in range(us.size):
         m = mag[lo:hi + 1, c]
         top = float(m.max())
         if top < 6 * noise_g:
@@ -606,20 +646,63 @@ def _fit_side(pixels, a, d, n, length, window, proxy):
         j = k
         while j + 1 < peaks.size and peaks[j + 1] - peaks[j] <= 3.5:
             j += 1
-        pts_s.append(s0 + c)
-        pts_t.append(_step_centre(diff[:, c], lo + int(peaks[j])) - half)
-    seen = len(pts_s) / max(1, cs.size)
-    if len(pts_s) < max(6, 0.2 * cs.size):
-        return None, seen
-    s_arr, t_arr = np.array(pts_s), np.array(pts_t)
-    fit = _robust_line(s_arr, t_arr)
+        pts_u.append(us[c])
+        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + int(peaks[j])))
+    seen = len(pts_u) / max(1, us.size)
+    if len(pts_u) < max(6, 0.2 * us.size):
+        return None, seen, None
+    pu, pv = np.array(pts_u, np.float64), np.array(pts_v, np.float64)
+    fit = _robust_line(pu, pv)
     if fit is None:
-        return None, seen
-    c0, c1 = fit  # t = c0 + c1·s
-    p = a + n * c0
-    dd = d + n * c1
+        return None, seen, None
+    c0, c1 = fit  # v = c0 + c1·u in image coordinates
+    u = 1 - v
+    p, dd = np.empty(2), np.empty(2)
+    p[u], p[v] = a[u], c0 + c1 * a[u]
+    dd[u], dd[v] = 1.0, c1
     dd /= np.linalg.norm(dd)
-    return (p, dd), seen
+    inliers = np.abs(pv - (c0 + c1 * pu)) <= 1.5
+    pts = np.empty((int(inliers.sum()), 2))
+    pts[:, u], pts[:, v] = pu[inliers], pv[inliers]
+    return (p, dd if dd @ d > 0 else -dd), seen, pts
+
+
+def _axis_profiles(pixels, a, d, n, length, window, shape, most: int = 400, spread: int = 1):
+    """Profiles across a side at whole pixels, each along the image axis nearest to the side's
+    normal (a pixel column for a side nearer horizontal): no resampling, so a shadow 1 px wide
+    stays 1 px wide instead of being blurred by an interpolation whose phase drifts along the
+    side. At most `most` profiles, evenly spread over the side from `a` for `length` px; each
+    reaches `window` px either side of the line and averages 2·`spread` + 1 neighbours. Returns (strip rows × profiles × C float32 in
+    [0, 1], rows running inward; us: each profile's image coordinate along the side's axis;
+    base: its row 0's coordinate on the profile axis; sgn: ±1, that axis' direction inward;
+    half: the row of the line; v: the profile axis, 1 = y), or None."""
+    H, W = shape
+    v = 1 if abs(d[0]) >= abs(d[1]) else 0
+    u = 1 - v
+    sgn = 1 if n[v] > 0 else -1
+    half = int(math.ceil(window / max(abs(n[v]), 0.5))) + 2
+    e = a + d * length
+    first, last = sorted((a[u], e[u]))
+    us = np.arange(math.ceil(first), math.floor(last) + 1)
+    us = us[(us >= 0) & (us < (W if u == 0 else H))]
+    if us.size < 8:
+        return None
+    us = us[np.linspace(0, us.size - 1, min(most, us.size)).round().astype(int)]
+    top = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(pixels.dtype, 1.0)
+    strip, bases = 0.0, 0.0
+    # each profile is the mean of `spread` neighbours either side, each taken at its own whole
+    # pixel offset: the step's centroid in the mean is the mean of theirs, so the line is
+    # found where the mean of their offsets says, without interpolating any pixel
+    for k in range(-spread, spread + 1):
+        uk = np.clip(us + k, 0, (W if u == 0 else H) - 1)
+        base = np.rint(a[v] + (uk - a[u]) * (d[v] / d[u])).astype(np.int64) - sgn * half
+        across = np.clip(base[None, :] + sgn * np.arange(2 * half + 1)[:, None], 0, (H if v == 1 else W) - 1)
+        along = np.broadcast_to(uk[None, :], across.shape)
+        taken = pixels[across, along] if v == 1 else pixels[along, across]
+        strip = strip + taken.reshape(across.shape[0], across.shape[1], -1).astype(np.float32)
+        bases = bases + base
+    n_k = 2 * spread + 1
+    return strip * np.float32(1.0 / (top * n_k)), us, bases / n_k, sgn, half, v
 
 
 def _contrast_axis(strip: np.ndarray, half: int) -> np.ndarray:
@@ -648,13 +731,16 @@ def _lobe_peaks(diff: np.ndarray, thr: float) -> np.ndarray:
 
 def _step_centre(diff: np.ndarray, i: int) -> float:
     """Sub-pixel position (in rows) of the step whose row difference peaks at diff[i]: the
-    centroid of that peak and its neighbours of the same sign. For an area-sampled edge,
-    blurred or not, the centroid of its derivative is where the edge is; the opposite-signed
-    slope of a shadow beside it is left out."""
-    lobe = diff[max(0, i - 1):i + 2] * np.sign(diff[i])
-    pos = np.arange(max(0, i - 1), max(0, i - 1) + lobe.size) + 0.5
-    w = np.clip(lobe, 0, None)
-    return float((pos * w).sum() / w.sum())
+    centroid of that peak and the larger of its neighbours, where of the same sign. An edge
+    sampled by pixel area spans at most two differences, and the centroid of its derivative
+    is where it is; a third would take in the slope of the shadow beside it."""
+    sign = np.sign(diff[i])
+    lo = max(0.0, float(diff[i - 1] * sign)) if i > 0 else 0.0
+    hi = max(0.0, float(diff[i + 1] * sign)) if i + 1 < diff.size else 0.0
+    peak = float(diff[i] * sign)
+    if hi >= lo:
+        return i + 0.5 + hi / (peak + hi)
+    return i + 0.5 - lo / (peak + lo)
 
 
 def _robust_line(s, t):

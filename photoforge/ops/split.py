@@ -243,13 +243,18 @@ class _Proxy:
         seeds = ((self.ridge_mask | rim) & (inner > 0)).astype(np.uint8) * 255
         if seeds.sum() == 0:
             return [hull]
-        lines = cv2.HoughLinesP(seeds, 1, np.pi / 360, threshold=max(10, int(0.3 * min_p)),
-                                minLineLength=0.5 * min_p, maxLineGap=4)
+        # whole lines (votes over their full course), not segments: a seam's ridge is broken
+        # into short pieces, which a busy photo's thousands of segments outnumber
+        lines = cv2.HoughLines(seeds, 1, np.pi / 360, threshold=max(10, int(0.5 * min_p)))
         if lines is None:
             return [hull]
+        rho, theta = lines[:300, 0, 0].astype(np.float64), lines[:300, 0, 1].astype(np.float64)
+        at = np.stack([rho * np.cos(theta), rho * np.sin(theta)], 1)
+        along = np.stack([-np.sin(theta), np.cos(theta)], 1)
+        lines = np.concatenate([at, at + 100 * along], 1)
         ridge_d = cv2.dilate(self.ridge_mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         best = None
-        segs = _distinct(sorted(lines.reshape(-1, 4), key=lambda l: -math.hypot(l[2] - l[0], l[3] - l[1]))[:300], 12)
+        segs = _distinct(list(lines), 12)
         for x0, y0, x1, y1 in segs:
             d = np.array([x1 - x0, y1 - y0], np.float64)
             d /= np.linalg.norm(d)
@@ -358,7 +363,9 @@ class _Proxy:
         valley = np.minimum(before, after) - low > 1.5 * self.ridge_thr
         # …and narrow: a gap of a few pixels with its shadows, not a stripe in a photo
         level = (np.minimum(before, after) + low) / 2
-        width = np.sum([pad[r + k, cols] < level for k in range(-9, 10)], axis=0)
+        below = np.array([pad[r + k, cols] < level for k in range(-9, 10)])
+        # the run of dark rows through the valley's bottom (dark photo beside it is not in it)
+        width = np.cumprod(below[9:], axis=0).sum(axis=0) + np.cumprod(below[8::-1], axis=0).sum(axis=0)
         narrow = float(np.median(width[valley])) <= 8 if valley.any() else False
         return (not gap or (valley.mean() >= 0.3 and narrow)) and _straight(rows, g, strong)
 

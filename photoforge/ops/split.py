@@ -108,7 +108,7 @@ def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = 
     prints = []
     for hull in groups:
         rect = cv2.minAreaRect(hull.astype(np.float32))
-        box = _order(cv2.boxPoints(rect).astype(np.float64))
+        box = proxy.tighten(_order(cv2.boxPoints(rect).astype(np.float64)))
         full = proxy.to_full(box)
         q = _refine(pixels, full, proxy)
         if q is None:
@@ -194,6 +194,25 @@ class _Proxy:
             return np.ones(self.colour.shape[2], np.float32)
         c = np.median(self.colour[lidlike], axis=0)
         return (c / max(1e-4, float(c.mean()))).astype(np.float32)
+
+    def tighten(self, box: np.ndarray, most: int = 12) -> np.ndarray:
+        """The box (proxy corners, TL TR BR BL) with each side that hardly touches any
+        evidence of print moved in to where it does: a dust speck beside a print stretches
+        its outline, and the side then runs over bare lid."""
+        evidence = self.content | self.ridge_mask
+        box = box.copy()
+        for i in range(4):
+            a, b = box[i], box[(i + 1) % 4]
+            d = (b - a) / max(np.linalg.norm(b - a), 1e-6)
+            n = np.array([-d[1], d[0]])  # inward
+            if _support(evidence, a, b, n, 0.0) >= 0.15:
+                continue
+            for shift in range(1, most + 1):
+                if _support(evidence, a, b, n, float(shift)) >= 0.4:
+                    box[i] += n * shift
+                    box[(i + 1) % 4] += n * shift
+                    break
+        return box
 
     def to_full(self, pts: np.ndarray) -> np.ndarray:
         return (pts + 0.5) * [self.sx, self.sy] - 0.5
@@ -391,6 +410,19 @@ class _Proxy:
                 return None
             parts.append(h)
         return parts
+
+
+def _support(evidence: np.ndarray, a, b, n, shift: float) -> float:
+    """The share of the middle 80 % of side a–b, moved `shift` px along n, that has evidence
+    within 1 px."""
+    ph, pw = evidence.shape
+    pts = a + (b - a) * np.linspace(0.1, 0.9, 200)[:, None] + n * shift
+    hits = np.zeros(len(pts), bool)
+    for off in (-1.0, 0.0, 1.0):
+        q = np.rint(pts + n * off).astype(int)
+        ok = (q[:, 0] >= 0) & (q[:, 0] < pw) & (q[:, 1] >= 0) & (q[:, 1] < ph)
+        hits[ok] |= evidence[q[ok, 1], q[ok, 0]]
+    return float(hits.mean())
 
 
 def _fill_ratio(piece: np.ndarray) -> float:

@@ -108,7 +108,9 @@ def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = 
     prints = []
     for hull in groups:
         rect = cv2.minAreaRect(hull.astype(np.float32))
-        box = proxy.tighten(_order(cv2.boxPoints(rect).astype(np.float64)))
+        box = _order(cv2.boxPoints(rect).astype(np.float64))
+        if any(hull is whole for whole in proxy.uncut):  # beside a cut, paper can look like lid
+            box = proxy.tighten(box)
         full = proxy.to_full(box)
         q = _refine(pixels, full, proxy)
         if q is None:
@@ -234,15 +236,16 @@ class _Proxy:
             hulls.append(_mask_hull((labels[y:y + h, x:x + w] == i), x, y))
         hulls = _merge_overlapping(hulls, self.grey.shape)
         self.content, self.ridge_mask = content, ridge
+        self.uncut: list[np.ndarray] = []  # groups left whole (no side of theirs is a cut)
         out = []
         for hull in hulls:
             rect = cv2.minAreaRect(hull.astype(np.float32))
             if min(rect[1]) < 0.6 * min_p:
                 continue
-            if single:
-                out.append(hull)
-            else:
-                out += self._split(hull, min_p, depth=0)
+            parts = [hull] if single else self._split(hull, min_p, depth=0)
+            if len(parts) == 1:
+                self.uncut.append(parts[0])
+            out += parts
         if single and out:
             out = [max(out, key=lambda h: cv2.contourArea(h.astype(np.float32)))]
         return out

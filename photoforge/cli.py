@@ -429,11 +429,14 @@ def _cmd_stylize(args) -> int:
 
 
 def _cmd_split(args) -> int:
-    """One file per print, `<scan stem>_<n>.<ext>`, for each scan; exit codes as _run_jobs."""
-    from photoforge.app.batch import BatchReport
-    from photoforge.core.imageio import ImageLoadError, ImageSaveError
-    from photoforge.app.split_cli import NoPrint, SplitOptions, plan_split, split_scan
+    """One file per print, `<scan stem>_<n>.<ext>`, for each scan, with the batch journal in
+    OUT (--resume, --retries); exit codes as _run_jobs."""
+    import shlex
 
+    from photoforge.app.split_cli import SplitOptions, plan_split, run_split
+
+    if args.engine == "ray":
+        raise UsageError("split runs here only; --engine ray is for upscale, restore, stylize and adjust")
     jobs, skipped = plan_split(args.inputs, args.output, args.format)
     if skipped is not None:
         _say(f"notice: {skipped}")
@@ -441,29 +444,17 @@ def _cmd_split(args) -> int:
         raise UsageError("no images found in " + ", ".join(args.inputs))
     options = SplitOptions(lid=args.lid, min_size=args.min_size, trim=args.trim, single=args.single,
                            dating=dating_from_args(args))
-    report = BatchReport(len(jobs))
-    inputs = [job.source for job in jobs]
-    for job in jobs:
-        try:
-            written = split_scan(job, options, fmt=args.format, quality=args.quality, overwrite=args.overwrite,
-                                 max_pixels=args.max_pixels, protected=inputs, say=_say)
-        except (ImageLoadError, NoPrint) as error:
-            report.failures.append((job, str(error)))
-            report.load_failures += 1
-            _say(f"error: {error}")
-            continue
-        except ImageSaveError as error:
-            report.failures.append((job, str(error)))
-            _say(f"error: {error}")
-            continue
-        except (MemoryError, ValueError) as error:  # one bad scan must not stop the batch
-            report.failures.append((job, f"{job.source}: {error}"))
-            _say(f"error: {job.source}: {error}")
-            continue
-        report.done.append(job)
-        _say(f"{job.source} → " + ", ".join(str(p) for p in written))
+    report = run_split(jobs, options, output=args.output, fmt=args.format, quality=args.quality,
+                       overwrite=args.overwrite, max_pixels=args.max_pixels, resume=args.resume,
+                       retries=args.retries, command=shlex.join(["photoforge", *getattr(args, "argv", [])]),
+                       say=_say)
     if len(jobs) > 1:
-        _say(f"{len(report.done)} of {len(jobs)} scans split, {len(report.failures)} failed")
+        _say(f"{len(report.done) + len(report.kept)} of {len(jobs)} scans split, {len(report.failures)} failed"
+             + (f" ({len(report.kept)} split by an earlier run, kept)" if report.kept else ""))
+        if report.failures:
+            _say("failures:")
+            for line in report.failure_lines():
+                _say(line)
     if len(jobs) == 1 and report.load_failures:
         return EXIT_USAGE
     return EXIT_SOME_FAILED if report.failures else EXIT_OK

@@ -200,11 +200,13 @@ class Journal:
     it (an advisory lock, where the system has one); use as a context manager.
 
     `digest(job) → str` is what an intact output means (default: the sha256 of the file at
-    `job.target`); a command with several outputs per input (split) passes its own, and gives
-    `done` the same value."""
+    `job.target`) and `present(job) → bool` whether a job's output is there (default: the file
+    at `job.target` exists); a command with several outputs per input (split) passes its own,
+    and gives `done` the digest's value."""
 
-    def __init__(self, folder: str | os.PathLike[str], *, create: bool = True, digest=None):
+    def __init__(self, folder: str | os.PathLike[str], *, create: bool = True, digest=None, present=None):
         self.digest = digest or (lambda job: file_hash(job.target))
+        self.present = present or (lambda job: Path(job.target).exists())
         self.folder = Path(folder)
         self.path = self.folder / JOURNAL_NAME
         if not create and not self.path.exists():
@@ -294,7 +296,7 @@ class Journal:
         reset: list[tuple] = []  # (key, source): back to pending, attempts 0
         if not resume:
             ours = [j for j in jobs if (r := rows.get(self.key(j.target))) is not None and r.claimed
-                    and r.source == os.path.abspath(j.source) and Path(j.target).exists()]
+                    and r.source == os.path.abspath(j.source) and self.present(j)]
             if ours and not overwrite:
                 raise JournalError(
                     f"'{self.folder}' holds {len(ours)} output{'s' * (len(ours) != 1)} of an earlier batch "
@@ -414,16 +416,18 @@ class Journal:
         """Its output is published; `source` = fingerprint() of the input as it was read."""
         self._finish(job, DONE, None, source, output_hash)
 
-    def failed(self, job, error: str, source: tuple[int, int, str] | None = None) -> None:
-        self._finish(job, FAILED, error, source, None)
+    def failed(self, job, error: str, source: tuple[int, int, str] | None = None, *, unclaimed: bool = False) -> None:
+        """`unclaimed`: it failed before `running` (split knows its outputs only after finding
+        the prints): the attempt is counted all the same, nothing is claimed."""
+        self._finish(job, FAILED, error, source, None, attempt=unclaimed)
 
-    def _finish(self, job, state, error, source, output_hash) -> None:
+    def _finish(self, job, state, error, source, output_hash, attempt: bool = False) -> None:
         size, mtime, digest = source or (None, None, None)
         with self._tx():
             self.db.execute("UPDATE files SET state=?, error=?, output_hash=?, updated=?, "
                             "size=COALESCE(?, size), mtime_ns=COALESCE(?, mtime_ns), "
-                            "source_hash=COALESCE(?, source_hash) WHERE key=?",
-                            (state, error, output_hash, time.time(), size, mtime, digest,
+                            "source_hash=COALESCE(?, source_hash), attempts=attempts+? WHERE key=?",
+                            (state, error, output_hash, time.time(), size, mtime, digest, int(attempt),
                              self.key(job.target)))
 
     def finish_run(self) -> None:

@@ -6,6 +6,7 @@ Exit codes as the other commands: 0 all done; 1 some scans failed (the rest were
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -47,10 +48,31 @@ def piece_paths(job: Job, count: int) -> list[Path]:
     return [t.with_name(f"{t.stem}_{n}{t.suffix}") for n in range(1, count + 1)]
 
 
+def pieces_present(job: Job) -> bool:
+    return piece_paths(job, 1)[0].exists()
+
+
+def pieces_digest(job: Job) -> str:
+    """What the journal records for a split scan: the sha256 over its pieces `_1`, `_2`, …
+    (names and contents) as they are now. A piece missing, damaged or added changes it;
+    FileNotFoundError when there is none."""
+    from photoforge.app.journal import file_hash
+
+    h = hashlib.sha256()
+    n = 1
+    while (path := piece_paths(job, n)[-1]).exists():
+        h.update(f"{path.name}\0{file_hash(path)}\n".encode())
+        n += 1
+    if n == 1:
+        raise FileNotFoundError(path)
+    return h.hexdigest()
+
+
 def split_scan(job: Job, options: SplitOptions, *, fmt: str | None, quality: int, overwrite: bool,
-               max_pixels: int | None, protected: list[Path], say: Callable[[str], None]) -> list[Path]:
-    """Load, find, check every output, then cut and write each print; the paths written.
-    ImageLoadError / NoPrint / ImageSaveError name the file."""
+               max_pixels: int | None, protected: list[Path], say: Callable[[str], None],
+               claim: Callable[[Job], None] | None = None) -> list[Path]:
+    """Load, find, check every output, claim(job), then cut and write each print; the paths
+    written. ImageLoadError / NoPrint / ImageSaveError name the file."""
     from photoforge.app.batch import quietly
     from photoforge.core.imageio import DEFAULT_MAX_PIXELS, check_save_target, load_image, save_image
     from photoforge.core.resolution import read_dpi, write_dpi
@@ -69,6 +91,8 @@ def split_scan(job: Job, options: SplitOptions, *, fmt: str | None, quality: int
     for target in targets:  # all or nothing: no half-split scan because the 3rd name was taken
         check_save_target(target, format=fmt, quality=quality, overwrite=overwrite, protected=protected,
                           make_folders=True)
+    if claim is not None:  # the journal says "running" before any piece may appear
+        claim(job)
     dpi = read_dpi(job.source)
     targets[0].parent.mkdir(parents=True, exist_ok=True)
     written = []
@@ -82,3 +106,77 @@ def split_scan(job: Job, options: SplitOptions, *, fmt: str | None, quality: int
             say(f"notice: {target.name}: {notice}")
         written.append(target)
     return written
+
+
+def run_split(jobs: list[Job], options: SplitOptions, *, output: str, fmt: str | None, quality: int,
+              overwrite: bool, max_pixels: int | None, resume: bool, retries: int, command: str,
+              say: Callable[[str], None]):
+    """Split every scan, keeping the batch journal in OUT as the other folder commands do:
+    with `resume` only what is not done yet (or changed, failed, damaged) is split again.
+    The BatchReport."""
+    from photoforge.app.batch import BatchReport
+    from photoforge.app.journal import Journal
+    from photoforge.core.atomic import remove_stale_temps
+
+    report = BatchReport(len(jobs))
+    inputs = [job.source for job in jobs]
+    with Journal(output, digest=pieces_digest, present=pieces_present) as journal:
+        decision = journal.plan(jobs, {"command": "split", "options": options, "format": fmt, "quality": quality},
+                                resume=resume, retries=retries, overwrite=overwrite, command=command)
+        for notice in decision.notices:
+            say(f"notice: {notice}")
+        report.kept = decision.kept
+        report.failures += [(job, f"{reason} (tried {n} time{'s' * (n != 1)})")
+                            for job, reason, n in decision.given_up]
+        if resume:  # temporary files of the killed run, in the folders it was writing to
+            for folder in {job.target.parent for job in decision.todo if job.replace}:
+                remove_stale_temps(folder, older_than=0)
+        try:
+            for job in decision.todo:
+                _split_one(job, options, journal, report, say, fmt=fmt, quality=quality,
+                           overwrite=overwrite or job.replace, max_pixels=max_pixels, protected=inputs)
+        except KeyboardInterrupt:
+            say(f"stopped: {len(report.done) + len(report.kept)} of {len(jobs)} scans split before the "
+                f"interruption; the journal in '{output}' has the rest: add --resume to the same command")
+            raise
+        journal.finish_run()
+    if report.kept and not decision.todo:
+        say(f"nothing to do: all {len(report.kept)} scans in '{output}' are split and intact")
+    return report
+
+
+def _split_one(job: Job, options: SplitOptions, journal, report, say, **save) -> None:
+    """One scan, recorded in the journal: running once its outputs are checked, then done or
+    failed (an attempt that fails before it claimed anything still counts)."""
+    from photoforge.app.journal import fingerprint
+    from photoforge.core.imageio import ImageLoadError, ImageSaveError
+
+    claimed: list[Job] = []
+
+    def claim(job: Job) -> None:
+        journal.running(job)
+        claimed.append(job)
+
+    source = None
+    try:
+        source = fingerprint(job.source)
+    except OSError:
+        pass  # load_image says why, in its words
+    try:
+        written = split_scan(job, options, say=say, claim=claim, **save)
+    except (ImageLoadError, NoPrint, ImageSaveError) as error:  # these name the file
+        _failed(job, str(error), source, journal, report, say, not claimed)
+        report.load_failures += not isinstance(error, ImageSaveError)
+        return
+    except (MemoryError, ValueError) as error:  # one bad scan must not stop the batch
+        _failed(job, f"{job.source}: {error}", source, journal, report, say, not claimed)
+        return
+    journal.done(job, source, pieces_digest(job))
+    report.done.append(job)
+    say(f"{job.source} → " + ", ".join(str(p) for p in written))
+
+
+def _failed(job: Job, text: str, source, journal, report, say, unclaimed: bool) -> None:
+    journal.failed(job, text, source, unclaimed=unclaimed)
+    report.failures.append((job, text))
+    say(f"error: {text}")

@@ -13,12 +13,16 @@ Method (numpy + OpenCV only):
    group), recursively; pieces smaller than `min_size` are not prints.
 5. Each group's minimum-area rectangle is the first guess. Each side is then refined at
    full resolution: a strip across the side is resampled (warpAffine of just that strip),
-   averaged along the side, and in each column the paper edge is the innermost strong
-   gradient of the lid–shadow–paper transition (sub-pixel by a parabola); a robust straight
-   line is fitted to those points (iteratively trimmed least squares), twice, the second
-   time in a narrow window. The middle 76 % of each side is used, so rounded corners and
-   dust at a corner do not pull the line. A side lying on the scan's border (a print
-   against the glass edge) is the border. Corners are where the fitted lines meet.
+   averaged along the side, and taken as grey or, where paper and lid differ in colour
+   more than in brightness, along their colour difference. In each column the paper edge
+   is the innermost step of the lid–shadow–paper transition, found on differences between
+   neighbouring rows (placed at the half row between them) and located at the centroid of
+   the step's lobe; a robust straight line is fitted to those points (iteratively trimmed
+   least squares), twice, the second time in a narrow window. Where the first window shows
+   no edge at all (dust touching the print made the guess too large) it looks further in.
+   The middle 76 % of each side is used, so rounded corners and dust at a corner do not
+   pull the line. A side lying on the scan's border (a print against the glass edge) is
+   the border. Corners are where the fitted lines meet.
 6. `extract` cuts one print with a single cv2.warpAffine over its own region of the
    full-resolution scan: memory is bounded by the print, never a rotated copy of the scan.
 """
@@ -31,7 +35,6 @@ import cv2
 import numpy as np
 
 PROXY_PIXELS = 2_000_000
-_DEBUG = False  # prints why candidate cuts fail
 _SIDE_SPAN = (0.12, 0.88)  # the part of each side used for the edge fit (corners may be rounded)
 
 
@@ -106,6 +109,8 @@ def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = 
     for hull in groups:
         rect = cv2.minAreaRect(hull.astype(np.float32))
         box = _order(cv2.boxPoints(rect).astype(np.float64))
+        if any(hull is whole for whole in proxy.uncut):  # beside a cut, paper can look like lid
+            box = proxy.tighten(box)
         full = proxy.to_full(box)
         q = _refine(pixels, full, proxy)
         if q is None:
@@ -192,6 +197,25 @@ class _Proxy:
         c = np.median(self.colour[lidlike], axis=0)
         return (c / max(1e-4, float(c.mean()))).astype(np.float32)
 
+    def tighten(self, box: np.ndarray, most: int = 12) -> np.ndarray:
+        """The box (proxy corners, TL TR BR BL) with each side that hardly touches any
+        evidence of print moved in to where it does: a dust speck beside a print stretches
+        its outline, and the side then runs over bare lid."""
+        evidence = self.content | self.ridge_mask
+        box = box.copy()
+        for i in range(4):
+            a, b = box[i], box[(i + 1) % 4]
+            d = (b - a) / max(np.linalg.norm(b - a), 1e-6)
+            n = np.array([-d[1], d[0]])  # inward
+            if _support(evidence, a, b, n, 0.0) >= 0.15:
+                continue
+            for shift in range(1, most + 1):
+                if _support(evidence, a, b, n, float(shift)) >= 0.4:
+                    box[i] += n * shift
+                    box[(i + 1) % 4] += n * shift
+                    break
+        return box
+
     def to_full(self, pts: np.ndarray) -> np.ndarray:
         return (pts + 0.5) * [self.sx, self.sy] - 0.5
 
@@ -212,15 +236,16 @@ class _Proxy:
             hulls.append(_mask_hull((labels[y:y + h, x:x + w] == i), x, y))
         hulls = _merge_overlapping(hulls, self.grey.shape)
         self.content, self.ridge_mask = content, ridge
+        self.uncut: list[np.ndarray] = []  # groups left whole (no side of theirs is a cut)
         out = []
         for hull in hulls:
             rect = cv2.minAreaRect(hull.astype(np.float32))
             if min(rect[1]) < 0.6 * min_p:
                 continue
-            if single:
-                out.append(hull)
-            else:
-                out += self._split(hull, min_p, depth=0)
+            parts = [hull] if single else self._split(hull, min_p, depth=0)
+            if len(parts) == 1:
+                self.uncut.append(parts[0])
+            out += parts
         if single and out:
             out = [max(out, key=lambda h: cv2.contourArea(h.astype(np.float32)))]
         return out
@@ -240,13 +265,18 @@ class _Proxy:
         seeds = ((self.ridge_mask | rim) & (inner > 0)).astype(np.uint8) * 255
         if seeds.sum() == 0:
             return [hull]
-        lines = cv2.HoughLinesP(seeds, 1, np.pi / 360, threshold=max(10, int(0.3 * min_p)),
-                                minLineLength=0.5 * min_p, maxLineGap=4)
+        # whole lines (votes over their full course), not segments: a seam's ridge is broken
+        # into short pieces, which a busy photo's thousands of segments outnumber
+        lines = cv2.HoughLines(seeds, 1, np.pi / 360, threshold=max(10, int(0.5 * min_p)))
         if lines is None:
             return [hull]
+        rho, theta = lines[:300, 0, 0].astype(np.float64), lines[:300, 0, 1].astype(np.float64)
+        at = np.stack([rho * np.cos(theta), rho * np.sin(theta)], 1)
+        along = np.stack([-np.sin(theta), np.cos(theta)], 1)
+        lines = np.concatenate([at, at + 100 * along], 1)
         ridge_d = cv2.dilate(self.ridge_mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         best = None
-        segs = _distinct(sorted(lines.reshape(-1, 4), key=lambda l: -math.hypot(l[2] - l[0], l[3] - l[1]))[:300], 12)
+        segs = _distinct(list(lines), 12)
         for x0, y0, x1, y1 in segs:
             d = np.array([x1 - x0, y1 - y0], np.float64)
             d /= np.linalg.norm(d)
@@ -263,8 +293,6 @@ class _Proxy:
             on_ridge = ridge_d[yi, xi] & inside
             on_content = self.content[yi, xi] & inside & ~on_ridge
             r, c = int(on_ridge.sum()) / 2, int(on_content.sum()) / 2
-            if _DEBUG:
-                print("cand", (x0, y0, x1, y1), "ridge", r, "content", c, "min_p", min_p)
             if r < 0.5 * min_p or r < 0.4 * (r + c):
                 continue
             parts = self._cut(hull, p, d, min_p)
@@ -275,13 +303,57 @@ class _Proxy:
                 continue
             best = (r, parts)
         if best is None:
+            best = self._rect_cut(hull, mask, segs, min_p)
+        if best is None:
             return [hull]
         out = []
         for part in best[1]:
             out += self._split(part, min_p, depth + 1)
         return out
 
-    def _straight_seam(self, ends, p, d) -> bool:
+    def _rect_cut(self, hull, mask, segs, min_p):
+        """A cut that leaves two rectangles where the group is far from one: prints on a black
+        lid touching at a corner at different angles, with lid but no thin seam between them.
+        The cut must run along a paper edge that is straight at full resolution. (score,
+        parts) or None."""
+        filled, (x0, y0) = self._filled(mask)
+        whole = _fill_ratio(filled)
+        if whole >= 0.93:
+            return None
+        Y, X = np.mgrid[y0:y0 + filled.shape[0], x0:x0 + filled.shape[1]]
+        best = None
+        for sx0, sy0, sx1, sy1 in segs:
+            d = np.array([sx1 - sx0, sy1 - sy0], np.float64)
+            d /= np.linalg.norm(d)
+            p = np.array([sx0, sy0], np.float64)
+            side = (X - p[0]) * d[1] - (Y - p[1]) * d[0]
+            pieces = [filled & (side < -1.5), filled & (side > 1.5)]
+            if any(not piece.any() or min(cv2.minAreaRect(cv2.findNonZero(piece.astype(np.uint8)))[1]) < 0.8 * min_p
+                   for piece in pieces):
+                continue
+            score = min(_fill_ratio(piece) for piece in pieces)
+            if score < 0.9 or score < whole + 0.05 or (best is not None and score <= best[0]):
+                continue
+            along = np.abs(side) <= 1.0
+            ts = (X[along] - p[0]) * d[0] + (Y[along] - p[1]) * d[1]
+            ends = p + np.array([ts.min(), ts.max()])[:, None] * d
+            parts = self._cut(hull, p, d, min_p)
+            if parts is not None and self._straight_seam(ends, p, d, gap=False):
+                best = (score, parts)
+        return best
+
+    def _filled(self, mask: np.ndarray):
+        """The group's evidence in its bounding box, closed and with its holes filled (a dark
+        photo on a black lid leaves holes); and the box's top-left."""
+        x0, y0, w, h = cv2.boundingRect(mask)
+        ev = ((self.content | self.ridge_mask)[y0:y0 + h, x0:x0 + w] & (mask[y0:y0 + h, x0:x0 + w] > 0))
+        ev = cv2.morphologyEx(ev.astype(np.uint8), cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+        pad = np.pad(ev, 1)
+        cv2.floodFill(pad, None, (0, 0), 2)
+        return pad[1:-1, 1:-1] != 2, (x0, y0)
+
+    def _straight_seam(self, ends, p, d, gap: bool = True) -> bool:
         """Whether a thin dark line runs straight (residual ≤ 0.5 px at full resolution) along
         the candidate cut: the lid seen between two cut paper edges is that straight; tree
         trunks, waves and other lines in a photo are not."""
@@ -313,11 +385,11 @@ class _Proxy:
         valley = np.minimum(before, after) - low > 1.5 * self.ridge_thr
         # …and narrow: a gap of a few pixels with its shadows, not a stripe in a photo
         level = (np.minimum(before, after) + low) / 2
-        width = np.sum([pad[r + k, cols] < level for k in range(-9, 10)], axis=0)
+        below = np.array([pad[r + k, cols] < level for k in range(-9, 10)])
+        # the run of dark rows through the valley's bottom (dark photo beside it is not in it)
+        width = np.cumprod(below[9:], axis=0).sum(axis=0) + np.cumprod(below[8::-1], axis=0).sum(axis=0)
         narrow = float(np.median(width[valley])) <= 8 if valley.any() else False
-        if _DEBUG:
-            print("valley", valley.mean(), "width", np.median(width[valley]) if valley.any() else None)
-        return valley.mean() >= 0.3 and narrow and _straight(rows, g, strong)
+        return (not gap or (valley.mean() >= 0.3 and narrow)) and _straight(rows, g, strong)
 
     def _cut(self, hull, p, d, min_p):
         """The two pieces of the group on either side of the line (hulls of their evidence),
@@ -341,6 +413,25 @@ class _Proxy:
                 return None
             parts.append(h)
         return parts
+
+
+def _support(evidence: np.ndarray, a, b, n, shift: float) -> float:
+    """The share of the middle 80 % of side a–b, moved `shift` px along n, that has evidence
+    within 1 px."""
+    ph, pw = evidence.shape
+    pts = a + (b - a) * np.linspace(0.1, 0.9, 200)[:, None] + n * shift
+    hits = np.zeros(len(pts), bool)
+    for off in (-1.0, 0.0, 1.0):
+        q = np.rint(pts + n * off).astype(int)
+        ok = (q[:, 0] >= 0) & (q[:, 0] < pw) & (q[:, 1] >= 0) & (q[:, 1] < ph)
+        hits[ok] |= evidence[q[ok, 1], q[ok, 0]]
+    return float(hits.mean())
+
+
+def _fill_ratio(piece: np.ndarray) -> float:
+    """How much of its minimum-area rectangle a blob fills (1 for a rectangle)."""
+    (_, _), (w, h), _ = cv2.minAreaRect(cv2.findNonZero(piece.astype(np.uint8)))
+    return float(piece.sum()) / ((w + 1) * (h + 1))
 
 
 def _distinct(segs, most: int) -> list:
@@ -372,8 +463,6 @@ def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray) -> bool:
     r = i - (fit[0] + fit[1] * c)
     inl = np.abs(r) <= 1.0
     rms = float(np.sqrt(np.mean(r[inl] ** 2))) if inl.any() else 9.0
-    if _DEBUG:
-        print("seam", ok.mean(), inl.sum() / ok.size, rms)
     return inl.sum() >= 0.85 * ok.size and rms <= 0.5
 
 
@@ -444,23 +533,31 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     """Each side refined to a fitted line at full resolution; corners where they meet."""
     H, W = proxy.shape
     margin = 1.5 * max(proxy.sx, proxy.sy) + 1.0
-    lines = []
+    lines, points = [], {}
     for i in range(4):
         a, b = q[i], q[(i + 1) % 4]
         border = _on_border(a, b, W, H, margin)
         if border is not None:
             lines.append(border)
             continue
-        line = (a, (b - a) / np.linalg.norm(b - a))
+        length = float(np.linalg.norm(b - a))
+        d = (b - a) / length
+        n = np.array([-d[1], d[0]])  # inward for a clockwise-on-screen quad (y down)
         wide = 2.5 * max(proxy.sx, proxy.sy) + 6
-        for window in (wide, 4.0):
-            d = line[1]
-            n = np.array([-d[1], d[0]])  # inward for a clockwise-on-screen quad (y down)
-            fitted = _fit_side(pixels, line[0], d, n, float(np.linalg.norm(b - a)), window, proxy)
-            if fitted is None:
-                break
-            line = fitted
+        # evidence outside a print (dust touching it) only makes its outline larger: where
+        # nothing is found around the first guess, the edge lies further in
+        fitted, seen, pts = _fit_side(pixels, a, d, n, length, wide, proxy)
+        if fitted is None and seen < 0.05:
+            fitted, _, pts = _fit_side(pixels, a + n * 1.8 * wide, d, n, length, wide, proxy)
+        line = (a, d)
+        if fitted is not None:
+            d = fitted[1]
+            n = np.array([-d[1], d[0]])
+            narrow, _, narrow_pts = _fit_side(pixels, fitted[0], d, n, length, 4.0, proxy)
+            line, pts = (narrow, narrow_pts) if narrow is not None else (fitted, pts)
+            points[i] = pts
         lines.append(line)
+    lines = _one_rectangle(lines, points)
     out = []
     for i in range(4):
         p = _intersect(lines[i - 1], lines[i])
@@ -470,6 +567,45 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     out = np.array(out)
     if np.abs(out - q).max() > 6 * max(proxy.sx, proxy.sy) + 20:  # refinement went astray
         return q
+    return out
+
+
+def _quarter_turn(k: int) -> np.ndarray:
+    """The rotation by k × 90° (clockwise on screen), exact."""
+    c, s = [(1, 0), (0, 1), (-1, 0), (0, -1)][k % 4]
+    return np.array([[c, -s], [s, c]], np.float64)
+
+
+def _one_rectangle(lines: list, points: dict) -> list:
+    """The fitted sides made one rectangle: a print is cut square, so every side's edge
+    points (each side's turned by −90° per side to lie like the top) are fitted together with
+    one slope and an offset per side, trimming outliers in rounds. A side whose own points are
+    few or weak (a dark photo on a black lid) takes its angle from the others. Sides without
+    points (on the scan's border) are kept."""
+    if len(points) < 2:
+        return lines
+    sides = sorted(points)
+    turned = [points[i] @ _quarter_turn(-i).T for i in sides]
+    s = np.concatenate([q[:, 0] for q in turned])
+    t = np.concatenate([q[:, 1] for q in turned])
+    A = np.zeros((s.size, len(sides) + 1))
+    A[np.arange(s.size), np.repeat(np.arange(len(sides)), [len(q) for q in turned])] = 1.0
+    A[:, -1] = s - s.mean()
+    keep = np.ones(s.size, bool)
+    for _ in range(4):
+        sol, *_ = np.linalg.lstsq(A[keep], t[keep], rcond=None)
+        r = t - A @ sol
+        mad = 1.4826 * float(np.median(np.abs(r[keep] - np.median(r[keep]))))
+        keep = np.abs(r) <= max(0.75, 2.5 * mad)
+        if keep.sum() < 2 * len(sides) + 2:
+            return lines
+    slope = sol[-1]
+    out = list(lines)
+    for j, i in enumerate(sides):
+        turn = _quarter_turn(i)
+        point = turn @ np.array([s.mean(), sol[j]])
+        direction = turn @ np.array([1.0, slope])
+        out[i] = (point, direction / np.linalg.norm(direction))
     return out
 
 
@@ -492,9 +628,10 @@ def _intersect(l1, l2):
     return p1 + t[0] * d1
 
 
-def _strip(pixels, a, d, n, length, window, shape):
-    """Grey float32 strip along a line: column c, row r ← image point a + d·c + n·(r − half);
-    only the strip's bounding box of the scan is read. (strip, half) or (None, half)."""
+def _strip(pixels, a, d, n, length, window, shape, colour=False):
+    """Grey (or with `colour`, rows × cols × C) float32 strip in [0, 1] along a line: column c,
+    row r ← image point a + d·c + n·(r − half); only the strip's bounding box of the scan is
+    read. (strip, half) or (None, half)."""
     H, W = shape
     half = int(math.ceil(window)) + 3
     cols = max(8, int(length))
@@ -511,33 +648,38 @@ def _strip(pixels, a, d, n, length, window, shape):
     M = np.array([[d[0], n[0], origin[0]], [d[1], n[1], origin[1]]], np.float64)
     strip = cv2.warpAffine(np.ascontiguousarray(pixels[y0:y1, x0:x1]), M, (cols, rows),
                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-    return _grey(strip.reshape(rows, cols, -1)), half
+    strip = strip.reshape(rows, cols, -1)
+    if colour:
+        top = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(strip.dtype, 1.0)
+        return strip.astype(np.float32) * np.float32(1.0 / top), half
+    return _grey(strip), half
 
 
 def _fit_side(pixels, a, d, n, length, window, proxy):
-    """Sample a strip across the side at full resolution; find the paper edge in each column;
-    fit a straight line to the edge points. Returns (point, direction) or None."""
+    """Profiles across the side at full resolution; the paper edge in each; a straight line
+    fitted to the edge points. Returns ((point, direction) or None, the fraction of profiles
+    where any edge was seen, the edge points near the line (N × 2, x y) or None)."""
     s0, s1 = _SIDE_SPAN[0] * length, _SIDE_SPAN[1] * length
-    g, half = _strip(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape)
-    if g is None:
-        return None
-    rows, cols = g.shape
-    g = cv2.blur(g, (9, 1))  # along the side
-    grad = np.zeros_like(g)
-    grad[1:-1] = (g[2:] - g[:-2]) / 2
-    mag = np.abs(grad)
-    step = 3
-    cs = np.arange(4, cols - 4, step)
-    lo, hi = max(1, half - int(math.ceil(window))), min(rows - 2, half + int(math.ceil(window)))
-    noise_g = max(proxy.noise / max(1.0, proxy.f), 0.002)
-    pts_s, pts_t = [], []
-    for c in cs:
+    found = _axis_profiles(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape)
+    if found is None:
+        return None, 0.0, None
+    strip, us, base, sgn, half, v = found
+    g = _contrast_axis(strip, half)
+    # differences between neighbouring pixels, each at the half pixel between them: a 1 px
+    # dark shadow line beside the paper gives its step exactly where the paper starts, which
+    # a central difference (peaks one pixel either side of the line) puts half a pixel inside
+    diff = g[1:] - g[:-1]
+    mag = np.abs(diff)
+    lo, hi = 1, diff.shape[0] - 2
+    # the noise of a difference of two full-resolution pixels (the proxy averages f² of them)
+    noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
+    pts_u, pts_v = [], []
+    for c in range(us.size):
         m = mag[lo:hi + 1, c]
         top = float(m.max())
         if top < 6 * noise_g:
             continue
-        thr = max(0.3 * top, 6 * noise_g)
-        peaks = np.nonzero((m[1:-1] >= m[:-2]) & (m[1:-1] > m[2:]) & (m[1:-1] >= thr))[0] + 1
+        peaks = _lobe_peaks(diff[lo:hi + 1, c], max(0.3 * top, 6 * noise_g))
         if peaks.size == 0:
             continue
         k = int(np.argmax(m[peaks]))
@@ -546,25 +688,101 @@ def _fit_side(pixels, a, d, n, length, window, proxy):
         j = k
         while j + 1 < peaks.size and peaks[j + 1] - peaks[j] <= 3.5:
             j += 1
-        i = peaks[j]
-        if 0 < i < m.size - 1:
-            den = m[i - 1] - 2 * m[i] + m[i + 1]
-            off = 0.5 * (m[i - 1] - m[i + 1]) / den if den < 0 else 0.0
-        else:
-            off = 0.0
-        pts_s.append(s0 + c)
-        pts_t.append(lo + i + off - half)
-    if len(pts_s) < max(6, 0.2 * cs.size):
-        return None
-    s_arr, t_arr = np.array(pts_s), np.array(pts_t)
-    fit = _robust_line(s_arr, t_arr)
+        pts_u.append(us[c])
+        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + int(peaks[j])))
+    seen = len(pts_u) / max(1, us.size)
+    if len(pts_u) < max(6, 0.2 * us.size):
+        return None, seen, None
+    pu, pv = np.array(pts_u, np.float64), np.array(pts_v, np.float64)
+    fit = _robust_line(pu, pv)
     if fit is None:
-        return None
-    c0, c1 = fit  # t = c0 + c1·s
-    p = a + n * c0
-    dd = d + n * c1
+        return None, seen, None
+    c0, c1 = fit  # v = c0 + c1·u in image coordinates
+    u = 1 - v
+    p, dd = np.empty(2), np.empty(2)
+    p[u], p[v] = a[u], c0 + c1 * a[u]
+    dd[u], dd[v] = 1.0, c1
     dd /= np.linalg.norm(dd)
-    return p, dd
+    inliers = np.abs(pv - (c0 + c1 * pu)) <= 1.5
+    pts = np.empty((int(inliers.sum()), 2))
+    pts[:, u], pts[:, v] = pu[inliers], pv[inliers]
+    return (p, dd if dd @ d > 0 else -dd), seen, pts
+
+
+def _axis_profiles(pixels, a, d, n, length, window, shape, most: int = 400, spread: int = 1):
+    """Profiles across a side at whole pixels, each along the image axis nearest to the side's
+    normal (a pixel column for a side nearer horizontal): no resampling, so a shadow 1 px wide
+    stays 1 px wide instead of being blurred by an interpolation whose phase drifts along the
+    side. At most `most` profiles, evenly spread over the side from `a` for `length` px; each
+    reaches `window` px either side of the line and averages 2·`spread` + 1 neighbours. Returns (strip rows × profiles × C float32 in
+    [0, 1], rows running inward; us: each profile's image coordinate along the side's axis;
+    base: its row 0's coordinate on the profile axis; sgn: ±1, that axis' direction inward;
+    half: the row of the line; v: the profile axis, 1 = y), or None."""
+    H, W = shape
+    v = 1 if abs(d[0]) >= abs(d[1]) else 0
+    u = 1 - v
+    sgn = 1 if n[v] > 0 else -1
+    half = int(math.ceil(window / max(abs(n[v]), 0.5))) + 2
+    e = a + d * length
+    first, last = sorted((a[u], e[u]))
+    us = np.arange(math.ceil(first), math.floor(last) + 1)
+    us = us[(us >= 0) & (us < (W if u == 0 else H))]
+    if us.size < 8:
+        return None
+    us = us[np.linspace(0, us.size - 1, min(most, us.size)).round().astype(int)]
+    top = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(pixels.dtype, 1.0)
+    strip, bases = 0.0, 0.0
+    # each profile is the mean of `spread` neighbours either side, each taken at its own whole
+    # pixel offset: the step's centroid in the mean is the mean of theirs, so the line is
+    # found where the mean of their offsets says, without interpolating any pixel
+    for k in range(-spread, spread + 1):
+        uk = np.clip(us + k, 0, (W if u == 0 else H) - 1)
+        base = np.rint(a[v] + (uk - a[u]) * (d[v] / d[u])).astype(np.int64) - sgn * half
+        across = np.clip(base[None, :] + sgn * np.arange(2 * half + 1)[:, None], 0, (H if v == 1 else W) - 1)
+        along = np.broadcast_to(uk[None, :], across.shape)
+        taken = pixels[across, along] if v == 1 else pixels[along, across]
+        strip = strip + taken.reshape(across.shape[0], across.shape[1], -1).astype(np.float32)
+        bases = bases + base
+    n_k = 2 * spread + 1
+    return strip * np.float32(1.0 / (top * n_k)), us, bases / n_k, sgn, half, v
+
+
+def _contrast_axis(strip: np.ndarray, half: int) -> np.ndarray:
+    """The strip as one channel: grey, or where the paper and what lies outside it differ in
+    colour more than in brightness (a dark green photo on a black lid, barely apart in grey)
+    its projection on the colour difference between the two sides."""
+    grey = strip.mean(axis=2)
+    if strip.shape[2] < 3 or half < 5:
+        return grey
+    delta = strip[half + 4:].mean(axis=(0, 1)) - strip[:half - 3].mean(axis=(0, 1))
+    norm = float(np.linalg.norm(delta))
+    if norm < 0.01 or norm < 1.3 * math.sqrt(3) * abs(float(delta.mean())):
+        return grey
+    return strip @ (delta / norm).astype(np.float32)
+
+
+def _lobe_peaks(diff: np.ndarray, thr: float) -> np.ndarray:
+    """Indices of the local maxima ≥ thr of the rising and of the falling parts of a row
+    difference, in order: the falling slope of a shadow and the rise to the paper right after
+    it are two peaks even where |diff| alone has one hump."""
+    out = []
+    for m in (np.clip(diff, 0, None), np.clip(-diff, 0, None)):
+        out.append(np.nonzero((m[1:-1] >= m[:-2]) & (m[1:-1] > m[2:]) & (m[1:-1] >= thr))[0] + 1)
+    return np.sort(np.concatenate(out))
+
+
+def _step_centre(diff: np.ndarray, i: int) -> float:
+    """Sub-pixel position (in rows) of the step whose row difference peaks at diff[i]: the
+    centroid of that peak and the larger of its neighbours, where of the same sign. An edge
+    sampled by pixel area spans at most two differences, and the centroid of its derivative
+    is where it is; a third would take in the slope of the shadow beside it."""
+    sign = np.sign(diff[i])
+    lo = max(0.0, float(diff[i - 1] * sign)) if i > 0 else 0.0
+    hi = max(0.0, float(diff[i + 1] * sign)) if i + 1 < diff.size else 0.0
+    peak = float(diff[i] * sign)
+    if hi >= lo:
+        return i + 0.5 + hi / (peak + hi)
+    return i + 0.5 - lo / (peak + lo)
 
 
 def _robust_line(s, t):

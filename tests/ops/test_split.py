@@ -8,8 +8,8 @@ import pytest
 from photoforge.ops.split import Print, extract, find_prints
 from tests import scan_synth as ss
 
-PASSING = ["white_border_white_lid", "touching", "glass_edge", "rounded_corners", "dark_and_light_white_lid",
-           "mixed_six"]
+CASES = ["white_border_white_lid", "black_lid", "touching", "touching_black_lid", "dust", "glass_edge",
+         "rounded_corners", "dark_and_light_white_lid", "dark_and_light_black_lid", "mixed_six"]
 
 
 def edge_errors(truth, found):
@@ -29,14 +29,17 @@ def cases():
     return ss.hard_cases(dpi=200)
 
 
-@pytest.mark.parametrize("name", PASSING)
+@pytest.mark.parametrize("name", CASES)
 def test_hard_case_found_in_reading_order(cases, name):
+    """Every print, no extra, in reading order; angle to 0.2° and every edge to 1 px (the
+    issue's goals; on the layouts and seed the method was developed on, bench_split.py
+    reports held-out seeds)."""
     scan = cases[name]
     found = find_prints(scan.pixels)
     assert len(found) == len(scan.corners)
     for truth, angle, p in zip(scan.corners, scan.angles, found):  # same order = reading order
         assert abs(p.angle - angle) <= 0.2
-        assert max(edge_errors(truth, p.corners)) <= 1.5
+        assert max(edge_errors(truth, p.corners)) <= 1.0
 
 
 def test_extract_keeps_16_bit_and_size():
@@ -74,7 +77,7 @@ def test_cli_split_keeps_format_icc_dpi_and_fails_on_blank(tmp_path):
     tifffile.imwrite(src, scan.pixels, photometric="rgb", iccprofile=icc, resolution=(100, 100),
                      resolutionunit="INCH")
     assert main(["split", str(src), "-o", str(tmp_path / "out")]) == 0
-    outs = sorted((tmp_path / "out").iterdir())
+    outs = sorted((tmp_path / "out").glob("*.tif"))  # beside the batch journal
     assert [o.name for o in outs] == ["scan_1.tif", "scan_2.tif"]
     for o in outs:
         im = load_image(o)
@@ -90,3 +93,23 @@ def test_cli_split_keeps_format_icc_dpi_and_fails_on_blank(tmp_path):
     cv2.imwrite(str(blank), np.full((300, 400, 3), 235, np.uint8))
     assert main(["split", str(blank), "-o", str(tmp_path / "b")]) == 2
     assert main(["split", str(blank), str(src), "-o", str(tmp_path / "c")]) == 1
+
+
+@pytest.mark.parametrize("lid", ["black", "white"])
+def test_edges_carry_no_half_pixel_bias(lid):
+    """Pixel centres at integers in both the synthetic truth and the detection: a print moved
+    by a fraction of a pixel is found moved by that fraction (a half-pixel convention slip
+    would show as a constant 0.5 px)."""
+    signed = []
+    for shift in (0.0, 0.25, 0.5, 0.75):
+        scan = ss.make_scan([ss.PrintSpec((3.0, 2.0), (2.5 + shift / 100, 2.0 + shift / 100), 3.0, seed=7)],
+                            dpi=100, size=(5, 4), lid=lid, noise=0.002)
+        (p,) = find_prints(scan.pixels)
+        f, t = np.asarray(p.corners), scan.corners[0]
+        for i in range(4):
+            d = (f[(i + 1) % 4] - f[i]) / np.linalg.norm(f[(i + 1) % 4] - f[i])
+            n = np.array([-d[1], d[0]])
+            signed += [(t[i] - f[i]) @ n, (t[(i + 1) % 4] - f[i]) @ n]
+    signed = np.array(signed)
+    assert np.abs(signed).max() <= (0.1 if lid == "black" else 0.5)
+    assert abs(signed.mean()) <= (0.05 if lid == "black" else 0.35)

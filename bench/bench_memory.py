@@ -1,13 +1,13 @@
 """Peak memory of `photoforge upscale` on a 12-megapixel photo (→ 192 MP with span-x4).
 
-    PYTHONPATH=. python bench/bench_memory.py [--model span-x4] [--size 4000x3000]
+    PYTHONPATH=. python bench/bench_memory.py [--model span-x4] [--size 4000x3000] [--format png|jpg|tif]
                                               [--keep DIR] [--interval 0.5] [-- extra CLI args]
 
 Makes a 4000×3000 JPEG from resources/samples/coffee.jpg (cv2 INTER_CUBIC resize plus mild
 Gaussian noise, so it is not trivially compressible), runs
-`python -m photoforge upscale big.jpg -o out.png --model span-x4 --threads 2` in a
-subprocess, and reports peak RSS two ways: psutil sampling every 0.5 s (process and
-children) and the kernel's ru_maxrss for waited-for children. Each sample is tagged with
+`python -m photoforge upscale big.jpg -o out.png --model span-x4 --threads 2` (out.jpg or
+out.tif with --format) in a subprocess, and reports peak RSS two ways: psutil sampling
+every 0.5 s (process and children) and the kernel's ru_maxrss for waited-for children. Each sample is tagged with
 the stage it was taken in — startup/load (before the progress bar moves), inference (the
 bar's percentage) and save (the output file growing after 100 %) — and the peak of each
 stage is printed, together with wall time and output size. Target: ≤ 1.5 GB peak.
@@ -69,6 +69,7 @@ def main() -> int:
     p.add_argument("--size", default="4000x3000")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--interval", type=float, default=0.5)
+    p.add_argument("--format", default="png", choices=("png", "jpg", "tif"), help="output file type")
     p.add_argument("--keep", help="folder for big.jpg / out.png / the RSS log (default: a temp dir)")
     p.add_argument("extra", nargs="*", help="extra arguments for photoforge upscale (after --)")
     a = p.parse_args()
@@ -79,7 +80,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     src, out_dir = work / "big.jpg", work / "out"
     out_dir.mkdir(exist_ok=True)
-    dst = out_dir / "out.png"
+    dst = out_dir / f"out.{a.format}"
     if not src.exists():
         make_big_jpeg(src, width, height)
     print(f"input: {src} {width}×{height} ({width * height / 1e6:.1f} MP), {src.stat().st_size / MB:.1f} MB")
@@ -159,9 +160,9 @@ def main() -> int:
               f"  out {written / MB:6.1f} MB")
 
     ok = proc.returncode == 0 and max(peak_kernel, peak_poll) <= TARGET_BYTES
-    print(f"\n{'model':<10} {'input':>10} {'wall s':>8} {'peak RSS (ru_maxrss)':>21} "
+    print(f"\n{'model':<10} {'format':>6} {'input':>10} {'wall s':>8} {'peak RSS (ru_maxrss)':>21} "
           f"{'peak RSS (psutil)':>18} {'output':>10} {'target':>8}")
-    print(f"{a.model:<10} {a.size:>10} {wall:8.1f} {peak_kernel / MB:18.0f} MB {peak_poll / MB:15.0f} MB "
+    print(f"{a.model:<10} {a.format:>6} {a.size:>10} {wall:8.1f} {peak_kernel / MB:18.0f} MB {peak_poll / MB:15.0f} MB "
           f"{out_size / MB:7.1f} MB {'OK' if ok else 'OVER':>8}")
     print(f"(target ≤ {TARGET_BYTES / MB:.0f} MB; output {width * 4}×{height * 4} = "
           f"{width * height * 16 / 1e6:.0f} MP if ×4)")

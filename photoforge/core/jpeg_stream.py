@@ -24,7 +24,10 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from .ordered_map import ordered_map
+
 _STRIP_PIXELS = 1 << 20  # per strip; its copies (16→8 bit, Pillow's RGBX) are a few bytes × this
+_ENCODERS = 2  # strips encoded at once (libjpeg lets go of the GIL)
 _SOF0, _SOS, _EOI = 0xC0, 0xDA, b"\xff\xd9"
 MAX_SIDE = 65535  # the frame header's 16-bit fields
 
@@ -76,23 +79,23 @@ def write_jpeg(fh: BinaryIO, height: int, width: int, mode: str, strip: Callable
     mcu = _mcu_height(mode, subsampling)
     rows = strip_rows or _STRIP_PIXELS // width
     rows = max(mcu, rows // mcu * mcu)
-    for r0 in range(0, height, rows):
-        r1 = min(height, r0 + rows)
+
+    def piece(r0: int) -> bytes:
         buf = io.BytesIO()
-        # the metadata goes into the first strip's headers, which are the file's
-        options = pillow_options if r0 == 0 else {}
-        Image.fromarray(strip(r0, r1)).save(buf, "JPEG", quality=quality, subsampling=subsampling,
-                                            restart_marker_rows=1, **options)
+        # the metadata goes into the first strip's headers, which become the file's
+        Image.fromarray(strip(r0, min(height, r0 + rows))).save(
+            buf, "JPEG", quality=quality, subsampling=subsampling, restart_marker_rows=1,
+            **(pillow_options if r0 == 0 else {}))
         data = buf.getvalue()
         headers, sof, end = _split(data)
         scan = memoryview(data)[len(headers):end]
         if r0 == 0:
             head = bytearray(headers)
             struct.pack_into(">H", head, sof, height)
-            fh.write(head)
-            fh.write(scan)
-        else:
-            previous = r0 // mcu  # restart intervals (MCU rows) before this strip
-            fh.write(bytes((0xFF, 0xD0 + (previous - 1) % 8)))
-            fh.write(_renumbered(scan, previous))
+            return bytes(head + scan)
+        previous = r0 // mcu  # restart intervals (MCU rows) before this strip
+        return bytes((0xFF, 0xD0 + (previous - 1) % 8)) + _renumbered(scan, previous)
+
+    for data in ordered_map(piece, range(0, height, rows), _ENCODERS):
+        fh.write(data)
     fh.write(_EOI)

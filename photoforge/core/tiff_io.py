@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .decoding import _check_size, _finish, _load_error, _Meta, _pixels_from_pillow, _valid_icc
 from .image import ImageData, from_float
+from .ordered_map import ordered_map
 
 
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005
@@ -231,15 +230,7 @@ def _deflated_strips(pixels: np.ndarray, alpha: np.ndarray | None, rows: int) ->
             strip = np.concatenate([strip, alpha[r0:r0 + rows, :, None]], axis=2)
         return deflate(predict(np.ascontiguousarray(strip, little), axis=-2))
 
-    starts = range(0, pixels.shape[0], rows)
-    with ThreadPoolExecutor(_ENCODERS) as pool:
-        pending: deque = deque()
-        for r0 in starts:
-            pending.append(pool.submit(encode, r0))
-            if len(pending) > 2 * _ENCODERS:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    return ordered_map(encode, range(0, pixels.shape[0], rows), _ENCODERS)
 
 
 def _append_sub_ifds(fh: BinaryIO, exif: Image.Exif, subs: list[int]) -> None:

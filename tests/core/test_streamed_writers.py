@@ -205,3 +205,27 @@ def test_failure_mid_stream_leaves_the_old_file_and_no_temp(tmp_path, monkeypatc
     assert len(calls) >= 3  # it failed in the middle, after encoding strips
     assert dest.read_bytes() == b"previous contents"
     assert no_temp_files(tmp_path)
+
+
+def test_ordered_map_keeps_order_and_raises_where_the_error_is():
+    import time
+
+    from photoforge.core.ordered_map import ordered_map
+
+    started = []
+
+    def slow_first(i):
+        started.append(i)
+        if i == 0:
+            time.sleep(0.2)  # later items finish first; the results must still come in order
+        if i == 5:
+            raise ValueError("item 5")
+        return i * i
+
+    results = ordered_map(slow_first, range(100), workers=2)
+    out = []
+    with pytest.raises(ValueError, match="item 5"):
+        for r in results:
+            out.append(r)
+    assert out == [0, 1, 4, 9, 16]
+    assert max(started) < 5 + 2 * 2 + 1  # only a window ahead of the failure was started

@@ -163,10 +163,10 @@ def test_saved_tiff_is_the_one_shot_file(tmp_path, c, dtype, with_alpha):
 
 @pytest.mark.parametrize("suffix", ["jpg", "tif"])
 def test_working_memory_is_bounded_by_strips_not_image(tmp_path, monkeypatch, suffix):
-    monkeypatch.setattr(jpeg_stream, "_STRIP_PIXELS", 128 * 1000)
+    monkeypatch.setattr(jpeg_stream, "_STRIP_PIXELS", 128 * 500)
 
     def peak_for(rows):
-        image = ImageData(photo(rows, 1000, 3, np.uint16), photo(rows, 1000, 1, np.uint16)[..., 0])
+        image = ImageData(photo(rows, 500, 3, np.uint16), photo(rows, 500, 1, np.uint16)[..., 0])
         tracemalloc.start()
         try:
             save_image(image, tmp_path / f"big{rows}.{suffix}")

@@ -1,16 +1,17 @@
 """Peak memory of `photoforge upscale` on a 12-megapixel photo (→ 192 MP with span-x4).
 
     PYTHONPATH=. python bench/bench_memory.py [--model span-x4] [--size 4000x3000]
-                                              [--keep DIR] [--interval 0.5] [-- extra CLI args]
+        [--format png|jpg|tif] [--alpha] [--keep DIR] [--interval 0.5] [-- extra CLI args]
 
 Makes a 4000×3000 JPEG from resources/samples/coffee.jpg (cv2 INTER_CUBIC resize plus mild
-Gaussian noise, so it is not trivially compressible), runs
-`python -m photoforge upscale big.jpg -o out.png --model span-x4 --threads 2` in a
-subprocess, and reports peak RSS two ways: psutil sampling every 0.5 s (process and
-children) and the kernel's ru_maxrss for waited-for children. Each sample is tagged with
-the stage it was taken in — startup/load (before the progress bar moves), inference (the
-bar's percentage) and save (the output file growing after 100 %) — and the peak of each
-stage is printed, together with wall time and output size. Target: ≤ 1.5 GB peak.
+Gaussian noise, so it is not trivially compressible; with --alpha an RGBA PNG whose alpha is
+a vignette), runs `python -m photoforge upscale big.jpg -o out.png --model span-x4
+--threads 2` (out.jpg or out.tif with --format) in a subprocess, and reports peak RSS two
+ways: psutil sampling every 0.5 s (process and children) and the kernel's ru_maxrss for
+waited-for children. Each sample is tagged with the stage it was taken in — startup/load
+(before the progress bar moves), inference (the bar's percentage) and save (the output file
+growing after 100 %) — and the peak of each stage is printed, together with wall time and
+output size. Target: ≤ 1.5 GB peak.
 """
 from __future__ import annotations
 
@@ -34,13 +35,19 @@ TARGET_BYTES = int(1.5 * 1024 ** 3)
 MB = 1024 ** 2
 
 
-def make_big_jpeg(path: Path, width: int, height: int, seed: int = 0) -> None:
+def make_big_input(path: Path, width: int, height: int, seed: int = 0) -> None:
+    """The test photo as a JPEG, or for a .png path as RGBA with a vignette in the alpha."""
     src = cv2.imread(str(ROOT / "resources/samples/coffee.jpg"), cv2.IMREAD_COLOR)
     big = cv2.resize(src, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     rng = np.random.default_rng(seed)
     big += rng.normal(0.0, 3.0, big.shape).astype(np.float32)
-    cv2.imwrite(str(path), np.clip(np.rint(big), 0, 255).astype(np.uint8),
-                [cv2.IMWRITE_JPEG_QUALITY, 92])
+    pixels = np.clip(np.rint(big), 0, 255).astype(np.uint8)
+    if path.suffix == ".png":
+        y, x = np.ogrid[-1:1:height * 1j, -1:1:width * 1j]
+        alpha = np.clip(255 * (1.6 - np.hypot(x, y)), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(path), np.dstack([pixels, alpha]))
+    else:
+        cv2.imwrite(str(path), pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -69,6 +76,8 @@ def main() -> int:
     p.add_argument("--size", default="4000x3000")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--interval", type=float, default=0.5)
+    p.add_argument("--format", default="png", choices=("png", "jpg", "tif"), help="output file type")
+    p.add_argument("--alpha", action="store_true", help="an RGBA PNG input (alpha vignette) instead of the JPEG")
     p.add_argument("--keep", help="folder for big.jpg / out.png / the RSS log (default: a temp dir)")
     p.add_argument("extra", nargs="*", help="extra arguments for photoforge upscale (after --)")
     a = p.parse_args()
@@ -77,11 +86,11 @@ def main() -> int:
     tmp_ctx = tempfile.TemporaryDirectory() if not a.keep else None
     work = Path(a.keep or tmp_ctx.name)
     work.mkdir(parents=True, exist_ok=True)
-    src, out_dir = work / "big.jpg", work / "out"
+    src, out_dir = work / ("big.png" if a.alpha else "big.jpg"), work / "out"
     out_dir.mkdir(exist_ok=True)
-    dst = out_dir / "out.png"
+    dst = out_dir / f"out.{a.format}"
     if not src.exists():
-        make_big_jpeg(src, width, height)
+        make_big_input(src, width, height)
     print(f"input: {src} {width}×{height} ({width * height / 1e6:.1f} MP), {src.stat().st_size / MB:.1f} MB")
 
     env = dict(os.environ)
@@ -159,9 +168,9 @@ def main() -> int:
               f"  out {written / MB:6.1f} MB")
 
     ok = proc.returncode == 0 and max(peak_kernel, peak_poll) <= TARGET_BYTES
-    print(f"\n{'model':<10} {'input':>10} {'wall s':>8} {'peak RSS (ru_maxrss)':>21} "
+    print(f"\n{'model':<10} {'format':>6} {'input':>10} {'wall s':>8} {'peak RSS (ru_maxrss)':>21} "
           f"{'peak RSS (psutil)':>18} {'output':>10} {'target':>8}")
-    print(f"{a.model:<10} {a.size:>10} {wall:8.1f} {peak_kernel / MB:18.0f} MB {peak_poll / MB:15.0f} MB "
+    print(f"{a.model:<10} {a.format:>6} {a.size:>10} {wall:8.1f} {peak_kernel / MB:18.0f} MB {peak_poll / MB:15.0f} MB "
           f"{out_size / MB:7.1f} MB {'OK' if ok else 'OVER':>8}")
     print(f"(target ≤ {TARGET_BYTES / MB:.0f} MB; output {width * 4}×{height * 4} = "
           f"{width * height * 16 / 1e6:.0f} MP if ×4)")

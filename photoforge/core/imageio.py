@@ -1,9 +1,9 @@
 """Reading photos into ImageData and writing them back out with their metadata.
 
 Pillow does most formats; 16-bit PNG is decoded by cv2 and TIFF goes through tiff_io
-(tifffile for 16-bit/float) because Pillow would reduce them to 8 bits. Every PNG is
-written by png_stream so that 16-bit RGB and metadata survive and huge images are not
-duplicated while saving.
+(tifffile for 16-bit/float) because Pillow would reduce them to 8 bits. PNG, JPEG and TIFF
+are written a strip of rows at a time (png_stream, jpeg_stream, tiff_io) so that huge
+images are not duplicated while saving; png_stream also keeps 16-bit RGB and metadata.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .atomic import atomic_write
 from .decoding import ImageLoadError  # noqa: F401 - part of this module's interface
 from .decoding import (_ORIENTATION, _XMP_ORIENTATION, _check_size, _finish, _load_error, _Meta, _pixels_from_pillow, _valid_icc)
 from .image import ImageData
+from .jpeg_stream import write_jpeg
 from .png_stream import write_png
 from .pnm import MAGICS as _PNM_MAGICS
 from .pnm import load_pnm
@@ -340,19 +341,30 @@ def _to_8bit(values: np.ndarray) -> np.ndarray:
     return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
-def _pillow_image(image: ImageData, label: str, keep_alpha: bool) -> Image.Image:
-    pixels, alpha = image.pixels, image.alpha
+def _pillow_pixels(pixels: np.ndarray, alpha: np.ndarray | None, keep_alpha: bool) -> np.ndarray:
+    """uint8 rows as Pillow takes them: 16-bit rounded to 8, alpha as the last channel or,
+    without `keep_alpha`, flattened onto white; grey without alpha is H×W."""
     if pixels.dtype == np.uint16:
         pixels, alpha = _to_8bit(pixels), None if alpha is None else _to_8bit(alpha)
-        image.notices.append(f"{label} holds 8 bits per channel; the 16-bit image was rounded to 8 bits")
     if alpha is not None and not keep_alpha:
         a = alpha[..., None].astype(np.uint16)
         pixels = ((pixels * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
         alpha = None
-        image.notices.append(f"{label} has no transparency; transparent areas were filled with white")
     if alpha is not None:
-        return Image.fromarray(np.dstack([pixels, alpha]))
-    return Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else np.ascontiguousarray(pixels))
+        return np.dstack([pixels, alpha])
+    return pixels[..., 0] if pixels.shape[2] == 1 else np.ascontiguousarray(pixels)
+
+
+def _pillow_notices(image: ImageData, label: str, keep_alpha: bool) -> None:
+    if image.pixels.dtype == np.uint16:
+        image.notices.append(f"{label} holds 8 bits per channel; the 16-bit image was rounded to 8 bits")
+    if image.alpha is not None and not keep_alpha:
+        image.notices.append(f"{label} has no transparency; transparent areas were filled with white")
+
+
+def _pillow_image(image: ImageData, label: str, keep_alpha: bool) -> Image.Image:
+    _pillow_notices(image, label, keep_alpha)
+    return Image.fromarray(_pillow_pixels(image.pixels, image.alpha, keep_alpha))
 
 
 def _pillow_meta(meta: _Meta, label: str, image: ImageData, exif_max: int, xmp_max: int) -> dict:
@@ -370,10 +382,15 @@ def _write_png(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> Non
 
 
 def _write_jpg(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> None:
-    im = _pillow_image(image, "JPEG", keep_alpha=False)
+    _pillow_notices(image, "JPEG", keep_alpha=False)
+    alpha = image.alpha
+
+    def rows(r0: int, r1: int) -> np.ndarray:
+        return _pillow_pixels(image.pixels[r0:r1], None if alpha is None else alpha[r0:r1], keep_alpha=False)
+
     # 4:4:4 at high quality: restored detail and colour edges are the point of the output
-    im.save(fh, "JPEG", quality=quality, subsampling=0 if quality >= 90 else 2,
-            **_pillow_meta(meta, "JPEG", image, 65533, 65504))
+    write_jpeg(fh, image.height, image.width, "L" if image.is_grey else "RGB", rows, quality=quality,
+               subsampling=0 if quality >= 90 else 2, **_pillow_meta(meta, "JPEG", image, 65533, 65504))
 
 
 def _write_webp(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> None:

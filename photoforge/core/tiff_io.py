@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .decoding import _check_size, _finish, _load_error, _Meta, _pixels_from_pillow, _valid_icc
 from .image import ImageData, from_float
+from .ordered_map import ordered_map
 
 
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005
@@ -28,6 +29,8 @@ _TIFF_TEXT_TAGS = (271, 272, 306, 315, 33432)  # written as extratags; 270/305 h
 # tifffile refuses to write the EXIF/GPS pointer tags, so these stand in (sorted where the
 # real ones belong) and are rewritten once the sub-IFDs are appended.
 _POINTER_STAND_INS = {_EXIF_IFD: 34664, _GPS_IFD: 34852}
+_STRIP_BYTES = 262144  # uncompressed bytes per strip: tifffile's default when compressing
+_ENCODERS = 2  # threads compressing strips
 _MAX_SAMPLES = 16  # per pixel (incl. depth): RGB/CMYK + alpha + extras fits with room to spare
 # tifffile logs its complaints about a damaged file (e.g. "invalid offset to first page")
 # as warnings; with no handler configured Python prints them to stderr, where they land
@@ -172,9 +175,21 @@ def _to_uint16(path: Path, values: np.ndarray, bits: int, notices: list[str]) ->
 
 
 def write_tiff(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> None:
+    """Strip by strip: only one strip of the image is ever copied or encoded at a time."""
+    options, exif, subs = tiff_options(image, meta)
+    tifffile.imwrite(fh, _deflated_strips(image.pixels, image.alpha, options["rowsperstrip"]), **options)
+    if subs:
+        _append_sub_ifds(fh, exif, subs)
+
+
+def tiff_options(image: ImageData, meta: _Meta) -> tuple[dict, Image.Exif | None, list[int]]:
+    """tifffile.imwrite's arguments for `image` except the data (shape and dtype included),
+    the parsed EXIF, and the EXIF/GPS sub-IFDs to append after it."""
     pixels, alpha = image.pixels, image.alpha
-    data = pixels if alpha is None else np.concatenate([pixels, alpha[..., None]], axis=2)
-    data = data[..., 0] if data.shape[2] == 1 else data
+    samples = pixels.shape[2] + (alpha is not None)
+    shape = (image.height, image.width, samples) if samples > 1 else (image.height, image.width)
+    # tifffile's own default strip height, so the file is the one it writes from a whole array
+    rows = max(1, _STRIP_BYTES // (image.width * samples * pixels.dtype.itemsize))
     exif = None
     if meta.exif:
         exif = Image.Exif()
@@ -182,23 +197,40 @@ def write_tiff(image: ImageData, fh: BinaryIO, quality: int, meta: _Meta) -> Non
     tags = [(700, "B", len(meta.xmp), meta.xmp, True)] if meta.xmp else []
     text = {code: exif.get(code) for code in (*_TIFF_TEXT_TAGS, 270, 305)} if exif else {}
     tags += [(code, "s", 0, text[code], True) for code in _TIFF_TEXT_TAGS if isinstance(text.get(code), str)]
-    bigtiff = data.nbytes > 2**32 - 2**25
+    bigtiff = image.height * image.width * samples * pixels.dtype.itemsize > 2**32 - 2**25
     subs = [t for t in (_EXIF_IFD, _GPS_IFD) if exif and t in exif and exif.get_ifd(t)]
     if subs and bigtiff:
         image.notices.append("this TIFF is too large for the EXIF camera/GPS details; only the "
                              "basic EXIF tags were written")
         subs = []
     tags += [(_POINTER_STAND_INS[t], "I", 1, 0, True) for t in subs]
-    tifffile.imwrite(
-        fh, data, photometric="minisblack" if pixels.shape[2] == 1 else "rgb",
-        planarconfig="contig" if data.ndim == 3 else None,
+    options = dict(
+        shape=shape, dtype=pixels.dtype, rowsperstrip=rows,
+        photometric="minisblack" if pixels.shape[2] == 1 else "rgb",
+        planarconfig="contig" if samples > 1 else None,
         extrasamples=[2] if alpha is not None else None,  # 2 = unassociated alpha
         compression="zlib", predictor=True, iccprofile=meta.icc, metadata=None,
         description=text.get(270) if isinstance(text.get(270), str) else None,
         software=text.get(305) if isinstance(text.get(305), str) else False,
         extratags=tags, bigtiff=bigtiff, byteorder="<")
-    if subs:
-        _append_sub_ifds(fh, exif, subs)
+    return options, exif, subs
+
+
+def _deflated_strips(pixels: np.ndarray, alpha: np.ndarray | None, rows: int) -> Iterator[bytes]:
+    """The TIFF strips of `pixels` (+ `alpha` as the last sample), rows at a time, encoded as
+    tifffile encodes them (horizontal differencing, then deflate). Strips are built one by one
+    instead of joining colour and alpha into a second whole image, and two are compressed at a
+    time, as tifffile does with an array (zlib lets go of the GIL)."""
+    predict, deflate = tifffile.TIFF.PREDICTORS[2], tifffile.TIFF.COMPRESSORS[8]
+    little = pixels.dtype.newbyteorder("<")
+
+    def encode(r0: int) -> bytes:
+        strip = pixels[r0:r0 + rows]
+        if alpha is not None:
+            strip = np.concatenate([strip, alpha[r0:r0 + rows, :, None]], axis=2)
+        return deflate(predict(np.ascontiguousarray(strip, little), axis=-2))
+
+    return ordered_map(encode, range(0, pixels.shape[0], rows), _ENCODERS)
 
 
 def _append_sub_ifds(fh: BinaryIO, exif: Image.Exif, subs: list[int]) -> None:

@@ -110,6 +110,17 @@ def _add_device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_threads, default=None, help="CPU threads (default: all cores)")
 
 
+def _check_device_precision(args) -> None:
+    """A device asked for by name that cannot run the precision asked for is a usage error,
+    found before any file is read."""
+    from photoforge.engine.runtime import supported_precisions
+
+    device, precision = getattr(args, "device", "auto"), getattr(args, "precision", "auto")
+    if device != "auto" and precision != "auto" and precision not in supported_precisions(device):
+        allowed = " or ".join(supported_precisions(device))
+        raise UsageError(f"--device {device} runs {allowed} only, not --precision {precision}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photoforge", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"photoforge {__version__}")
@@ -803,6 +814,7 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = _on_sigterm(_terminate)
     try:
+        _check_device_precision(args)
         if args.command == "upscale":
             return _cmd_upscale(args)
         if args.command == "inpaint":

@@ -120,7 +120,7 @@ def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str =
                              probe=model.adapter.probe, device=device, precision=precision,
                              threads=threads, notify=notify,
                              probe_size=model.working_size or max(16, model.size_multiple),
-                             int8_model=build_int8)
+                             int8_model=build_int8 if precision == "int8" or model.int8_auto else None)
         if device == "auto" and model.auto_skip:
             runner.candidates = [c for c in runner.candidates if c not in model.auto_skip] or runner.candidates
         return runner

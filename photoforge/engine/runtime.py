@@ -280,12 +280,19 @@ def auto_candidates() -> list[str]:
 
 def create_backend(path: Path, device: str, precision: str, threads: int) -> Backend:
     runtime, name = DEVICES[device]
-    if runtime == "openvino":
-        return OpenVinoBackend(path, name, precision, threads)
-    allowed = ("fp32", "int8") if device == "cpu" else ("fp32",)
+    allowed = supported_precisions(device)
     if precision not in allowed:
         raise DeviceError(f"{device} runs {' or '.join(allowed)} only, not {precision}")
+    if runtime == "openvino":
+        return OpenVinoBackend(path, name, precision, threads)
     return OrtBackend(path, name, threads, precision)
+
+
+def supported_precisions(device: str) -> tuple[str, ...]:
+    """What a device can be asked for at all (whether this machine has it is probed)."""
+    if DEVICES[device][0] == "openvino":
+        return ("fp32", "bf16", "fp16", "int8")
+    return ("fp32", "int8") if device == "cpu" else ("fp32",)
 
 
 def _best_seconds(backend: Backend, feeds: dict, runs: int = 2) -> float:
@@ -386,6 +393,8 @@ class ModelRunner:
             return [self.precision]
         timed = []
         for precision in reduced_precisions(device):
+            if precision == "int8" and self.int8_model is None:
+                continue
             try:
                 verdict = self._verdict(device, precision)
             except (DeviceError, OutOfMemory) as error:

@@ -213,7 +213,7 @@ def print_limits(models: list[str], peaks: dict[str, float]) -> None:
     from photoforge.engine.runtime import isa_cap
 
     print(f"\nCPU: {cpu_name()}; ONEDNN_MAX_CPU_ISA: {isa_cap()}")
-    print("measured peak (3×3 conv 64→64, 192², 2 threads, best of 5): "
+    print("measured peak (3×3 convs 64→64 on 192² and 128→128 on 128², 2 threads, best of 5): "
           + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peaks.items()))
     for model in models:
         f, s = flop_per_pixel(model), get_model(model).scale

@@ -136,3 +136,12 @@ def test_models_fetch_builds_and_reports_unknown_ids():
                      if l.startswith("realesr-animevideov3-x3")][0]
     result = cli("models", "fetch", "no-such-model")
     assert result.returncode == 2 and "unknown model" in result.stderr
+
+
+def test_precision_errors_exit_2_and_say_what_is_possible(small_photo, tmp_path):
+    result = cli("upscale", small_photo, "-o", tmp_path / "o.png", *FAST, "--precision", "int4")
+    assert result.returncode == 2 and "invalid choice: 'int4'" in result.stderr
+    assert "'fp32', 'bf16', 'fp16', 'int8'" in result.stderr
+    result = cli("upscale", small_photo, "-o", tmp_path / "o.png", *FAST, "--device", "cpu", "--precision", "bf16")
+    assert result.returncode == 2 and "--device cpu runs fp32 or int8 only, not --precision bf16" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o.png").exists()

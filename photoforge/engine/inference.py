@@ -15,13 +15,15 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import psutil
 
-from photoforge.engine import packs, speed
+from photoforge.engine import int8, packs, speed
 from photoforge.engine.adapters import Kind
+from photoforge.engine.int8 import Int8Refused
 from photoforge.engine.progress import Progress, null_progress
 from photoforge.engine.registry import ModelDescriptor
 from photoforge.engine.runtime import ModelRunner
@@ -106,11 +108,19 @@ def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str =
     path = packs.build(model, progress=progress)
     key = (model.id, packs.built_hash(model), device, precision, threads)
 
+    model_key = f"{model.id}:{key[1][:16]}"
+
+    def build_int8() -> Path:
+        if model.working_size:
+            raise Int8Refused(f"{model.id} takes a fixed {model.working_size}² input; it is not quantised")
+        return int8.int8_model(path, model_key, model.adapter.probe, progress)
+
     def make() -> ModelRunner:
-        runner = ModelRunner(path, f"{model.id}:{key[1][:16]}", model.adapter.feeds,
+        runner = ModelRunner(path, model_key, model.adapter.feeds,
                              probe=model.adapter.probe, device=device, precision=precision,
                              threads=threads, notify=notify,
-                             probe_size=model.working_size or max(16, model.size_multiple))
+                             probe_size=model.working_size or max(16, model.size_multiple),
+                             int8_model=build_int8 if precision == "int8" or model.int8_auto else None)
         if device == "auto" and model.auto_skip:
             runner.candidates = [c for c in runner.candidates if c not in model.auto_skip] or runner.candidates
         return runner

@@ -73,6 +73,10 @@ class ModelDescriptor:
     # Devices `auto` passes over because their results differ from the reference beyond
     # tolerance (an explicit --device still uses them).
     auto_skip: tuple[str, ...] = ()
+    # Whether `auto` may build and try an int8 version (engine/int8.py). Building one is a
+    # long job (x4plus: ~18 min here), so auto only does it where int8 was measured to pass;
+    # --precision int8 builds it for any model.
+    int8_auto: bool = False
 
     def __post_init__(self) -> None:
         if self.scale < 1 or self.size_multiple < 1 or self.context < 0 or self.memory_per_pixel < 1:

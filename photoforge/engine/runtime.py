@@ -3,8 +3,9 @@
 Two runtimes run the same ONNX files: ONNX Runtime (CUDA, TensorRT, DirectML, CoreML, CPU
 providers) and OpenVINO (CPU with bf16 where the CPU has it, Intel GPUs). `ModelRunner`
 picks the fastest device that really works, by running a tiny inference on it, and moves
-down the list when a device fails later. Reduced precision is only used after it matched
-fp32 on a fixed probe image (≥ 40 dB), a verdict remembered per model file and device.
+down the list when a device fails later. Reduced precision (bf16, fp16, int8) is only used
+after it matched fp32 on fixed probes (engine/fidelity.py), a verdict remembered per model
+file, device and CPU instruction set; `auto` takes the fastest precision that passed.
 
 Only the runtimes' own exception types count as a device failure (each backend turns them
 into `RuntimeFailure` or `OutOfMemory`); anything else, such as a bug in building a model's
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -25,10 +27,11 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from photoforge.core import paths
+from photoforge.engine.fidelity import MAX_BLOCKINESS, MIN_PSNR_DB, blockiness, probes, psnr
 from photoforge.engine.progress import Aborted, Progress
 from photoforge.engine.store import KeyedStore
 
-MIN_PSNR_DB = 40.0
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 
 def _no_telemetry() -> None:
@@ -140,17 +143,17 @@ def _is_oom(error: BaseException) -> bool:
 
 
 class OrtBackend:
-    def __init__(self, path: Path, provider: str, threads: int):
+    def __init__(self, path: Path, provider: str, threads: int, precision: str = "fp32"):
         ort = _ort()
         self.errors = runtime_errors("onnxruntime")
         try:
-            self._open(ort, path, provider, threads)
+            self._open(ort, path, provider, threads, precision)
         except (DeviceError, OutOfMemory):
             raise
         except self.errors as error:
             raise _failure(error, f"onnxruntime {provider} could not load '{Path(path).name}'") from error
 
-    def _open(self, ort, path: Path, provider: str, threads: int) -> None:
+    def _open(self, ort, path: Path, provider: str, threads: int, precision: str) -> None:
         ort.set_default_logger_severity(4)  # failures reach the user as one notice, not C++ logs
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -164,7 +167,7 @@ class OrtBackend:
         # onnxruntime quietly drops a provider whose libraries fail to load; that is a failure.
         if provider not in self.session.get_providers():
             raise DeviceError(f"{provider} could not be initialised (missing drivers or libraries)")
-        self.label = f"onnxruntime {provider.replace('ExecutionProvider', '')} fp32"
+        self.label = f"onnxruntime {provider.replace('ExecutionProvider', '')} {precision}"
 
     def run(self, feeds: dict[str, np.ndarray], progress: Progress | None = None) -> np.ndarray:
         if progress is None:
@@ -182,7 +185,8 @@ class OrtBackend:
                 raise _failure(error, self.label) from error
 
 
-_OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+# An int8 model carries its own precision (QDQ nodes); what it left in fp32 stays fp32.
+_OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}
 
 
 class OpenVinoBackend:
@@ -225,11 +229,23 @@ class OpenVinoBackend:
             raise _failure(error, self.label) from error
 
 
+def isa_cap() -> str:
+    """oneDNN's instruction-set cap (ONEDNN_MAX_CPU_ISA, e.g. AVX2 to behave as an AVX2-only
+    CPU would), "native" when unset; OpenVINO's CPU plugin honours it for its oneDNN kernels."""
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() or "native"
+
+
+def _bf16_allowed() -> bool:
+    # OpenVINO still reports BF16 under a cap below AVX-512 BF16, and its bf16 kernels then
+    # fall back to reference code (seen crashing); an AVX2-only CPU has no bf16 at all.
+    return isa_cap() in ("native", "ALL") or isa_cap().startswith(("AVX512_CORE_BF16", "AVX512_CORE_AMX", "AVX10"))
+
+
 def reduced_precisions(device: str) -> list[str]:
-    """Precisions worth trying before fp32 on a device, fastest first."""
+    """Precisions worth trying before fp32 on a device (auto orders them by measured speed)."""
     runtime, name = DEVICES[device]
     if runtime != "openvino":
-        return []
+        return ["int8"] if device == "cpu" else []
     try:
         ov = _ov()
     except DeviceError:
@@ -239,7 +255,7 @@ def reduced_precisions(device: str) -> list[str]:
     except runtime_errors("openvino"):
         return []
     if name == "CPU":
-        return ["bf16"] if "BF16" in caps else []
+        return (["bf16"] if "BF16" in caps and _bf16_allowed() else []) + ["int8"]
     return ["fp16"] if "FP16" in caps else []
 
 
@@ -264,26 +280,29 @@ def auto_candidates() -> list[str]:
 
 def create_backend(path: Path, device: str, precision: str, threads: int) -> Backend:
     runtime, name = DEVICES[device]
+    allowed = supported_precisions(device)
+    if precision not in allowed:
+        raise DeviceError(f"{device} runs {' or '.join(allowed)} only, not {precision}")
     if runtime == "openvino":
         return OpenVinoBackend(path, name, precision, threads)
-    if precision != "fp32":
-        raise DeviceError(f"{device} runs fp32 only")
-    return OrtBackend(path, name, threads)
+    return OrtBackend(path, name, threads, precision)
 
 
-def probe_image(size: int = 64) -> np.ndarray:
-    """A fixed photo-like test card (smooth shading, edges, texture): 1×3×size×size in [0, 1]."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    rng = np.random.default_rng(1234)
-    r = 0.5 + 0.35 * np.sin(6.0 * x + 2.0 * y)
-    g = np.where((x - 0.5) ** 2 + (y - 0.45) ** 2 < 0.08, 0.8, 0.25) + 0.1 * y
-    b = 0.3 + 0.4 * x * y + 0.05 * rng.standard_normal((size, size)).astype(np.float32)
-    return np.clip(np.stack([r, g, b])[None], 0.0, 1.0).astype(np.float32)
+def supported_precisions(device: str) -> tuple[str, ...]:
+    """What a device can be asked for at all (whether this machine has it is probed)."""
+    if DEVICES[device][0] == "openvino":
+        return ("fp32", "bf16", "fp16", "int8")
+    return ("fp32", "int8") if device == "cpu" else ("fp32",)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2, dtype=np.float64))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+def _best_seconds(backend: Backend, feeds: dict, runs: int = 2) -> float:
+    """The shortest of a few timed runs (the machine may be busy with other work)."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        backend.run(feeds)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 @dataclass
@@ -297,16 +316,20 @@ class ModelRunner:
     """Runs one ONNX model on the best device that works, falling back when one fails.
 
     The runner owns the compiled model it selected (and nothing else: a device that failed
-    or lost the fidelity check is let go at once); `close()` releases it."""
+    or lost the fidelity check is let go at once); `close()` releases it.
+
+    int8_model, when given, returns the path of the model's int8 build (building it on first
+    use) or raises DeviceError when the model has none."""
 
     def __init__(self, path: Path, model_key: str, feeds: Callable[[Any], dict],
                  *, probe: Callable[[np.ndarray], dict] | None = None, device: str = "auto",
                  precision: str = "auto", threads: int | None = None,
-                 notify: Callable[[str], None] | None = None, probe_size: int = 16):
+                 notify: Callable[[str], None] | None = None, probe_size: int = 16,
+                 int8_model: Callable[[], Path] | None = None):
         if device != "auto" and device not in DEVICES:
             raise DeviceError(f"unknown device '{device}'; choose auto or one of: {', '.join(DEVICES)}")
-        if precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise DeviceError(f"unknown precision '{precision}'; choose auto, fp32, bf16 or fp16")
+        if precision not in PRECISIONS:
+            raise DeviceError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS[:-1])} or int8")
         self.path = Path(path)
         self.model_key = model_key  # identifies the weights (e.g. id + ONNX hash) for verdicts
         self.feeds = feeds  # builds the model's input dict from what `run` is given
@@ -315,42 +338,87 @@ class ModelRunner:
         self.notify = notify or (lambda message: None)
         self.precision = precision
         self.probe_size = probe_size
+        self.int8_model = int8_model
         self.candidates = auto_candidates() if device == "auto" else [device]
         self.failures: list[str] = []
         self.selection: Selection | None = None
 
+    def _file(self, precision: str) -> Path:
+        if precision != "int8":
+            return self.path
+        if self.int8_model is None:
+            raise DeviceError("this model has no int8 build")
+        return self.int8_model()
+
+    def _verdict(self, device: str, precision: str) -> dict:
+        """How the precision compares with fp32 on this device and CPU (measured once, then
+        remembered): worst probe PSNR, worst blockiness, seconds per probe against fp32's."""
+        key = f"{self.model_key}|{device}|{precision}|{isa_cap()}"
+        verdicts = KeyedStore("precision_checks.json")
+        verdict = verdicts.get(key)
+        if not isinstance(verdict, dict) or "passed" not in verdict:
+            verdict = self._measure(device, precision)
+            verdicts.put(key, verdict)
+        return verdict
+
+    def _measure(self, device: str, precision: str) -> dict:
+        inputs = [self.probe(x) for x in probes(self.probe_size)]
+        backend = create_backend(self._file(precision), device, precision, self.threads)
+        # fp32 on ONNX Runtime's CPU provider is the reference; it lives only as long as the
+        # measurement (the verdict is kept).
+        reference = create_backend(self.path, "cpu", "fp32", self.threads)
+        outs = [(backend.run(f), reference.run(f)) for f in inputs]
+        score = min(psnr(a, b) for a, b in outs)
+        blocks = max(blockiness(a, b) for a, b in outs)
+        seconds = _best_seconds(backend, inputs[0])
+        try:
+            same = create_backend(self.path, device, "fp32", self.threads) if device != "cpu" else reference
+            fp32_seconds = _best_seconds(same, inputs[0])
+        except (DeviceError, OutOfMemory):
+            fp32_seconds = None  # then a reduced precision that passed is taken to be faster
+        return {"psnr": score, "blockiness": blocks, "seconds": seconds, "fp32_seconds": fp32_seconds,
+                "passed": bool(score >= MIN_PSNR_DB and blocks <= MAX_BLOCKINESS)}
+
+    def _refusal(self, device: str, precision: str, verdict: dict) -> str:
+        if verdict["psnr"] < MIN_PSNR_DB:
+            why = f"{verdict['psnr']:.1f} dB < {MIN_PSNR_DB:.0f} dB"
+        else:
+            why = f"blockiness {verdict['blockiness']:.2f} > {MAX_BLOCKINESS}"
+        return f"{device} {precision} differs from fp32 ({why} on the probe photos)"
+
     def _precisions(self, device: str) -> list[str]:
+        """An explicit precision alone; for auto the reduced precisions that passed their
+        check on this device, fastest first and only if faster than fp32, then fp32."""
         if self.precision != "auto":
             return [self.precision]
-        return reduced_precisions(device) + ["fp32"]
-
-    def _fidelity_ok(self, device: str, precision: str, backend: Backend) -> bool:
-        key = f"{self.model_key}|{device}|{precision}"
-        verdicts = KeyedStore("precision_checks.json")
-        score = verdicts.get(key)
-        if score is None:
-            card = probe_image(max(64, self.probe_size))  # a fixed-size network needs its size
-            feeds = self.probe(card)
-            # The fp32 reference lives only as long as the measurement (the verdict is kept).
-            reference = create_backend(self.path, "cpu", "fp32", self.threads).run(feeds)
-            score = psnr(backend.run(feeds), reference)
-            verdicts.put(key, score)
-        if score < MIN_PSNR_DB:
-            self.notify(f"{device} {precision} differs from fp32 ({score:.1f} dB < {MIN_PSNR_DB:.0f} dB); using fp32")
-            return False
-        return True
+        timed = []
+        for precision in reduced_precisions(device):
+            if precision == "int8" and self.int8_model is None:
+                continue
+            try:
+                verdict = self._verdict(device, precision)
+            except (DeviceError, OutOfMemory) as error:
+                self.failures.append(f"{device} {precision}: {error}".strip()[:300])
+                continue
+            if not verdict["passed"]:
+                self.notify(self._refusal(device, precision, verdict) + "; using fp32")
+            elif verdict.get("fp32_seconds") is None or verdict["seconds"] < verdict["fp32_seconds"]:
+                timed.append((verdict["seconds"], precision))
+        return [precision for _, precision in sorted(timed)] + ["fp32"]
 
     def _try(self, device: str) -> Selection | None:
         feeds = self.probe(np.full((1, 3, self.probe_size, self.probe_size), 0.5, np.float32))
         for precision in self._precisions(device):
             try:
-                backend = create_backend(self.path, device, precision, self.threads)
+                if precision == "int8" and self.precision == "int8":  # asked for: still never lossy
+                    verdict = self._verdict(device, precision)
+                    if not verdict["passed"]:
+                        raise DeviceError(self._refusal(device, precision, verdict)
+                                          + "; use --precision fp32 or auto")
+                backend = create_backend(self._file(precision), device, precision, self.threads)
                 out = backend.run(feeds)
                 if not np.all(np.isfinite(out)):
                     raise RuntimeFailure("probe inference gave non-finite values")
-                if precision != "fp32" and self.precision == "auto" \
-                        and not self._fidelity_ok(device, precision, backend):
-                    continue
             except (DeviceError, OutOfMemory) as error:  # the runtime's failure: the next choice
                 self.failures.append(f"{device} {precision}: {error}".strip()[:300])
                 continue

@@ -20,9 +20,10 @@ _store = KeyedStore("model_speed.json")
 
 
 @lru_cache(maxsize=32)
-def _macs_per_pixel(path: str, mtime: float) -> float | None:
-    """Multiply–adds of the graph's convolutions per input pixel, from a 64×64 shape
-    inference; None when the graph does not say (e.g. fixed sizes, quantised weights)."""
+def _conv_macs(path: str, mtime: float) -> tuple[tuple[str, float], ...] | None:
+    """(node name, multiply–adds per input pixel) of each of the graph's convolutions, from a
+    64×64 shape inference; None when the graph does not say (e.g. fixed sizes, quantised
+    weights). Unnamed nodes are called `Conv_<index>`."""
     import onnx
     from onnx import shape_inference
 
@@ -41,19 +42,27 @@ def _macs_per_pixel(path: str, mtime: float) -> float | None:
     shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in [*model.graph.value_info, *model.graph.output]}
     weights = {t.name: list(t.dims) for t in model.graph.initializer}
-    total = 0
-    for node in model.graph.node:
+    found = []
+    for index, node in enumerate(model.graph.node):
         if node.op_type != "Conv":
             continue
         w, out = weights.get(node.input[1]), shapes.get(node.output[0])
         if w is None or not out or len(out) != 4 or not all(out):
             return None
-        total += math.prod(out) * math.prod(w[1:])
-    return total / (side * side) or None
+        found.append((node.name or f"Conv_{index}", math.prod(out) * math.prod(w[1:]) / (side * side)))
+    return tuple(found) or None
+
+
+def conv_macs(path: Path) -> dict[str, float] | None:
+    """Multiply–adds per input pixel of each convolution, by node name."""
+    found = _conv_macs(str(path), os.path.getmtime(path))
+    return None if found is None else dict(found)
 
 
 def macs_per_pixel(path: Path) -> float | None:
-    return _macs_per_pixel(str(path), os.path.getmtime(path))
+    """Multiply–adds of the graph's convolutions per input pixel (None: unknown)."""
+    found = _conv_macs(str(path), os.path.getmtime(path))
+    return None if found is None else sum(m for _, m in found)
 
 
 def seconds_per_pixel(key: str, path: Path) -> float | None:

@@ -139,7 +139,8 @@ def load_user_models() -> list[ModelDescriptor]:
 
 def _probe(path: Path, signature: str, working_size: int) -> np.ndarray:
     """The model's output for the engine's test card with a hole in the middle."""
-    from photoforge.engine.runtime import create_backend, probe_image
+    from photoforge.engine.fidelity import probe_image
+    from photoforge.engine.runtime import create_backend
 
     size = working_size or PROBE_SIZE
     hole = np.zeros((1, 1, size, size), np.uint8)

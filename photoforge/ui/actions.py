@@ -313,7 +313,6 @@ class RestorePanel(ActionPanel):
         self.preset.setCurrentIndex(1)
         self.scratches = QCheckBox("Repair scratches and dust")
         self.infrared = QCheckBox("Use the infrared channel")
-        self.infrared.setChecked(True)
         self.infrared.setEnabled(False)
         self.infrared.setToolTip("Only for scans that carry one (a 4th TIFF channel, a second page or "
                                  "an _IR.tif beside the scan): dust and scratches are found in it")
@@ -367,7 +366,10 @@ class RestorePanel(ActionPanel):
     def document_changed(self) -> None:
         doc = self._main.document if self._main is not None else None
         found = doc.infrared if doc is not None else None
+        # ticked by default where there is one, as `restore --infrared auto`; a greyed tick
+        # would read as "in use"
         self.infrared.setEnabled(found is not None)
+        self.infrared.setChecked(found is not None)
         if found is not None:
             self.infrared.setToolTip(f"Find dust and scratches in the infrared of {found.source}")
 

@@ -20,7 +20,7 @@ def test_restore_uses_the_infrared_channel_only_where_the_scan_has_one(window, t
     Image.fromarray(scan.damaged).save(plain)
     panel = restore_panel(window)
     window.open_path(plain)
-    assert not panel.infrared.isEnabled()
+    assert not panel.infrared.isEnabled() and not panel.infrared.isChecked()  # a greyed tick would read as in use
     window.open_path(rgbi)
     doc = window.document
     assert panel.infrared.isEnabled() and panel.infrared.isChecked()
@@ -40,7 +40,7 @@ def test_restore_uses_the_infrared_channel_only_where_the_scan_has_one(window, t
     assert doc.image.pixels.shape == photo.shape  # the infrared is not a 4th channel of the photo
     with qtbot.waitSignal(window.jobs.finished, timeout=20000):
         window.change_geometry("Flip Horizontal", lambda im, m: flip(im, m, True))
-    assert doc.infrared is None and not panel.infrared.isEnabled()  # it no longer lines up
+    assert doc.infrared is None and not panel.infrared.isEnabled() and not panel.infrared.isChecked()
 
 
 def _dialog(date: str, caption: str, circa: bool = False):

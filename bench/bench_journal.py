@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,7 +135,7 @@ def bench_engines(args) -> None:
         for engine in engines:
             ratios = sorted(b / w for b, w in zip(base_wall, walls[engine]))
             print(f"  {engine:>11}: {min(walls[engine]):6.1f} s best, {args.files / min(walls[engine]):.2f} files/s;"
-                  f" throughput ×{ratios[len(ratios) // 2]:.2f} the one-process engine (per rep: "
+                  f" throughput ×{statistics.median(ratios):.2f} the one-process engine (per rep: "
                   f"{', '.join(f'{r:.2f}' for r in ratios)})")
         first = engines[0]
         same = all((base / f"{e.replace(' ', '_')}0" / "in" / p.name).read_bytes()

@@ -30,6 +30,7 @@ from photoforge.app.batch import BatchReport, Job, Outcome, claim_job, record
 # Above this many pixels a photo gives one model enough work to keep every core busy, and
 # two workers would hold two large images in memory for no gain.
 SMALL_PHOTO_PIXELS = 2_000_000
+HEADERS_SAMPLED = 256
 # Each worker builds its own model (seconds for a large one): below this many files each, one
 # process that builds it once is as quick.
 MIN_FILES_PER_WORKER = 4
@@ -59,13 +60,17 @@ def _pixels(path: Path) -> int:
 
 def auto_workers(jobs: list[Job], *, threads: int | None, device: str, cores: int | None = None) -> int:
     """How many worker processes a local batch of `jobs` uses: one per `threads` cores
-    (default 1 thread each) when every photo is small and the work runs on the CPU; else 1."""
+    (default 1 thread each) when the photos are small (a sample of up to HEADERS_SAMPLED
+    headers) and the work runs on the CPU; else 1."""
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     count = min(len(jobs) // MIN_FILES_PER_WORKER, cores // (threads or 1))
     if count < 2 or device not in CPU_DEVICES or not fork_is_safe():
         return 1
-    if any(_pixels(job.source) > SMALL_PHOTO_PIXELS for job in jobs):
+    # A sample of the headers: an archive of 100,000 scans on a network share is not opened
+    # twice before the first file starts.
+    step = max(1, len(jobs) // HEADERS_SAMPLED)
+    if any(_pixels(job.source) > SMALL_PHOTO_PIXELS for job in jobs[::step]):
         return 1
     return count
 

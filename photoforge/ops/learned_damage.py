@@ -35,6 +35,7 @@ class PostRules:
     speck_max: int = 32  # px: a component up to this size is a speck (dust)…
     speck_peak: float = 0.75  # …kept if its peak reaches this × the high threshold
     seed_low_fraction: float = 0.5  # fusion: around a classical mark, grow into prob ≥ this × high
+    alone_logit: float = 0.0  # fusion: what the network finds away from any mark needs this many more logits
 
 
 POST = PostRules()
@@ -69,14 +70,16 @@ def mask_from_probability(prob: np.ndarray, sensitivity: float = 0.5, base: floa
     A small one (a speck) is held to its own peak rule: isolated specks of middling
     probability are mostly texture, dust is mostly confident. `seeds` (H×W, nonzero = a
     mark found some other way) are strong seeds: whatever touches one through
-    prob ≥ seed_low_fraction × high is kept. Seeds are not grown where the network does not
+    prob ≥ seed_low_fraction × high is kept, and components away from every seed need
+    alone_logit more (the classical detector vouches for the rest). Seeds are not grown where the network does not
     see damage too (the classical mask already has its halo), and all of them are in the
     result, with everything the network finds alone."""
     high, low = thresholds(sensitivity, base, rules.low_fraction)
-    found = _hysteresis(prob >= low, prob, high, rules)
     if seeds is None or not seeds.any():
-        return grow(np.where(found, 255, 0).astype(np.uint8), 1)
+        return grow(np.where(_hysteresis(prob >= low, prob, high, rules), 255, 0).astype(np.uint8), 1)
     seeds = seeds > 0
+    alone = _shift(high, rules.alone_logit)
+    found = _hysteresis(prob >= low, prob, alone, rules)
     found |= _touching(prob >= rules.seed_low_fraction * high, seeds) & ~seeds
     out = grow(np.where(found, 255, 0).astype(np.uint8), 1)
     out[seeds] = 255
@@ -93,6 +96,10 @@ def _hysteresis(weak: np.ndarray, prob: np.ndarray, high: float, rules: PostRule
     keep = (peak >= np.where(area <= rules.speck_max, rules.speck_peak * high, high)) & (area >= rules.min_area)
     keep[0] = False
     return keep[labels]
+
+
+def _shift(p: float, logits: float) -> float:
+    return 1 / (1 + math.exp(-(math.log(p / (1 - p)) + logits))) if logits else p
 
 
 def _touching(weak: np.ndarray, seeds: np.ndarray) -> np.ndarray:

@@ -21,10 +21,27 @@ def test_fusion_keeps_every_classical_mark_as_it_is():
     rng = np.random.default_rng(3)
     prob = (rng.random((90, 120)) ** 4).astype(np.float32)
     classical = np.where(rng.random((90, 120)) < 0.02, 255, 0).astype(np.uint8)
-    out = fuse(prob, classical, 0.5, base=BASE)
-    assert out.dtype == np.uint8 and out.shape == prob.shape
-    assert (out[classical > 0] == 255).all()
-    assert (out >= mask_from_probability(prob, 0.5, base=BASE)).all()  # and all the network finds alone
+    for alone_logit in (0.0, 2.0):
+        rules = replace(POST, alone_logit=alone_logit)
+        out = fuse(prob, classical, 0.5, base=BASE, rules=rules)
+        assert out.dtype == np.uint8 and out.shape == prob.shape
+        assert (out[classical > 0] == 255).all()
+    # With no extra bar, all the network finds alone is in as well.
+    out = fuse(prob, classical, 0.5, base=BASE, rules=replace(POST, alone_logit=0.0))
+    assert (out >= mask_from_probability(prob, 0.5, base=BASE, rules=replace(POST, alone_logit=0.0))).all()
+
+
+def test_fusion_holds_what_the_network_finds_away_from_every_mark_to_a_higher_bar():
+    rules = replace(POST, alone_logit=1.0)
+    high, _, _ = levels(rules)
+    prob = np.zeros((40, 80), np.float32)
+    prob[20, 5:75] = high + (1 - high) * 0.1  # over the high threshold, by less than a logit
+    classical = np.zeros(prob.shape, np.uint8)
+    classical[2:4, 2:4] = 255
+    assert (mask_from_probability(prob, 0.5, base=BASE, rules=rules)[20, 5:75] == 255).all()
+    assert fuse(prob, classical, 0.5, base=BASE, rules=rules)[20].max() == 0
+    prob[20, 40] = 0.999
+    assert (fuse(prob, classical, 0.5, base=BASE, rules=rules)[20, 5:75] == 255).all()
 
 
 def test_fusion_grows_a_classical_mark_along_the_networks_weak_probability():

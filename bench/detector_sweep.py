@@ -151,9 +151,11 @@ def main() -> None:
                     help="tune: train-split photos held out of training (default); train: the trained-on ones")
     ap.add_argument("--seeds", type=int, default=6)
     ap.add_argument("--limit", type=int, default=0, help="first N photos of the split")
-    ap.add_argument("--threshold", type=float, default=onnx_infer.card()["threshold"], help="the previous rules' threshold (default: the card's)")
+    card = onnx_infer.card()
+    ap.add_argument("--threshold", type=float, default=card.get("threshold_export", card["threshold"]),
+                    help="the previous rules' threshold (default: the export's, in the card)")
     ap.add_argument("--fusion-only", action="store_true",
-                    help="only the fusion's grid, at the current rules and the card's threshold")
+                    help="only the fusion's grid, at the current rules and threshold (PostRules, the card)")
     args = ap.parse_args()
     samples = build_cache(args.split, args.seeds, args.limit)
     print(f"{len(samples)} samples; columns: " + " ".join(SCENARIOS) + " (F1 at 2 px)")
@@ -167,7 +169,7 @@ def main() -> None:
         mask_from_probability(smp["prob"].astype(np.float32), 0.5, base=args.threshold, rules=old) > 0))
     print(line("both, previous (plain union)", union))
     if args.fusion_only:
-        thr, rules = args.threshold, POST
+        thr, rules = card["threshold"], POST
         print(line(f"learned, current rules (t {thr})", score(samples, learned(thr, rules))), rules)
     else:
         cap = max(CLEAN_CAP, prev["clean"])

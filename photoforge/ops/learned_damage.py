@@ -30,11 +30,11 @@ LOGIT_SPAN = 2.0  # sensitivity 0 … 1 moves the high threshold by ±this many 
 class PostRules:
     """How a probability map becomes a mask. The defaults were chosen on the tuning photos
     of the train split by bench/detector_sweep.py (never on validation photos)."""
-    low_fraction: float = 0.5  # the hysteresis low threshold, as a fraction of the high one
+    low_fraction: float = 0.3  # the hysteresis low threshold, as a fraction of the high one
     min_area: int = 2  # px: smaller components are noise
-    speck_max: int = 32  # px: a component up to this size is a speck (dust)…
-    speck_peak: float = 0.75  # …kept if its peak reaches this × the high threshold
-    seed_low_fraction: float = 0.5  # fusion: around a classical mark, grow into prob ≥ this × high
+    speck_max: int = 64  # px: a component up to this size is a speck (dust)…
+    speck_peak: float = 0.9  # …kept if its peak reaches this × the high threshold
+    seed_low_fraction: float = 0.2  # fusion: around a classical mark, grow into prob ≥ this × high
     alone_logit: float = 0.0  # fusion: what the network finds away from any mark needs this many more logits
 
 

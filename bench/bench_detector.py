@@ -243,9 +243,11 @@ def main() -> None:
     fig["time_2mp_s"] = interleaved_times(timed)
     print("time, 2 MP (1920×1080): " + "  ".join(f"{d} {t:.2f} s" for d, t in fig["time_2mp_s"].items()))
     if args.restore:
-        fig["restore_psnr_db"] = restore_psnr(photos[:args.restore], args.seeds, args.sensitivity)
+        fig["restore_psnr_db"] = {
+            "photos": f"first {args.restore} {args.split} photos at {RESTORE_SIDE} px, {args.seeds} seeds, all kinds",
+            **restore_psnr(photos[:args.restore], args.seeds, args.sensitivity)}
         print("PSNR vs the undamaged print, all kinds (mean dB): "
-              + "  ".join(f"{k} {v:.2f}" for k, v in fig["restore_psnr_db"].items()))
+              + "  ".join(f"{k} {v:.2f}" for k, v in fig["restore_psnr_db"].items() if k != "photos"))
     if args.record and card and not args.limit:
         key = "validation" if args.split == "val" else "tune"
         card[key] = merged(card.get(key, {}), {**fig, "cpu": cpu_model(), "bench": "bench/bench_detector.py"})

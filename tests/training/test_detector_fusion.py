@@ -100,3 +100,20 @@ def test_both_finds_at_least_what_classical_finds_on_a_scratched_photo(photo):
     assert both.shape == crop.shape[:2] and both.dtype == np.uint8
     assert (both[classical > 0] == 255).all()
     assert (both[truth] > 0).mean() >= (classical[truth] > 0).mean() > 0.5
+
+
+def test_bench_record_merges_into_the_model_card_instead_of_replacing_it():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "bench_detector.py"
+    spec = importlib.util.spec_from_file_location("bench_detector_under_test", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    old = {"f1": {"learned": {"crack": 0.5}, "classical": {"crack": 0.4}},
+           "restore_psnr_db": {"damaged": 21.0}, "threshold": 0.97}
+    new = {"f1": {"learned": {"crack": 0.6}, "both": {"crack": 0.7}}, "threshold": 0.98}
+    out = bench.merged(old, new)
+    assert out == {"f1": {"learned": {"crack": 0.6}, "classical": {"crack": 0.4}, "both": {"crack": 0.7}},
+                   "restore_psnr_db": {"damaged": 21.0}, "threshold": 0.98}
+    assert old["f1"]["learned"] == {"crack": 0.5}  # the card read in is not changed in place

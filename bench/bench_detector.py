@@ -2,11 +2,14 @@
 (photoforge.ops.damage), side by side, on the corpus's validation photos.
 
     python -m training.corpus build        # once: the photos (~1 min)
-    PYTHONPATH=. python bench/bench_detector.py [--seeds 2] [--sensitivity 0.5] [--threshold T] [--record]
+    PYTHONPATH=. python bench/bench_detector.py [--seeds 2] [--sensitivity 0.5] [--threshold T]
+        [--split val|tune] [--restore N] [--record]
 
 Photos: the validation split of training/corpus_manifest.json, as stored (longer side
-≤ 1600 px). They were never trained on and never used to choose the threshold (that was
-the tuning subset of the train split; training/export_damage.py).
+≤ 1600 px). They were never trained on and never used to choose the threshold or the
+post-processing rules (that was the tuning subset of the train split:
+training/export_damage.py, bench/detector_sweep.py); `--split tune` scores that subset
+instead, to compare with the sweep.
 
 Damage: training/synth.py over an aged print (monochrome/sepia/faded, grain, blur, JPEG,
 and hard negatives: glints, eye highlights, borders, text), seeds 20000 + 100·photo + s.
@@ -22,9 +25,15 @@ as aged prints with hard negatives but no damage ("aged"); "neg" = share of the
 hard-negative pixels themselves that are flagged.
 "learned" is the probability at the threshold alone; "learned+post" adds the app's
 post-processing (photoforge.ops.learned_damage.mask_from_probability at sensitivity 0.5:
-hysteresis, minimum size, 1 px halo), which is what restore uses.
+hysteresis, speck rule, 1 px halo), which is what restore uses; "both" is
+`--detector both` (photoforge.ops.learned_damage.fuse: the classical mask seeds that
+hysteresis and every classical mark is kept).
 Time: median of 3 on one validation photo resized to 1920×1080, 2 threads (ONNX Runtime
-intra-op threads and cv2), the learned time including padding and thresholding.
+intra-op threads and cv2), the learned time including padding and thresholding, "both"
+the network, the classical detector and the fusion; detectors timed in turn within each
+repetition, so machine load falls on all of them alike.
+--record merges the figures into the model card (photoforge/models/damage_seg.json,
+"validation" or "tune"), keeping what this run did not measure.
 --restore adds the repair: PSNR against the undamaged print after the restore's detect +
 repair, beside Telea handed the true mask (restore_psnr).
 Goals (issue 11): F1 ≥ 0.85 for cracks, scratches and dust, each; clean ≤ 0.2 %; 2 MP ≤ 1.5 s;
@@ -46,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from photoforge.ops.damage import detect_damage  # noqa: E402
+from photoforge.ops.learned_damage import fuse, mask_from_probability  # noqa: E402
 from bench_restore import label, psnr  # noqa: E402
 from training import corpus, data, metrics, onnx_infer  # noqa: E402
 from training.synth import KINDS, synthesize  # noqa: E402
@@ -83,7 +93,7 @@ def restore_psnr(photos, seeds: int, sensitivity: float, side: int = RESTORE_SID
             smp = synthesize(rgb, 20_000 + 100 * i + s, KINDS)
             out = {"damaged": smp.image,
                    "telea, true mask": cv2.inpaint(smp.image, smp.mask.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)}
-            for det in ("learned", "classical"):
+            for det in ("learned", "classical", "both"):
                 opts = RestoreOptions(detector=det, sensitivity=sensitivity, denoise=False, color=False)
                 out[f"restore, {det}"] = restore(ImageData(smp.image), opts).image.pixels
             out["restore's repair, true mask"] = restore(
@@ -95,14 +105,26 @@ def restore_psnr(photos, seeds: int, sensitivity: float, side: int = RESTORE_SID
     return {k: round(float(np.mean(v)), 2) for k, v in rows.items()}
 
 
-def median_time(fn, reps: int = 3) -> float:
-    fn()
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
+def interleaved_times(fns: dict, reps: int = 3) -> dict[str, float]:
+    """Median seconds per function, the functions run in turn within each repetition."""
+    for fn in fns.values():
         fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
+    ts = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            ts[k].append(time.perf_counter() - t)
+    return {k: round(float(np.median(v)), 3) for k, v in ts.items()}
+
+
+def merged(old: dict, new: dict) -> dict:
+    """`new` over `old`, nested dicts merged key by key (a run without --restore keeps the
+    recorded restore figures, a run without "both" keeps its column)."""
+    out = dict(old)
+    for k, v in new.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def readme_image(path: Path, detector: str, seed: int = 7) -> None:
@@ -141,7 +163,9 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_OUT)
     ap.add_argument("--model", type=Path, default=onnx_infer.MODEL)
     ap.add_argument("--limit", type=int, default=0, help="first N validation photos only (quick look)")
-    ap.add_argument("--record", action="store_true", help="write the figures into the model card")
+    ap.add_argument("--record", action="store_true", help="merge the figures into the model card")
+    ap.add_argument("--split", default="val", choices=("val", "tune"),
+                    help="val: the held-out photos (default); tune: the train split's tuning subset")
     ap.add_argument("--restore", type=int, default=0, metavar="N",
                     help="also the restore's PSNR against Telea on the true mask, on the first N photos")
     ap.add_argument("--no-classical", action="store_true", help="the learned model only (e.g. another model file)")
@@ -156,26 +180,20 @@ def main() -> None:
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     thr = args.threshold if args.threshold is not None else card.get("threshold", 0.5)
     sess = onnx_infer.session(args.model)
-    photos = data.split_photos(args.corpus)["val"]
+    photos = data.split_photos(args.corpus)[args.split]
     if args.limit:
         photos = photos[:args.limit]
 
-    try:  # the app's post-processing of the probability (hysteresis, size, 1 px halo), if present
-        from photoforge.ops.learned_damage import mask_from_probability
-    except ImportError:
-        mask_from_probability = None
-
     def run_all(img):
         prob = onnx_infer.predict(sess, img)
-        out = {"learned": prob >= thr}
-        if mask_from_probability is not None:
-            out["learned+post"] = mask_from_probability(prob, 0.5, base=thr) > 0
+        out = {"learned": prob >= thr, "learned+post": mask_from_probability(prob, 0.5, base=thr) > 0}
         if not args.no_classical:
-            out["classical"] = classical_mask(img, args.sensitivity)
+            classical = detect_damage(img, args.sensitivity)
+            out["classical"] = classical > 0
+            out["both"] = fuse(prob, classical, 0.5, base=thr) > 0
         return out
 
-    dets = ("learned", "learned+post") if mask_from_probability else ("learned",)
-    dets += () if args.no_classical else ("classical",)
+    dets = ("learned", "learned+post") + (() if args.no_classical else ("classical", "both"))
     counts = {(d, s): np.zeros(4, np.int64) for d in dets for s in SCENARIOS}
     clean = {(d, c): [0, 0] for d in dets for c in ("raw", "aged", "neg")}
     for i, e in enumerate(photos):
@@ -217,19 +235,22 @@ def main() -> None:
 
     rgb = data.load_rgb(photos[0]["path_on_disk"])
     two = cv2.resize(rgb, (1920, 1080), interpolation=cv2.INTER_AREA)
-    timed = {"learned": lambda: onnx_infer.predict(sess, two) >= thr}
+    timed = {"learned": lambda: onnx_infer.predict(sess, two) >= thr,
+             "learned+post": lambda: mask_from_probability(onnx_infer.predict(sess, two), 0.5, base=thr)}
     if not args.no_classical:
         timed["classical"] = lambda: detect_damage(two, args.sensitivity)
-    if mask_from_probability is not None:
-        timed["learned+post"] = lambda: mask_from_probability(onnx_infer.predict(sess, two), 0.5, base=thr)
-    fig["time_2mp_s"] = {d: round(median_time(fn), 3) for d, fn in timed.items()}
+        timed["both"] = lambda: fuse(onnx_infer.predict(sess, two), detect_damage(two, args.sensitivity), 0.5, base=thr)
+    fig["time_2mp_s"] = interleaved_times(timed)
     print("time, 2 MP (1920×1080): " + "  ".join(f"{d} {t:.2f} s" for d, t in fig["time_2mp_s"].items()))
     if args.restore:
-        fig["restore_psnr_db"] = restore_psnr(photos[:args.restore], args.seeds, args.sensitivity)
+        fig["restore_psnr_db"] = {
+            "photos": f"first {args.restore} {args.split} photos at {RESTORE_SIDE} px, {args.seeds} seeds, all kinds",
+            **restore_psnr(photos[:args.restore], args.seeds, args.sensitivity)}
         print("PSNR vs the undamaged print, all kinds (mean dB): "
-              + "  ".join(f"{k} {v:.2f}" for k, v in fig["restore_psnr_db"].items()))
+              + "  ".join(f"{k} {v:.2f}" for k, v in fig["restore_psnr_db"].items() if k != "photos"))
     if args.record and card and not args.limit:
-        card["validation"] = {**fig, "cpu": cpu_model(), "bench": "bench/bench_detector.py"}
+        key = "validation" if args.split == "val" else "tune"
+        card[key] = merged(card.get(key, {}), {**fig, "cpu": cpu_model(), "bench": "bench/bench_detector.py"})
         card_path.write_text(json.dumps(card, indent=1) + "\n")
         print(f"recorded in {card_path.relative_to(ROOT)}")
 

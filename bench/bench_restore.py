@@ -2,6 +2,7 @@
 synthetic degradations: PSNR/SSIM after every stage, against simple peers.
 
     PYTHONPATH=. python bench/bench_restore.py [--quick | --full] [--cases clean,fade,oldprint]
+                                                [--detector learned|classical|both]
                                                 [--readme-image resources/readme/restore_before_after.jpg]
 
 Photos: astronaut.jpg (512×512) and coffee.jpg (600×400) as shipped ("native"), and
@@ -50,6 +51,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -172,12 +174,14 @@ def stage_images(result) -> dict[str, np.ndarray]:
     return out
 
 
-def run(jobs: list[tuple[str, str]], cases: tuple[str, ...] = CASES) -> list[dict]:
+def run(jobs: list[tuple[str, str]], cases: tuple[str, ...] = CASES, detector: str | None = None) -> list[dict]:
     rows: list[dict] = []
     nlm_start: dict[tuple[str, str], tuple[int, int]] = {}
     head = (f"{'photo':<9} {'scale':<6} {'case':<9} {'flag %':>6} {'σ̂':>5} {'F1':>4}  {'degraded':>12} "
             f"{'+denoise':>12} {'+repair':>12} {'+colour':>12} {'Δ dB':>6}  {'peer':<14} {'peer cell':>12} {'vs peer':>7} {'s':>5}")
-    print("PSNR dB/SSIM(Y) against the clean photo; restore = PRESETS['standard'], automatic mask and σ")
+    options = PRESETS["standard"] if detector is None else replace(PRESETS["standard"], detector=detector)
+    print(f"PSNR dB/SSIM(Y) against the clean photo; restore = PRESETS['standard'] (detector {options.detector}),"
+          " automatic mask and σ")
     print(head)
     print("-" * len(head))
     for scale, name in jobs:
@@ -187,7 +191,7 @@ def run(jobs: list[tuple[str, str]], cases: tuple[str, ...] = CASES) -> list[dic
         for case in cases:
             deg, drawn, visible = degrade(clean, case)
             t = time.perf_counter()
-            res = restore(ImageData(deg.copy()), PRESETS["standard"])
+            res = restore(ImageData(deg.copy()), options)
             secs = time.perf_counter() - t
             st = stage_images(res)
             final = res.image.pixels
@@ -298,6 +302,7 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="coffee.jpg at 2 MP too (about 20 minutes)")
     ap.add_argument("--readme-image", type=Path, help="also write the README before/after figure here")
     ap.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
+    ap.add_argument("--detector", choices=("learned", "classical", "both"), help="default: the preset's")
     args = ap.parse_args()
     cv2.setNumThreads(2)
     t = time.perf_counter()
@@ -306,7 +311,7 @@ def main() -> None:
     if not args.quick:
         jobs += [("native", PHOTOS[1]), ("2mp", PHOTOS[0])] + ([("2mp", PHOTOS[1])] if args.full else [])
     cases = tuple(c for c in args.cases.split(",") if c)
-    rows = run(jobs, cases)
+    rows = run(jobs, cases, args.detector)
     if set(cases) == set(CASES):
         goals(rows)
     if args.readme_image:

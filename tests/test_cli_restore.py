@@ -73,3 +73,18 @@ def test_bad_options_and_inputs_exit_2_with_a_message(photo, tmp_path):
     result = cli("restore", broken, "-o", tmp_path / "o.png")
     assert result.returncode == 2 and "broken.png" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o.png").exists()
+
+
+def test_detector_both_finds_what_classical_finds_and_writes_it(photo, tmp_path):
+    damaged, scratch = with_scratch(photo)
+    src = tmp_path / "scan.png"
+    save_image(ImageData(np.ascontiguousarray(damaged[280:480, 0:320])), src)
+    masks = {}
+    for det in ("classical", "both"):
+        out, mask_out = tmp_path / f"{det}.png", tmp_path / f"{det}_mask.png"
+        result = cli("restore", src, "-o", out, "--mask-out", mask_out, "--denoise", "off", "--color", "off",
+                     "--detector", det, *CPU)
+        assert result.returncode == 0, result.stderr
+        masks[det] = np.asarray(Image.open(mask_out)) > 0
+    assert (masks["both"] >= masks["classical"]).all()
+    assert masks["both"][scratch[280:480, 0:320]].mean() > 0.6

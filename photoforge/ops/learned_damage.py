@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
@@ -22,9 +23,22 @@ from photoforge.ops.mask import grow
 
 MODEL_ID = "damage-seg"
 DETECTORS = ("learned", "classical", "both")
-MIN_AREA = 4  # px: a component smaller than this is noise, not dust
 LOGIT_SPAN = 2.0  # sensitivity 0 … 1 moves the high threshold by ±this many logits
-LOW_FRACTION = 0.5  # the hysteresis low threshold, as a fraction of the high one
+
+
+@dataclass(frozen=True)
+class PostRules:
+    """How a probability map becomes a mask. The defaults were chosen on the tuning photos
+    of the train split by bench/detector_sweep.py (never on validation photos)."""
+    low_fraction: float = 0.3  # the hysteresis low threshold, as a fraction of the high one
+    min_area: int = 2  # px: smaller components are noise
+    speck_max: int = 64  # px: a component up to this size is a speck (dust)…
+    speck_peak: float = 0.9  # …kept if its peak reaches this × the high threshold
+    seed_low_fraction: float = 0.2  # fusion: around a classical mark, grow into prob ≥ this × high
+    alone_logit: float = 0.0  # fusion: what the network finds away from any mark needs this many more logits
+
+
+POST = PostRules()
 
 
 @lru_cache(maxsize=1)
@@ -37,28 +51,72 @@ def recommended_threshold() -> float:
         return 0.5
 
 
-def thresholds(sensitivity: float, base: float | None = None) -> tuple[float, float]:
+def thresholds(sensitivity: float, base: float | None = None, low_fraction: float = POST.low_fraction
+               ) -> tuple[float, float]:
     """(high, low) probability thresholds for a sensitivity in 0–1 (0.5 = the base)."""
     base = recommended_threshold() if base is None else base
     base = min(max(base, 1e-4), 1 - 1e-4)
     logit = math.log(base / (1 - base)) - LOGIT_SPAN * (2 * float(np.clip(sensitivity, 0, 1)) - 1)
     high = 1 / (1 + math.exp(-logit))
-    return high, high * LOW_FRACTION
+    return high, high * low_fraction
 
 
-def mask_from_probability(prob: np.ndarray, sensitivity: float = 0.5, base: float | None = None) -> np.ndarray:
-    """H×W uint8 mask (255 = damage) from an H×W probability map, by hysteresis and a
-    minimum size, grown by 1 px to cover the halo as the classical detector's is."""
-    high, low = thresholds(sensitivity, base)
-    weak = (prob >= low).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
+def mask_from_probability(prob: np.ndarray, sensitivity: float = 0.5, base: float | None = None,
+                          seeds: np.ndarray | None = None, rules: PostRules = POST) -> np.ndarray:
+    """H×W uint8 mask (255 = damage) from an H×W probability map, grown by 1 px to cover
+    the halo as the classical detector's is.
+
+    Hysteresis: a component of prob ≥ low is kept if its peak reaches the high threshold.
+    A small one (a speck) is held to its own peak rule: isolated specks of middling
+    probability are mostly texture, dust is mostly confident. `seeds` (H×W, nonzero = a
+    mark found some other way) are strong seeds: whatever touches one through
+    prob ≥ seed_low_fraction × high is kept, and components away from every seed need
+    alone_logit more (the classical detector vouches for the rest). Seeds are not grown where the network does not
+    see damage too (the classical mask already has its halo), and all of them are in the
+    result, with everything the network finds alone."""
+    high, low = thresholds(sensitivity, base, rules.low_fraction)
+    if seeds is None or not seeds.any():
+        return grow(np.where(_hysteresis(prob >= low, prob, high, rules), 255, 0).astype(np.uint8), 1)
+    seeds = seeds > 0
+    alone = _shift(high, rules.alone_logit)
+    found = _hysteresis(prob >= low, prob, alone, rules)
+    found |= _touching(prob >= rules.seed_low_fraction * high, seeds) & ~seeds
+    out = grow(np.where(found, 255, 0).astype(np.uint8), 1)
+    out[seeds] = 255
+    return out
+
+
+def _hysteresis(weak: np.ndarray, prob: np.ndarray, high: float, rules: PostRules) -> np.ndarray:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(weak.view(np.uint8), connectivity=8)
     if n <= 1:
-        return np.zeros(prob.shape, np.uint8)
+        return np.zeros(weak.shape, bool)
     peak = np.zeros(n, np.float32)
-    np.maximum.at(peak, labels.ravel(), prob.ravel().astype(np.float32))
-    keep = (peak >= high) & (stats[:, cv2.CC_STAT_AREA] >= MIN_AREA)
+    np.maximum.at(peak, labels[weak], prob[weak].astype(np.float32, copy=False))
+    area = stats[:, cv2.CC_STAT_AREA]
+    keep = (peak >= np.where(area <= rules.speck_max, rules.speck_peak * high, high)) & (area >= rules.min_area)
     keep[0] = False
-    return grow(np.where(keep[labels], 255, 0).astype(np.uint8), 1)
+    return keep[labels]
+
+
+def _shift(p: float, logits: float) -> float:
+    return 1 / (1 + math.exp(-(math.log(p / (1 - p)) + logits))) if logits else p
+
+
+def _touching(weak: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The components of weak | seeds that hold a seed."""
+    n, labels = cv2.connectedComponents((weak | seeds).view(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[labels[seeds]] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def fuse(prob: np.ndarray, classical: np.ndarray, sensitivity: float = 0.5, base: float | None = None,
+         rules: PostRules = POST) -> np.ndarray:
+    """`--detector both`: the classical mask seeds the network's hysteresis, so a crack the
+    classical detector caught in part is followed along the network's weaker probability,
+    and every classical mark is kept."""
+    return mask_from_probability(prob, sensitivity, base, seeds=classical, rules=rules)
 
 
 def damage_probability(pixels: np.ndarray, progress: Progress | None = None, *, device: str = "auto",
@@ -75,7 +133,7 @@ def damage_probability(pixels: np.ndarray, progress: Progress | None = None, *, 
 def find_damage_mask(pixels: np.ndarray, sensitivity: float = 0.5, detector: str = "learned",
                      progress: Progress | None = None, *, device: str = "auto", precision: str = "auto",
                      threads: int | None = None, notify=None) -> np.ndarray:
-    """The damage mask by the chosen detector: "learned", "classical" or "both" (union)."""
+    """The damage mask by the chosen detector: "learned", "classical" or "both" (`fuse`)."""
     from photoforge.ops.damage import detect_damage
 
     if detector not in DETECTORS:
@@ -88,7 +146,6 @@ def find_damage_mask(pixels: np.ndarray, sensitivity: float = 0.5, detector: str
     split = 0.6 if detector == "both" else 1.0
     prob = damage_probability(pixels, progress.sub(0.0, split), device=device, precision=precision,
                               threads=threads, notify=notify)
-    mask = mask_from_probability(prob, sensitivity)
     if detector == "both":
-        np.maximum(mask, detect_damage(pixels, sensitivity, progress.sub(split, 1.0)), out=mask)
-    return mask
+        return fuse(prob, detect_damage(pixels, sensitivity, progress.sub(split, 1.0)), sensitivity)
+    return mask_from_probability(prob, sensitivity)

@@ -320,7 +320,8 @@ class RestorePanel(ActionPanel):
         for text, key, tip in (
                 ("Learned", "learned", "PhotoForge's own network: cracks, creases, scratches, dust, stains"),
                 ("Classical", "classical", "Line and speck filters: straight scratches and dust"),
-                ("Both", "both", "Everything either finds")):
+                ("Both", "both", "The classical marks, each followed along what the network sees around it, "
+                                 "plus what the network finds alone")):
             self.detector.addItem(text, key)
             self.detector.setItemData(self.detector.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)

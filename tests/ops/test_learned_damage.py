@@ -10,7 +10,7 @@ from photoforge.ops.learned_damage import find_damage_mask, mask_from_probabilit
 def test_sensitivity_moves_the_threshold_around_the_trained_one():
     assert thresholds(0.5, base=0.4)[0] == pytest.approx(0.4)
     assert thresholds(1.0, base=0.4)[0] < 0.4 < thresholds(0.0, base=0.4)[0]
-    high, low = thresholds(0.5, base=0.4)
+    high, low = thresholds(0.5, base=0.4, low_fraction=0.5)
     assert low == pytest.approx(high / 2)
 
 

@@ -380,3 +380,16 @@ def test_restore_after_erasing_every_detection_repairs_nothing(window, scratched
     with qtbot.waitSignal(window.jobs.finished, timeout=60000):
         panel.run_button.click()
     assert "Restore" not in doc.history.labels  # nothing to do: no step
+
+
+def test_detect_damage_with_both_detectors_keeps_the_classical_marks(window, scratched_file, qtbot):
+    path, scratch = scratched_file
+    window.open_path(path)
+    doc, panel = window.document, restore_panel(window)
+    found = {}
+    for det in ("classical", "both"):
+        panel.detector.setCurrentIndex(panel.detector.findData(det))
+        with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+            panel.detect_button.click()
+        found[det] = doc.mask > 0
+    assert (found["both"] >= found["classical"]).all() and found["both"][scratch].mean() > 0.6

@@ -1,0 +1,119 @@
+"""The learned detector's post-processing (speck rule) and the `--detector both` fusion:
+the classical mask seeds the network's hysteresis."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from photoforge.ops.learned_damage import POST, find_damage_mask, fuse, mask_from_probability, thresholds
+from tests.ops.test_restore import with_scratch
+
+BASE = 0.5  # the high threshold at sensitivity 0.5
+
+
+def levels(rules=POST):
+    high, low = thresholds(0.5, BASE, rules.low_fraction)
+    return high, low, rules.seed_low_fraction * high
+
+
+def test_fusion_keeps_every_classical_mark_as_it_is():
+    rng = np.random.default_rng(3)
+    prob = (rng.random((90, 120)) ** 4).astype(np.float32)
+    classical = np.where(rng.random((90, 120)) < 0.02, 255, 0).astype(np.uint8)
+    for alone_logit in (0.0, 2.0):
+        rules = replace(POST, alone_logit=alone_logit)
+        out = fuse(prob, classical, 0.5, base=BASE, rules=rules)
+        assert out.dtype == np.uint8 and out.shape == prob.shape
+        assert (out[classical > 0] == 255).all()
+    # With no extra bar, all the network finds alone is in as well.
+    out = fuse(prob, classical, 0.5, base=BASE, rules=replace(POST, alone_logit=0.0))
+    assert (out >= mask_from_probability(prob, 0.5, base=BASE, rules=replace(POST, alone_logit=0.0))).all()
+
+
+def test_fusion_holds_what_the_network_finds_away_from_every_mark_to_a_higher_bar():
+    rules = replace(POST, alone_logit=1.0)
+    high, _, _ = levels(rules)
+    prob = np.zeros((40, 80), np.float32)
+    prob[20, 5:75] = high + (1 - high) * 0.1  # over the high threshold, by less than a logit
+    classical = np.zeros(prob.shape, np.uint8)
+    classical[2:4, 2:4] = 255
+    assert (mask_from_probability(prob, 0.5, base=BASE, rules=rules)[20, 5:75] == 255).all()
+    assert fuse(prob, classical, 0.5, base=BASE, rules=rules)[20].max() == 0
+    prob[20, 40] = 0.999
+    assert (fuse(prob, classical, 0.5, base=BASE, rules=rules)[20, 5:75] == 255).all()
+
+
+def test_fusion_grows_a_classical_mark_along_the_networks_weak_probability():
+    rules = replace(POST, low_fraction=0.5, seed_low_fraction=0.3)
+    high, low, seed_low = levels(rules)
+    weak = (seed_low + low) / 2
+    prob = np.zeros((60, 120), np.float32)
+    prob[30, 10:110] = weak  # a crack the network is unsure of, all along
+    prob[10, 10:110] = weak  # the same, with no classical mark on it
+    classical = np.zeros(prob.shape, np.uint8)
+    classical[29:32, 55:60] = 255  # the classical detector caught a bit of the first one
+    learned = mask_from_probability(prob, 0.5, base=BASE, rules=rules)
+    assert learned.max() == 0  # on its own the network's probability is too weak anywhere
+    out = fuse(prob, classical, 0.5, base=BASE, rules=rules)
+    assert (out[30, 10:110] == 255).all()  # grown from the seed along the whole crack
+    assert out[31, 20] == 255  # with the 1 px halo
+    assert out[10].max() == 0  # the unseeded one stays out
+    far = np.zeros_like(prob)
+    far[30, 10:110] = seed_low * 0.8  # below the seed floor: the seed does not grow into it
+    grown = fuse(far, classical, 0.5, base=BASE, rules=rules)
+    np.testing.assert_array_equal(grown > 0, classical > 0)
+
+
+def test_an_isolated_weak_speck_is_dropped_and_a_strong_one_kept():
+    rules = replace(POST, speck_peak=0.8, speck_max=32)
+    high, low, _ = levels(rules)
+    prob = np.zeros((40, 80), np.float32)
+    prob[10:13, 10:13] = low + 0.01  # faint 9 px speck…
+    prob[11, 11] = 0.7 * high  # …whose peak stays under 0.8 × high
+    prob[10:13, 50:53] = low + 0.01  # the same speck…
+    prob[11, 51] = 0.85 * high  # …with a peak over 0.8 × high: dust
+    prob[30, 10:70] = low + 0.01  # a long faint line…
+    prob[30, 40] = 0.85 * high  # …is not a speck: its peak must reach high itself
+    mask = mask_from_probability(prob, 0.5, base=BASE, rules=rules)
+    assert mask[9:14, 9:14].max() == 0
+    assert (mask[10:13, 50:53] == 255).all()
+    assert mask[29:32].max() == 0
+    prob[30, 40] = high
+    assert (mask_from_probability(prob, 0.5, base=BASE, rules=rules)[30, 10:70] == 255).all()
+
+
+def test_a_speck_needs_more_than_the_high_threshold_when_the_rule_asks_it():
+    rules = replace(POST, speck_peak=1.2, speck_max=32)
+    high, low, _ = levels(rules)
+    prob = np.zeros((20, 20), np.float32)
+    prob[8:11, 8:11] = min(1.0, high * 1.1)
+    assert mask_from_probability(prob, 0.5, base=BASE, rules=rules).max() == 0
+    assert mask_from_probability(prob, 0.5, base=BASE, rules=replace(rules, speck_peak=1.0)).max() == 255
+
+
+def test_both_finds_at_least_what_classical_finds_on_a_scratched_photo(photo):
+    damaged, scratch = with_scratch(photo)
+    crop, truth = np.ascontiguousarray(damaged[280:480, 0:320]), scratch[280:480, 0:320]
+    classical = find_damage_mask(crop, detector="classical")
+    both = find_damage_mask(crop, detector="both", device="cpu")
+    assert both.shape == crop.shape[:2] and both.dtype == np.uint8
+    assert (both[classical > 0] == 255).all()
+    assert (both[truth] > 0).mean() >= (classical[truth] > 0).mean() > 0.5
+
+
+def test_bench_record_merges_into_the_model_card_instead_of_replacing_it():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "bench_detector.py"
+    spec = importlib.util.spec_from_file_location("bench_detector_under_test", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    old = {"f1": {"learned": {"crack": 0.5}, "classical": {"crack": 0.4}},
+           "restore_psnr_db": {"damaged": 21.0}, "threshold": 0.97}
+    new = {"f1": {"learned": {"crack": 0.6}, "both": {"crack": 0.7}}, "threshold": 0.98}
+    out = bench.merged(old, new)
+    assert out == {"f1": {"learned": {"crack": 0.6}, "classical": {"crack": 0.4}, "both": {"crack": 0.7}},
+                   "restore_psnr_db": {"damaged": 21.0}, "threshold": 0.98}
+    assert old["f1"]["learned"] == {"crack": 0.5}  # the card read in is not changed in place

@@ -978,7 +978,7 @@ class MainWindow(QMainWindow):
     def start_batch(self, paths: list[Path], dialog=None) -> bool:
         """Run one action panel, with its settings now, over dropped files and folders;
         the panel shown at the time is offered first."""
-        from photoforge.app.batch import UsageError, plan_jobs, run_batch
+        from photoforge.app.batch import BatchAction, UsageError, plan_jobs, run_batch
         from photoforge.ui.dialogs import BatchDialog
 
         if self.jobs.busy:
@@ -998,9 +998,15 @@ class MainWindow(QMainWindow):
         except (UsageError, ValueError) as error:
             self.error("Batch", str(error))
             return False
+        action = process if isinstance(process, BatchAction) else BatchAction(process)
+        notices = []
+        if action.select is not None:
+            jobs, notices = action.select(jobs)
 
         def work(progress):
-            return run_batch(jobs, process, progress=progress, fmt=fmt)
+            report = run_batch(jobs, action.process, progress=progress, fmt=fmt, check=action.check)
+            report.notes = notices + action.notes()
+            return report
 
         return self.jobs.start(f"{label}: batch of {len(jobs)}", work, self._batch_done)
 
@@ -1008,7 +1014,12 @@ class MainWindow(QMainWindow):
         text = report.summary()
         if report.failures:
             text += "\n\n" + "\n".join(message for _, message in report.failures[:20])
+        if report.notes:  # e.g. each scan's infrared source: worth reading, so not a status line
+            text += "\n\n" + "\n".join(report.notes[:40]) + ("\n…" if len(report.notes) > 40 else "")
+        if report.failures:
             QMessageBox.warning(self, "Batch finished", text)
+        elif report.notes:
+            QMessageBox.information(self, "Batch finished", text)
         else:
             self.statusBar().showMessage(text, 8000)
         self.last_batch = report

@@ -36,6 +36,19 @@ class Infrared:
     source: str  # for the user: "its 4th TIFF channel", "its second TIFF page", "'x_IR.tif'"
 
 
+def to_levels(values: np.ndarray) -> np.ndarray:
+    """The channel as the document keeps it: H×W uint16, finer than any scanner's, so that
+    moving it with the photo, undo and the project file keep it bit for bit."""
+    if values.dtype == np.uint16:
+        return values
+    return np.rint(np.clip(values, 0, 1) * 65535).astype(np.uint16)
+
+
+def from_levels(levels: np.ndarray) -> np.ndarray:
+    """float32 0–1, as the dust finder takes it."""
+    return levels.astype(np.float32) * np.float32(1 / 65535)
+
+
 def find_infrared(path: str | os.PathLike[str]) -> Infrared | None:
     """The infrared channel stored with the scan at `path` (inside it, then a sidecar
     beside it), or None. A sidecar that exists but cannot be used raises InfraredError."""

@@ -186,10 +186,11 @@ class MainWindow(QMainWindow):
         from photoforge.ops import geometry
 
         for text, key, fn in (
-                ("Rotate 90° &Clockwise", "Ctrl+R", lambda im, m: geometry.rotate90(im, m, True)),
-                ("Rotate 90° Counter-clock&wise", "Ctrl+Shift+R", lambda im, m: geometry.rotate90(im, m, False)),
-                ("Flip &Horizontal", None, lambda im, m: geometry.flip(im, m, True)),
-                ("Flip &Vertical", None, lambda im, m: geometry.flip(im, m, False))):
+                ("Rotate 90° &Clockwise", "Ctrl+R", lambda im, m, ir: geometry.rotate90(im, m, True, infrared=ir)),
+                ("Rotate 90° Counter-clock&wise", "Ctrl+Shift+R",
+                 lambda im, m, ir: geometry.rotate90(im, m, False, infrared=ir)),
+                ("Flip &Horizontal", None, lambda im, m, ir: geometry.flip(im, m, True, infrared=ir)),
+                ("Flip &Vertical", None, lambda im, m, ir: geometry.flip(im, m, False, infrared=ir))):
             label = text.replace("&", "")
             self._act(image, text, lambda checked=False, f=fn, t=label: self.change_geometry(t, f),
                       QKeySequence(key) if key else None)
@@ -716,21 +717,20 @@ class MainWindow(QMainWindow):
         return stacked, split
 
     def change_geometry(self, label: str, fn) -> bool:
-        """Rotate, flip, crop or straighten (fn(image, mask) -> ops.geometry.Moved) as one
-        step, the mask and the fill's areas moving with the photo; off the GUI thread like
-        every pixel change."""
+        """Rotate, flip, crop or straighten (fn(image, mask, infrared) -> ops.geometry.Moved)
+        as one step, the mask, the fill's areas and the scan's infrared moving with the
+        photo; off the GUI thread like every pixel change."""
         if self.document is None or self.jobs.busy:
             return False
-        document, image = self.document, self.document.image
+        document, image, infrared = self.document, self.document.image, self.document.infrared_levels
         layers, split = self._layers_for_geometry()
 
         def land(moved) -> None:
             if document is self.document:
                 self.canvas.crop_rect = None
-                document.drop_infrared()
-                document.apply_image(moved.image, label, *split(moved.mask))
+                document.apply_image(moved.image, label, *split(moved.mask), new_infrared=moved.infrared)
 
-        return self.jobs.start(label, lambda progress: fn(image, layers), land)
+        return self.jobs.start(label, lambda progress: fn(image, layers, infrared), land)
 
     def crop_to_selection(self) -> bool:
         from photoforge.ops.geometry import crop
@@ -739,7 +739,8 @@ class MainWindow(QMainWindow):
         if rect is None:
             return False
         y0, y1, x0, x1 = rect
-        return self.change_geometry(f"Crop to {x1 - x0} × {y1 - y0}", lambda im, m: crop(im, m, rect))
+        return self.change_geometry(f"Crop to {x1 - x0} × {y1 - y0}",
+                                    lambda im, m, ir: crop(im, m, rect, infrared=ir))
 
     def _straighten_along(self, x0: float, y0: float, x1: float, y1: float) -> None:
         from photoforge.ops.geometry import line_angle
@@ -753,7 +754,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Already level" if abs(degrees) < 0.01 else
                                          f"A {degrees:.1f}° turn is a rotation, not a straightening", 5000)
             return False
-        return self.change_geometry(f"Straighten ({degrees:+.2f}°)", lambda im, m: straighten(im, m, degrees))
+        return self.change_geometry(f"Straighten ({degrees:+.2f}°)",
+                                    lambda im, m, ir: straighten(im, m, degrees, infrared=ir))
 
     def auto_straighten(self) -> None:
         """Straighten by the photo's dominant near-level or near-plumb lines, if they agree."""
@@ -761,12 +763,12 @@ class MainWindow(QMainWindow):
 
         if self.document is None or self.jobs.busy:
             return
-        document, image = self.document, self.document.image
+        document, image, infrared = self.document, self.document.image, self.document.infrared_levels
         layers, split = self._layers_for_geometry()
 
         def work(progress):
             angle = suggest_angle(image.pixels)
-            return angle, (None if angle is None else straighten(image, layers, angle))
+            return angle, (None if angle is None else straighten(image, layers, angle, infrared=infrared))
 
         def land(outcome) -> None:
             angle, moved = outcome
@@ -774,8 +776,8 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("No level or plumb lines to go by: draw one with the "
                                              "Straighten tool (T)", 8000)
             elif document is self.document:
-                document.drop_infrared()
-                document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", *split(moved.mask))
+                document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", *split(moved.mask),
+                                     new_infrared=moved.infrared)
 
         self.jobs.start("Auto straighten", work, land)
 

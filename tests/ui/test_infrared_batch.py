@@ -7,6 +7,7 @@ import numpy as np
 import tifffile
 from PIL import Image
 
+from photoforge.core.image import ImageData
 from photoforge.core.imageio import load_image
 from photoforge.ops.infrared_dust import infrared_dust_mask
 from photoforge.ops.restore import restore
@@ -58,10 +59,9 @@ def test_a_batch_restore_uses_each_scans_own_infrared(window, tmp_path, photo, q
     options = panel.options(window.prefs)
     for name, scan in (("a.tif", a), ("b.png", b)):  # exactly what a restore with that infrared gives
         ir = scan.infrared_as(np.uint8).astype(np.float32) * np.float32(1 / 255)
-        from photoforge.core.image import ImageData
-
         want = restore(ImageData(scan.damaged), options, infrared=ir).image.pixels
         assert np.array_equal(load_image(out / "in" / name).pixels, want), name
+        assert not np.array_equal(want, restore(ImageData(scan.damaged), options).image.pixels)  # it mattered
     plain = restore(load_image(folder / "plain.png"), options).image.pixels
     assert np.array_equal(load_image(out / "in" / "plain.png").pixels, plain)
 
@@ -108,3 +108,34 @@ def test_turning_infrared_off_is_remembered_and_followed_by_batches(window, tmp_
     assert settings.Preferences.load().use_infrared is True
     assert np.array_equal(infrared_dust_mask(panel.infrared_of(window.document), scan.damaged),
                           infrared_dust_mask(window.document.infrared.values, scan.damaged))
+
+
+def test_after_a_crop_and_a_turn_the_panel_finds_dust_in_the_infrared_where_the_pixels_are(window, tmp_path, photo,
+                                                                                         qtbot):
+    scan = rgbi_scan(photo, 8)
+    ir16 = scan.infrared_as(np.uint16)
+    path = tmp_path / "film.tif"
+    tifffile.imwrite(path, np.dstack([scan.damaged.astype(np.uint16) * 257, ir16]), photometric="rgb",
+                     extrasamples=[0])
+    window.open_path(path)
+    doc, panel = window.document, restore_panel(window)
+    window.canvas.crop_rect = (30, 230, 50, 330)
+    with qtbot.waitSignal(window.jobs.finished, timeout=20000):
+        assert window.crop_to_selection()
+    with qtbot.waitSignal(window.jobs.finished, timeout=20000):
+        window.straighten_by(2.5)  # resampled: the infrared with the pixels' own interpolation
+    assert doc.history.labels == ["Crop to 280 × 200", "Straighten (+2.50°)"]
+    assert panel.infrared.isEnabled() and panel.infrared.isChecked()
+    from photoforge.ops.geometry import crop, straighten
+
+    want = straighten(crop(ImageData(ir16[..., None]), np.zeros(ir16.shape, np.uint8), (30, 230, 50, 330)).image,
+                      np.zeros((200, 280), np.uint8), 2.5).image.pixels[..., 0]
+    assert np.array_equal(doc.infrared_levels, want)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.detect_button.click()
+    assert np.array_equal(doc.mask, infrared_dust_mask(doc.infrared.values, doc.image.pixels))
+    doc.undo()  # the mask
+    doc.undo()  # the straightening
+    assert np.array_equal(doc.infrared_levels, ir16[30:230, 50:330])
+    doc.undo()
+    assert np.array_equal(doc.infrared_levels, ir16)

@@ -50,6 +50,9 @@ def test_a_second_page_and_a_sidecar(photo, tmp_path):
     assert "side.tif: dust and scratches found in the infrared of 'side_IR.tif'" in result.stderr
     assert "'side_IR.tif' is the infrared of 'side.tif'; it is not restored as a photo" in result.stderr
     assert sorted(p.name for p in (tmp_path / "out" / "in").iterdir()) == ["paged.tif", "side.tif"]
+    summary = result.stderr.split("\ninfrared:\n", 1)[1].splitlines()  # each scan's source, at the end
+    assert sorted(summary) == ["  paged.tif: infrared from its second TIFF page",
+                               "  side.tif: infrared from 'side_IR.tif'"]
     for name in ("paged.tif", "side.tif"):
         out = load_image(tmp_path / "out" / "in" / name).pixels.astype(float)
         t = scan.truth

@@ -408,18 +408,22 @@ class MainWindow(QMainWindow):
 
     def _open_prints(self, path: Path, image, prints, trim: float) -> None:
         from photoforge.core.document import Document
-        from photoforge.ui.split_dialog import cut_prints
+        from photoforge.ui.split_dialog import cut_infrared, cut_prints
 
         def land(cut) -> None:
-            for n, print_image in enumerate(cut, 1):
+            images, (infrared, source) = cut
+            for n, (print_image, levels) in enumerate(zip(images, infrared), 1):
                 target = self if self.document is None else MainWindow()
                 if target is not self:
                     target.resize(self.size())
                     target.show()
                     self.print_windows.append(target)
-                target.set_document(Document(print_image, source_name=f"{path.stem}_{n}{path.suffix}"))
+                document = Document(print_image, source_name=f"{path.stem}_{n}{path.suffix}")
+                document.infrared_levels, document.infrared_source = levels, source
+                target.set_document(document)
 
-        self.jobs.start(f"Cut {len(prints)} prints", lambda p: cut_prints(image, prints, trim, p), land)
+        self.jobs.start(f"Cut {len(prints)} prints",
+                        lambda p: (cut_prints(image, prints, trim, p), cut_infrared(path, image, prints, trim)), land)
 
     def _save_prints(self, path: Path, image, prints, trim: float, folder: Path) -> None:
         from photoforge.core.imageio import save_image

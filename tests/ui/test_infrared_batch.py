@@ -139,3 +139,34 @@ def test_after_a_crop_and_a_turn_the_panel_finds_dust_in_the_infrared_where_the_
     assert np.array_equal(doc.infrared_levels, ir16[30:230, 50:330])
     doc.undo()
     assert np.array_equal(doc.infrared_levels, ir16)
+
+
+def test_prints_opened_from_a_split_scan_carry_their_piece_of_its_infrared(window, photo, tmp_path, qtbot):
+    from photoforge.ops.split import extract
+    from tests.ui.test_split_dialog import flatbed
+
+    scan = flatbed(photo)
+    path = tmp_path / "album_page.png"
+    Image.fromarray(scan).save(path)
+    rng = np.random.default_rng(5)
+    ir = (rng.integers(20000, 60000, scan.shape[:2])).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "album_page_IR.tif", ir)
+    chosen = {}
+
+    def decide(dialog):
+        qtbot.waitUntil(lambda: not window.jobs.busy, timeout=30000)
+        dialog.chosen = "open"
+        chosen["prints"], chosen["trim"] = dialog.outlines()
+        return dialog.DialogCode.Accepted
+
+    assert window.split_scan(path, decide)
+    qtbot.waitUntil(lambda: window.document is not None and len(window.print_windows) == 1, timeout=30000)
+    docs = [window.document, window.print_windows[0].document]
+    for doc, p in zip(docs, chosen["prints"], strict=True):
+        assert np.array_equal(doc.infrared_levels, extract(ir[..., None], p, chosen["trim"])[..., 0])
+        assert np.array_equal(doc.image.pixels, extract(scan, p, chosen["trim"]))  # cut the same way
+        assert doc.infrared.source == "'album_page_IR.tif'"
+    assert restore_panel(window).infrared.isEnabled() and restore_panel(window).infrared.isChecked()
+    other = window.print_windows[0]
+    other.document = None
+    other.close()

@@ -2,16 +2,20 @@
 
     PYTHONPATH=. python bench/bench_journal.py journal [--files 20] [--size 1600x1200]
     PYTHONPATH=. python bench/bench_journal.py engines [--files 16] [--size 160x120] [--model span-x2]
+                                                       [--device auto] [--reps 1] [--no-ray]
 
 `journal`: the same `adjust --contrast 10` batch of N photo-like PNGs through batch.run_batch
 without and with a journal (the CLI's path), best of 3 each; prints the wall time per file of
 both and the difference (hashing the input and the output, two durable SQLite commits), and
 the time per file of a resume that only checks (every output re-hashed).
 
-`engines`: `photoforge upscale` of N small PNGs in a subprocess, `--engine local` and then
-`--engine ray` (a local Ray started by the command: ray.init with every CPU), wall time of
-each and files per second; and the time `ray.init(num_cpus=2)` takes on its own. Needs the
-model built (`photoforge models fetch span-x2`) and the cluster extra.
+`engines`: `photoforge upscale` of N small PNGs in a subprocess, in one process
+(`--workers 1`, the local engine before worker processes), with the default local engine
+(`--workers auto`: a worker process per core for small photos) and with `--engine ray` (a
+local Ray started by the command: ray.init with every CPU), interleaved over reps; wall time
+of each, files per second and the throughput ratio against one process; and the time
+`ray.init(num_cpus=2)` takes on its own. Needs the model built (`photoforge models fetch
+span-x2`) and, for the ray rows, the cluster extra.
 """
 from __future__ import annotations
 
@@ -93,28 +97,50 @@ def bench_journal(args) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+ENGINES = {  # label → the options that select it
+    "one process": ["--engine", "local", "--workers", "1"],
+    "workers": ["--engine", "local"],  # the default: --workers auto
+    "ray": ["--engine", "ray"],
+}
+
+
 def bench_engines(args) -> None:
     width, height = map(int, args.size.split("x"))
     base = Path(tempfile.mkdtemp(prefix="bench_engines."))
+    engines = [e for e in ENGINES if e != "ray" or not args.no_ray]
     try:
         make_photos(base / "in", args.files, width, height)
-        code = "import time, ray; t = time.perf_counter(); ray.init(num_cpus=2, include_dashboard=False); " \
-               "print(time.perf_counter() - t); ray.shutdown()"
-        start_time = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                          check=True).stdout.split()[-1])
-        print(f"ray.init(num_cpus=2): {start_time:.1f} s")
-        for engine in ("local", "ray"):
-            cmd = [sys.executable, "-m", "photoforge", "upscale", str(base / "in"), "-o", str(base / engine),
-                   "--model", args.model, "--device", "cpu", "--engine", engine]
-            start = time.perf_counter()
-            result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-            wall = time.perf_counter() - start
-            assert result.returncode == 0, result.stderr[-2000:]
-            print(f"{engine:>5}: {args.files} files of {width}×{height}, {args.model}: {wall:6.1f} s wall, "
-                  f"{args.files / wall:.2f} files/s")
-        same = all((base / "local" / "in" / p.name).read_bytes() == (base / "ray" / "in" / p.name).read_bytes()
-                   for p in (base / "in").iterdir())
-        print(f"outputs identical: {same}")
+        if "ray" in engines:
+            code = "import time, ray; t = time.perf_counter(); ray.init(num_cpus=2, include_dashboard=False); " \
+                   "print(time.perf_counter() - t); ray.shutdown()"
+            start_time = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                              check=True).stdout.split()[-1])
+            print(f"ray.init(num_cpus=2): {start_time:.1f} s (included in the ray rows)")
+        walls: dict[str, list[float]] = {e: [] for e in engines}
+        for rep in range(args.reps):  # interleaved: the machine's load drifts
+            for engine in engines:
+                out = base / f"{engine.replace(' ', '_')}{rep}"
+                cmd = [sys.executable, "-m", "photoforge", "upscale", str(base / "in"), "-o", str(out),
+                       "--model", args.model, "--device", args.device, *ENGINES[engine]]
+                start = time.perf_counter()
+                result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+                walls[engine].append(time.perf_counter() - start)
+                assert result.returncode == 0, result.stderr[-2000:]
+                workers = [line for line in result.stderr.splitlines() if "worker" in line and "notice" in line]
+                print(f"rep {rep} {engine:>11}: {walls[engine][-1]:6.1f} s  {workers[0] if workers else ''}")
+        print(f"{args.files} files of {width}×{height}, upscale --model {args.model} --device {args.device}, "
+              f"{os.cpu_count()} CPUs, whole processes (start and model build included):")
+        base_wall = walls["one process"]
+        for engine in engines:
+            ratios = sorted(b / w for b, w in zip(base_wall, walls[engine]))
+            print(f"  {engine:>11}: {min(walls[engine]):6.1f} s best, {args.files / min(walls[engine]):.2f} files/s;"
+                  f" throughput ×{ratios[len(ratios) // 2]:.2f} the one-process engine (per rep: "
+                  f"{', '.join(f'{r:.2f}' for r in ratios)})")
+        first = engines[0]
+        same = all((base / f"{e.replace(' ', '_')}0" / "in" / p.name).read_bytes()
+                   == (base / f"{first.replace(' ', '_')}0" / "in" / p.name).read_bytes()
+                   for e in engines for p in (base / "in").iterdir())
+        print(f"outputs identical across engines: {same}")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -129,6 +155,9 @@ def main() -> None:
     e.add_argument("--files", type=int, default=16)
     e.add_argument("--size", default="160x120")
     e.add_argument("--model", default="span-x2")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--reps", type=int, default=1)
+    e.add_argument("--no-ray", action="store_true")
     args = parser.parse_args()
     bench_journal(args) if args.what == "journal" else bench_engines(args)
 

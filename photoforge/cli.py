@@ -91,9 +91,18 @@ def _add_batch_options(p: argparse.ArgumentParser) -> None:
                    help=f"with --resume, try a failed file at most N more times (default {DEFAULT_RETRIES})")
     g.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local (default), or a Ray cluster: pip install 'photoforge[cluster]'")
+    g.add_argument("--workers", type=_workers, default="auto", metavar="N|auto",
+                   help="local engine: worker processes, each running whole files (default auto: one "
+                        "per core when every photo is ≤ 2 MP and the work runs on the CPU, else 1)")
     g.add_argument("--address", metavar="ADDR", default=None,
                    help="with --engine ray: the cluster's address ('auto' = the one `ray start` "
                         "began on this machine; default: start one here for this batch)")
+
+
+def _workers(text: str):
+    if text == "auto":
+        return text
+    return _ranged(1, 256, "--workers")(text)
 
 
 def _devices() -> list[str]:
@@ -449,6 +458,9 @@ def _cmd_split(args) -> int:
 
     if args.engine == "ray":
         raise UsageError("split runs here only; --engine ray is for upscale, restore, stylize and adjust")
+    if args.workers not in ("auto", 1):
+        raise UsageError("split runs one scan at a time (a 600 dpi scan needs the memory); "
+                         "--workers is for upscale, restore, stylize and adjust")
     jobs, skipped = plan_split(args.inputs, args.output, args.format)
     if skipped is not None:
         _say(f"notice: {skipped}")
@@ -555,8 +567,15 @@ def _run_engine(args, todo, jobs, process, check, report, journal) -> None:
             from photoforge.app.cluster import run_on_ray
 
             run_on_ray(todo, process, address=args.address, threads=getattr(args, "threads", None),
+                       workers=None if args.workers == "auto" else args.workers,
                        retries=args.retries, progress=Progress(bar.batch(len(todo))), on_file=on_file, say=_say,
                        report=report, journal=journal, **settings)
+        elif (workers := _local_workers(args, todo)) > 1:
+            from photoforge.app.workers import run_in_workers
+
+            run_in_workers(todo, process, workers=workers, threads=getattr(args, "threads", None),
+                           retries=args.retries, progress=Progress(bar.batch(len(todo))), on_file=on_file,
+                           say=_say, report=report, journal=journal, **settings)
         else:
             run_batch(todo, lambda image, progress: process(image, progress, current["job"]),
                       progress=Progress(bar.batch(len(todo))), on_file=on_file, say=_say, report=report,
@@ -570,6 +589,19 @@ def _run_engine(args, todo, jobs, process, check, report, journal) -> None:
             _say(f"the journal in '{args.output}' has the rest: add --resume to the same command to finish it")
         raise
     bar.close()
+
+
+def _local_workers(args, todo) -> int:
+    """Worker processes for a local batch: --workers, or auto (app/workers.py: auto_workers)."""
+    from photoforge.app.workers import auto_workers, fork_is_safe
+
+    if args.workers != "auto":
+        if args.workers > 1 and not fork_is_safe():
+            _say("notice: --workers: this batch runs in one process here (no fork, or a model is "
+                 "already loaded)")
+            return 1
+        return min(args.workers, len(todo))
+    return auto_workers(todo, threads=getattr(args, "threads", None), device=getattr(args, "device", "cpu"))
 
 
 def _cmd_batch_status(args) -> int:

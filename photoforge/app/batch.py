@@ -336,6 +336,19 @@ def run_one(job: Job, process, part, *, inputs: list[Path], overwrite: bool = Fa
     return outcome
 
 
+def claim_job(job: Job, *, journal, overwrite: bool, fmt, quality: int, inputs) -> Job:
+    """For engines whose workers run files elsewhere (worker processes, Ray), on the driver
+    before a file leaves: its output path is checked and `running` committed; the worker may
+    then replace what it finds there (a retry of its own partial work)."""
+    from photoforge.core.imageio import check_save_target
+
+    check_save_target(job.target, format=fmt, quality=quality, overwrite=overwrite or job.replace,
+                      protected=inputs, make_folders=True)
+    if journal is not None:
+        journal.running(job)
+    return Job(job.source, job.target, replace=True)
+
+
 def record(outcome: Outcome, report: BatchReport, journal=None, say: Callable[[str], None] = lambda m: None) -> None:
     """Show an outcome's notices and error, count it, and (with a journal) commit it."""
     job = outcome.job

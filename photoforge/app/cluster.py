@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from photoforge.app.batch import BatchReport, Job, Outcome, UsageError, record
+from photoforge.app.batch import BatchReport, Job, Outcome, UsageError, claim_job, record
 
 INSTALL_HINT = "pip install 'photoforge[cluster]'"
 # One file per worker at a time: a file queued behind one that kills the worker would lose a
@@ -56,18 +56,6 @@ class FileWorker:
         return os.getpid()
 
 
-def _claim(job: Job, *, journal, overwrite: bool, fmt, quality: int, inputs) -> Job:
-    """On the driver, before a file leaves: its output path is checked and `running` committed;
-    the worker may then replace what it finds there (a retry of its own partial work)."""
-    from photoforge.core.imageio import check_save_target
-
-    check_save_target(job.target, format=fmt, quality=quality, overwrite=overwrite or job.replace,
-                      protected=inputs, make_folders=True)
-    if journal is not None:
-        journal.running(job)
-    return Job(job.source, job.target, replace=True)
-
-
 def run_on_ray(jobs: list[Job], process, *, address: str | None, threads: int | None, retries: int,
                progress, on_file: Callable[[int, Job], None], say: Callable[[str], None], report: BatchReport,
                journal=None, overwrite: bool = False, fmt: str | None = None, quality: int = 95,
@@ -100,7 +88,7 @@ def run_on_ray(jobs: list[Job], process, *, address: str | None, threads: int | 
             while queue:
                 job = queue.pop()
                 try:
-                    claimed = _claim(job, journal=journal, overwrite=overwrite, fmt=fmt, quality=quality,
+                    claimed = claim_job(job, journal=journal, overwrite=overwrite, fmt=fmt, quality=quality,
                                      inputs=inputs)
                 except ImageSaveError as error:
                     done(Outcome(job, error=str(error), load_failure=True))

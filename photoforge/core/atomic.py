@@ -58,7 +58,17 @@ def _pid_alive(pid: int) -> bool:
         return False
     except (PermissionError, OverflowError, OSError):
         return True  # another user's process, or cannot tell: leave it alone
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A dead process not yet reaped (an orphan in a container whose init never reaps, e.g. a
+    batch worker killed with its driver) still answers kill(pid, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False  # no /proc (not Linux): as before
 
 
 def remove_stale_temps(folder: str | os.PathLike[str], *, older_than: float = STALE_AFTER) -> list[Path]:

@@ -68,3 +68,19 @@ def test_only_stale_temps_of_dead_processes_of_ours_are_removed(tmp_path):
     removed = atomic.remove_stale_temps(tmp_path)
     assert removed == [tmp_path / files["stale"]]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for k, n in files.items() if k != "stale")
+
+
+def test_a_dead_but_unreaped_process_counts_as_gone(tmp_path):
+    """A worker killed with its batch may stay a zombie where init never reaps (containers):
+    its temporary file is still removed."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while not atomic._zombie(child.pid):  # exited, not waited for: a zombie
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(child.pid, 0)  # kill(pid, 0) alone would call it alive
+    temp = tmp_path / f".a.png.pf{child.pid}.abcd1234.tmp"
+    temp.write_bytes(b"x")
+    assert atomic.remove_stale_temps(tmp_path, older_than=0) == [temp]
+    assert not atomic._zombie(os.getpid())
+    child.wait()

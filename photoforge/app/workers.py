@@ -1,0 +1,238 @@
+"""Local folder batches on several worker processes: the same per-file steps (batch.run_one)
+as `run_batch`, one whole file per worker at a time.
+
+Why processes: a small photo keeps one model busy for a fraction of a second, too little work
+to spread over every core (one 2-thread process keeps ~1.7 of 2 cores busy on 256×192 photos),
+while two 1-thread processes each run their own file at full speed. Threads in one process
+were tried (a decode-ahead pipeline with two inference lanes) and bought nothing; see the
+README's "Throughput on one machine".
+
+The driver keeps the journal and the progress, exactly as on Ray (app/cluster.py): it checks
+each output path and commits `running` before a file goes to a worker, and `done`/`failed`
+when it comes back. Workers are forked before any model is compiled in the driver (a fork
+after OpenVINO or ONNX Runtime started their thread pools could deadlock), so the per-file
+function needs no pickling; each worker builds its own model on its first file. A worker
+that dies is replaced and its file retried up to `retries` times.
+"""
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from photoforge.app.batch import BatchReport, Job, Outcome, claim_job, record
+
+# Above this many pixels a photo gives one model enough work to keep every core busy, and
+# two workers would hold two large images in memory for no gain.
+SMALL_PHOTO_PIXELS = 2_000_000
+# Each worker builds its own model (seconds for a large one): below this many files each, one
+# process that builds it once is as quick.
+MIN_FILES_PER_WORKER = 4
+# Devices asked for by name that one process should own (a GPU shared by two processes gains
+# nothing); with `auto` each worker probes for itself.
+CPU_DEVICES = ("auto", "cpu", "openvino")
+
+
+def fork_is_safe() -> bool:
+    """Forking is possible here and no compiled model lives in this process yet."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False  # Windows, or a Python without fork: one process
+    inference = sys.modules.get("photoforge.engine.inference")
+    return inference is None or len(inference.RUNNERS) == 0
+
+
+def _pixels(path: Path) -> int:
+    """Width × height from the file's header; 0 when Pillow cannot tell (the worker will)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.width * image.height
+    except Exception:  # noqa: BLE001 - an unreadable file is reported by the worker, in its words
+        return 0
+
+
+def auto_workers(jobs: list[Job], *, threads: int | None, device: str, cores: int | None = None) -> int:
+    """How many worker processes a local batch of `jobs` uses: one per `threads` cores
+    (default 1 thread each) when every photo is small and the work runs on the CPU; else 1."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    count = min(len(jobs) // MIN_FILES_PER_WORKER, cores // (threads or 1))
+    if count < 2 or device not in CPU_DEVICES or not fork_is_safe():
+        return 1
+    if any(_pixels(job.source) > SMALL_PHOTO_PIXELS for job in jobs):
+        return 1
+    return count
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt()
+
+
+class _LinesToDriver(io.TextIOBase):
+    """A worker's stderr: whole lines go to the driver, which says each once per batch (every
+    worker would otherwise repeat the same notice about its device)."""
+
+    def __init__(self, conn):
+        self.conn, self.pending = conn, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.conn.send(("say", line))
+        return len(text)
+
+
+def _die_with(driver: int) -> None:
+    """A worker must not outlive a killed driver: it would go on writing into a folder that a
+    `--resume` may already be redoing. Linux kills it with the driver; elsewhere it ends at
+    the end of its file, when the pipe reads EOF."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != driver:  # the driver died before prctl took effect
+        os._exit(0)
+
+
+def _serve(conn, process, settings: dict, threads: int, driver: int) -> None:
+    """A worker's life: files in, ("outcome", Outcome) and ("say", line) out, until the driver
+    closes the pipe."""
+    _die_with(driver)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the driver's; it stops us with SIGTERM
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # so the file being written is removed
+    sys.stderr = _LinesToDriver(conn)
+    os.environ["PHOTOFORGE_THREADS"] = str(threads)
+    if "cv2" in sys.modules:
+        sys.modules["cv2"].setNumThreads(threads)
+    from photoforge.app.batch import run_one
+    from photoforge.engine.progress import Progress
+
+    try:
+        while True:
+            try:
+                job = conn.recv()
+            except EOFError:
+                break
+            outcome = run_one(job, lambda image, part, job=job: process(image, part, job), Progress(), **settings)
+            conn.send(("outcome", outcome))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        os._exit(0)  # never the driver's exit handlers: its journal and progress bar are not ours
+
+
+class _Worker:
+    def __init__(self, context, process, settings: dict, threads: int):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, process, settings, threads, os.getpid()),
+                                       daemon=True)
+        self.process.start()
+        child.close()  # so that the worker's death reads as EOF here
+        self.job: Job | None = None
+
+    def stop(self, wait: float = 5.0) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(wait)
+            if self.process.is_alive():
+                self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | None, retries: int, progress,
+                   on_file: Callable[[int, Job], None], say: Callable[[str], None], report: BatchReport,
+                   journal=None, overwrite: bool = False, fmt: str | None = None, quality: int = 95,
+                   max_pixels: int | None = None, check=None, inputs: list[Path] | None = None) -> BatchReport:
+    """Run `jobs` on `workers` forked processes of `threads` engine threads each; outcomes are
+    recorded as they come, in completion order. Interrupts stop the workers (the files they
+    were writing are removed) and propagate."""
+    from multiprocessing.connection import wait
+
+    from photoforge.core.imageio import ImageSaveError
+
+    inputs = [job.source for job in jobs] if inputs is None else inputs
+    context = multiprocessing.get_context("fork")
+    settings = dict(inputs=inputs, overwrite=False, fmt=fmt, quality=quality, max_pixels=max_pixels,
+                    check=check, quiet_decoders=True, fingerprints=journal is not None)
+    per_worker = threads or 1
+    pool = [_Worker(context, process, settings, per_worker) for _ in range(workers)]
+    say(f"notice: {workers} worker processes of {per_worker} thread{'s' * (per_worker != 1)} each")
+    queue, deaths, finished, said = deque(jobs), {}, 0, set()
+
+    def done(outcome: Outcome) -> None:
+        nonlocal finished
+        on_file(finished, outcome.job)
+        record(outcome, report, journal, say)
+        finished += 1
+        progress.set(finished / len(jobs), f"{finished}/{len(jobs)}: {outcome.job.source.name}")
+        if outcome.model_failure and report.stopped is None:  # every later file would fail the same way
+            report.stopped = outcome.error
+            report.failures.extend((left, "not processed: " + outcome.error) for left in queue)
+            say(f"stopped: {len(queue)} image{'s' * (len(queue) != 1)} not processed")
+            queue.clear()
+
+    def feed(worker: _Worker) -> None:
+        while queue:
+            job = queue.popleft()
+            try:
+                claimed = claim_job(job, journal=journal, overwrite=overwrite, fmt=fmt, quality=quality,
+                                    inputs=inputs)
+            except ImageSaveError as error:
+                done(Outcome(job, error=str(error), load_failure=True))
+                continue
+            worker.job = claimed  # a retry after a death may replace what the dead worker wrote
+            worker.conn.send(claimed)
+            return
+
+    try:
+        for worker in pool:
+            feed(worker)
+        while busy := {worker.conn: worker for worker in pool if worker.job is not None}:
+            for conn in wait(list(busy)):
+                worker = busy[conn]
+                job, worker.job = worker.job, None
+                try:
+                    kind, outcome = conn.recv()
+                except (EOFError, OSError):
+                    outcome = _death(worker, job, deaths, retries, queue)
+                    pool[pool.index(worker)] = worker = _Worker(context, process, settings, per_worker)
+                else:
+                    if kind == "say":
+                        worker.job = job  # still working on it
+                        if outcome not in said:
+                            said.add(outcome)
+                            say(outcome)
+                        continue
+                if outcome is not None:
+                    done(outcome)
+                feed(worker)
+        return report
+    finally:
+        for worker in pool:
+            worker.stop()
+
+
+def _death(worker: _Worker, job: Job, deaths: dict, retries: int, queue: deque) -> Outcome | None:
+    """A worker died on `job`: retried first in line while it has tries left (None), else its
+    failure."""
+    worker.stop(wait=0)
+    code = worker.process.exitcode
+    deaths[job.source] = deaths.get(job.source, 0) + 1
+    if deaths[job.source] <= retries:
+        queue.appendleft(job)
+        return None
+    how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+    return Outcome(job, error=f"{job.source}: the worker process died {deaths[job.source]} "
+                   f"time{'s' * (deaths[job.source] != 1)} while working on it ({how})")

@@ -1,0 +1,120 @@
+"""Issue 15, item 3: local batches on worker processes (app/workers.py). Outputs equal one
+process's bit for bit, the journal works the same (resume), a worker that dies has its file
+retried, notices every worker repeats are said once, and `auto` picks workers only for
+batches of small photos on the CPU before any model is loaded here."""
+from __future__ import annotations
+
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photoforge.app import workers
+from photoforge.app.batch import BatchReport, Job
+from photoforge.app.journal import Journal
+from photoforge.app.workers import auto_workers, run_in_workers
+from photoforge.cli import main
+from photoforge.core.image import ImageData
+from photoforge.core.imageio import load_image, save_image
+from photoforge.engine.progress import Progress
+from tests.test_cluster import killing_process
+from tests.test_journal import ADJUST, made, make_folder, outputs, states
+
+pytestmark = pytest.mark.skipif(not workers.fork_is_safe() and sys.platform != "linux",
+                                reason="worker processes are forked (Linux, macOS)")
+
+
+def run_cli(capsys, *args) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def test_worker_processes_equal_one_process_and_resume_works_the_same(tmp_path, capsys):
+    make_folder(tmp_path / "in", 8, shape=(60, 90))
+    code, err = run_cli(capsys, "adjust", tmp_path / "in", "-o", tmp_path / "one", *ADJUST, "--workers", "1")
+    assert code == 0 and "worker processes" not in err
+    code, err = run_cli(capsys, "adjust", tmp_path / "in", "-o", tmp_path / "two", *ADJUST, "--workers", "2")
+    assert code == 0, err
+    assert "notice: 2 worker processes of 1 thread each" in err
+    assert "8 of 8 images done, 0 failed" in err and len(made(err)) == 8
+    assert outputs(tmp_path / "two") == outputs(tmp_path / "one")
+    assert set(states(tmp_path / "two").values()) == {"done"}
+    damaged = tmp_path / "two" / "in" / "p05.png"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    code, err = run_cli(capsys, "adjust", tmp_path / "in", "-o", tmp_path / "two", *ADJUST, "--workers", "2",
+                        "--resume")
+    assert code == 0, err
+    assert made(err) == [f"{tmp_path / 'in' / 'p05.png'} → {damaged}"]
+    assert outputs(tmp_path / "two") == outputs(tmp_path / "one")
+
+
+def test_a_worker_that_dies_has_its_file_retried_and_one_that_always_kills_is_given_up(tmp_path):
+    paths = make_folder(tmp_path / "in", 6, shape=(40, 40))
+    jobs = [Job(p, tmp_path / "out" / p.name) for p in paths]
+    report, said = BatchReport(len(jobs)), []
+    with Journal(tmp_path / "out") as journal:
+        journal.plan(jobs, {}, resume=False)
+        run_in_workers(jobs, killing_process(tmp_path / "killed-once"), workers=2, threads=None, retries=1,
+                       progress=Progress(), on_file=lambda n, job: None, say=said.append, report=report,
+                       journal=journal)
+    assert (tmp_path / "killed-once").exists()  # a worker really died on p02, which was then redone
+    assert sorted(j.source.name for j in report.done) == ["p00.png", "p01.png", "p02.png", "p03.png", "p05.png"]
+    ((job, reason),) = report.failures
+    assert job.source.name == "p04.png"
+    assert reason == f"{job.source}: the worker process died 2 times while working on it (signal 9)"
+    for p in paths:
+        if p.name != "p04.png":
+            assert np.array_equal(load_image(tmp_path / "out" / p.name).pixels, 255 - load_image(p).pixels)
+    assert states(tmp_path / "out") == {**{p.name: "done" for p in paths}, "p04.png": "failed"}
+    assert not [p for p in (tmp_path / "out").iterdir() if p.suffix != ".png" and "journal" not in p.name]
+
+
+def test_what_every_worker_says_is_said_once(tmp_path):
+    paths = make_folder(tmp_path / "in", 6, shape=(30, 30))
+    jobs = [Job(p, tmp_path / "out" / p.name) for p in paths]
+
+    def process(image, progress, job):
+        print("notice: running on the test device", file=sys.stderr)
+        print(f"notice: {job.source.name} is fine", file=sys.stderr)
+        return image
+
+    said: list[str] = []
+    report = run_in_workers(jobs, process, workers=2, threads=None, retries=0, progress=Progress(),
+                            on_file=lambda n, job: None, say=said.append, report=BatchReport(len(jobs)))
+    assert len(report.done) == 6
+    assert said.count("notice: running on the test device") == 1
+    assert sorted(line for line in said if line.endswith("is fine")) == [f"notice: {p.name} is fine" for p in paths]
+
+
+def _photos(folder: Path, count: int, shape=(20, 30)) -> list[Job]:
+    folder.mkdir(exist_ok=True)
+    for i in range(count):
+        save_image(ImageData(np.zeros((*shape, 3), np.uint8)), folder / f"p{i}.png")
+    return [Job(folder / f"p{i}.png", folder / "out" / f"p{i}.png") for i in range(count)]
+
+
+def test_auto_uses_a_worker_per_core_only_for_enough_small_photos_on_the_cpu(tmp_path, monkeypatch):
+    small = _photos(tmp_path, 2 * workers.MIN_FILES_PER_WORKER)
+    assert auto_workers(small, threads=None, device="auto", cores=2) == 2
+    assert auto_workers(small, threads=None, device="openvino", cores=4) == 2  # 4 files each at least
+    assert auto_workers(small[:-1], threads=None, device="auto", cores=2) == 1  # too few to build 2 models
+    assert auto_workers(small, threads=2, device="auto", cores=2) == 1  # --threads 2 takes both cores
+    assert auto_workers(small, threads=None, device="cuda", cores=2) == 1
+    large = tmp_path / "large"
+    large.mkdir()
+    save_image(ImageData(np.zeros((1500, 1500, 3), np.uint8)), large / "big.png")  # 2.25 MP
+    assert auto_workers([*small, Job(large / "big.png", large / "o.png")], threads=None, device="auto",
+                        cores=2) == 1
+    from photoforge.engine import inference
+
+    monkeypatch.setattr(inference.RUNNERS, "_runners", OrderedDict(loaded=object()))
+    assert auto_workers(small, threads=None, device="auto", cores=2) == 1  # no fork after a model is built
+
+
+def test_split_runs_one_scan_at_a_time(tmp_path, capsys):
+    make_folder(tmp_path / "in", 2)
+    code, err = run_cli(capsys, "split", tmp_path / "in", "-o", tmp_path / "out", "--workers", "2")
+    assert code == 2
+    assert "--workers is for upscale, restore, stylize and adjust" in err

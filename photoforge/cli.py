@@ -484,7 +484,7 @@ def _cmd_split(args) -> int:
     return EXIT_SOME_FAILED if report.failures else EXIT_OK
 
 
-def _run_jobs(args, jobs, process, check=None, options=None) -> int:
+def _run_jobs(args, jobs, process, check=None, options=None, notes=None) -> int:
     """Run process(image, progress, job) over the jobs with a progress bar; exit code.
     A folder batch keeps a journal in OUT (`options` = what makes the outputs what they are):
     with --resume only what is not done yet is done. Interrupted (Ctrl+C, SIGTERM), it
@@ -538,6 +538,8 @@ def _run_jobs(args, jobs, process, check=None, options=None) -> int:
             _say("failures:")
             for line in report.failure_lines():
                 _say(line)
+        for line in notes(report) if notes is not None else ():  # e.g. each scan's infrared
+            _say(line)
     if (len(jobs) == 1 and report.load_failures) or (report.stopped and not report.done):
         return EXIT_USAGE
     return EXIT_SOME_FAILED if report.failures else EXIT_OK
@@ -705,14 +707,14 @@ def _cmd_restore(args) -> int:
             _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
         return dating.stamp(result.image, job.source, _say) if dating else result.image
 
-    code = _run_jobs(args, jobs, process, check, options={"restore": options, "mask_out": args.mask_out,
+    def notes(report) -> list[str]:
+        done = report.kept + report.done
+        return ["infrared:", *(f"  {line}" for line in infrared.summary_lines(done))] if done else []
+
+    return _run_jobs(args, jobs, process, check, options={"restore": options, "mask_out": args.mask_out,
                                                           "infrared": args.infrared,
-                                                          "dating": dating and dating.describe()})
-    if len(jobs) > 1 and infrared.sources:  # each scan's infrared, or none, in one place
-        _say("infrared:")
-        for line in infrared.summary_lines():
-            _say(f"  {line}")
-    return code
+                                                          "dating": dating and dating.describe()},
+                     notes=notes if infrared.enabled else None)
 
 
 _CHANNEL_NAMES = {"master": 0, "m": 0, "rgb": 0, "red": 1, "r": 1, "green": 2, "g": 2, "blue": 3, "b": 3}

@@ -164,11 +164,11 @@ class BatchAction:
     """A front end's per-file work with what it needs besides process(image, progress):
     `select(jobs) -> (jobs, notices)` drops inputs that are not photos of their own (a
     scan's infrared sidecar), `check(image, job)` runs before the work and may refuse the
-    file, and `notes()` gives lines for the end summary."""
+    file, and `notes(jobs done)` gives lines for the end summary."""
     process: Callable
     check: Callable[[object, "Job"], object] | None = None
     select: Callable[[list["Job"]], tuple[list["Job"], list[str]]] | None = None
-    notes: Callable[[], list[str]] = lambda: []
+    notes: Callable[[list["Job"]], list[str]] = lambda done: []
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 
 from photoforge.app.batch import Job, Refused, path_key
 from photoforge.core.infrared import (SIDECAR_SUFFIXES, Infrared, InfraredError, check_size, find_infrared,
-                                      read_infrared_file)
+                                      locate_infrared, read_infrared_file)
 
 NONE = "none"
 
@@ -52,11 +52,11 @@ def split_sidecars(jobs: list[Job]) -> tuple[list[Job], list[str]]:
 class BatchInfrared:
     """Per-file infrared for a batch. `check(image, job)` finds it (Refused if it cannot be
     used), `take(job)` hands it over once, as H×W float32 0–1 or None. With `enabled`
-    False every file is restored without (and its source is "none")."""
+    False every file is restored without. Check and take run where the file is processed
+    (this process, a worker process, a Ray worker); `summary_lines` runs on the driver."""
 
     def __init__(self, enabled: bool = True, given: Infrared | None = None) -> None:
         self.enabled, self.given = enabled, given
-        self.sources: dict[str, tuple[Path, str]] = {}  # path_key(input) → (input, source or "none")
         self._found: dict[str, np.ndarray] = {}
         self._last: str | None = None
 
@@ -74,14 +74,12 @@ class BatchInfrared:
     def check(self, image, job: Job) -> Infrared | None:
         key = self._last = path_key(job.source)
         self._found.pop(key, None)
-        found = None
-        if self.enabled:
-            try:
-                found = scan_infrared(job.source, image.pixels.shape[:2], self.given)
-            except InfraredError as error:
-                self.sources[key] = (job.source, NONE)
-                raise Refused(str(error)) from None
-        self.sources[key] = (job.source, NONE if found is None else found.source)
+        if not self.enabled:
+            return None
+        try:
+            found = scan_infrared(job.source, image.pixels.shape[:2], self.given)
+        except InfraredError as error:
+            raise Refused(str(error)) from None
         if found is not None:
             self._found[key] = found.values
         return found
@@ -92,7 +90,17 @@ class BatchInfrared:
         key = self._last if job is None else path_key(job.source)
         return self._found.pop(key, None) if key is not None else None
 
-    def summary_lines(self) -> list[str]:
-        """One line per file checked: where its infrared came from, or none."""
-        return [f"{source.name}: infrared {NONE if found == NONE else 'from ' + found}"
-                for source, found in self.sources.values()]
+    def source_of(self, path: Path) -> str | None:
+        """Where a file that was restored took its infrared from, read from headers only
+        (a file whose infrared could not be used failed, and says why, elsewhere)."""
+        if not self.enabled:
+            return None
+        return self.given.source if self.given is not None else locate_infrared(path)
+
+    def summary_lines(self, jobs: list[Job]) -> list[str]:
+        """One line per file done: where its infrared came from, or none."""
+        lines = []
+        for job in jobs:
+            found = self.source_of(job.source)
+            lines.append(f"{job.source.name}: infrared {NONE if found is None else 'from ' + found}")
+        return lines

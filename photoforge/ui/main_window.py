@@ -1011,7 +1011,7 @@ class MainWindow(QMainWindow):
 
         def work(progress):
             report = run_batch(jobs, action.process, progress=progress, fmt=fmt, check=action.check)
-            report.notes = notices + action.notes()
+            report.notes = notices + action.notes(report.done)
             return report
 
         return self.jobs.start(f"{label}: batch of {len(jobs)}", work, self._batch_done)

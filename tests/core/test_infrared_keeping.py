@@ -232,3 +232,26 @@ def test_autosave_recovery_keeps_the_infrared_and_its_history(tmp_path):
     assert np.array_equal(recovered.infrared_levels, doc.infrared_levels)
     assert recovered.infrared.source == "its 4th TIFF channel"
     assert_same_history(history_of(recovered), history_of(doc))
+
+
+def test_locating_from_headers_names_what_finding_reads(tmp_path):
+    import tifffile
+
+    from photoforge.core.infrared import find_infrared, locate_infrared
+
+    rng = np.random.default_rng(12)
+    rgb = rng.integers(0, 65536, (20, 30, 3)).astype(np.uint16)
+    ir = rng.integers(0, 65536, (20, 30)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "four.tif", np.dstack([rgb, ir]), photometric="rgb", extrasamples=[0])
+    tifffile.imwrite(tmp_path / "alpha.tif", np.dstack([rgb, ir]), photometric="rgb", extrasamples=[2])
+    with tifffile.TiffWriter(tmp_path / "paged.tif") as tif:
+        tif.write(rgb, photometric="rgb")
+        tif.write(ir, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "side.tif", rgb, photometric="rgb")
+    tifffile.imwrite(tmp_path / "side_IR.tif", ir)
+    tifffile.imwrite(tmp_path / "plain.tif", rgb, photometric="rgb")
+    expected = {"four.tif": "its 4th TIFF channel", "alpha.tif": None, "paged.tif": "its second TIFF page",
+                "side.tif": "'side_IR.tif'", "plain.tif": None}
+    for name, source in expected.items():
+        found = find_infrared(tmp_path / name)
+        assert locate_infrared(tmp_path / name) == source == (None if found is None else found.source), name

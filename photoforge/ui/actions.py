@@ -366,15 +366,17 @@ class RestorePanel(ActionPanel):
 
     def document_changed(self) -> None:
         doc = self._main.document if self._main is not None else None
-        found = doc.infrared if doc is not None else None
+        # the levels, not doc.infrared: this runs after every step, and a float copy of a
+        # scan's channel is worth making only for a job that uses it
+        has = doc is not None and doc.infrared_levels is not None
         # Ticked where there is one as the user last chose (by default yes, as `restore
         # --infrared auto`); never where there is none: a greyed tick would read as "in use".
         self.infrared.blockSignals(True)  # this is not the user choosing
-        self.infrared.setEnabled(found is not None)
-        self.infrared.setChecked(found is not None and self._prefs_use_infrared())
+        self.infrared.setEnabled(has)
+        self.infrared.setChecked(has and self._prefs_use_infrared())
         self.infrared.blockSignals(False)
-        if found is not None:
-            self.infrared.setToolTip(f"Find dust and scratches in the infrared of {found.source}")
+        if has:
+            self.infrared.setToolTip(f"Find dust and scratches in the infrared of {doc.infrared_source}")
 
     def _prefs_use_infrared(self) -> bool:
         return self._main is None or self._main.prefs.use_infrared

@@ -484,7 +484,7 @@ def _cmd_split(args) -> int:
     return EXIT_SOME_FAILED if report.failures else EXIT_OK
 
 
-def _run_jobs(args, jobs, process, check=None, options=None) -> int:
+def _run_jobs(args, jobs, process, check=None, options=None, notes=None) -> int:
     """Run process(image, progress, job) over the jobs with a progress bar; exit code.
     A folder batch keeps a journal in OUT (`options` = what makes the outputs what they are):
     with --resume only what is not done yet is done. Interrupted (Ctrl+C, SIGTERM), it
@@ -538,6 +538,8 @@ def _run_jobs(args, jobs, process, check=None, options=None) -> int:
             _say("failures:")
             for line in report.failure_lines():
                 _say(line)
+        for line in notes(report) if notes is not None else ():  # e.g. each scan's infrared
+            _say(line)
     if (len(jobs) == 1 and report.load_failures) or (report.stopped and not report.done):
         return EXIT_USAGE
     return EXIT_SOME_FAILED if report.failures else EXIT_OK
@@ -642,58 +644,15 @@ def _restore_options(args):
 
 
 def _infrared_source(args, jobs):
-    """infrared(image, job) -> H×W array or None, as --infrared asks; a FILE that cannot be
-    used is a UsageError now, before any work."""
-    from photoforge.core.infrared import InfraredError, check_size, find_infrared, read_infrared_file
+    """The batch's per-file infrared (app/scan_infrared.py), as --infrared asks; a FILE that
+    cannot be used is a UsageError now, before any work."""
+    from photoforge.app.scan_infrared import BatchInfrared
+    from photoforge.core.infrared import InfraredError
 
-    if args.infrared == "off" or args.scratches == "off":
-        return lambda image, job: None
-    given = None
-    if args.infrared != "auto":
-        if len(jobs) > 1:
-            raise UsageError("--infrared FILE is one scan's infrared; for several scans use --infrared auto, "
-                             "which finds each scan's own (4th TIFF channel, second page or <stem>_IR.tif)")
-        try:
-            given = read_infrared_file(args.infrared)
-        except InfraredError as error:
-            raise UsageError(str(error)) from None
-
-    def infrared(image, job):
-        found = given or find_infrared(job.source)
-        if found is None:
-            return None
-        check_size(found, image.pixels.shape[:2], str(job.source))
-        _say(f"notice: {job.source.name}: dust and scratches found in the infrared of {found.source}"
-             if given is None else f"notice: {job.source.name}: dust and scratches found in {found.source}")
-        return found.values
-
-    def checked(image, job):
-        from photoforge.app.batch import Refused
-
-        try:
-            return infrared(image, job)
-        except InfraredError as error:
-            raise Refused(str(error)) from None
-
-    return checked
-
-
-def _without_sidecars(jobs):
-    """A folder of scans holds their `<stem>_IR.tif` sidecars too: those are read as the
-    scans' infrared, not restored as photos of their own."""
-    from photoforge.app.batch import path_key
-    from photoforge.core.infrared import SIDECAR_SUFFIXES
-
-    owner = {path_key(job.source.with_name(job.source.stem + suffix)): job.source
-             for job in jobs for suffix in SIDECAR_SUFFIXES}
-    kept = []
-    for job in jobs:
-        scan = owner.get(path_key(job.source))
-        if scan is None or path_key(scan) == path_key(job.source):
-            kept.append(job)
-        else:
-            _say(f"notice: '{job.source.name}' is the infrared of '{scan.name}'; it is not restored as a photo")
-    return kept
+    try:
+        return BatchInfrared.from_option("off" if args.scratches == "off" else args.infrared, len(jobs))
+    except (InfraredError, ValueError) as error:
+        raise UsageError(str(error)) from None
 
 
 def _cmd_restore(args) -> int:
@@ -712,9 +671,12 @@ def _cmd_restore(args) -> int:
 
     jobs = _plan(args, lambda jobs, job: [(mask_target(jobs, job), "png")] if args.mask_out else [])
     if args.infrared == "auto":
-        jobs = _without_sidecars(jobs)
+        from photoforge.app.scan_infrared import split_sidecars
+
+        jobs, notices = split_sidecars(jobs)
+        for notice in notices:
+            _say(f"notice: {notice}")
     infrared = _infrared_source(args, jobs)
-    infrared_for = {}
 
     def check(image, job):
         from photoforge.app.batch import Refused
@@ -727,10 +689,13 @@ def _cmd_restore(args) -> int:
             except ImageSaveError as error:
                 raise Refused(str(error)) from None
         # read here so that a sidecar that does not fit refuses the scan, like a bad input
-        infrared_for[job] = infrared(image, job)
+        found = infrared.check(image, job)
+        if found is not None:
+            _say(f"notice: {job.source.name}: dust and scratches found "
+                 + (f"in {found.source}" if infrared.given else f"in the infrared of {found.source}"))
 
     def process(image, progress, job):
-        ir = infrared_for.pop(job, None)
+        ir = infrared.take(job)
         result = restore(image, options, progress, notify=lambda m: _say(f"notice: {m}"), infrared=ir)
         if args.mask_out and result.damage is not None:
             target = mask_target(jobs, job)
@@ -742,9 +707,14 @@ def _cmd_restore(args) -> int:
             _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
         return dating.stamp(result.image, job.source, _say) if dating else result.image
 
+    def notes(report) -> list[str]:
+        done = report.kept + report.done
+        return ["infrared:", *(f"  {line}" for line in infrared.summary_lines(done))] if done else []
+
     return _run_jobs(args, jobs, process, check, options={"restore": options, "mask_out": args.mask_out,
                                                           "infrared": args.infrared,
-                                                          "dating": dating and dating.describe()})
+                                                          "dating": dating and dating.describe()},
+                     notes=notes if infrared.enabled else None)
 
 
 _CHANNEL_NAMES = {"master": 0, "m": 0, "rgb": 0, "red": 1, "r": 1, "green": 2, "g": 2, "blue": 3, "b": 3}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tifffile
 from PIL import Image, ImageCms
 
@@ -35,7 +36,8 @@ def test_a_fourth_channel_repairs_and_is_not_written(photo, tmp_path):
     assert ((np.asarray(Image.open(mask)) > 0) >= t).all()
 
 
-def test_a_second_page_and_a_sidecar(photo, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])  # 2: found in worker processes, summed up on the driver
+def test_a_second_page_and_a_sidecar(photo, tmp_path, workers):
     scan, ir = _scan16(photo, 1)
     paged = tmp_path / "in" / "paged.tif"
     paged.parent.mkdir()
@@ -44,12 +46,15 @@ def test_a_second_page_and_a_sidecar(photo, tmp_path):
         tif.write(ir, photometric="minisblack")
     tifffile.imwrite(tmp_path / "in" / "side.tif", scan.damaged, photometric="rgb")
     tifffile.imwrite(tmp_path / "in" / "side_IR.tif", ir)
-    result = cli("restore", tmp_path / "in", "-o", tmp_path / "out", *REPAIR)  # a folder holding the sidecar
+    result = cli("restore", tmp_path / "in", "-o", tmp_path / "out", "--workers", workers, *REPAIR)  # a folder holding the sidecar
     assert result.returncode == 0, result.stderr
     assert "paged.tif: dust and scratches found in the infrared of its second TIFF page" in result.stderr
     assert "side.tif: dust and scratches found in the infrared of 'side_IR.tif'" in result.stderr
     assert "'side_IR.tif' is the infrared of 'side.tif'; it is not restored as a photo" in result.stderr
     assert sorted(p.name for p in (tmp_path / "out" / "in").iterdir()) == ["paged.tif", "side.tif"]
+    summary = result.stderr.split("\ninfrared:\n", 1)[1].splitlines()  # each scan's source, at the end
+    assert sorted(summary) == ["  paged.tif: infrared from its second TIFF page",
+                               "  side.tif: infrared from 'side_IR.tif'"]
     for name in ("paged.tif", "side.tif"):
         out = load_image(tmp_path / "out" / "in" / name).pixels.astype(float)
         t = scan.truth

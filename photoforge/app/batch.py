@@ -160,6 +160,18 @@ class Refused(Exception):
 
 
 @dataclass
+class BatchAction:
+    """A front end's per-file work with what it needs besides process(image, progress):
+    `select(jobs) -> (jobs, notices)` drops inputs that are not photos of their own (a
+    scan's infrared sidecar), `check(image, job)` runs before the work and may refuse the
+    file, and `notes(jobs done)` gives lines for the end summary."""
+    process: Callable
+    check: Callable[[object, "Job"], object] | None = None
+    select: Callable[[list["Job"]], tuple[list["Job"], list[str]]] | None = None
+    notes: Callable[[list["Job"]], list[str]] = lambda done: []
+
+
+@dataclass
 class BatchReport:
     total: int
     done: list[Job] = field(default_factory=list)
@@ -167,6 +179,7 @@ class BatchReport:
     load_failures: int = 0  # of which: the input itself was unusable
     kept: list[Job] = field(default_factory=list)  # done by an earlier run (journal), output intact
     stopped: str | None = None  # why the batch stopped early (a model it needs is unusable)
+    notes: list[str] = field(default_factory=list)  # for the end summary (each scan's infrared)
 
     def summary(self) -> str:
         text = f"{len(self.done) + len(self.kept)} of {self.total} images done, {len(self.failures)} failed"

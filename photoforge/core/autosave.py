@@ -36,7 +36,8 @@ from .document import LAYERS, META_FIELDS, STROKE_LABELS, Document, safe_file_na
 from .history import AREAS, History, Patch, PatchStep, ReplaceStep
 from .image import ImageData
 # Private on purpose: a session is a project spread over files, not a second format.
-from .project import SUFFIX, _DAMAGE, ProjectError, _base_state, _check_layout, _Reader, _Writer
+from .project import (MAX_NAMES_PER_MEMBER, SUFFIX, _DAMAGE, ProjectError, _base_state, _check_layout, _Reader,
+                      _Writer)
 
 try:
     import fcntl
@@ -92,6 +93,18 @@ class _PartWriter(_Writer):
         self.saver._shared.append((weakref.ref(array), name))
         return name
 
+    def _shared_infrared(self, name: str, array: np.ndarray) -> str:
+        # across the session's zips, as _shared, but each member named by at most
+        # MAX_NAMES_PER_MEMBER states, as the reader allows
+        for entry in self.saver._infrared:
+            if entry[0]() is array and entry[2] < MAX_NAMES_PER_MEMBER:
+                entry[2] += 1
+                self.refs.add(entry[1].partition(":")[0])
+                return entry[1]
+        member = self._array(name, array)
+        self.saver._infrared.append([weakref.ref(array), member, 1])
+        return member
+
 
 _SMALL = 256 << 10
 
@@ -126,6 +139,7 @@ class Autosaver:
         self._pending: _Part | None = None
         self._pending_revision = -1
         self._shared: list[tuple[weakref.ref, str]] = []
+        self._infrared: list[list] = []  # [weakref to the array, member, states naming it]
         self._files: set[str] = set()  # every zip written and not yet deleted
         self._last: tuple | None = None
         self._generation = 0
@@ -243,6 +257,8 @@ class Autosaver:
                         "pruned_count": history.pruned_count,
                         "steps": [self._steps[i].file for i in ids]},
             "pending": None if self._pending is None else self._pending.file,
+            # where the infrared came from; the arrays are in the states
+            "infrared_source": doc.infrared_source,
         }
         _publish(self.folder / MANIFEST, json.dumps(manifest, indent=1).encode())
         self.last_written.append(MANIFEST)
@@ -260,6 +276,8 @@ class Autosaver:
         self._files &= needed
         self._shared = [(r, n) for r, n in self._shared
                         if r() is not None and n.partition(":")[0] in needed]
+        # a count cannot go down as steps are dropped, so it only errs towards a new copy
+        self._infrared = [e for e in self._infrared if e[0]() is not None and e[1].partition(":")[0] in needed]
 
 
 def _publish(path: Path, data: bytes) -> None:
@@ -451,7 +469,8 @@ class _SessionReader(_Reader):
                 "project_path": m.get("project_path"), "original": entry(m["base"]),
                 "history": {**h, "steps": [entry(f) for f in h["steps"]]},
                 "pending": None if m["pending"] is None else entry(m["pending"]),
-                "blobs": blobs}
+                "blobs": blobs,
+                **({} if m.get("infrared_source") is None else {"infrared": {"source": m["infrared_source"]}})}
 
 
 def recover_session(folder: str | os.PathLike[str], history: History | None = None) -> Document:
@@ -488,7 +507,7 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
     m = reader.manifest
     h = m["history"]
     reader.check_budget([m["original"]], h["steps"] + ([m["pending"]] if m["pending"] else []))
-    pixels, alpha, mask, meta, areas = reader.state(m["original"], share=True)
+    pixels, alpha, mask, meta, areas, infrared = reader.state(m["original"], share=True)
     steps, index = h["steps"], h["index"]
     clean = h["clean"]
     if not isinstance(index, int) or not 0 <= index <= len(steps):
@@ -496,7 +515,7 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
     _check_layout(reader, steps, index, _layout_at(reader, steps, index))
     # Replay the steps up to the position to get the current state; a patch copies its
     # target the first time it writes into it, never the image per step.
-    now = {"image": pixels, "alpha": alpha, "mask": mask, **dict.fromkeys(AREAS), **areas}
+    now = {"image": pixels, "alpha": alpha, "mask": mask, **dict.fromkeys(AREAS), **areas, "infrared": infrared}
     owned: set[str] = set()
 
     def replayed():
@@ -506,7 +525,7 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
                 if isinstance(step, ReplaceStep):
                     s = step.after
                     now.update({"image": s.pixels, "alpha": s.alpha, "mask": s.mask,
-                                **dict.fromkeys(AREAS), **s.areas})
+                                **dict.fromkeys(AREAS), **s.areas, "infrared": s.infrared})
                     meta, owned = dict(s.meta), set()
                 else:
                     for p in step.patches:
@@ -524,6 +543,7 @@ def _rebuild(reader: _SessionReader, history: History) -> Document:
                    project_path=_project_hint(m.get("project_path")))
     doc.mask = np.array(now["mask"])
     doc.areas.update({n: np.array(now[n]) for n in AREAS if now[n] is not None})
+    doc.infrared_levels, doc.infrared_source = now["infrared"], reader.infrared_source()
     if m["pending"] is not None:
         _apply_pending(reader, doc, m["pending"])
     return doc

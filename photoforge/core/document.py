@@ -22,7 +22,7 @@ import numpy as np
 from .history import AREAS, History, Patch, PatchStep, ReplaceStep, State
 from .image import ImageData
 from .imageio import DEFAULT_MAX_PIXELS, ImageSaveError, load_image, save_image
-from .infrared import Infrared, InfraredError, check_size, find_infrared
+from .infrared import Infrared, InfraredError, check_size, find_infrared, from_levels, to_levels
 
 Rect = tuple[int, int, int, int]  # (y0, y1, x0, x1), end-exclusive, in image pixels
 META_FIELDS = ("icc_profile", "exif", "xmp", "source_format")
@@ -115,6 +115,7 @@ def safe_file_name(name: object) -> str | None:
 
 
 IMAGE = frozenset(("image",))
+KEEP = object()  # apply_image: the infrared stays as it is (unless the size changes)
 LAYERS = ("mask", *AREAS)  # the H×W uint8 layers a brush paints
 # What a stroke on each layer is called in the history: (painting, erasing).
 STROKE_LABELS = {"mask": ("Brush", "Eraser"), "sample": ("Paint sampling area", "Erase sampling area"),
@@ -143,9 +144,13 @@ class Document:
         self.revision = 0
         self.on_change: list[Callable[[Rect | None, frozenset[str]], None]] = []
         self._stroke: Stroke | None = None
-        # The scanner's infrared (dust) channel, aligned with the photo as scanned: a step
-        # that moves pixels (rotate, crop, straighten) drops it (see drop_infrared).
-        self.infrared: Infrared | None = None
+        # The scanner's infrared (dust) channel, H×W uint16 lined up with the pixels: part
+        # of the document's state, so that rotating, flipping, cropping and straightening
+        # move it with the photo and undo puts it back (see apply_image). Where it came from
+        # stays known when a step drops it (an upscale), for undo to bring it back.
+        self.infrared_levels: np.ndarray | None = None
+        self.infrared_source: str | None = None
+        self._infrared_cache: tuple[np.ndarray, Infrared] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -160,9 +165,25 @@ class Document:
             doc.image.notices.append(str(error))
         return doc
 
-    def drop_infrared(self) -> None:
-        """The pixels moved (rotate, flip, crop, straighten): the infrared no longer lines up."""
-        self.infrared = None
+    @property
+    def infrared(self) -> Infrared | None:
+        """The infrared as the dust finder takes it (float32 0–1), or None."""
+        levels = self.infrared_levels
+        if levels is None:
+            return None
+        if self._infrared_cache is None or self._infrared_cache[0] is not levels:
+            self._infrared_cache = levels, Infrared(from_levels(levels), self.infrared_source or "the scan")
+        return self._infrared_cache[1]
+
+    @infrared.setter
+    def infrared(self, found: Infrared | None) -> None:
+        """Set the scan's infrared (outside the history: it is what the scan came with)."""
+        if found is not None and found.values.shape != self.mask.shape:
+            raise ValueError(f"the infrared channel is {found.values.shape[1]}×{found.values.shape[0]}, "
+                             f"the image {self.width}×{self.height}")
+        self.infrared_levels = None if found is None else _frozen_copy(to_levels(found.values))
+        if found is not None:
+            self.infrared_source = found.source
 
     @property
     def height(self) -> int:
@@ -219,13 +240,16 @@ class Document:
 
     # ------------------------------------------------------------ whole-image changes
     def apply_image(self, new: ImageData, label: str, new_mask: np.ndarray | None = None,
-                    new_areas: dict[str, np.ndarray | None] | None = None) -> bool:
+                    new_areas: dict[str, np.ndarray | None] | None = None,
+                    new_infrared: np.ndarray | None | object = KEEP) -> bool:
         """Install an op's result as one undo step; False if it changed nothing. The
         document takes ownership: `new`'s arrays become read-only. `new_mask` (the new
         image's size) changes the mask in the same step, e.g. clearing it after an inpaint,
         or turning it with the photo; without it a resized photo's mask is scaled along.
         `new_areas` does the same for the areas (every one of AREAS, None = empty), e.g.
-        turning them with the photo."""
+        turning them with the photo. `new_infrared` (H×W uint16 of the new size, or None to
+        drop it) moves the infrared in the same step; left out, the infrared stays where the
+        size stays and is dropped where it changes (an upscale: it would not line up)."""
         self.finish_stroke()
         if new_mask is not None and new_mask.shape != new.pixels.shape[:2]:
             raise ValueError("new_mask must have the new image's size")
@@ -236,9 +260,18 @@ class Document:
             new_areas = {n: None if a is None or not a.any() else np.asarray(a, np.uint8)
                          for n, a in new_areas.items()}
         old, new = self.image, self._own(new)
-        if new.pixels.shape[:2] != old.pixels.shape[:2]:
-            self.drop_infrared()
-        same_layout = (old.pixels.shape == new.pixels.shape and old.pixels.dtype == new.pixels.dtype
+        infrared_before = self.infrared_levels
+        if new_infrared is KEEP:
+            new_infrared = infrared_before if new.pixels.shape[:2] == old.pixels.shape[:2] else None
+        elif new_infrared is not None:
+            if new_infrared.shape != new.pixels.shape[:2] or new_infrared.dtype != np.uint16:
+                raise ValueError("new_infrared must be uint16 of the new image's size")
+            new_infrared = _frozen_copy(new_infrared) if new_infrared.flags.writeable else new_infrared
+        same_infrared = new_infrared is infrared_before or (
+            new_infrared is not None and infrared_before is not None
+            and new_infrared.shape == infrared_before.shape and np.array_equal(new_infrared, infrared_before))
+        new_infrared = infrared_before if same_infrared else new_infrared
+        same_layout = (same_infrared and old.pixels.shape == new.pixels.shape and old.pixels.dtype == new.pixels.dtype
                        and (old.alpha is None) == (new.alpha is None)
                        and (old.alpha is None or old.alpha.dtype == new.alpha.dtype)
                        and all(getattr(old, f) == getattr(new, f) for f in META_FIELDS))
@@ -275,9 +308,11 @@ class Document:
                          else resize_nearest(areas_before[n], new.height, new.width) for n in AREAS}
         self.areas = {n: None if a is None else np.array(a) for n, a in new_areas.items()}
         areas_after = {n: _frozen_copy(a) for n, a in self.painted_areas().items()}
-        self.image = new
-        self.history.push(ReplaceStep(label, State(old.pixels, old.alpha, mask_before, self._meta(old), areas_before),
-                                      State(new.pixels, new.alpha, mask_after, self._meta(new), areas_after)))
+        self.image, self.infrared_levels = new, new_infrared
+        self.history.push(ReplaceStep(label, State(old.pixels, old.alpha, mask_before, self._meta(old), areas_before,
+                                                   infrared_before),
+                                      State(new.pixels, new.alpha, mask_after, self._meta(new), areas_after,
+                                            new_infrared)))
         self._changed(None)
         return True
 
@@ -364,6 +399,7 @@ class Document:
                                        notices=[], **state.meta))
         self.mask = np.array(state.mask)  # History keeps its own copy read-only
         self.areas = {n: None if n not in state.areas else np.array(state.areas[n]) for n in AREAS}
+        self.infrared_levels = state.infrared  # read-only, like the pixels: no copy needed
         self._changed(None)
 
     # ------------------------------------------------------------ brush

@@ -49,13 +49,15 @@ class Patch:
 class State:
     """Everything a size-changing step replaces; `meta` holds ImageData metadata fields,
     `areas` the non-empty ones of AREAS (an area left out is empty, so most states pay
-    nothing for them)."""
+    nothing for them), `infrared` the scan's infrared channel (H×W uint16) where it has one
+    that lines up with these pixels."""
 
     pixels: np.ndarray
     alpha: np.ndarray | None
     mask: np.ndarray
     meta: dict = field(default_factory=dict)
     areas: dict = field(default_factory=dict)
+    infrared: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -128,8 +130,9 @@ class _Entry:
         self.path: Path | None = None
         if self.replace:
             self.meta = (dict(step.before.meta), dict(step.after.meta))
-            self.states = tuple((_Slot(s.pixels), None if s.alpha is None else _Slot(s.alpha),
-                                 _Slot(s.mask)) for s in (step.before, step.after))
+            self.states = tuple((_Slot(s.pixels), None if s.alpha is None else _Slot(s.alpha), _Slot(s.mask),
+                                 None if s.infrared is None else _Slot(s.infrared))
+                                for s in (step.before, step.after))
             self.areas = tuple({name: _Slot(a) for name, a in s.areas.items()}
                                for s in (step.before, step.after))
         else:
@@ -161,9 +164,9 @@ class _Entry:
         return [(t, y, x, (after if forward else before).load()) for t, y, x, before, after in order]
 
     def state(self, after: bool) -> State:
-        pixels, alpha, mask = (None if s is None else s.load() for s in self.states[after])
+        pixels, alpha, mask, infrared = (None if s is None else s.load() for s in self.states[after])
         return State(pixels, alpha, mask, dict(self.meta[after]),
-                     {name: s.load() for name, s in self.areas[after].items()})
+                     {name: s.load() for name, s in self.areas[after].items()}, infrared)
 
     def apply(self, target: Target, forward: bool) -> None:
         data = self.data(forward)  # read it all first: a failed read changes nothing

@@ -36,6 +36,19 @@ class Infrared:
     source: str  # for the user: "its 4th TIFF channel", "its second TIFF page", "'x_IR.tif'"
 
 
+def to_levels(values: np.ndarray) -> np.ndarray:
+    """The channel as the document keeps it: H×W uint16, finer than any scanner's, so that
+    moving it with the photo, undo and the project file keep it bit for bit."""
+    if values.dtype == np.uint16:
+        return values
+    return np.rint(np.clip(values, 0, 1) * 65535).astype(np.uint16)
+
+
+def from_levels(levels: np.ndarray) -> np.ndarray:
+    """float32 0–1, as the dust finder takes it."""
+    return levels.astype(np.float32) * np.float32(1 / 65535)
+
+
 def find_infrared(path: str | os.PathLike[str]) -> Infrared | None:
     """The infrared channel stored with the scan at `path` (inside it, then a sidecar
     beside it), or None. A sidecar that exists but cannot be used raises InfraredError."""
@@ -43,10 +56,15 @@ def find_infrared(path: str | os.PathLike[str]) -> Infrared | None:
     inside = _embedded(path) if path.suffix.lower() in (".tif", ".tiff") else None
     if inside is not None:
         return inside
+    sidecar = _sidecar(path)
+    return None if sidecar is None else read_infrared_file(sidecar)
+
+
+def _sidecar(path: Path) -> Path | None:
     for suffix in SIDECAR_SUFFIXES:
         sidecar = path.with_name(path.stem + suffix)
         if sidecar.is_file() and not _same(sidecar, path):
-            return read_infrared_file(sidecar)
+            return sidecar
     return None
 
 
@@ -70,27 +88,53 @@ def check_size(infrared: Infrared, shape: tuple[int, int], where: str) -> None:
                             f"the image is {shape[1]}×{shape[0]}")
 
 
+def locate_infrared(path: str | os.PathLike[str]) -> str | None:
+    """Where find_infrared would take `path`'s infrared from ("its 4th TIFF channel",
+    "'x_IR.tif'"), from the TIFF headers and the folder alone: for a batch's summary on a
+    driver whose workers did the reading."""
+    path = Path(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        try:
+            with tifffile.TiffFile(path) as tif:
+                where = _infrared_page(tif)
+        except (tifffile.TiffFileError, ValueError, OSError):
+            where = None
+        if where is not None:
+            return where[2]
+    sidecar = _sidecar(path)
+    return None if sidecar is None else f"'{sidecar.name}'"
+
+
+def _infrared_page(tif) -> tuple[int, int | None, str] | None:
+    """(page index, sample index or None for the whole page, source) of the infrared inside
+    an open TIFF, by the rules in the module docstring; None if it holds none."""
+    if not tif.pages:
+        return None
+    first = tif.pages[0]
+    extras = tuple(int(e) for e in first.extrasamples)
+    colours = {0: 1, 1: 1, 2: 3}.get(int(first.photometric))  # grey (either way round), RGB
+    if colours and first.samplesperpixel > colours and (not extras or extras[0] == 0):
+        return 0, colours, "its 4th TIFF channel" if colours == 3 else "its 2nd TIFF channel (after grey)"
+    if len(tif.pages) > 1:
+        second = tif.pages[1]
+        if (second.samplesperpixel == 1 and not int(second.subfiletype) & _REDUCED_IMAGE
+                and (second.imagelength, second.imagewidth) == (first.imagelength, first.imagewidth)):
+            return 1, None, "its second TIFF page"
+    return None
+
+
 def _embedded(path: Path) -> Infrared | None:
     try:
         with tifffile.TiffFile(path) as tif:
-            if not tif.pages:
+            where = _infrared_page(tif)
+            if where is None:
                 return None
-            first = tif.pages[0]
-            values, source = None, ""
-            extras = tuple(int(e) for e in first.extrasamples)
-            colours = {0: 1, 1: 1, 2: 3}.get(int(first.photometric))  # grey (either way round), RGB
-            if colours and first.samplesperpixel > colours and (not extras or extras[0] == 0):
-                values = _page_values(first, path)[..., colours]
-                source = "its 4th TIFF channel" if colours == 3 else "its 2nd TIFF channel (after grey)"
-            elif len(tif.pages) > 1:
-                second = tif.pages[1]
-                if (second.samplesperpixel == 1 and not int(second.subfiletype) & _REDUCED_IMAGE
-                        and (second.imagelength, second.imagewidth) == (first.imagelength, first.imagewidth)):
-                    values, source = _page_values(second, path, 1), "its second TIFF page"
+            index, sample, source = where
+            values = _page_values(tif.pages[index], path, index)
+            if sample is not None:
+                values = values[..., sample]
     except (tifffile.TiffFileError, ValueError, OSError):
         return None  # the loader reports a damaged file in its own words
-    if values is None:
-        return None
     return Infrared(_orient(_unit(values), _orientation(_tiff_exif(path), None)), source)
 
 

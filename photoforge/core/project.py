@@ -31,13 +31,13 @@ from .document import META_FIELDS, Document
 from .history import AREAS, TARGETS, History, Patch, PatchStep, ReplaceStep, State
 from .image import ImageData
 from .imageio import DEFAULT_MAX_PIXELS
-from .infrared import Infrared
 
 SUFFIX = ".pforge"
 FORMAT = "photoforge-project"
-# 2 added the areas (a state's "areas", patches of AREAS). A project without them is
-# written as 1, which every PhotoForge reads.
-VERSION = 2
+# 2 added the areas (a state's "areas", patches of AREAS); 3 the scan's infrared channel
+# in each state that has one ("infrared", H×W uint16). A project is written with the
+# lowest version that holds what it uses, so one without them opens in older PhotoForges.
+VERSION = 3
 MANIFEST = "manifest.json"
 MAX_MANIFEST = 64 << 20  # a manifest holds labels and metadata; more than this is not one
 _DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
@@ -86,6 +86,9 @@ class _Writer:
         # "before"): such an array is written once and named twice.
         self.written: list[tuple[np.ndarray, str]] = []
         self.uses_areas = False
+        # The infrared seldom changes while the photo does (a colour step keeps it): each
+        # array is written once and named by up to MAX_NAMES_PER_MEMBER states.
+        self.infrared_written: list[list] = []  # [array, member, uses]
 
     def write(self) -> None:
         doc, history = self.doc, self.doc.history
@@ -95,27 +98,29 @@ class _Writer:
             # that Save writes to (a crafted project could name any image on the disk).
             "source_path": None, "source_name": doc.source_name,
             "current": self._state("current", doc.image.pixels, doc.image.alpha, doc.mask,
-                                   {f: getattr(doc.image, f) for f in META_FIELDS}, doc.painted_areas()),
+                                   {f: getattr(doc.image, f) for f in META_FIELDS}, doc.painted_areas(),
+                                   doc.infrared_levels),
             "original": self._original(),
             # the state being written is the saved one
             "history": {"index": history.index, "clean": history.index,
                         "pruned_count": history.pruned_count,
                         "steps": [self._step(i) for i in range(len(history))]},
-            "infrared": self._infrared(),
         }
+        if self.infrared_written:  # where it came from, for the Restore panel to say
+            manifest["infrared"] = {"source": doc.infrared_source or "the scan"}
         manifest["blobs"] = self.blobs
-        manifest["version"] = VERSION if self.uses_areas else 1
+        manifest["version"] = 3 if self.infrared_written else 2 if self.uses_areas else 1
         with self.zf.open(MANIFEST, "w") as out:
             out.write(json.dumps(manifest, indent=1).encode())
 
-    def _infrared(self) -> dict | None:
-        """The scan's infrared channel (16-bit is finer than any scanner's), so that Restore
-        can still use it when the project is opened again."""
-        found = self.doc.infrared
-        if found is None:
-            return None
-        values = np.rint(np.clip(found.values, 0, 1) * 65535).astype(np.uint16)
-        return {"values": self._array("infrared", values, deflate=True), "source": found.source}
+    def _shared_infrared(self, name: str, array: np.ndarray) -> str:
+        for entry in self.infrared_written:
+            if entry[0] is array and entry[2] < MAX_NAMES_PER_MEMBER:
+                entry[2] += 1
+                return entry[1]
+        member = self._array(name, array)
+        self.infrared_written.append([array, member, 1])
+        return member
 
     def _original(self) -> dict:
         return self._state("original", *_base_state(self.doc))
@@ -133,13 +138,17 @@ class _Writer:
              "after": self._array(f"steps/{i}/{n}-after", p.after, p.target not in ("image", "alpha"))}
             for n, p in enumerate(step.patches)]}
 
-    def _state(self, prefix: str, pixels, alpha, mask, meta: dict, areas: dict | None = None) -> dict:
+    def _state(self, prefix: str, pixels, alpha, mask, meta: dict, areas: dict | None = None,
+               infrared: np.ndarray | None = None) -> dict:
         self.uses_areas |= bool(areas)
-        return {"pixels": self._shared(f"{prefix}/pixels", pixels),
-                "alpha": None if alpha is None else self._shared(f"{prefix}/alpha", alpha),
-                "mask": self._array(f"{prefix}/mask", mask, deflate=True),
-                "areas": {n: self._array(f"{prefix}/{n}", a, deflate=True) for n, a in (areas or {}).items()},
-                "meta": {f: self._meta_value(meta.get(f)) for f in META_FIELDS}}
+        entry = {"pixels": self._shared(f"{prefix}/pixels", pixels),
+                 "alpha": None if alpha is None else self._shared(f"{prefix}/alpha", alpha),
+                 "mask": self._array(f"{prefix}/mask", mask, deflate=True),
+                 "areas": {n: self._array(f"{prefix}/{n}", a, deflate=True) for n, a in (areas or {}).items()},
+                 "meta": {f: self._meta_value(meta.get(f)) for f in META_FIELDS}}
+        if infrared is not None:  # left out where there is none, as older projects have it
+            entry["infrared"] = self._shared_infrared(f"{prefix}/infrared", infrared)
+        return entry
 
     def _shared(self, name: str, array: np.ndarray) -> str:
         known = next((n for a, n in self.written if a is array), None)
@@ -171,18 +180,18 @@ class _Writer:
 
 
 def _fields(state: State):
-    return state.pixels, state.alpha, state.mask, state.meta, state.areas
+    return state.pixels, state.alpha, state.mask, state.meta, state.areas, state.infrared
 
 
 def _base_state(doc: Document, layers: dict[str, np.ndarray] | None = None):
-    """The image, mask, metadata and areas before the oldest kept step: the original as
+    """The image, mask, metadata, areas and infrared before the oldest kept step: the original as
     opened, unless the budget forgot steps (history.pruned_count > 0). Undone one step at
     a time from the current state, copying an array only when a patch first writes into
     it. `layers` stand for the document's mask or areas when those hold paint not yet in
     the history (an open stroke)."""
     image = doc.image
     arrays = {"image": image.pixels, "alpha": image.alpha, "mask": doc.mask, **dict.fromkeys(AREAS),
-              **doc.painted_areas(), **(layers or {})}
+              **doc.painted_areas(), **(layers or {}), "infrared": doc.infrared_levels}
     meta = {f: getattr(image, f) for f in META_FIELDS}
     owned: set[str] = set()
     history = doc.history
@@ -190,7 +199,7 @@ def _base_state(doc: Document, layers: dict[str, np.ndarray] | None = None):
         data = history.peek(i)
         if isinstance(data, State):
             arrays = {"image": data.pixels, "alpha": data.alpha, "mask": data.mask,
-                      **dict.fromkeys(AREAS), **data.areas}
+                      **dict.fromkeys(AREAS), **data.areas, "infrared": data.infrared}
             meta, owned = dict(data.meta), set()
             continue
         for target, y0, x0, patch in data:
@@ -200,7 +209,7 @@ def _base_state(doc: Document, layers: dict[str, np.ndarray] | None = None):
                 owned.add(target)
             arrays[target][y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
     areas = {n: arrays[n] for n in AREAS if arrays[n] is not None and arrays[n].any()}
-    return arrays["image"], arrays["alpha"], arrays["mask"], meta, areas
+    return arrays["image"], arrays["alpha"], arrays["mask"], meta, areas, arrays["infrared"]
 
 
 # ------------------------------------------------------------------------------ opening
@@ -247,7 +256,7 @@ def load_original(path: str | os.PathLike[str]) -> ImageData:
     with _reading(path) as zf:
         reader = _Reader(path, zf)
         reader.check_budget([reader.manifest["original"]], [])
-        pixels, alpha, _, meta, _ = reader.state(reader.manifest["original"])
+        pixels, alpha, _, meta, _, _ = reader.state(reader.manifest["original"])
         return ImageData(pixels, alpha, **meta)
 
 
@@ -296,7 +305,7 @@ class _Reader:
         m = self.manifest
         h = m["history"]
         self.check_budget([m["current"]], h["steps"])
-        pixels, alpha, mask, meta, areas = self.state(m["current"], share=True)
+        pixels, alpha, mask, meta, areas, infrared = self.state(m["current"], share=True)
         steps, index = h["steps"], _int(h["index"], "history position")
         clean = None if h["clean"] is None else _int(h["clean"], "clean point")
         if not isinstance(steps, list) or not 0 <= index <= len(steps):
@@ -311,20 +320,31 @@ class _Reader:
         doc.areas.update(areas)
         history.restore(self._steps(steps), index, clean, _int(h["pruned_count"], "pruned count"))
         history.mark_clean()  # what is on screen is what the file holds
-        doc.infrared = self.infrared(pixels.shape[:2])
+        doc.infrared_source = self.infrared_source()
+        if infrared is None and self._legacy_infrared() is not None:
+            infrared = self.infrared_array(self._legacy_infrared(), pixels.shape[:2])
+        doc.infrared_levels = infrared
         return doc
 
-    def infrared(self, shape: tuple[int, int]) -> Infrared | None:
-        entry = self.manifest.get("infrared")  # projects before it have none
+    def infrared_source(self) -> str | None:
+        entry = self.manifest.get("infrared")  # projects without infrared have none
         if entry is None:
             return None
         if not isinstance(entry, dict) or not isinstance(entry.get("source"), str):
             raise self.fail("damaged project (its infrared entry)")
-        stored, dtype = self.header(entry.get("values"))
+        return entry["source"][:200]
+
+    def _legacy_infrared(self):
+        """The current image's infrared as projects of format 1 and 2 kept it, beside the
+        states rather than in them (so no step could bring it back)."""
+        entry = self.manifest.get("infrared")
+        return entry.get("values") if isinstance(entry, dict) else None
+
+    def infrared_array(self, name, shape: tuple[int, int]) -> np.ndarray:
+        stored, dtype = self.header(name)
         if stored != tuple(shape) or dtype != np.uint16:
             raise self.fail(f"damaged project (an infrared channel of shape {stored} for a {shape} image)")
-        values = self.array(entry["values"]).astype(np.float32) * np.float32(1 / 65535)
-        return Infrared(values, entry["source"])
+        return self.image_array(name, True)
 
     def check_budget(self, states: list, steps: list) -> None:
         """Refuse, from the array headers alone, a project that would expand beyond the
@@ -334,10 +354,11 @@ class _Reader:
             raise self.fail("damaged project (no list of steps)")
         if len(steps) > MAX_STEPS:
             raise self.fail(f"damaged project ({len(steps)} history steps; at most {MAX_STEPS} are read)")
-        names: list = []
+        names: list = [] if self._legacy_infrared() is None else [self._legacy_infrared()]
 
         def state(entry: dict) -> None:
-            names.extend(n for n in (entry["pixels"], entry["alpha"], entry["mask"]) if n is not None)
+            names.extend(n for n in (entry["pixels"], entry["alpha"], entry["mask"], entry.get("infrared"))
+                         if n is not None)
             names.extend(self._areas(entry).values())
         for entry in states:
             state(entry)
@@ -359,8 +380,8 @@ class _Reader:
             shape, dtype = self.header(name)
             total += math.prod(shape) * dtype.itemsize
             if total > self.max_bytes:
-                raise self.fail(f"it would take more than {self.max_bytes / (1 << 30):.0f} GiB to "
-                                "open (its arrays add up to more than the limit)")
+                raise self.fail(f"it would take more than {_size(self.max_bytes)} to open (its arrays, "
+                                "the infrared channel among them, add up to more than the limit)")
 
     def _steps(self, steps: list) -> Iterator:
         for step in steps:
@@ -393,6 +414,7 @@ class _Reader:
         alpha = None if entry["alpha"] is None else self.image_array(entry["alpha"], share)
         mask = self.array(entry["mask"])
         areas = {n: self.array(name) for n, name in self._areas(entry).items()}
+        infrared = None if entry.get("infrared") is None else self.infrared_array(entry["infrared"], pixels.shape[:2])
         if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or mask.dtype != np.uint8 \
                 or mask.shape != pixels.shape[:2] \
                 or any(a.dtype != np.uint8 or a.shape != mask.shape for a in areas.values()) \
@@ -409,7 +431,8 @@ class _Reader:
             elif value is not None and not (field == "source_format" and isinstance(value, str)):
                 raise self.fail(f"damaged project (metadata {field})")
             meta[field] = value
-        return _frozen(pixels), _frozen(alpha), _frozen(mask), meta, {n: _frozen(a) for n, a in areas.items()}
+        return (_frozen(pixels), _frozen(alpha), _frozen(mask), meta, {n: _frozen(a) for n, a in areas.items()},
+                infrared)
 
     def image_array(self, name, share: bool) -> np.ndarray:
         """Pixels or alpha, read once however many states name them (see _Writer._shared)."""
@@ -486,6 +509,11 @@ def _frozen(array: np.ndarray | None) -> np.ndarray | None:
     if array is not None:
         array.flags.writeable = False
     return array
+
+
+def _size(count: int) -> str:
+    """A byte limit for a message: "16 GiB", "300 MiB"."""
+    return f"{count / (1 << 30):g} GiB" if count >= 1 << 30 else f"{count / (1 << 20):.0f} MiB"
 
 
 def _int(value, what: str) -> int:

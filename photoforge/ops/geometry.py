@@ -1,5 +1,7 @@
-"""Rotate, flip, crop and straighten: the image, its alpha and the user's mask move together.
-The mask may be H×W×C, to move several masks (the fill's sampling and exclude areas) at once.
+"""Rotate, flip, crop and straighten: the image, its alpha, the user's mask and the scan's
+infrared channel move together. The mask may be H×W×C, to move several masks (the fill's
+sampling and exclude areas) at once. The infrared is moved exactly as the pixels are (the
+same resampling when straightening), so that dust found in it lands on the dust in them.
 
 Quarter turns, flips and crops are exact (they move pixels, never resample them).
 Straightening resamples (bicubic for pixels and alpha, nearest for the mask) and crops to
@@ -22,34 +24,42 @@ MAX_STRAIGHTEN = 45.0  # degrees; beyond this it is a rotation, not a straighten
 class Moved:
     image: ImageData
     mask: np.ndarray
+    infrared: np.ndarray | None = None  # H×W, moved like the pixels; None if none was given
 
 
-def _each(image: ImageData, mask: np.ndarray, fn, mask_fn=None) -> Moved:
+def _each(image: ImageData, mask: np.ndarray, fn, mask_fn=None, infrared: np.ndarray | None = None) -> Moved:
     mask_fn = mask_fn or fn
     pixels = np.ascontiguousarray(fn(image.pixels))
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     alpha = None if image.alpha is None else np.ascontiguousarray(fn(image.alpha))
-    return Moved(replace(image, pixels=pixels, alpha=alpha, notices=[]), np.ascontiguousarray(mask_fn(mask)))
+    if infrared is not None and infrared.shape != image.pixels.shape[:2]:
+        raise ValueError(f"the infrared channel is {infrared.shape[1]}×{infrared.shape[0]}, the image "
+                         f"{image.width}×{image.height}")
+    return Moved(replace(image, pixels=pixels, alpha=alpha, notices=[]), np.ascontiguousarray(mask_fn(mask)),
+                 None if infrared is None else np.ascontiguousarray(fn(infrared)))
 
 
-def rotate90(image: ImageData, mask: np.ndarray, clockwise: bool = True) -> Moved:
+def rotate90(image: ImageData, mask: np.ndarray, clockwise: bool = True, *,
+             infrared: np.ndarray | None = None) -> Moved:
     k = -1 if clockwise else 1
-    return _each(image, mask, lambda a: np.rot90(a, k, axes=(0, 1)))
+    return _each(image, mask, lambda a: np.rot90(a, k, axes=(0, 1)), infrared=infrared)
 
 
-def flip(image: ImageData, mask: np.ndarray, horizontal: bool = True) -> Moved:
+def flip(image: ImageData, mask: np.ndarray, horizontal: bool = True, *,
+         infrared: np.ndarray | None = None) -> Moved:
     axis = 1 if horizontal else 0
-    return _each(image, mask, lambda a: np.flip(a, axis=axis))
+    return _each(image, mask, lambda a: np.flip(a, axis=axis), infrared=infrared)
 
 
-def crop(image: ImageData, mask: np.ndarray, rect: tuple[int, int, int, int]) -> Moved:
+def crop(image: ImageData, mask: np.ndarray, rect: tuple[int, int, int, int], *,
+         infrared: np.ndarray | None = None) -> Moved:
     """rect = (y0, y1, x0, x1), clipped to the image; refused if nothing is left."""
     h, w = mask.shape[:2]
     y0, y1, x0, x1 = max(0, rect[0]), min(h, rect[1]), max(0, rect[2]), min(w, rect[3])
     if y1 - y0 < 1 or x1 - x0 < 1:
         raise ValueError("the crop leaves nothing of the photo")
-    return _each(image, mask, lambda a: a[y0:y1, x0:x1])
+    return _each(image, mask, lambda a: a[y0:y1, x0:x1], infrared=infrared)
 
 
 def inscribed_size(w: int, h: int, degrees: float) -> tuple[int, int]:
@@ -70,7 +80,8 @@ def inscribed_size(w: int, h: int, degrees: float) -> tuple[int, int]:
     return max(1, int(wr)), max(1, int(hr))
 
 
-def straighten(image: ImageData, mask: np.ndarray, degrees: float) -> Moved:
+def straighten(image: ImageData, mask: np.ndarray, degrees: float, *,
+               infrared: np.ndarray | None = None) -> Moved:
     """Turn the photo by `degrees` (positive = counter-clockwise, as the eye sees it) and crop
     to the largest upright rectangle inside."""
     if not math.isfinite(degrees) or abs(degrees) > MAX_STRAIGHTEN:
@@ -86,7 +97,7 @@ def straighten(image: ImageData, mask: np.ndarray, degrees: float) -> Moved:
         out = cv2.warpAffine(a, m, (cw, ch), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape(ch, cw, *a.shape[2:])
 
-    return _each(image, mask, turn, lambda a: turn(a, cv2.INTER_NEAREST))
+    return _each(image, mask, turn, lambda a: turn(a, cv2.INTER_NEAREST), infrared)
 
 
 def line_angle(x0: float, y0: float, x1: float, y1: float) -> float:

@@ -360,19 +360,32 @@ class RestorePanel(ActionPanel):
         self._apply_preset()
         self.reviewed_for = None  # the document whose mask Detect damage filled for review
         self._main = None  # the window (not `window`, which would hide QWidget.window())
+        self.infrared.toggled.connect(self._remember_infrared)
 
     def attach(self, window) -> None:
         self._main = window
 
     def document_changed(self) -> None:
         doc = self._main.document if self._main is not None else None
-        found = doc.infrared if doc is not None else None
-        # ticked by default where there is one, as `restore --infrared auto`; a greyed tick
-        # would read as "in use"
-        self.infrared.setEnabled(found is not None)
-        self.infrared.setChecked(found is not None)
-        if found is not None:
-            self.infrared.setToolTip(f"Find dust and scratches in the infrared of {found.source}")
+        # the levels, not doc.infrared: this runs after every step, and a float copy of a
+        # scan's channel is worth making only for a job that uses it
+        has = doc is not None and doc.infrared_levels is not None
+        # Ticked where there is one as the user last chose (by default yes, as `restore
+        # --infrared auto`); never where there is none: a greyed tick would read as "in use".
+        self.infrared.blockSignals(True)  # this is not the user choosing
+        self.infrared.setEnabled(has)
+        self.infrared.setChecked(has and self._prefs_use_infrared())
+        self.infrared.blockSignals(False)
+        if has:
+            self.infrared.setToolTip(f"Find dust and scratches in the infrared of {doc.infrared_source}")
+
+    def _prefs_use_infrared(self) -> bool:
+        return self._main is None or self._main.prefs.use_infrared
+
+    def _remember_infrared(self, checked: bool) -> None:
+        if self._main is not None and self.infrared.isEnabled() and checked != self._main.prefs.use_infrared:
+            self._main.prefs.use_infrared = checked
+            self._main.prefs.save()
 
     def infrared_of(self, document):
         """The document's infrared channel if it has one and the box is ticked, else None."""
@@ -407,11 +420,19 @@ class RestorePanel(ActionPanel):
                        color_options=colour, device=prefs.device, threads=prefs.threads_option)
 
     def batch_process(self, prefs):
+        """Each file is restored with its own scan's infrared where it has one and the user
+        has not turned infrared off (the remembered choice: the box itself only speaks for
+        the photo open now)."""
+        from photoforge.app.batch import BatchAction
+        from photoforge.app.scan_infrared import BatchInfrared, split_sidecars
         from photoforge.ops.restore import restore
 
         options = self.options(prefs)
-        return f"Restore ({self.preset.currentText().lower()})", \
-            lambda image, progress: restore(image, options, progress).image
+        infrared = BatchInfrared(enabled=options.scratches and prefs.use_infrared)
+        return f"Restore ({self.preset.currentText().lower()})", BatchAction(
+            lambda image, progress: restore(image, options, progress, infrared=infrared.take()).image,
+            check=infrared.check, select=split_sidecars if infrared.enabled else None,
+            notes=infrared.summary_lines)
 
     def make_job(self, document, prefs) -> Job:
         from dataclasses import replace

@@ -186,10 +186,11 @@ class MainWindow(QMainWindow):
         from photoforge.ops import geometry
 
         for text, key, fn in (
-                ("Rotate 90° &Clockwise", "Ctrl+R", lambda im, m: geometry.rotate90(im, m, True)),
-                ("Rotate 90° Counter-clock&wise", "Ctrl+Shift+R", lambda im, m: geometry.rotate90(im, m, False)),
-                ("Flip &Horizontal", None, lambda im, m: geometry.flip(im, m, True)),
-                ("Flip &Vertical", None, lambda im, m: geometry.flip(im, m, False))):
+                ("Rotate 90° &Clockwise", "Ctrl+R", lambda im, m, ir: geometry.rotate90(im, m, True, infrared=ir)),
+                ("Rotate 90° Counter-clock&wise", "Ctrl+Shift+R",
+                 lambda im, m, ir: geometry.rotate90(im, m, False, infrared=ir)),
+                ("Flip &Horizontal", None, lambda im, m, ir: geometry.flip(im, m, True, infrared=ir)),
+                ("Flip &Vertical", None, lambda im, m, ir: geometry.flip(im, m, False, infrared=ir))):
             label = text.replace("&", "")
             self._act(image, text, lambda checked=False, f=fn, t=label: self.change_geometry(t, f),
                       QKeySequence(key) if key else None)
@@ -407,18 +408,22 @@ class MainWindow(QMainWindow):
 
     def _open_prints(self, path: Path, image, prints, trim: float) -> None:
         from photoforge.core.document import Document
-        from photoforge.ui.split_dialog import cut_prints
+        from photoforge.ui.split_dialog import cut_infrared, cut_prints
 
         def land(cut) -> None:
-            for n, print_image in enumerate(cut, 1):
+            images, (infrared, source) = cut
+            for n, (print_image, levels) in enumerate(zip(images, infrared), 1):
                 target = self if self.document is None else MainWindow()
                 if target is not self:
                     target.resize(self.size())
                     target.show()
                     self.print_windows.append(target)
-                target.set_document(Document(print_image, source_name=f"{path.stem}_{n}{path.suffix}"))
+                document = Document(print_image, source_name=f"{path.stem}_{n}{path.suffix}")
+                document.infrared_levels, document.infrared_source = levels, source
+                target.set_document(document)
 
-        self.jobs.start(f"Cut {len(prints)} prints", lambda p: cut_prints(image, prints, trim, p), land)
+        self.jobs.start(f"Cut {len(prints)} prints",
+                        lambda p: (cut_prints(image, prints, trim, p), cut_infrared(path, image, prints, trim)), land)
 
     def _save_prints(self, path: Path, image, prints, trim: float, folder: Path) -> None:
         from photoforge.core.imageio import save_image
@@ -716,21 +721,20 @@ class MainWindow(QMainWindow):
         return stacked, split
 
     def change_geometry(self, label: str, fn) -> bool:
-        """Rotate, flip, crop or straighten (fn(image, mask) -> ops.geometry.Moved) as one
-        step, the mask and the fill's areas moving with the photo; off the GUI thread like
-        every pixel change."""
+        """Rotate, flip, crop or straighten (fn(image, mask, infrared) -> ops.geometry.Moved)
+        as one step, the mask, the fill's areas and the scan's infrared moving with the
+        photo; off the GUI thread like every pixel change."""
         if self.document is None or self.jobs.busy:
             return False
-        document, image = self.document, self.document.image
+        document, image, infrared = self.document, self.document.image, self.document.infrared_levels
         layers, split = self._layers_for_geometry()
 
         def land(moved) -> None:
             if document is self.document:
                 self.canvas.crop_rect = None
-                document.drop_infrared()
-                document.apply_image(moved.image, label, *split(moved.mask))
+                document.apply_image(moved.image, label, *split(moved.mask), new_infrared=moved.infrared)
 
-        return self.jobs.start(label, lambda progress: fn(image, layers), land)
+        return self.jobs.start(label, lambda progress: fn(image, layers, infrared), land)
 
     def crop_to_selection(self) -> bool:
         from photoforge.ops.geometry import crop
@@ -739,7 +743,8 @@ class MainWindow(QMainWindow):
         if rect is None:
             return False
         y0, y1, x0, x1 = rect
-        return self.change_geometry(f"Crop to {x1 - x0} × {y1 - y0}", lambda im, m: crop(im, m, rect))
+        return self.change_geometry(f"Crop to {x1 - x0} × {y1 - y0}",
+                                    lambda im, m, ir: crop(im, m, rect, infrared=ir))
 
     def _straighten_along(self, x0: float, y0: float, x1: float, y1: float) -> None:
         from photoforge.ops.geometry import line_angle
@@ -753,7 +758,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Already level" if abs(degrees) < 0.01 else
                                          f"A {degrees:.1f}° turn is a rotation, not a straightening", 5000)
             return False
-        return self.change_geometry(f"Straighten ({degrees:+.2f}°)", lambda im, m: straighten(im, m, degrees))
+        return self.change_geometry(f"Straighten ({degrees:+.2f}°)",
+                                    lambda im, m, ir: straighten(im, m, degrees, infrared=ir))
 
     def auto_straighten(self) -> None:
         """Straighten by the photo's dominant near-level or near-plumb lines, if they agree."""
@@ -761,12 +767,12 @@ class MainWindow(QMainWindow):
 
         if self.document is None or self.jobs.busy:
             return
-        document, image = self.document, self.document.image
+        document, image, infrared = self.document, self.document.image, self.document.infrared_levels
         layers, split = self._layers_for_geometry()
 
         def work(progress):
             angle = suggest_angle(image.pixels)
-            return angle, (None if angle is None else straighten(image, layers, angle))
+            return angle, (None if angle is None else straighten(image, layers, angle, infrared=infrared))
 
         def land(outcome) -> None:
             angle, moved = outcome
@@ -774,8 +780,8 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("No level or plumb lines to go by: draw one with the "
                                              "Straighten tool (T)", 8000)
             elif document is self.document:
-                document.drop_infrared()
-                document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", *split(moved.mask))
+                document.apply_image(moved.image, f"Straighten ({angle:+.2f}°)", *split(moved.mask),
+                                     new_infrared=moved.infrared)
 
         self.jobs.start("Auto straighten", work, land)
 
@@ -978,7 +984,7 @@ class MainWindow(QMainWindow):
     def start_batch(self, paths: list[Path], dialog=None) -> bool:
         """Run one action panel, with its settings now, over dropped files and folders;
         the panel shown at the time is offered first."""
-        from photoforge.app.batch import UsageError, plan_jobs, run_batch
+        from photoforge.app.batch import BatchAction, UsageError, plan_jobs, run_batch
         from photoforge.ui.dialogs import BatchDialog
 
         if self.jobs.busy:
@@ -998,9 +1004,15 @@ class MainWindow(QMainWindow):
         except (UsageError, ValueError) as error:
             self.error("Batch", str(error))
             return False
+        action = process if isinstance(process, BatchAction) else BatchAction(process)
+        notices = []
+        if action.select is not None:
+            jobs, notices = action.select(jobs)
 
         def work(progress):
-            return run_batch(jobs, process, progress=progress, fmt=fmt)
+            report = run_batch(jobs, action.process, progress=progress, fmt=fmt, check=action.check)
+            report.notes = notices + action.notes(report.done)
+            return report
 
         return self.jobs.start(f"{label}: batch of {len(jobs)}", work, self._batch_done)
 
@@ -1008,7 +1020,12 @@ class MainWindow(QMainWindow):
         text = report.summary()
         if report.failures:
             text += "\n\n" + "\n".join(message for _, message in report.failures[:20])
+        if report.notes:  # e.g. each scan's infrared source: worth reading, so not a status line
+            text += "\n\n" + "\n".join(report.notes[:40]) + ("\n…" if len(report.notes) > 40 else "")
+        if report.failures:
             QMessageBox.warning(self, "Batch finished", text)
+        elif report.notes:
+            QMessageBox.information(self, "Batch finished", text)
         else:
             self.statusBar().showMessage(text, 8000)
         self.last_batch = report

@@ -20,6 +20,9 @@ class Preferences:
     # tiles, a few ms), so a crash loses at most this much of it. Steps are saved at once.
     autosave_seconds: int = 1
     last_panel: str = "Restore"  # the Actions panel shown at start: the one used last
+    # The Restore panel's "Use the infrared channel", as the user last left it on a scan
+    # that has one; a batch of files follows it too.
+    use_infrared: bool = True
 
     @classmethod
     def load(cls) -> "Preferences":
@@ -29,7 +32,7 @@ class Preferences:
             raw = store.value(f"prefs/{f.name}")
             if raw is not None:
                 try:
-                    setattr(prefs, f.name, type(getattr(prefs, f.name))(raw))
+                    setattr(prefs, f.name, _parse(type(getattr(prefs, f.name)), raw))
                 except (TypeError, ValueError):
                     pass  # a damaged setting falls back to its default
         return prefs
@@ -46,6 +49,16 @@ class Preferences:
     @property
     def threads_option(self) -> int | None:
         return self.threads or None
+
+
+def _parse(kind: type, raw):
+    # QSettings hands booleans back as the strings "true"/"false" from its INI and plist
+    # stores, and bool("false") is True.
+    if kind is bool and isinstance(raw, str):
+        if raw.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(raw)
+        return raw.lower() in ("true", "1")
+    return kind(raw)
 
 
 def recent_files() -> list[str]:

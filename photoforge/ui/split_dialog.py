@@ -190,6 +190,23 @@ class SplitDialog(QDialog):
         return self.editor.prints(), self.trim.value()
 
 
+def cut_infrared(path, image, prints, trim: float) -> tuple[list, str | None]:
+    """Each print's piece of the scan's infrared (H×W uint16, cut exactly as its pixels
+    are), or Nones where the scan has none or it cannot be used; and where it came from."""
+    from photoforge.app.scan_infrared import scan_infrared
+    from photoforge.core.infrared import InfraredError, to_levels
+    from photoforge.ops.split import extract
+
+    try:
+        found = scan_infrared(path, image.pixels.shape[:2])
+    except InfraredError:
+        found = None  # the prints open without it, as the scan itself would
+    if found is None:
+        return [None] * len(prints), None
+    levels = to_levels(found.values)[..., None]
+    return [extract(levels, p, trim)[..., 0] for p in prints], found.source
+
+
 def cut_prints(image, prints, trim: float, progress=None) -> list:
     """Each outline straightened and cut from the full-resolution scan, as ImageData that
     carries the scan's profile and metadata (for a job: no widgets touched)."""

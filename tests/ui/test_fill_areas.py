@@ -187,12 +187,12 @@ def test_a_rotation_and_a_crop_move_the_areas_with_the_photo(window, photo_file,
     paint_rect(doc, "mask", 50, 60, 50, 90)
     exclude, mask = doc.areas["exclude"].copy(), doc.mask.copy()
     with qtbot.waitSignal(window.jobs.finished, timeout=30000):
-        window.change_geometry("Rotate right", lambda im, m: rotate90(im, m, clockwise=True))
+        window.change_geometry("Rotate right", lambda im, m, ir: rotate90(im, m, clockwise=True))
     np.testing.assert_array_equal(doc.areas["exclude"], np.rot90(exclude, -1))
     np.testing.assert_array_equal(doc.mask, np.rot90(mask, -1))
     assert doc.areas["sample"] is None  # never painted: still nothing
     with qtbot.waitSignal(window.jobs.finished, timeout=30000):
-        window.change_geometry("Crop", lambda im, m: crop(im, m, (4, 60, 50, 90)))
+        window.change_geometry("Crop", lambda im, m, ir: crop(im, m, (4, 60, 50, 90)))
     np.testing.assert_array_equal(doc.areas["exclude"], np.rot90(exclude, -1)[4:60, 50:90])
     assert window.canvas.area_pyramids["exclude"].source is doc.areas["exclude"]
     window.undo_action.trigger()

@@ -38,9 +38,12 @@ def test_restore_uses_the_infrared_channel_only_where_the_scan_has_one(window, t
     err = np.abs(doc.image.pixels[t].astype(int) - photo[t]).mean()
     assert err < np.abs(scan.damaged[t].astype(int) - photo[t]).mean() / 4
     assert doc.image.pixels.shape == photo.shape  # the infrared is not a 4th channel of the photo
+    before = doc.infrared_levels
     with qtbot.waitSignal(window.jobs.finished, timeout=20000):
-        window.change_geometry("Flip Horizontal", lambda im, m: flip(im, m, True))
-    assert doc.infrared is None and not panel.infrared.isEnabled() and not panel.infrared.isChecked()
+        window.change_geometry("Flip Horizontal", lambda im, m, ir: flip(im, m, True, infrared=ir))
+    # the infrared turned with the photo, so it still lines up: the box stays
+    assert np.array_equal(doc.infrared_levels, before[:, ::-1])
+    assert panel.infrared.isEnabled() and panel.infrared.isChecked()
 
 
 def _dialog(date: str, caption: str, circa: bool = False):

@@ -60,6 +60,8 @@ DYE_RAMP = (0.08, 0.25)  # 1 − (red density range) / min(green, blue): the con
 BLUE_DEEPER_RAMP = (1.05, 1.15)  # … and down as blue's density range exceeds green's by this ratio …
 MONO_BLUE_DEEPER_RAMP = (0.92, 1.0)  # … (in a monochrome photo, where a warm tone makes blue densest) …
 DYE_WHITE_RAMP = (15.0, 30.0)  # … and down over this Lab chroma of the brightest pixels
+DYE_SLOPE_RAMP = (0.15, 0.25)  # … and times this ramp of 1 − red's tone-curve slope (_red_slope)
+SLOPE_PCTS = np.arange(2.0, 99.0, 4.0)  # _red_slope compares the channels' densities at these percentiles
 SHADOW_PCT = 2.0  # the darkest this % of the pixels (by luminance) are the shadows
 BLACK_PCT = 0.2  # the black point: this percentile (of all pixels; per channel)
 MIN_SPAN = 0.1  # density range below which a channel's range is taken as this
@@ -306,6 +308,7 @@ class _Fade:
     lift: float  # 1 − k of the luminance of the darkest pixels: the range compressed
     dye: float  # 1 − red's density range / the smaller of green's and blue's: cyan lost more
     highlight: float  # Lab chroma of the brightest pixels (a lost dye leaves the paper white)
+    slope: float  # red's density spread over the whole tone curve against green's and blue's
     chroma: float  # 90th percentile of Lab chroma (fading takes it with the density)
     mono: bool
     dark: np.ndarray  # density of each channel's black among the darkest pixels
@@ -331,7 +334,8 @@ class _Fade:
 
     @property
     def dye_confidence(self) -> float:
-        return _ramp(self.dye, *DYE_RAMP) * (1.0 - _ramp(self.highlight, *DYE_WHITE_RAMP))
+        return (_ramp(self.dye, *DYE_RAMP) * (1.0 - _ramp(self.highlight, *DYE_WHITE_RAMP))
+                * _ramp(1.0 - self.slope, *DYE_SLOPE_RAMP))
 
 
 def _ramp(value: float, lo: float, hi: float) -> float:
@@ -376,7 +380,23 @@ def _density_model(values: np.ndarray, mono: bool) -> _Fade:
     # warm tone (sepia, whose blue is densest) or a scene with a true black beside red
     # shadows, not a lost dye.
     dye *= 1.0 - _ramp(float(ranges[2] / ranges[1]), *(MONO_BLUE_DEEPER_RAMP if mono else BLUE_DEEPER_RAMP))
-    return _Fade(k, black, span, lift, dye, highlight, chroma, mono, dark, paper)
+    return _Fade(k, black, span, lift, dye, highlight, _red_slope(lin), chroma, mono, dark, paper)
+
+
+def _red_slope(lin: np.ndarray) -> float:
+    """How red's density spreads over the whole tone curve against green's and blue's.
+
+    A lost dye multiplies every density of its channel by k, so its quantiles are the
+    others' squeezed by k/k' all the way from paper to black; a coloured light adds the
+    same density to every pixel of a channel and leaves the spread alone, however warm.
+    So the slope of red's density quantiles against each other channel's (a least-squares
+    line through the quantile pairs) is k_red / k_other in a faded print and near 1 in a
+    warm scene whose shadows merely look red. The larger of the two slopes is returned:
+    red must be squeezed against both, as the cyan dye goes first."""
+    q = np.percentile(_density(lin), SLOPE_PCTS, axis=0)
+    q = q - q.mean(axis=0)
+    slopes = [float(q[:, 0] @ q[:, c]) / max(float(q[:, c] @ q[:, c]), 1e-9) for c in (1, 2)]
+    return max(slopes)
 
 
 def _density(lin: np.ndarray) -> np.ndarray:

@@ -20,10 +20,16 @@ DETECT_SIDE, 3×3 median so dust does not count):
   counts only while the highlights stay near neutral (the paper is white; a warm light
   is not) and the shadows turn red or magenta; it counts in a monochrome-looking photo
   too (a colour print of a grey scene that lost its cyan dye is a red-toned "mono").
-  The ramps were chosen on the corpus's train split, with golden-hour, tungsten, shade,
-  snow, night, mono and sepia variants of each photo and five fade models
-  (bench/fade_cases.py): the most fading found with no clean photo changed by more than
-  35 dB allows (one high-key variant excepted, at 33 dB).
+  Red shadows alone are also what golden grass or a warm cat shows, so a lost dye counts
+  only as far as red's densities are squeezed over the whole tone curve (`_red_slope`,
+  DYE_SLOPE_RAMP): a dye keeps a share of every density, a warm scene or light does not.
+* The ramps were chosen on the corpus's train split (62 photos), with golden-hour,
+  tungsten, shade, snow, night, mono and sepia variants of each photo and five fade models
+  (bench/fade_cases.py). The compressed-range ramp starts at a lift of 0.2: lower, a hazy
+  aerial photo is "un-faded" in four of its variants; higher, a print lifted to an
+  encoded black of 0.3 is left alone. Haze is not told from a compressed print: both
+  lift the blacks of every channel alike and nothing measured on the train photos
+  separates them (README, "Fade correction").
 * The correction inverts the model as far as each part is measured: per channel, the
   density above the paper is multiplied by a gain, so black goes back down while the
   paper stays where it is. A lost dye brings each channel's range up to the least faded

@@ -1,0 +1,87 @@
+"""Automatic fade correction on synthetic scenes whose truth is known: a naturally warm scene
+(shadows that are red because the things in them are) is not a lost cyan dye, the same scene
+printed and faded still is, and a hazy scene (lifted blacks from the air, not from the
+print) is not un-faded."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from photoforge.ops.color import correct_color, measure_fading
+from tests.ops.test_color import as_uint8, cyan_loss, delta_e, encode, psnr
+
+H, W = 256, 320
+
+
+def field(rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """A smooth zero-mean, unit-variance random field."""
+    f = cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), sigma)
+    return (f - f.mean()) / f.std()
+
+
+def shading(rng: np.random.Generator, spread: float, level: float) -> np.ndarray:
+    """Light falling on the scene: log-normal, so it reaches deep shadows."""
+    return np.exp(spread * field(rng, 12) + 0.3 * field(rng, 2)) * level
+
+
+def warm_scene(seed: int) -> np.ndarray:
+    """Golden grass or warm fur: a golden and a dark red-brown material under daylight, so
+    the darkest pixels are red-brown while the light itself is neutral."""
+    rng = np.random.default_rng(seed)
+    light = shading(rng, 0.8, 0.45)[..., None]
+    mix = np.clip(0.5 + 0.6 * field(rng, 4), 0, 1)[..., None]
+    reflectance = mix * np.array([0.85, 0.6, 0.22]) + (1 - mix) * np.array([0.30, 0.10, 0.07])
+    return as_uint8(encode(light * reflectance))
+
+
+def neutral_linear(seed: int) -> np.ndarray:
+    """Grey-ish things with some colour variation, light down to deep shadow (linear)."""
+    rng = np.random.default_rng(seed)
+    light = shading(rng, 1.3, 0.25)[..., None]
+    tint = np.exp(0.25 * np.stack([field(rng, 6) for _ in range(3)], -1))
+    return np.clip(light * 0.7 * tint, 0, 1)
+
+
+def neutral_scene(seed: int) -> np.ndarray:
+    return as_uint8(encode(neutral_linear(seed)))
+
+
+def hazy_scene(seed: int) -> np.ndarray:
+    """A landscape in mist: airlight added in linear light, thicker towards the top (further
+    away): L' = t·L + A·(1 − t), t from 0.35 at the top to 0.65 at the bottom."""
+    lin = neutral_linear(seed)
+    t = np.linspace(0.35, 0.65, H)[:, None, None]
+    return as_uint8(encode(lin * t + np.array([0.55, 0.57, 0.6]) * (1 - t)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_naturally_warm_scene_is_left_alone(seed):
+    """Its red-brown shadows make red's black range short of green's and blue's (what a lost
+    cyan dye does), but red's densities spread over the tone curve as far as the others'."""
+    warm = warm_scene(seed)
+    lab_shadow = cv2.cvtColor(warm.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    dark = lab_shadow[..., 0] < np.percentile(lab_shadow[..., 0], 5)
+    assert float(lab_shadow[..., 1][dark].mean()) > 5  # the shadows are red: the case is a real trap
+    assert psnr(correct_color(warm), warm) >= 35
+
+
+@pytest.mark.parametrize("scene", [warm_scene, neutral_scene])
+def test_a_lost_cyan_dye_is_still_corrected_on_a_synthetic_scene(scene):
+    clean = scene(0)
+    faded = cyan_loss(clean)
+    report = measure_fading(faded)
+    assert report.faded != "none" and report.cast in ("red", "magenta")
+    # The inverse assumes the original's channels had equal density ranges; the warm scene's
+    # red range was shorter to begin with, so it comes back only part of the way.
+    assert delta_e(correct_color(faded), clean) < (0.4 if scene is neutral_scene else 0.75) * delta_e(faded, clean)
+
+
+@pytest.mark.xfail(strict=True, reason="haze is not told from a compressed print yet: both lift every "
+                   "channel's black alike, and no measure tried on the train photos separates them")
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_hazy_scene_is_not_unfaded(seed):
+    """Its blacks are lifted, as a faded print's are, but by light added in the air."""
+    hazy = hazy_scene(seed)
+    assert np.percentile(hazy.min(axis=2), 0.5) > 60  # no black anywhere: the trap is real
+    assert psnr(correct_color(hazy), hazy) >= 35

@@ -4,8 +4,9 @@ photoforge/models/damage_seg.onnx), and the choice between it and the classical 
 The network gives a probability per pixel; a mask is made from it with hysteresis (a
 component is kept only if some pixel of it passes the high threshold, and it is grown into
 neighbours above the low one), which follows a faint crack from its clear parts without
-taking faint texture elsewhere. `sensitivity` moves the high threshold in logit space
-around the one chosen on the training split.
+taking faint texture elsewhere; small components (specks) have their own bar.
+`sensitivity` moves the high threshold in logit space around the one chosen on the
+training split. `--detector both` (`fuse`) lets the classical marks seed that hysteresis.
 """
 from __future__ import annotations
 
@@ -71,9 +72,9 @@ def mask_from_probability(prob: np.ndarray, sensitivity: float = 0.5, base: floa
     probability are mostly texture, dust is mostly confident. `seeds` (H×W, nonzero = a
     mark found some other way) are strong seeds: whatever touches one through
     prob ≥ seed_low_fraction × high is kept, and components away from every seed need
-    alone_logit more (the classical detector vouches for the rest). Seeds are not grown where the network does not
-    see damage too (the classical mask already has its halo), and all of them are in the
-    result, with everything the network finds alone."""
+    alone_logit more logits (0: the same bar as without seeds). Seeds are not grown where
+    the network does not see damage too (the classical mask already has its halo), and all
+    of them are in the result."""
     high, low = thresholds(sensitivity, base, rules.low_fraction)
     if seeds is None or not seeds.any():
         return grow(np.where(_hysteresis(prob >= low, prob, high, rules), 255, 0).astype(np.uint8), 1)

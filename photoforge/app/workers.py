@@ -31,6 +31,8 @@ from photoforge.app.batch import BatchReport, Job, Outcome, claim_job, record
 # two workers would hold two large images in memory for no gain.
 SMALL_PHOTO_PIXELS = 2_000_000
 HEADERS_SAMPLED = 256
+# How long a stopped worker may take to remove its temporary file before it is killed.
+STOP_WAIT = 10.0
 # Each worker builds its own model (seconds for a large one): below this many files each, one
 # process that builds it once is as quick.
 MIN_FILES_PER_WORKER = 4
@@ -92,7 +94,7 @@ class _LinesToDriver(io.TextIOBase):
     def write(self, text: str) -> int:
         *lines, self.pending = (self.pending + text).split("\n")
         for line in lines:
-            self.conn.send(("say", line))
+            _send(self.conn, ("say", line))
         return len(text)
 
 
@@ -129,12 +131,48 @@ def _serve(conn, process, settings: dict, threads: int, driver: int) -> None:
                 job = conn.recv()
             except EOFError:
                 break
-            outcome = run_one(job, lambda image, part, job=job: process(image, part, job), Progress(), **settings)
-            conn.send(("outcome", outcome))
+            before = _identity(job.target)
+            try:
+                outcome = run_one(job, lambda image, part, job=job: process(image, part, job), Progress(),
+                                  **settings)
+            except KeyboardInterrupt:
+                # Stopped after the output was renamed into place but before the driver heard:
+                # tell it, so that what is on disk and what it lists as finished agree.
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                if _identity(job.target) not in (None, before):
+                    _send(conn, ("outcome", _published(job, settings["fingerprints"])))
+                raise
+            _send(conn, ("outcome", outcome))
     except KeyboardInterrupt:
         pass
     finally:
         os._exit(0)  # never the driver's exit handlers: its journal and progress bar are not ours
+
+
+def _send(conn, message) -> None:
+    """A whole message or none: a stop in the middle would leave the driver half a pickle."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        conn.send(message)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _published(job: Job, fingerprints: bool) -> Outcome:
+    """The outcome of a file whose output was published as the worker was stopped."""
+    if not fingerprints:
+        return Outcome(job)
+    from photoforge.app.journal import file_hash, fingerprint
+
+    return Outcome(job, source=fingerprint(job.source), output_hash=file_hash(job.target))
 
 
 class _Worker:
@@ -146,7 +184,7 @@ class _Worker:
         child.close()  # so that the worker's death reads as EOF here
         self.job: Job | None = None
 
-    def stop(self, wait: float = 5.0) -> None:
+    def stop(self, wait: float = STOP_WAIT) -> None:
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(wait)
@@ -167,6 +205,9 @@ def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | Non
 
     from photoforge.core.imageio import ImageSaveError
 
+    if not fork_is_safe():
+        raise RuntimeError("worker processes are forked, which is unsafe once a model is loaded in this "
+                           "process (or impossible on this system): run the batch in one process")
     inputs = [job.source for job in jobs] if inputs is None else inputs
     context = multiprocessing.get_context("fork")
     settings = dict(inputs=inputs, overwrite=False, fmt=fmt, quality=quality, max_pixels=max_pixels,
@@ -224,9 +265,31 @@ def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | Non
                     done(outcome)
                 feed(worker)
         return report
+    except BaseException:  # interrupted: what the workers finished meanwhile is still recorded
+        _stop_and_drain(pool, done)
+        raise
     finally:
         for worker in pool:
             worker.stop()
+
+
+def _stop_and_drain(pool: list[_Worker], done: Callable[[Outcome], None]) -> None:
+    """Stop every worker (each removes the file it was writing, or reports it if it was already
+    published), then take the outcomes they sent."""
+    for worker in pool:
+        if worker.process.is_alive():
+            worker.process.terminate()
+    for worker in pool:
+        worker.process.join(STOP_WAIT)
+    for worker in pool:
+        try:
+            while worker.job is not None and worker.conn.poll():
+                kind, message = worker.conn.recv()
+                if kind == "outcome":
+                    worker.job = None
+                    done(message)
+        except (EOFError, OSError):
+            pass
 
 
 def _death(worker: _Worker, job: Job, deaths: dict, retries: int, queue: deque) -> Outcome | None:

@@ -327,7 +327,9 @@ def test_restore_stages_can_land_as_separate_steps(window, tmp_path, photo, qtbo
     from photoforge.core.image import ImageData
     from photoforge.core.imageio import save_image
 
-    faded = np.rint(60 + photo[:160, :200] * 0.6 + np.random.default_rng(0).normal(0, 15, (160, 200, 3)))
+    # Blacks at 90 of 255: lifted past what clean photos show, so the colour stage acts
+    # (blacks at 60 on this colourful photo are now within what clean photos show).
+    faded = np.rint(90 + photo[:160, :200] * 0.5 + np.random.default_rng(0).normal(0, 15, (160, 200, 3)))
     path = tmp_path / "faded.png"
     save_image(ImageData(np.clip(faded, 0, 255).astype(np.uint8)), path)
     window.open_path(path)

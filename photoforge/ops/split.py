@@ -307,8 +307,8 @@ class _Proxy:
             # along both pieces (beside a dark print the gap is no valley), by an edge straight
             # over most of it that reaches out to an end
             along = [_along_side(part, d) for part in parts]
-            if not any(along) or not (self._straight_seam(ends, p, d) or (
-                    all(along) and self._straight_seam(ends, p, d, gap=False, run=True))):
+            if not any(along) or not (self._straight_seam(ends, p, d, reach=True) or (
+                    all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True))):
                 continue
             best = (r, parts)
         if best is None:
@@ -362,18 +362,19 @@ class _Proxy:
         cv2.floodFill(pad, None, (0, 0), 2)
         return pad[1:-1, 1:-1] != 2, (x0, y0)
 
-    def _straight_seam(self, ends, p, d, gap: bool = True, run: bool = False) -> bool:
+    def _straight_seam(self, ends, p, d, gap: bool = True, run: bool = False, reach: bool = False) -> bool:
         """Whether a thin dark line runs straight (residual ≤ 0.5 px at full resolution) along
         the candidate cut: the lid seen between two cut paper edges is that straight; tree
         trunks, waves and other lines in a photo are not. With `run`, a straight stretch of
-        the middle is enough, but the edge must then reach out to an end of the cut."""
+        the middle is enough. With `reach`, the edge must reach out to the cut's ends (to
+        one of them with `run`)."""
         if self.pixels is None:
             return True
         a, b = self.to_full(ends[0]), self.to_full(ends[1])
         length = float(np.linalg.norm(b - a))
         dd = (b - a) / max(length, 1e-6)
         n = np.array([-dd[1], dd[0]])
-        s0, s1 = (0.01, 0.99) if run else (0.1, 0.9)
+        s0, s1 = (0.01, 0.99) if reach else (0.1, 0.9)
         strip, half = _strip(self.pixels, a + s0 * length * dd, dd, n, (s1 - s0) * length,
                              2.0 * max(self.sx, self.sy) + 4, self.shape)
         if strip is None:
@@ -382,22 +383,32 @@ class _Proxy:
         # a seam is where two cut paper edges meet (with the lid between them when they
         # do not touch): the strongest edge across it runs straight to a fraction of a pixel,
         # which lines in a photo (tree trunks, waves, shorelines) do not
-        grad = np.abs(g[2:] - g[:-2]) / 2
-        rows = np.argmax(grad, axis=0) + 1
+        signed = (g[2:] - g[:-2]) / 2
         cols = np.arange(g.shape[1])
-        strong = grad[rows - 1, cols] > self.ridge_thr
         mid = slice(round((0.1 - s0) / (s1 - s0) * cols.size), round((0.9 - s0) / (s1 - s0) * cols.size))
-        if gap and not self._valley(g, rows[mid], cols[mid]):
-            return False
-        fit = _straight(rows[mid], g[:, mid], strong[mid], run)
-        if fit is None or not run:
+        # the strongest edge, else the strongest falling or rising one: across a gap of a few
+        # px the strongest edge hops between its two sides as the photos beside it change
+        for grad in (np.abs(signed), signed, -signed):
+            rows = np.argmax(grad, axis=0) + 1
+            strong = grad[rows - 1, cols] > self.ridge_thr
+            fit = None
+            if gap and not self._valley(g, rows[mid], cols[mid]):
+                continue
+            fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+            if fit is not None:
+                break
+        if fit is None or not reach:
             return fit is not None
-        # the edge goes on to the cut's ends: through a print's white border, where a line in
-        # the photo inside that border stops (either side of a gap of a few px will do)
+        # the edge goes on to the cut's ends, through a print's white border, where a line in
+        # the photo inside that border stops short (either side of a gap of a few px will do;
+        # the corner's shadow and rounding may hide the outermost 2 %)
         c0, c1 = fit
         held = strong & (np.abs(rows - (c0 + c1 * (cols - mid.start))) <= 3.0)
-        end = round(0.03 / (s1 - s0) * cols.size)  # narrower than a print's white border
-        return max(held[:end].mean(), held[-end:].mean()) >= 0.5
+        if not held.any():
+            return False
+        end = 0.02 / (s1 - s0) * cols.size
+        first, last = int(np.argmax(held)), int(np.argmax(held[::-1]))
+        return (min if run else max)(first, last) <= end
 
     def _valley(self, g, rows, cols) -> bool:
         """Whether the strip g is darker along `rows` (per column) than the paper on both

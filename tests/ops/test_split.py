@@ -164,3 +164,20 @@ def test_a_seam_must_run_along_a_side():
     for deg, ok in ((3.0, True), (93.0, True), (-87.5, True), (19.0, False), (5.0, False)):
         d = np.array([np.cos(np.radians(deg)), np.sin(np.radians(deg))])
         assert _along_side(box, d) is ok, deg
+
+
+def test_photo_line_inside_a_white_border_is_not_a_seam():
+    """A dark straight line in a bordered photo, along the print's sides (a shelf, a window
+    frame): straight and narrow like the lid in a seam, but it stops at the white border,
+    where a seam runs on to the print's ends. The print stays whole."""
+    import cv2
+
+    scan = ss.make_scan([ss.PrintSpec((3.5, 3.0), (2.5, 2.0), 2.0, border=0.2, content="light", seed=43)],
+                        dpi=100, size=(5.0, 4.0), seed=4)
+    q = scan.corners[0]
+    for frac in (0.45, 0.55):
+        left = q[0] + frac * (q[3] - q[0]) + 0.06 * (q[1] - q[0])
+        right = q[1] + frac * (q[2] - q[1]) - 0.06 * (q[1] - q[0])
+        cv2.line(scan.pixels, tuple(int(v) for v in left.round()), tuple(int(v) for v in right.round()),
+                 (15000, 15000, 15000), 1, cv2.LINE_AA)
+    assert _matches(scan, find_prints(scan.pixels))

@@ -145,12 +145,12 @@ def test_slanting_photo_line_is_not_a_seam():
     scan = ss.make_scan([ss.PrintSpec((3.5, 2.5), (2.5, 2.0), 3.0, content="light", seed=42)],
                         dpi=dpi, size=(5.0, 4.0), seed=3)
     q = scan.corners[0]
-    # from 40 % along the top side to 60 % along the bottom one (16° to the sides), 2 px wide,
-    # just inside the paper
-    a = q[0] + 0.4 * (q[1] - q[0]) + 0.01 * (q[3] - q[0])
-    b = q[3] + 0.6 * (q[2] - q[3]) - 0.01 * (q[3] - q[0])
-    cv2.line(scan.pixels, tuple(int(v) for v in a.round()), tuple(int(v) for v in b.round()),
-             (20000, 20000, 20000), 2, cv2.LINE_AA)
+    # two lines 16° to the sides, from the top side to the bottom one, just inside the paper
+    for frac in (0.35, 0.5):
+        a = q[0] + frac * (q[1] - q[0]) + 0.005 * (q[3] - q[0])
+        b = q[3] + (frac + 0.2) * (q[2] - q[3]) - 0.005 * (q[3] - q[0])
+        cv2.line(scan.pixels, tuple(int(v) for v in a.round()), tuple(int(v) for v in b.round()),
+                 (15000, 15000, 15000), 1, cv2.LINE_AA)
     found = find_prints(scan.pixels)
     assert _matches(scan, found)
 

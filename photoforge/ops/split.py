@@ -8,9 +8,10 @@ Method (numpy + OpenCV only):
    top-hat): the cast shadow at a print's edge on a white lid, the lid seen through the seam
    between two prints. Components whose convex hulls nest or overlap are one print (a
    white border leaves the shadow outline and the photo inside it as separate pieces).
-4. A group holding several prints (touching, or a few px apart) is cut along a straight
-   ridge that crosses it without crossing photo content (Hough segments, extended across the
-   group), recursively; pieces smaller than `min_size` are not prints.
+4. A group holding several prints (touching, or a few px apart) is cut along a whole Hough
+   line (ridge or photo-content rim) proven a seam at full resolution: along a side of a piece,
+   straight to a fraction of a pixel out to the cut's ends, and a narrow valley (the lid) unless
+   it runs along both pieces; recursively; pieces smaller than `min_size` are not prints.
 5. Each group's minimum-area rectangle is the first guess. Each side is then refined at
    full resolution: a strip across the side is resampled (warpAffine of just that strip),
    averaged along the side, and taken as grey or, where paper and lid differ in colour

@@ -8,9 +8,10 @@ Method (numpy + OpenCV only):
    top-hat): the cast shadow at a print's edge on a white lid, the lid seen through the seam
    between two prints. Components whose convex hulls nest or overlap are one print (a
    white border leaves the shadow outline and the photo inside it as separate pieces).
-4. A group holding several prints (touching, or a few px apart) is cut along a straight
-   ridge that crosses it without crossing photo content (Hough segments, extended across the
-   group), recursively; pieces smaller than `min_size` are not prints.
+4. A group holding several prints (touching, or a few px apart) is cut along a whole Hough
+   line (ridge or photo-content rim) proven a seam at full resolution: along a side of a piece,
+   straight to a fraction of a pixel out to the cut's ends, and a narrow valley (the lid) unless
+   it runs along both pieces; recursively; pieces smaller than `min_size` are not prints.
 5. Each group's minimum-area rectangle is the first guess. Each side is then refined at
    full resolution: a strip across the side is resampled (warpAffine of just that strip),
    averaged along the side, and taken as grey or, where paper and lid differ in colour
@@ -274,7 +275,9 @@ class _Proxy:
         at = np.stack([rho * np.cos(theta), rho * np.sin(theta)], 1)
         along = np.stack([-np.sin(theta), np.cos(theta)], 1)
         lines = np.concatenate([at, at + 100 * along], 1)
-        ridge_d = cv2.dilate(self.ridge_mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        # a seam beside a dark print is no dark ridge but the print's own straight edge: the
+        # rim of its content counts as support as well as a ridge does
+        ridge_d = cv2.dilate((self.ridge_mask | rim).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         best = None
         segs = _distinct(list(lines), 12)
         for x0, y0, x1, y1 in segs:
@@ -299,7 +302,14 @@ class _Proxy:
             if parts is None or (best is not None and r <= best[0]):
                 continue
             ends = pts[inside][[0, -1]]
-            if not self._straight_seam(ends, p, d):
+            # a seam is a paper edge: it runs along a side of at least one of the two pieces
+            # (of both when they lie at one angle), where a line in a photo that slants across
+            # the print (a wall, a horizon) does not. It is proven by the lid seen along it, or,
+            # along both pieces (beside a dark print the gap is no valley), by an edge straight
+            # over most of it that reaches out to an end
+            along = [_along_side(part, d) for part in parts]
+            if not any(along) or not (self._straight_seam(ends, p, d, reach=True) or (
+                    all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True))):
                 continue
             best = (r, parts)
         if best is None:
@@ -353,17 +363,20 @@ class _Proxy:
         cv2.floodFill(pad, None, (0, 0), 2)
         return pad[1:-1, 1:-1] != 2, (x0, y0)
 
-    def _straight_seam(self, ends, p, d, gap: bool = True) -> bool:
+    def _straight_seam(self, ends, p, d, gap: bool = True, run: bool = False, reach: bool = False) -> bool:
         """Whether a thin dark line runs straight (residual ≤ 0.5 px at full resolution) along
         the candidate cut: the lid seen between two cut paper edges is that straight; tree
-        trunks, waves and other lines in a photo are not."""
+        trunks, waves and other lines in a photo are not. With `run`, a straight stretch of
+        the middle is enough. With `reach`, the edge must reach out to the cut's ends (to
+        one of them with `run`)."""
         if self.pixels is None:
             return True
         a, b = self.to_full(ends[0]), self.to_full(ends[1])
         length = float(np.linalg.norm(b - a))
         dd = (b - a) / max(length, 1e-6)
         n = np.array([-dd[1], dd[0]])
-        strip, half = _strip(self.pixels, a + 0.1 * length * dd, dd, n, 0.8 * length,
+        s0, s1 = (0.01, 0.99) if reach else (0.1, 0.9)
+        strip, half = _strip(self.pixels, a + s0 * length * dd, dd, n, (s1 - s0) * length,
                              2.0 * max(self.sx, self.sy) + 4, self.shape)
         if strip is None:
             return False
@@ -371,25 +384,49 @@ class _Proxy:
         # a seam is where two cut paper edges meet (with the lid between them when they
         # do not touch): the strongest edge across it runs straight to a fraction of a pixel,
         # which lines in a photo (tree trunks, waves, shorelines) do not
-        grad = np.abs(g[2:] - g[:-2]) / 2
-        rows = np.argmax(grad, axis=0) + 1
+        signed = (g[2:] - g[:-2]) / 2
         cols = np.arange(g.shape[1])
-        strong = grad[rows - 1, cols] > self.ridge_thr
-        # …and it is darker than the paper on both sides along much of its length (the
-        # shadowed gap, the lid), which a horizon or any other step in a photo is not
+        mid = slice(round((0.1 - s0) / (s1 - s0) * cols.size), round((0.9 - s0) / (s1 - s0) * cols.size))
+        # the strongest edge, else the strongest falling or rising one: across a gap of a few
+        # px the strongest edge hops between its two sides as the photos beside it change
+        for grad in (np.abs(signed), signed, -signed):
+            rows = np.argmax(grad, axis=0) + 1
+            strong = grad[rows - 1, cols] > self.ridge_thr
+            fit = None
+            if gap and not self._valley(g, rows[mid], cols[mid]):
+                continue
+            fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+            if fit is not None:
+                break
+        if fit is None or not reach:
+            return fit is not None
+        # the edge goes on to the cut's ends, through a print's white border, where a line in
+        # the photo inside that border stops short (either side of a gap of a few px will do;
+        # the corner's shadow and rounding may hide the outermost 2 %)
+        c0, c1 = fit
+        held = strong & (np.abs(rows - (c0 + c1 * (cols - mid.start))) <= 3.0)
+        if not held.any():
+            return False
+        end = 0.02 / (s1 - s0) * cols.size
+        first, last = int(np.argmax(held)), int(np.argmax(held[::-1]))
+        return (min if run else max)(first, last) <= end
+
+    def _valley(self, g, rows, cols) -> bool:
+        """Whether the strip g is darker along `rows` (per column) than the paper on both
+        sides along much of its length (the shadowed gap, the lid), which a horizon or any
+        other step in a photo is not, and narrowly: a gap of a few pixels with its shadows,
+        not a stripe in a photo."""
         pad = np.pad(g, ((10, 10), (0, 0)), mode="edge")
         r = rows + 10
         low = np.min([pad[r + k, cols] for k in range(-2, 3)], axis=0)
         before = np.max([pad[r - k, cols] for k in range(3, 9)], axis=0)
         after = np.max([pad[r + k, cols] for k in range(3, 9)], axis=0)
         valley = np.minimum(before, after) - low > 1.5 * self.ridge_thr
-        # …and narrow: a gap of a few pixels with its shadows, not a stripe in a photo
         level = (np.minimum(before, after) + low) / 2
         below = np.array([pad[r + k, cols] < level for k in range(-9, 10)])
         # the run of dark rows through the valley's bottom (dark photo beside it is not in it)
         width = np.cumprod(below[9:], axis=0).sum(axis=0) + np.cumprod(below[8::-1], axis=0).sum(axis=0)
-        narrow = float(np.median(width[valley])) <= 8 if valley.any() else False
-        return (not gap or (valley.mean() >= 0.3 and narrow)) and _straight(rows, g, strong)
+        return bool(valley.any() and valley.mean() >= 0.3 and float(np.median(width[valley])) <= 8)
 
     def _cut(self, hull, p, d, min_p):
         """The two pieces of the group on either side of the line (hulls of their evidence),
@@ -449,21 +486,45 @@ def _distinct(segs, most: int) -> list:
     return [k[2] for k in kept]
 
 
-def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray) -> bool:
-    """Whether the per-column positions `rows` in strip g (where `ok`) lie on a straight
-    line: ≥ 85 % of all columns within 1 px of a robust fit, RMS ≤ 0.5 px."""
+def _along_side(hull: np.ndarray, d, tol: float = 1.5) -> bool:
+    """Whether direction d runs along a side (within `tol` degrees) of the hull's
+    minimum-area rectangle."""
+    off = (math.degrees(math.atan2(d[1], d[0])) - cv2.minAreaRect(hull.astype(np.float32))[2]) % 90
+    return min(off, 90 - off) <= tol
+
+
+def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False):
+    """The line (c0, c1: row = c0 + c1·column) when the per-column positions `rows` in strip
+    g (where `ok`) lie on a straight line: ≥ 85 % of all columns within 1 px of a robust fit,
+    RMS ≤ 0.5 px; else None. With `run`, a straight stretch of ≥ 60 % of the columns in one
+    piece is enough: a seam between two prints can continue as the edge of only one of them,
+    beside bare lid or another print."""
     cols = np.arange(g.shape[1])
     ok = ok & (rows > 0) & (rows < g.shape[0] - 1)
     if ok.mean() < 0.75:
-        return False
+        return None
     c, i = cols[ok], rows[ok]
     fit = _robust_line(c.astype(np.float64), i.astype(np.float64))
     if fit is None:
-        return False
+        return None
     r = i - (fit[0] + fit[1] * c)
     inl = np.abs(r) <= 1.0
     rms = float(np.sqrt(np.mean(r[inl] ** 2))) if inl.any() else 9.0
-    return inl.sum() >= 0.85 * ok.size and rms <= 0.5
+    if rms > 0.5:
+        return None
+    if inl.sum() >= 0.85 * ok.size or (run and _longest_run(c[inl], gap=max(3, ok.size // 50)) >= 0.6 * ok.size):
+        return fit
+    return None
+
+
+def _longest_run(cols: np.ndarray, gap: int) -> int:
+    """The length of the longest stretch of sorted column indices with no hole over `gap`."""
+    if cols.size == 0:
+        return 0
+    breaks = np.nonzero(np.diff(cols) > gap)[0]
+    starts = np.r_[0, breaks + 1]
+    stops = np.r_[breaks, cols.size - 1]
+    return int((cols[stops] - cols[starts]).max()) + 1
 
 
 def _mask_hull(mask: np.ndarray, x0: int, y0: int) -> np.ndarray:

@@ -113,3 +113,71 @@ def test_edges_carry_no_half_pixel_bias(lid):
     signed = np.array(signed)
     assert np.abs(signed).max() <= (0.1 if lid == "black" else 0.5)
     assert abs(signed.mean()) <= (0.05 if lid == "black" else 0.35)
+
+
+def _matches(scan, found, edge=1.5):
+    """Whether the found prints are the true ones, one for one in reading order."""
+    return len(found) == len(scan.corners) and all(
+        max(edge_errors(t, p.corners)) <= edge for t, p in zip(scan.corners, found))
+
+
+def test_seam_beside_a_dark_print_is_cut():
+    """Two prints at one angle, 1 px apart, a white-bordered one beside a dark one: the lid
+    in the gap is no darker than the dark photo (no valley), but the seam is straight and runs
+    along both prints' sides."""
+    w, dpi = 2.2, 100
+    c1 = np.array([1.6, 1.9])
+    th = np.radians(2.0)
+    c2 = c1 + (w + 1.0 / dpi) * np.array([np.cos(th), np.sin(th)])
+    scan = ss.make_scan([ss.PrintSpec((w, 3.0), tuple(c1), 2.0, border=0.15, seed=40),
+                         ss.PrintSpec((w, 3.0), tuple(c2), 2.0, content="dark", seed=41)],
+                        dpi=dpi, size=(5.8, 4.0), seed=2)
+    assert _matches(scan, find_prints(scan.pixels))
+
+
+def test_slanting_photo_line_is_not_a_seam():
+    """A thin dark straight line across a photo at a slant to its sides (a wire, a wall's
+    edge) is as straight and narrow as a seam, but a cut along it leaves no rectangle: the
+    print stays whole."""
+    import cv2
+
+    dpi = 100
+    scan = ss.make_scan([ss.PrintSpec((3.5, 2.5), (2.5, 2.0), 3.0, content="light", seed=42)],
+                        dpi=dpi, size=(5.0, 4.0), seed=3)
+    q = scan.corners[0]
+    # two lines 16° to the sides, from the top side to the bottom one, just inside the paper
+    for frac in (0.35, 0.5):
+        a = q[0] + frac * (q[1] - q[0]) + 0.005 * (q[3] - q[0])
+        b = q[3] + (frac + 0.2) * (q[2] - q[3]) - 0.005 * (q[3] - q[0])
+        cv2.line(scan.pixels, tuple(int(v) for v in a.round()), tuple(int(v) for v in b.round()),
+                 (15000, 15000, 15000), 1, cv2.LINE_AA)
+    found = find_prints(scan.pixels)
+    assert _matches(scan, found)
+
+
+def test_a_seam_must_run_along_a_side():
+    """The guard behind the test above, on its own: a cut 16° off a print's sides is no paper
+    edge; one along a side (either pair) within 1.5° is."""
+    from photoforge.ops.split import _along_side
+
+    box = np.array(Print.from_rect(200, 150, 300, 200, 3.0).corners)
+    for deg, ok in ((3.0, True), (93.0, True), (-87.5, True), (19.0, False), (5.0, False)):
+        d = np.array([np.cos(np.radians(deg)), np.sin(np.radians(deg))])
+        assert _along_side(box, d) is ok, deg
+
+
+def test_photo_line_inside_a_white_border_is_not_a_seam():
+    """A dark straight line in a bordered photo, along the print's sides (a shelf, a window
+    frame): straight and narrow like the lid in a seam, but it stops at the white border,
+    where a seam runs on to the print's ends. The print stays whole."""
+    import cv2
+
+    scan = ss.make_scan([ss.PrintSpec((3.5, 3.0), (2.5, 2.0), 2.0, border=0.2, content="light", seed=43)],
+                        dpi=100, size=(5.0, 4.0), seed=4)
+    q = scan.corners[0]
+    for frac in (0.45, 0.55):
+        left = q[0] + frac * (q[3] - q[0]) + 0.06 * (q[1] - q[0])
+        right = q[1] + frac * (q[2] - q[1]) - 0.06 * (q[1] - q[0])
+        cv2.line(scan.pixels, tuple(int(v) for v in left.round()), tuple(int(v) for v in right.round()),
+                 (15000, 15000, 15000), 1, cv2.LINE_AA)
+    assert _matches(scan, find_prints(scan.pixels))

@@ -135,6 +135,9 @@ def _photos(folder: Path, count: int, shape=(20, 30)) -> list[Job]:
 
 
 def test_auto_uses_a_worker_per_core_only_for_enough_small_photos_on_the_cpu(tmp_path, monkeypatch):
+    from photoforge.engine import inference
+
+    monkeypatch.setattr(inference.RUNNERS, "_runners", OrderedDict())  # as in a new process
     small = _photos(tmp_path, 2 * workers.MIN_FILES_PER_WORKER)
     assert auto_workers(small, threads=None, device="auto", cores=2) == 2
     assert auto_workers(small, threads=None, device="openvino", cores=4) == 2  # 4 files each at least
@@ -146,8 +149,6 @@ def test_auto_uses_a_worker_per_core_only_for_enough_small_photos_on_the_cpu(tmp
     save_image(ImageData(np.zeros((1500, 1500, 3), np.uint8)), large / "big.png")  # 2.25 MP
     assert auto_workers([*small, Job(large / "big.png", large / "o.png")], threads=None, device="auto",
                         cores=2) == 1
-    from photoforge.engine import inference
-
     monkeypatch.setattr(inference.RUNNERS, "_runners", OrderedDict(loaded=object()))
     assert auto_workers(small, threads=None, device="auto", cores=2) == 1  # no fork after a model is built
 

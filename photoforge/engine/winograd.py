@@ -17,9 +17,16 @@ the signal. A model rewritten here is still only used after engine/fidelity.py's
 """
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+from photoforge.core import paths
+from photoforge.core.digest import sha256_of
+from photoforge.engine.runtime import DeviceError
 
 M, R = 6, 3  # output tile, kernel
 N_T = M + R - 1  # input tile (8)
@@ -215,4 +222,48 @@ def rewrite(model, min_channels: int = 16):
     del out.graph.node[:]
     out.graph.node.extend(new_nodes)
     _prune(out.graph)
+    return out
+
+
+RECIPE = "winograd F(6,3) fp32 v1"
+
+
+class NoWinograd(DeviceError):
+    """The model has no 3×3 convolution worth rewriting."""
+
+
+def winograd_model(source: Path, model_key: str) -> Path:
+    """The Winograd rewrite of `source`, made on first use and again whenever the cached one
+    is missing, damaged or from another source file or recipe (cached like the int8 builds)."""
+    import onnx
+
+    out = paths.models_dir() / "winograd" / f"{model_key.replace(':', '-')}.onnx"
+    record_path = out.with_suffix(".json")
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        record = None
+    source_hash = sha256_of(source)
+    if isinstance(record, dict) and record.get("recipe") == RECIPE and record.get("source_sha256") == source_hash:
+        if "refused" in record:
+            raise NoWinograd(record["refused"])
+        if out.is_file() and sha256_of(out) == record.get("onnx_sha256"):
+            return out
+    model = onnx.load(str(source))
+    rewritten = rewrite(model)
+    count = sum(n.op_type == "Conv" for n in model.graph.node) - sum(n.op_type == "Conv" for n in rewritten.graph.node)
+    record = {"recipe": RECIPE, "source_sha256": source_hash, "convolutions": count}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if count == 0:
+        record["refused"] = "no 3×3 stride-1 convolution to rewrite"
+    else:
+        staged = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+        onnx.save(rewritten, str(staged))
+        record["onnx_sha256"] = sha256_of(staged)
+        os.replace(staged, out)
+    staged = record_path.with_name(f"{record_path.name}.{os.getpid()}.tmp")
+    staged.write_text(json.dumps(record, indent=1))
+    os.replace(staged, record_path)
+    if "refused" in record:
+        raise NoWinograd(record["refused"])
     return out

@@ -77,8 +77,9 @@ class ModelDescriptor:
     # long job (x4plus: ~18 min here), so auto only does it where int8 was measured to pass;
     # --precision int8 builds it for any model.
     int8_auto: bool = False
-    # Whether `auto` may try the Winograd rewrite (engine/winograd.py): worth it only for
-    # networks made mostly of wide 3×3 convolutions; --precision winograd tries any model.
+    # Whether `auto` may try the Winograd rewrite (engine/winograd.py). No built-in model
+    # does yet: on x4plus its kernels take less time than the direct convolutions but the
+    # whole run takes more (README, Performance); --precision winograd tries any model.
     winograd_auto: bool = False
 
     def __post_init__(self) -> None:
@@ -128,12 +129,11 @@ def _ncnn(pack: WheelPack, param: tuple[str, str], bin_: tuple[str, str]) -> Mod
 
 
 def _upscaler(id: str, title: str, description: str, speed: str, *, scale: int, context: int,
-              licence: str, source: ModelSource, memory_per_pixel: int,
-              winograd_auto: bool = False) -> ModelDescriptor:
+              licence: str, source: ModelSource, memory_per_pixel: int) -> ModelDescriptor:
     # Every upscaler is a converted ncnn network: one NCHW RGB input, any size, tileable.
     return ModelDescriptor(id=id, task="upscale", title=title, description=description, speed=speed,
                            licence=licence, source=source, adapter=Rgb(), scale=scale,
-                           context=context, memory_per_pixel=memory_per_pixel, winograd_auto=winograd_auto)
+                           context=context, memory_per_pixel=memory_per_pixel)
 
 
 def _animevideo(factor: int, param_sha: str) -> ModelDescriptor:
@@ -158,7 +158,7 @@ MODELS: tuple[ModelDescriptor, ...] = (
                       "c8a066c12541a1ef01ba90fddd90688278bdc11536847699239be29225015bc8"),
                      (_R + "REALESRGAN_X4PLUS_UP4X.bin",
                       "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf")),
-        memory_per_pixel=8_000, winograd_auto=True),
+        memory_per_pixel=8_000),
     _upscaler(
         "realesrgan-x4plus-anime", "Real-ESRGAN x4plus anime",
         "For illustrations and anime; smaller and faster than x4plus.", "medium",

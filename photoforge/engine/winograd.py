@@ -172,11 +172,22 @@ def _prune(graph) -> None:
     graph.initializer.extend(keep)
 
 
-def rewrite(model, min_channels: int = 16):
+def _parts(node, producers: dict) -> list[str]:
+    """The maps a convolution reads: the inputs of a channel Concat, else its one input."""
+    concat = producers.get(node.input[0])
+    if concat is not None and concat.op_type == "Concat" and {a.name: a.i for a in concat.attribute}.get("axis") == 1:
+        return list(concat.input)
+    return [node.input[0]]
+
+
+def rewrite(model, min_channels: int = 16, shared_only: bool = False):
     """A copy of `model` with every 3×3, stride-1, pad-1, ungrouped convolution of at least
     `min_channels` input channels in Winograd form (the RGB stem and thin layers stay: too
     little work there to pay for the transforms). Inputs that are Concats of other maps are
-    transformed per part, each part once for all its readers."""
+    transformed per part, each part once for all its readers. `shared_only` keeps the
+    convolutions that share no input map with another in their direct form (x4plus: the
+    trunk's last conv and the upsampling ones, at 4-16× the pixels, where the transformed
+    maps no longer fit in cache)."""
     import onnx
     from onnx import numpy_helper, shape_inference
 
@@ -188,19 +199,25 @@ def rewrite(model, min_channels: int = 16):
                 if len(v.type.tensor_type.shape.dim) == 4}
     inits = {t.name: t for t in out.graph.initializer}
     producers = {o: n for n in out.graph.node for o in n.output}
+    chosen = {}
+    for index, node in enumerate(out.graph.node):
+        if _eligible(node, inits) and inits[node.input[1]].dims[1] >= min_channels:
+            parts = _parts(node, producers)
+            if all(channels.get(p) for p in parts):
+                chosen[index] = parts
+    readers: dict[str, int] = {}
+    for parts in chosen.values():
+        for p in parts:
+            readers[p] = readers.get(p, 0) + 1
+    if shared_only:
+        chosen = {i: parts for i, parts in chosen.items() if any(readers[p] > 1 for p in parts)}
     g = _Graph(out.graph)
     tiles: dict[str, _Tiles] = {}  # by the first map of a spatial size seen (its shape ops)
     transformed: dict[str, str] = {}
     new_nodes = []
-    for node in out.graph.node:
-        if not _eligible(node, inits) or inits[node.input[1]].dims[1] < min_channels:
-            new_nodes.append(node)
-            continue
-        x = node.input[0]
-        concat = producers.get(x)
-        parts = list(concat.input) if concat is not None and concat.op_type == "Concat" and \
-            {a.name: a.i for a in concat.attribute}.get("axis") == 1 else [x]
-        if any(not channels.get(p) for p in parts):
+    for index, node in enumerate(out.graph.node):
+        parts = chosen.get(index)
+        if parts is None:
             new_nodes.append(node)
             continue
         g.nodes = []
@@ -225,7 +242,7 @@ def rewrite(model, min_channels: int = 16):
     return out
 
 
-RECIPE = "winograd F(6,3) fp32 v1"
+RECIPE = "winograd F(6,3) fp32, shared inputs only, v1"
 
 
 class NoWinograd(DeviceError):
@@ -250,7 +267,7 @@ def winograd_model(source: Path, model_key: str) -> Path:
         if out.is_file() and sha256_of(out) == record.get("onnx_sha256"):
             return out
     model = onnx.load(str(source))
-    rewritten = rewrite(model)
+    rewritten = rewrite(model, shared_only=True)
     count = sum(n.op_type == "Conv" for n in model.graph.node) - sum(n.op_type == "Conv" for n in rewritten.graph.node)
     record = {"recipe": RECIPE, "source_sha256": source_hash, "convolutions": count}
     out.parent.mkdir(parents=True, exist_ok=True)

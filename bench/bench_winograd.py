@@ -9,7 +9,11 @@ Prints the median direct/winograd ratio of per-repetition times (> 1: Winograd i
 and their agreement (PSNR with the block output's peak-to-peak as the signal, max abs
 difference). Run twice to compare ISAs: once as is, once with ONEDNN_MAX_CPU_ISA=AVX2
 (OpenVINO's oneDNN kernels then run jit_avx2; the env var must be set before the process
-starts). `--weights x4plus` takes the first dense block of the installed x4plus model.
+starts). `--weights x4plus` takes the first dense block of the installed x4plus model;
+`--whole` times the whole x4plus network against its cached rewrite (engine/winograd.py,
+dense-block convolutions only) on a random RGB input. Each also prints the sum of OpenVINO's
+per-node times (PERF_COUNT) for one run: what the kernels take, without the time spent
+between them.
 """
 from __future__ import annotations
 
@@ -74,24 +78,49 @@ def dense_block(path: Path, weights) -> Path:
     return path
 
 
+def kernel_seconds(path: Path, x: np.ndarray) -> tuple[float, int]:
+    """The sum of OpenVINO's per-node times for one run, and how many nodes ran: what the
+    kernels take, without the scheduling between them."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                          "INFERENCE_NUM_THREADS": THREADS, "PERF_COUNT": True})
+    request = compiled.create_infer_request()
+    request.infer({0: x})
+    request.infer({0: x})
+    info = [p for p in request.profiling_info if p.real_time.total_seconds() > 0]
+    return sum(p.real_time.total_seconds() for p in info), len(info)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--side", type=int, default=128)
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--weights", choices=("x4plus", "random"), default="x4plus")
+    parser.add_argument("--whole", action="store_true",
+                        help="the whole x4plus network and its cached rewrite instead of one block")
     args = parser.parse_args()
     import onnx
 
-    from photoforge.engine import winograd
+    from photoforge.engine import packs, speed, winograd
+    from photoforge.engine.catalog import get_model
     from photoforge.engine.runtime import create_backend
 
     with tempfile.TemporaryDirectory() as tmp:
-        direct = dense_block(Path(tmp) / "direct.onnx", block_weights(args.weights))
-        wino = Path(tmp) / "winograd.onnx"
-        onnx.save(winograd.rewrite(onnx.load(str(direct))), str(wino))
+        if args.whole:
+            direct = packs.build(get_model("realesrgan-x4plus"))
+            wino = winograd.winograd_model(direct, "bench-x4plus")
+            x = np.random.default_rng(1).random((1, 3, args.side, args.side), dtype=np.float32)
+            flop = 2 * speed.macs_per_pixel(direct) * args.side**2
+        else:
+            direct = dense_block(Path(tmp) / "direct.onnx", block_weights(args.weights))
+            wino = Path(tmp) / "winograd.onnx"
+            onnx.save(winograd.rewrite(onnx.load(str(direct))), str(wino))
+            x = np.random.default_rng(1).normal(0, 0.5, (1, 64, args.side, args.side)).astype(np.float32)
+            flop = 2 * sum(ci * co * 9 for ci, co in WIDTHS) * args.side**2
         backends = {name: create_backend(p, "openvino", "fp32", THREADS)
                     for name, p in (("direct", direct), ("winograd", wino))}
-        x = np.random.default_rng(1).normal(0, 0.5, (1, 64, args.side, args.side)).astype(np.float32)
+        kernels = {name: kernel_seconds(p, x) for name, p in (("direct", direct), ("winograd", wino))}
         outs = {name: b.run({"input": x}) for name, b in backends.items()}  # warm-up
         times: dict[str, list[float]] = {name: [] for name in backends}
         for _ in range(args.reps):
@@ -103,12 +132,13 @@ def main() -> int:
     peak = float(a.max() - a.min())
     err = float(np.mean((a - b) ** 2))
     ratio = statistics.median(d / w for d, w in zip(times["direct"], times["winograd"]))
-    flop = 2 * sum(ci * co * 9 for ci, co in WIDTHS) * args.side**2
-    print(f"dense block {args.side}², {args.weights} weights, {THREADS} threads, "
+    what = "whole x4plus" if args.whole else f"dense block, {args.weights} weights,"
+    print(f"{what} {args.side}², {THREADS} threads, "
           f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)')}")
     for name, t in times.items():
         print(f"  {name:9s} median {statistics.median(t) * 1e3:7.1f} ms  best {min(t) * 1e3:7.1f} ms  "
-              f"({flop / min(t) / 1e9:6.1f} direct-equivalent GFLOP/s)")
+              f"({flop / min(t) / 1e9:6.1f} direct-equivalent GFLOP/s); its {kernels[name][1]} kernels' "
+              f"own time (OpenVINO PERF_COUNT) {kernels[name][0] * 1e3:7.1f} ms")
     print(f"  direct/winograd ratio (median of {args.reps} interleaved reps): {ratio:.2f}×")
     print(f"  agreement: PSNR {10 * np.log10(peak**2 / err) if err else float('inf'):.1f} dB "
           f"(peak-to-peak {peak:.2f}), max abs {np.abs(a - b).max():.2e}")

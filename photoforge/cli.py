@@ -114,9 +114,10 @@ def _devices() -> list[str]:
 def _add_device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", *_devices()],
                    help="where models run (default auto: the fastest device that works)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"],
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8", "winograd"],
                    help="auto: the fastest precision that matched fp32 on this CPU (≥ 40 dB, no "
-                        "blocking), else fp32; int8 runs a quantised build, refused where it does not match")
+                        "blocking), else fp32; int8 runs a quantised build, refused where it does not match; "
+                        "winograd runs fp32 with 3×3 convolutions as Winograd F(6,3), under the same check")
     p.add_argument("--threads", type=_threads, default=None, help="CPU threads (default: all cores)")
 
 

@@ -143,5 +143,5 @@ def test_precision_errors_exit_2_and_say_what_is_possible(small_photo, tmp_path)
     assert result.returncode == 2 and "invalid choice: 'int4'" in result.stderr
     assert "'fp32', 'bf16', 'fp16', 'int8'" in result.stderr
     result = cli("upscale", small_photo, "-o", tmp_path / "o.png", *FAST, "--device", "cpu", "--precision", "bf16")
-    assert result.returncode == 2 and "--device cpu runs fp32 or int8 only, not --precision bf16" in result.stderr
+    assert result.returncode == 2 and "--device cpu runs fp32 or int8 or winograd only, not --precision bf16" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o.png").exists()

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import psutil
 
-from photoforge.engine import int8, packs, speed
+from photoforge.engine import int8, packs, speed, winograd
 from photoforge.engine.adapters import Kind
 from photoforge.engine.int8 import Int8Refused
 from photoforge.engine.progress import Progress, null_progress
@@ -120,7 +120,9 @@ def runner_for(model: ModelDescriptor, *, device: str = "auto", precision: str =
                              probe=model.adapter.probe, device=device, precision=precision,
                              threads=threads, notify=notify,
                              probe_size=model.working_size or max(16, model.size_multiple),
-                             int8_model=build_int8 if precision == "int8" or model.int8_auto else None)
+                             int8_model=build_int8 if precision == "int8" or model.int8_auto else None,
+                             winograd_model=(lambda: winograd.winograd_model(path, model_key))
+                             if precision == "winograd" or model.winograd_auto else None)
         if device == "auto" and model.auto_skip:
             runner.candidates = [c for c in runner.candidates if c not in model.auto_skip] or runner.candidates
         return runner

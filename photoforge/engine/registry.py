@@ -77,6 +77,10 @@ class ModelDescriptor:
     # long job (x4plus: ~18 min here), so auto only does it where int8 was measured to pass;
     # --precision int8 builds it for any model.
     int8_auto: bool = False
+    # Whether `auto` may try the Winograd rewrite (engine/winograd.py). No built-in model
+    # does yet: on x4plus its kernels take less time than the direct convolutions but the
+    # whole run takes more (README, Performance); --precision winograd tries any model.
+    winograd_auto: bool = False
 
     def __post_init__(self) -> None:
         if self.scale < 1 or self.size_multiple < 1 or self.context < 0 or self.memory_per_pixel < 1:

@@ -31,7 +31,10 @@ from photoforge.engine.fidelity import MAX_BLOCKINESS, MIN_PSNR_DB, blockiness, 
 from photoforge.engine.progress import Aborted, Progress
 from photoforge.engine.store import KeyedStore
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+# "winograd" is fp32 arithmetic with the 3×3 convolutions rewritten to Winograd F(6,3)
+# (engine/winograd.py): not a reduced precision, but a derived model judged the same way.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8", "winograd")
+_DERIVED = ("int8", "winograd")  # precisions that run another file, built from the model
 
 
 def _no_telemetry() -> None:
@@ -186,7 +189,7 @@ class OrtBackend:
 
 
 # An int8 model carries its own precision (QDQ nodes); what it left in fp32 stays fp32.
-_OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}
+_OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32", "winograd": "f32"}
 
 
 class OpenVinoBackend:
@@ -255,7 +258,7 @@ def reduced_precisions(device: str) -> list[str]:
     except runtime_errors("openvino"):
         return []
     if name == "CPU":
-        return (["bf16"] if "BF16" in caps and _bf16_allowed() else []) + ["int8"]
+        return (["bf16"] if "BF16" in caps and _bf16_allowed() else []) + ["int8", "winograd"]
     return ["fp16"] if "FP16" in caps else []
 
 
@@ -291,8 +294,8 @@ def create_backend(path: Path, device: str, precision: str, threads: int) -> Bac
 def supported_precisions(device: str) -> tuple[str, ...]:
     """What a device can be asked for at all (whether this machine has it is probed)."""
     if DEVICES[device][0] == "openvino":
-        return ("fp32", "bf16", "fp16", "int8")
-    return ("fp32", "int8") if device == "cpu" else ("fp32",)
+        return ("fp32", "bf16", "fp16", "int8", "winograd")
+    return ("fp32", "int8", "winograd") if device == "cpu" else ("fp32",)
 
 
 def _best_seconds(backend: Backend, feeds: dict, runs: int = 2) -> float:
@@ -319,17 +322,20 @@ class ModelRunner:
     or lost the fidelity check is let go at once); `close()` releases it.
 
     int8_model, when given, returns the path of the model's int8 build (building it on first
-    use) or raises DeviceError when the model has none."""
+    use) or raises DeviceError when the model has none; winograd_model the same for its
+    Winograd rewrite."""
 
     def __init__(self, path: Path, model_key: str, feeds: Callable[[Any], dict],
                  *, probe: Callable[[np.ndarray], dict] | None = None, device: str = "auto",
                  precision: str = "auto", threads: int | None = None,
                  notify: Callable[[str], None] | None = None, probe_size: int = 16,
-                 int8_model: Callable[[], Path] | None = None):
+                 int8_model: Callable[[], Path] | None = None,
+                 winograd_model: Callable[[], Path] | None = None):
         if device != "auto" and device not in DEVICES:
             raise DeviceError(f"unknown device '{device}'; choose auto or one of: {', '.join(DEVICES)}")
         if precision not in PRECISIONS:
-            raise DeviceError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS[:-1])} or int8")
+            raise DeviceError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS[:-1])} "
+                              f"or {PRECISIONS[-1]}")
         self.path = Path(path)
         self.model_key = model_key  # identifies the weights (e.g. id + ONNX hash) for verdicts
         self.feeds = feeds  # builds the model's input dict from what `run` is given
@@ -338,17 +344,17 @@ class ModelRunner:
         self.notify = notify or (lambda message: None)
         self.precision = precision
         self.probe_size = probe_size
-        self.int8_model = int8_model
+        self.derived = {"int8": int8_model, "winograd": winograd_model}
         self.candidates = auto_candidates() if device == "auto" else [device]
         self.failures: list[str] = []
         self.selection: Selection | None = None
 
     def _file(self, precision: str) -> Path:
-        if precision != "int8":
+        if precision not in _DERIVED:
             return self.path
-        if self.int8_model is None:
-            raise DeviceError("this model has no int8 build")
-        return self.int8_model()
+        if self.derived[precision] is None:
+            raise DeviceError(f"this model has no {precision} build")
+        return self.derived[precision]()
 
     def _verdict(self, device: str, precision: str) -> dict:
         """How the precision compares with fp32 on this device and CPU (measured once, then
@@ -393,7 +399,7 @@ class ModelRunner:
             return [self.precision]
         timed = []
         for precision in reduced_precisions(device):
-            if precision == "int8" and self.int8_model is None:
+            if precision in _DERIVED and self.derived[precision] is None:
                 continue
             try:
                 verdict = self._verdict(device, precision)
@@ -410,7 +416,7 @@ class ModelRunner:
         feeds = self.probe(np.full((1, 3, self.probe_size, self.probe_size), 0.5, np.float32))
         for precision in self._precisions(device):
             try:
-                if precision == "int8" and self.precision == "int8":  # asked for: still never lossy
+                if precision in _DERIVED and self.precision == precision:  # asked for: still never lossy
                     verdict = self._verdict(device, precision)
                     if not verdict["passed"]:
                         raise DeviceError(self._refusal(device, precision, verdict)

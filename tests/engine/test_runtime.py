@@ -175,7 +175,7 @@ def test_real_runtimes_run_the_same_onnx_file(tmp_path):
     ort_out = runtime.create_backend(path, "cpu", "fp32", 2).run({"input": x})
     ov_out = runtime.create_backend(path, "openvino", "fp32", 2).run({"input": x})
     np.testing.assert_allclose(ov_out, ort_out, atol=1e-5)
-    with pytest.raises(DeviceError, match="cpu runs fp32 or int8 only, not bf16"):
+    with pytest.raises(DeviceError, match="cpu runs fp32 or int8 or winograd only, not bf16"):
         runtime.create_backend(path, "cpu", "bf16", 2)
 
 
@@ -354,3 +354,28 @@ def test_blockiness_tells_grid_edges_from_noise():
     assert 0.9 < blockiness(noisy, x) < 1.1
     assert blockiness(blocky(x), x) > 3
     assert blockiness(x + 1e-5, x) == 1.0  # nothing that could show
+
+
+def test_winograd_is_chosen_where_faster_and_faithful_and_falls_back_when_made_to_fail(devices, monkeypatch):
+    """The Winograd rewrite is judged like a reduced precision: a verdict against fp32."""
+    monkeypatch.setattr(runtime, "reduced_precisions", lambda d: ["winograd"] if d == "openvino" else [])
+    monkeypatch.setitem(SECONDS, "winograd", 1.2)
+    behaviour, created = devices
+    behaviour[("openvino", "fp32")] = identity
+    behaviour["cpu"] = identity
+    behaviour[("openvino", "winograd")] = lambda x: x + 1e-6
+    files = []
+
+    def winograd_runner(**kwargs):
+        return make_runner(winograd_model=lambda: files.append(1) or "model.winograd.onnx", **kwargs)
+
+    assert chosen(winograd_runner, key="m:wino")[0] == "winograd" and files
+    assert chosen(make_runner, key="m:wino-none")[0] == "fp32"  # no rewrite offered: fp32
+    rng = np.random.default_rng(0)
+    behaviour[("openvino", "winograd")] = lambda x: x + rng.normal(0, 0.03, x.shape).astype(np.float32)
+    precision, notices = chosen(winograd_runner, key="m:wino-broken")
+    assert precision == "fp32"
+    assert any(n.startswith("openvino winograd differs from fp32 (") and "dB < 40 dB" in n for n in notices)
+    runner, _ = winograd_runner(key="m:wino-broken", device="openvino", precision="winograd")
+    with pytest.raises(DeviceError, match=r"openvino winograd differs from fp32 .*use --precision fp32 or auto"):
+        runner.run(np.zeros((1, 3, 8, 8), np.float32))

@@ -112,22 +112,10 @@ def _die_with(driver: int) -> None:
         os._exit(0)
 
 
-def _own_cores(cores: tuple[int, ...]) -> None:
-    """Keep this worker on its own cores. Without it OpenVINO pins every process's first
-    thread to the same core: two 1-thread workers then share one core (measured: 20 small
-    photos took 9.3 s unpinned against 5.3 s pinned, in two processes of 1 thread each)."""
-    if cores and hasattr(os, "sched_setaffinity"):
-        try:
-            os.sched_setaffinity(0, cores)
-        except OSError:
-            pass  # a container that forbids it: as without
-
-
-def _serve(conn, process, settings: dict, threads: int, driver: int, cores: tuple[int, ...]) -> None:
+def _serve(conn, process, settings: dict, threads: int, driver: int) -> None:
     """A worker's life: files in, ("outcome", Outcome) and ("say", line) out, until the driver
     closes the pipe."""
     _die_with(driver)
-    _own_cores(cores)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the driver's; it stops us with SIGTERM
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so the file being written is removed
     sys.stderr = _LinesToDriver(conn)
@@ -187,21 +175,11 @@ def _published(job: Job, fingerprints: bool) -> Outcome:
     return Outcome(job, source=fingerprint(job.source), output_hash=file_hash(job.target))
 
 
-def _core_slots(workers: int, threads: int) -> list[tuple[int, ...]]:
-    """`threads` of this process's cores for each worker, or no pinning when there are fewer
-    cores than that."""
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cores) < workers * threads:
-        return [()] * workers
-    return [tuple(cores[k * threads:(k + 1) * threads]) for k in range(workers)]
-
-
 class _Worker:
-    def __init__(self, context, process, settings: dict, threads: int, cores: tuple[int, ...]):
+    def __init__(self, context, process, settings: dict, threads: int):
         self.conn, child = context.Pipe()
-        self.cores = cores
         self.process = context.Process(target=_serve, daemon=True,
-                                       args=(child, process, settings, threads, os.getpid(), cores))
+                                       args=(child, process, settings, threads, os.getpid()))
         self.process.start()
         child.close()  # so that the worker's death reads as EOF here
         self.job: Job | None = None
@@ -235,8 +213,7 @@ def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | Non
     settings = dict(inputs=inputs, overwrite=False, fmt=fmt, quality=quality, max_pixels=max_pixels,
                     check=check, quiet_decoders=True, fingerprints=journal is not None)
     per_worker = threads or 1
-    pool = [_Worker(context, process, settings, per_worker, cores)
-            for cores in _core_slots(workers, per_worker)]
+    pool = [_Worker(context, process, settings, per_worker) for _ in range(workers)]
     say(f"notice: {workers} worker processes of {per_worker} thread{'s' * (per_worker != 1)} each")
     queue, deaths, finished, said = deque(jobs), {}, 0, set()
 
@@ -276,8 +253,7 @@ def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | Non
                     kind, outcome = conn.recv()
                 except (EOFError, OSError):
                     outcome = _death(worker, job, deaths, retries, queue)
-                    pool[pool.index(worker)] = worker = _Worker(context, process, settings, per_worker,
-                                                                worker.cores)
+                    pool[pool.index(worker)] = worker = _Worker(context, process, settings, per_worker)
                 else:
                     if kind == "say":
                         worker.job = job  # still working on it

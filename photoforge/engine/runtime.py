@@ -134,6 +134,10 @@ class Backend(Protocol):
     def run(self, feeds: dict[str, np.ndarray], progress: "Progress | None" = None) -> np.ndarray: ...
 
 
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_threads() -> int:
     env = os.environ.get("PHOTOFORGE_THREADS")
     return int(env) if env else (os.cpu_count() or 1)
@@ -211,6 +215,10 @@ class OpenVinoBackend:
         config = {"INFERENCE_PRECISION_HINT": _OV_PRECISION[precision]}
         if device == "CPU":
             config["INFERENCE_NUM_THREADS"] = threads
+            if threads < _usable_cores():
+                # OpenVINO pins its threads to the first cores: processes that each take a
+                # share (batch workers, Ray actors) would then all run on core 0.
+                config["ENABLE_CPU_PINNING"] = False
         self.compiled = core.compile_model(str(path), device, config)
         self.request = self.compiled.create_infer_request()
         self.label = f"OpenVINO {device} {precision}"

@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,17 +336,52 @@ def run_one(job: Job, process, part, *, inputs: list[Path], overwrite: bool = Fa
     return outcome
 
 
-def claim_job(job: Job, *, journal, overwrite: bool, fmt, quality: int, inputs) -> Job:
-    """For engines whose workers run files elsewhere (worker processes, Ray), on the driver
-    before a file leaves: its output path is checked and `running` committed; the worker may
-    then replace what it finds there (a retry of its own partial work)."""
-    from photoforge.core.imageio import check_save_target
+class Dispatch:
+    """The driver's side of the engines whose workers run whole files elsewhere (worker
+    processes, Ray): the queue, each file claimed before it leaves (its output path checked,
+    `running` committed, so the worker may replace what it finds there: a retry of its own
+    partial work), and the outcomes recorded as they come back, in completion order."""
 
-    check_save_target(job.target, format=fmt, quality=quality, overwrite=overwrite or job.replace,
-                      protected=inputs, make_folders=True)
-    if journal is not None:
-        journal.running(job)
-    return Job(job.source, job.target, replace=True)
+    def __init__(self, jobs: list[Job], *, report: BatchReport, progress, on_file: Callable[[int, Job], None],
+                 say: Callable[[str], None], journal=None, overwrite: bool = False, fmt: str | None = None,
+                 quality: int = 95, inputs: list[Path]):
+        self.queue = deque(jobs)
+        self.total, self.finished = len(jobs), 0
+        self.report, self.progress, self.on_file, self.say, self.journal = report, progress, on_file, say, journal
+        self.target_rules = dict(format=fmt, quality=quality, protected=inputs, make_folders=True)
+        self.overwrite = overwrite
+
+    def next_job(self) -> Job | None:
+        """The next job, claimed, or None when none is left; a job whose output cannot be
+        written is recorded as failed on the way."""
+        from photoforge.core.imageio import ImageSaveError, check_save_target
+
+        while self.queue:
+            job = self.queue.popleft()
+            try:
+                check_save_target(job.target, overwrite=self.overwrite or job.replace, **self.target_rules)
+            except ImageSaveError as error:
+                self.done(Outcome(job, error=str(error), load_failure=True))
+                continue
+            if self.journal is not None:
+                self.journal.running(job)
+            return Job(job.source, job.target, replace=True)
+        return None
+
+    def retry_first(self, job: Job) -> None:
+        self.queue.appendleft(job)
+
+    def done(self, outcome: Outcome) -> None:
+        """Record an outcome; after a model failure the rest is not sent (it would fail alike)."""
+        self.on_file(self.finished, outcome.job)
+        record(outcome, self.report, self.journal, self.say)
+        self.finished += 1
+        self.progress.set(self.finished / self.total, f"{self.finished}/{self.total}: {outcome.job.source.name}")
+        if outcome.model_failure and self.report.stopped is None:
+            self.report.stopped = outcome.error
+            self.report.failures.extend((left, "not processed: " + outcome.error) for left in self.queue)
+            self.say(f"stopped: {len(self.queue)} image{'s' * (len(self.queue) != 1)} not processed")
+            self.queue.clear()
 
 
 def record(outcome: Outcome, report: BatchReport, journal=None, say: Callable[[str], None] = lambda m: None) -> None:

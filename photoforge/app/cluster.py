@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from photoforge.app.batch import BatchReport, Job, Outcome, UsageError, claim_job, record
+from photoforge.app.batch import BatchReport, Dispatch, Job, Outcome, UsageError
 
 INSTALL_HINT = "pip install 'photoforge[cluster]'"
 # One file per worker at a time: a file queued behind one that kills the worker would lose a
@@ -63,8 +63,6 @@ def run_on_ray(jobs: list[Job], process, *, address: str | None, threads: int | 
                workers: int | None = None) -> BatchReport:
     """Run `jobs` on Ray (connecting to `address`, or the cluster this process already joined,
     or a new local one); results are recorded as they come, in completion order."""
-    from photoforge.core.imageio import ImageSaveError
-
     ray = require_ray()
     inputs = [job.source for job in jobs] if inputs is None else inputs
     started_here = not ray.is_initialized()
@@ -80,28 +78,13 @@ def run_on_ray(jobs: list[Job], process, *, address: str | None, threads: int | 
         # Passed by value: an actor that Ray restarts needs its arguments again.
         pool = [remote.remote(process, settings, per_worker) for _ in range(count)]
         say(f"notice: Ray: {count} worker{'s' * (count != 1)} of {per_worker} CPU on a cluster of {cpus} CPUs")
-        queue = list(reversed(jobs))
+        dispatch = Dispatch(jobs, report=report, progress=progress, on_file=on_file, say=say, journal=journal,
+                            overwrite=overwrite, fmt=fmt, quality=quality, inputs=inputs)
         flying: dict = {}  # ref → (job, worker)
-        finished = 0
 
         def feed(worker) -> None:
-            while queue:
-                job = queue.pop()
-                try:
-                    claimed = claim_job(job, journal=journal, overwrite=overwrite, fmt=fmt, quality=quality,
-                                     inputs=inputs)
-                except ImageSaveError as error:
-                    done(Outcome(job, error=str(error), load_failure=True))
-                    continue
-                flying[worker.run.remote(claimed)] = (job, worker)
-                return
-
-        def done(outcome: Outcome) -> None:
-            nonlocal finished
-            on_file(finished, outcome.job)
-            record(outcome, report, journal, say)
-            finished += 1
-            progress.set(finished / len(jobs), f"{finished}/{len(jobs)}: {outcome.job.source.name}")
+            if (job := dispatch.next_job()) is not None:
+                flying[worker.run.remote(job)] = (job, worker)
 
         for worker in pool:
             for _ in range(IN_FLIGHT_PER_WORKER):
@@ -116,8 +99,7 @@ def run_on_ray(jobs: list[Job], process, *, address: str | None, threads: int | 
                                   f"working on it ({type(error).__name__})")
             except ray.exceptions.RayTaskError as error:
                 outcome = Outcome(job, error=f"{job.source}: {error.cause or error}")
-            done(Outcome(job, outcome.error, outcome.load_failure, outcome.source, outcome.output_hash,
-                         outcome.notices))
+            dispatch.done(outcome)
             feed(worker)
         return report
     finally:

@@ -21,11 +21,10 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from photoforge.app.batch import BatchReport, Job, Outcome, claim_job, record
+from photoforge.app.batch import BatchReport, Dispatch, Job, Outcome
 
 # Above this many pixels a photo gives one model enough work to keep every core busy, and
 # two workers would hold two large images in memory for no gain.
@@ -203,8 +202,6 @@ def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | Non
     were writing are removed) and propagate."""
     from multiprocessing.connection import wait
 
-    from photoforge.core.imageio import ImageSaveError
-
     if not fork_is_safe():
         raise RuntimeError("worker processes are forked, which is unsafe once a model is loaded in this "
                            "process (or impossible on this system): run the batch in one process")
@@ -215,32 +212,15 @@ def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | Non
     per_worker = threads or 1
     pool = [_Worker(context, process, settings, per_worker) for _ in range(workers)]
     say(f"notice: {workers} worker processes of {per_worker} thread{'s' * (per_worker != 1)} each")
-    queue, deaths, finished, said = deque(jobs), {}, 0, set()
-
-    def done(outcome: Outcome) -> None:
-        nonlocal finished
-        on_file(finished, outcome.job)
-        record(outcome, report, journal, say)
-        finished += 1
-        progress.set(finished / len(jobs), f"{finished}/{len(jobs)}: {outcome.job.source.name}")
-        if outcome.model_failure and report.stopped is None:  # every later file would fail the same way
-            report.stopped = outcome.error
-            report.failures.extend((left, "not processed: " + outcome.error) for left in queue)
-            say(f"stopped: {len(queue)} image{'s' * (len(queue) != 1)} not processed")
-            queue.clear()
+    dispatch = Dispatch(jobs, report=report, progress=progress, on_file=on_file, say=say, journal=journal,
+                        overwrite=overwrite, fmt=fmt, quality=quality, inputs=inputs)
+    deaths: dict[Path, int] = {}
+    said: set[str] = set()
 
     def feed(worker: _Worker) -> None:
-        while queue:
-            job = queue.popleft()
-            try:
-                claimed = claim_job(job, journal=journal, overwrite=overwrite, fmt=fmt, quality=quality,
-                                    inputs=inputs)
-            except ImageSaveError as error:
-                done(Outcome(job, error=str(error), load_failure=True))
-                continue
-            worker.job = claimed  # a retry after a death may replace what the dead worker wrote
-            worker.conn.send(claimed)
-            return
+        if (job := dispatch.next_job()) is not None:
+            worker.job = job  # claimed: a retry after a death may replace what the dead worker wrote
+            worker.conn.send(job)
 
     try:
         for worker in pool:
@@ -252,7 +232,7 @@ def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | Non
                 try:
                     kind, outcome = conn.recv()
                 except (EOFError, OSError):
-                    outcome = _death(worker, job, deaths, retries, queue)
+                    outcome = _death(worker, job, deaths, retries, dispatch)
                     pool[pool.index(worker)] = worker = _Worker(context, process, settings, per_worker)
                 else:
                     if kind == "say":
@@ -262,11 +242,11 @@ def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | Non
                             say(outcome)
                         continue
                 if outcome is not None:
-                    done(outcome)
+                    dispatch.done(outcome)
                 feed(worker)
         return report
     except BaseException:  # interrupted: what the workers finished meanwhile is still recorded
-        _stop_and_drain(pool, done)
+        _stop_and_drain(pool, dispatch.done)
         raise
     finally:
         for worker in pool:
@@ -292,14 +272,14 @@ def _stop_and_drain(pool: list[_Worker], done: Callable[[Outcome], None]) -> Non
             pass
 
 
-def _death(worker: _Worker, job: Job, deaths: dict, retries: int, queue: deque) -> Outcome | None:
+def _death(worker: _Worker, job: Job, deaths: dict, retries: int, dispatch: Dispatch) -> Outcome | None:
     """A worker died on `job`: retried first in line while it has tries left (None), else its
     failure."""
     worker.stop(wait=0)
     code = worker.process.exitcode
     deaths[job.source] = deaths.get(job.source, 0) + 1
     if deaths[job.source] <= retries:
-        queue.appendleft(job)
+        dispatch.retry_first(job)
         return None
     how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
     return Outcome(job, error=f"{job.source}: the worker process died {deaths[job.source]} "

@@ -34,6 +34,7 @@ from photoforge.core import paths
 from photoforge.core.digest import sha256_of
 from photoforge.engine import speed
 from photoforge.engine.fidelity import MIN_PSNR_DB, photo_crops, psnr
+from photoforge.engine.onnx_graph import prune_graph
 from photoforge.engine.progress import Progress, null_progress
 from photoforge.engine.runtime import DeviceError, _ort, default_threads
 
@@ -175,19 +176,8 @@ def keep_fp32(qdq, fp32, names: set[str]):
 
 
 def _prune(model) -> None:
-    graph = model.graph
-    while True:
-        used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
-        dead = [n for n in graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")
-                and not any(o in used for o in n.output)]
-        if not dead:
-            break
-        for node in dead:
-            graph.node.remove(node)
-    used = {name for node in graph.node for name in node.input}
-    keep = [t for t in graph.initializer if t.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
+    """Drop the quantise/dequantise pairs nothing reads any more, and their constants."""
+    prune_graph(model.graph, lambda node: node.op_type in ("QuantizeLinear", "DequantizeLinear"))
 
 
 def _steps(count: int):

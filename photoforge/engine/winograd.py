@@ -27,6 +27,7 @@ import numpy as np
 from photoforge.core import paths
 from photoforge.core.digest import sha256_of
 from photoforge.engine.runtime import DeviceError
+from photoforge.engine.onnx_graph import prune_graph
 
 M, R = 6, 3  # output tile, kernel
 N_T = M + R - 1  # input tile (8)
@@ -157,21 +158,6 @@ def _eligible(node, inits: dict) -> bool:
             and ints.get("pads") == [1, 1, 1, 1])
 
 
-def _prune(graph) -> None:
-    """Drop nodes whose outputs nobody reads (the Concats the rewrite bypassed)."""
-    while True:
-        used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
-        dead = [n for n in graph.node if not any(o in used for o in n.output)]
-        if not dead:
-            break
-        for n in dead:
-            graph.node.remove(n)
-    used = {i for n in graph.node for i in n.input}
-    keep = [t for t in graph.initializer if t.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
-
-
 def _parts(node, producers: dict) -> list[str]:
     """The maps a convolution reads: the inputs of a channel Concat, else its one input."""
     concat = producers.get(node.input[0])
@@ -238,7 +224,7 @@ def rewrite(model, min_channels: int = 16, shared_only: bool = False):
         new_nodes.extend(g.nodes)
     del out.graph.node[:]
     out.graph.node.extend(new_nodes)
-    _prune(out.graph)
+    prune_graph(out.graph)  # the Concats the rewrite bypassed
     return out
 
 

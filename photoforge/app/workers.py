@@ -7,9 +7,9 @@ while two 1-thread processes each run their own file at full speed. Threads in o
 were tried (a decode-ahead pipeline with two inference lanes) and bought nothing; see the
 README's "Throughput on one machine".
 
-The driver keeps the journal and the progress, exactly as on Ray (app/cluster.py): it checks
-each output path and commits `running` before a file goes to a worker, and `done`/`failed`
-when it comes back. Workers are forked before any model is compiled in the driver (a fork
+The driver keeps the journal and the progress through the same batch.Dispatch as the Ray
+engine (app/cluster.py): it checks each output path and commits `running` before a file goes
+to a worker, and `done`/`failed` when it comes back. Workers are forked before any model is compiled in the driver (a fork
 after OpenVINO or ONNX Runtime started their thread pools could deadlock), so the per-file
 function needs no pickling; each worker builds its own model on its first file. A worker
 that dies is replaced and its file retried up to `retries` times.
@@ -50,11 +50,17 @@ def fork_is_safe() -> bool:
 
 def _pixels(path: Path) -> int:
     """Width × height from the file's header; 0 when Pillow cannot tell (the worker will)."""
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            return image.width * image.height
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a big scan's DecompressionBombWarning: it is only measured
+            with Image.open(path) as image:
+                return image.width * image.height
+    except Image.DecompressionBombError:
+        return SMALL_PHOTO_PIXELS + 1  # far beyond small
     except Exception:  # noqa: BLE001 - an unreadable file is reported by the worker, in its words
         return 0
 

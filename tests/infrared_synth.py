@@ -54,3 +54,16 @@ def rgbi_scan(photo: np.ndarray, seed: int = 0, ghost: float = 0.08, specks: int
 def f1(found: np.ndarray, truth: np.ndarray) -> float:
     tp = float((found & truth).sum())
     return 2 * tp / max(1.0, float(found.sum() + truth.sum()))
+
+
+def save_with_and_without(scan: RgbiScan, folder) -> tuple:
+    """The damaged scan saved twice in `folder`: as an 8-bit RGBI TIFF (infrared as the 4th
+    channel) and as a plain PNG with no infrared; their paths."""
+    import tifffile
+    from PIL import Image
+
+    rgbi, plain = folder / "rgbi.tif", folder / "plain.png"
+    tifffile.imwrite(rgbi, np.dstack([scan.damaged, scan.infrared_as(np.uint8)]), photometric="rgb",
+                     extrasamples=[0])
+    Image.fromarray(scan.damaged).save(plain)
+    return rgbi, plain

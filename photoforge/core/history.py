@@ -130,9 +130,13 @@ class _Entry:
         self.path: Path | None = None
         if self.replace:
             self.meta = (dict(step.before.meta), dict(step.after.meta))
-            self.states = tuple((_Slot(s.pixels), None if s.alpha is None else _Slot(s.alpha), _Slot(s.mask),
-                                 None if s.infrared is None else _Slot(s.infrared))
-                                for s in (step.before, step.after))
+            before, after = step.before, step.after
+            infrared = None if before.infrared is None else _Slot(before.infrared)
+            # Most steps keep the scan's infrared as it was: one slot, counted and spilled once.
+            infrared_after = infrared if after.infrared is before.infrared else \
+                None if after.infrared is None else _Slot(after.infrared)
+            self.states = tuple((_Slot(s.pixels), None if s.alpha is None else _Slot(s.alpha), _Slot(s.mask), ir)
+                                for s, ir in ((before, infrared), (after, infrared_after)))
             self.areas = tuple({name: _Slot(a) for name, a in s.areas.items()}
                                for s in (step.before, step.after))
         else:
@@ -140,8 +144,11 @@ class _Entry:
                             for p in step.patches]
 
     def slots(self) -> Iterator[_Slot]:
+        """Each slot once (a state's infrared may be shared by both states)."""
         if self.replace:
-            yield from (s for state in self.states for s in state if s is not None)
+            shared = self.states[0][3]
+            yield from (s for n, state in enumerate(self.states) for s in state
+                        if s is not None and not (n and s is shared))
             yield from (s for areas in self.areas for s in areas.values())
         else:
             for *_, before, after in self.patches:

@@ -255,3 +255,20 @@ def test_locating_from_headers_names_what_finding_reads(tmp_path):
     for name, source in expected.items():
         found = find_infrared(tmp_path / name)
         assert locate_infrared(tmp_path / name) == source == (None if found is None else found.source), name
+
+
+def test_a_step_that_keeps_the_infrared_counts_and_spills_it_once(tmp_path):
+    doc = scan_doc(5)
+    ir = doc.infrared_levels
+    doc.history = History(memory_budget=1 << 40, temp_root=tmp_path)
+    before = doc.image.pixels
+    # a new depth, same size: a whole-state step, whose infrared stays as it was
+    assert doc.apply_image(doc.image.with_pixels((before >> 8).astype(np.uint8), None), "To 8 bits")
+    assert doc.infrared_levels is ir
+    assert doc.history.nbytes_in_memory == before.nbytes + doc.image.pixels.nbytes + 2 * doc.mask.nbytes + ir.nbytes
+    doc.history.memory_budget = 1  # the next step spills this one to disk
+    assert doc.apply_image(doc.image.with_pixels(before, None), "To 16 bits")
+    assert doc.history.nbytes_on_disk > 0
+    assert doc.undo() and doc.undo()
+    assert np.array_equal(doc.infrared_levels, ir)
+    assert doc.redo() and np.array_equal(doc.infrared_levels, ir)

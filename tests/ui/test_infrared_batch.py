@@ -11,7 +11,7 @@ from photoforge.core.image import ImageData
 from photoforge.core.imageio import load_image
 from photoforge.ops.infrared_dust import infrared_dust_mask
 from photoforge.ops.restore import restore
-from tests.infrared_synth import rgbi_scan
+from tests.infrared_synth import rgbi_scan, save_with_and_without
 from tests.ui.test_main_window import restore_panel
 
 
@@ -86,10 +86,7 @@ def test_turning_infrared_off_is_remembered_and_followed_by_batches(window, tmp_
 
     crop = np.ascontiguousarray(photo[:96, :128])
     scan = rgbi_scan(crop, 3)
-    rgbi, plain = tmp_path / "rgbi.tif", tmp_path / "plain.png"
-    tifffile.imwrite(rgbi, np.dstack([scan.damaged, scan.infrared_as(np.uint8)]), photometric="rgb",
-                     extrasamples=[0])
-    Image.fromarray(scan.damaged).save(plain)
+    rgbi, plain = save_with_and_without(scan, tmp_path)
     panel = restore_panel(window)
     window.open_path(rgbi)
     assert panel.infrared.isEnabled() and panel.infrared.isChecked()

@@ -8,16 +8,13 @@ from PIL import Image
 
 from photoforge.ops.geometry import flip
 from photoforge.ops.infrared_dust import infrared_dust_mask
-from tests.infrared_synth import rgbi_scan
+from tests.infrared_synth import rgbi_scan, save_with_and_without
 from tests.ui.test_main_window import restore_panel
 
 
 def test_restore_uses_the_infrared_channel_only_where_the_scan_has_one(window, tmp_path, photo, qtbot):
     scan = rgbi_scan(photo, 6)
-    rgbi, plain = tmp_path / "rgbi.tif", tmp_path / "plain.png"
-    tifffile.imwrite(rgbi, np.dstack([scan.damaged, scan.infrared_as(np.uint8)]), photometric="rgb",
-                     extrasamples=[0])
-    Image.fromarray(scan.damaged).save(plain)
+    rgbi, plain = save_with_and_without(scan, tmp_path)
     panel = restore_panel(window)
     window.open_path(plain)
     assert not panel.infrared.isEnabled() and not panel.infrared.isChecked()  # a greyed tick would read as in use

@@ -68,6 +68,9 @@ MONO_BLUE_DEEPER_RAMP = (0.92, 1.0)  # … (in a monochrome photo, where a warm 
 DYE_WHITE_RAMP = (15.0, 30.0)  # … and down over this Lab chroma of the brightest pixels
 DYE_SLOPE_RAMP = (0.05, 0.15)  # … and times this ramp of 1 − red's tone-curve slope (_red_slope)
 SLOPE_PCTS = np.arange(2.0, 99.0, 4.0)  # _red_slope compares the channels' densities at these percentiles
+STAIN_RAMP = (0.02, 0.04)  # a monochrome print's stain at white (_stain): confidence of a faded print
+STAIN_GAIN = 8.0  # a stained print's density gain is at most 1 + this × its stain
+STAIN_MAX_LOG = 1.5  # _stain fits the tones lighter than this −ln(encoded value) (0.22)
 SHADOW_PCT = 2.0  # the darkest this % of the pixels (by luminance) are the shadows
 BLACK_PCT = 0.2  # the black point: this percentile (of all pixels; per channel)
 MIN_SPAN = 0.1  # density range below which a channel's range is taken as this
@@ -319,6 +322,7 @@ class _Fade:
     mono: bool
     dark: np.ndarray  # density of each channel's black among the darkest pixels
     paper: np.ndarray  # density of each channel's white among the brightest pixels
+    stain: float = 0.0  # a monochrome photo's tint extrapolated to white (_stain)
 
     @property
     def allowed_lift(self) -> float:
@@ -337,6 +341,10 @@ class _Fade:
         # A photo with next to no range (blown out, a flat colour) has nothing to restore.
         flat = _ramp(self.span, *SPAN_RAMP)
         return flat * _ramp(self.lift, self.allowed_lift, self.allowed_lift + ramp[1] - ramp[0])
+
+    @property
+    def stain_confidence(self) -> float:
+        return _ramp(self.stain, *STAIN_RAMP) if self.mono else 0.0
 
     @property
     def dye_confidence(self) -> float:
@@ -386,7 +394,27 @@ def _density_model(values: np.ndarray, mono: bool) -> _Fade:
     # warm tone (sepia, whose blue is densest) or a scene with a true black beside red
     # shadows, not a lost dye.
     dye *= 1.0 - _ramp(float(ranges[2] / ranges[1]), *(MONO_BLUE_DEEPER_RAMP if mono else BLUE_DEEPER_RAMP))
-    return _Fade(k, black, span, lift, dye, highlight, _red_slope(lin), chroma, mono, dark, paper)
+    return _Fade(k, black, span, lift, dye, highlight, _red_slope(lin), chroma, mono, dark, paper,
+                 _stain(values) if mono else 0.0)
+
+
+def _stain(values: np.ndarray) -> float:
+    """How far a monochrome photo's tint reaches up to white: warm (blue denser than red)
+    is positive.
+
+    A toned print's tint lives in its silver, so it grows with the density and vanishes at
+    the paper white; a stained (yellowed) paper adds the same density at every tone, paper
+    included. So each channel's −ln(encoded value) quantiles are fitted by a line against
+    green's over the lighter tones, and the line's value at white (0) is the stain: blue's
+    minus red's. A grey or toned clean print gives about 0 (train: ≤ 0.024), a yellowed
+    one more (≥ 0.021, growing with the fade)."""
+    q = np.percentile(-np.log(np.maximum(values, 1.0 / 255)), SLOPE_PCTS, axis=0)
+    q = q[q[:, 1] < STAIN_MAX_LOG]
+    if len(q) < 4 or float(np.ptp(q[:, 1])) < 1e-3:
+        return 0.0
+    fit = np.stack([np.ones(len(q)), q[:, 1]], axis=1)
+    (red, _), (blue, _) = (np.linalg.lstsq(fit, q[:, c], rcond=None)[0] for c in (0, 2))
+    return float(blue - red)
 
 
 def _red_slope(lin: np.ndarray) -> float:
@@ -434,31 +462,37 @@ def _measure(small: np.ndarray, mono: bool) -> FadeReport:
         # One density for all channels: the tone is the photo's, not a cast. (A red-magenta
         # tone whose shadows lost red is a lost cyan dye: a colour print of a grey scene.)
         fade = replace(fade, k=np.full(3, float(fade.k.mean())), dye=0.0)
-    conf_range = fade.range_confidence
+    conf_stain = fade.stain_confidence if conf_dye == 0 else 0.0
+    conf_range = max(fade.range_confidence, conf_stain)
     confidence = max(conf_range, conf_dye)
     if confidence < CONF_MIN:
         return replace(IDENTITY)
-    gain, paper, paper_to = _density_inverse(fade, conf_range, conf_dye)
+    gain, paper, paper_to = _density_inverse(fade, conf_range, conf_dye, conf_stain)
     faded = "strong" if 1.0 - 1.0 / max(gain) >= STRONG else "mild"
     cast = "none" if conf_dye == 0.0 else _cast_word(fade)
     return FadeReport(faded, cast, round(confidence, 3), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 1.0,
                       density=gain, paper=paper, paper_to=paper_to)
 
 
-def _density_inverse(fade: _Fade, conf_range: float, conf_dye: float):
+def _density_inverse(fade: _Fade, conf_range: float, conf_dye: float, conf_stain: float = 0.0):
     """The fade model inverted, each part as far as it is measured: per channel, the
     density above the paper white is multiplied by a gain. A lost dye (conf_dye) brings
     each channel's density range up to the least faded channel's and its paper to the
-    brightest channel's (the paper was white); a compressed range (conf_range) brings the
-    least faded channel's range up to DMAX. Returns (gain, paper, paper_to), the paper
+    brightest channel's (the paper was white; so does a stained monochrome print's stain,
+    conf_stain); a compressed range (conf_range) brings the least faded channel's range up
+    to DMAX. Returns (gain, paper, paper_to), the paper
     values encoded."""
     span = np.maximum(fade.dark - fade.paper, MIN_SPAN)
     if fade.mono and conf_dye == 0:
         span = np.full(3, float(span.mean()))
     reference = float(span.max())
     gain = (reference / span) ** conf_dye * max(1.0, DMAX / reference) ** conf_range
+    if conf_stain > 0:
+        # The stain is the only evidence of fading here, and low-contrast scenes (textures,
+        # mist) have no black to restore: move no further than the stain says the print aged.
+        gain = np.minimum(gain, 1.0 + STAIN_GAIN * max(fade.stain, 0.0))
     gain = np.minimum(gain, MAX_GAIN)
-    shift = conf_dye * (fade.paper - fade.paper.min())
+    shift = max(conf_dye, conf_stain) * (fade.paper - fade.paper.min())
     paper = _encode((10.0 ** -fade.paper).astype(np.float32)).astype(np.float64)
     paper_to = _encode((10.0 ** -(fade.paper - shift)).astype(np.float32)).astype(np.float64)
     as_tuple = lambda v: tuple(float(x) for x in np.broadcast_to(v, (3,)))  # noqa: E731

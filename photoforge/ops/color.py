@@ -48,7 +48,7 @@ colour stage: measure, scale by the user's strengths, apply.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -69,6 +69,8 @@ DYE_WHITE_RAMP = (15.0, 30.0)  # … and down over this Lab chroma of the bright
 DYE_SLOPE_RAMP = (0.05, 0.15)  # … and times this ramp of 1 − red's tone-curve slope (_red_slope)
 SLOPE_PCTS = np.arange(2.0, 99.0, 4.0)  # _red_slope compares the channels' densities at these percentiles
 STAIN_RAMP = (0.02, 0.04)  # a monochrome print's stain at white (_stain): confidence of a faded print
+STAIN_LIGHT_RAMP = (0.15, 0.2)  # … and down over this stain (a warm light tints as a stain does, but more)
+STAIN_LIFT_RAMP = (0.05, 0.15)  # … and up over this lift (a print that aged has no black left)
 STAIN_GAIN = 8.0  # a stained print's density gain is at most 1 + this × its stain
 STAIN_MAX_LOG = 1.5  # _stain fits the tones lighter than this −ln(encoded value) (0.22)
 SHADOW_PCT = 2.0  # the darkest this % of the pixels (by luminance) are the shadows
@@ -322,7 +324,14 @@ class _Fade:
     mono: bool
     dark: np.ndarray  # density of each channel's black among the darkest pixels
     paper: np.ndarray  # density of each channel's white among the brightest pixels
-    stain: float = 0.0  # a monochrome photo's tint extrapolated to white (_stain)
+    # A monochrome photo's tint extrapolated to white (_white_tint): −ln(encoded value) per
+    # channel, green's 0; none for a colour photo.
+    white_tint: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    @property
+    def stain(self) -> float:
+        """The warm part of the tint at white: blue's density beyond red's."""
+        return float(self.white_tint[2] - self.white_tint[0])
 
     @property
     def allowed_lift(self) -> float:
@@ -344,7 +353,10 @@ class _Fade:
 
     @property
     def stain_confidence(self) -> float:
-        return _ramp(self.stain, *STAIN_RAMP) if self.mono else 0.0
+        if not self.mono:
+            return 0.0
+        return (_ramp(self.stain, *STAIN_RAMP) * (1.0 - _ramp(self.stain, *STAIN_LIGHT_RAMP))
+                * _ramp(self.lift, *STAIN_LIFT_RAMP))
 
     @property
     def dye_confidence(self) -> float:
@@ -395,26 +407,25 @@ def _density_model(values: np.ndarray, mono: bool) -> _Fade:
     # shadows, not a lost dye.
     dye *= 1.0 - _ramp(float(ranges[2] / ranges[1]), *(MONO_BLUE_DEEPER_RAMP if mono else BLUE_DEEPER_RAMP))
     return _Fade(k, black, span, lift, dye, highlight, _red_slope(lin), chroma, mono, dark, paper,
-                 _stain(values) if mono else 0.0)
+                 _white_tint(values) if mono else np.zeros(3))
 
 
-def _stain(values: np.ndarray) -> float:
-    """How far a monochrome photo's tint reaches up to white: warm (blue denser than red)
-    is positive.
+def _white_tint(values: np.ndarray) -> np.ndarray:
+    """How far a monochrome photo's tint reaches up to white, per channel against green.
 
     A toned print's tint lives in its silver, so it grows with the density and vanishes at
     the paper white; a stained (yellowed) paper adds the same density at every tone, paper
     included. So each channel's −ln(encoded value) quantiles are fitted by a line against
-    green's over the lighter tones, and the line's value at white (0) is the stain: blue's
-    minus red's. A grey or toned clean print gives about 0 (train: ≤ 0.024), a yellowed
-    one more (≥ 0.021, growing with the fade)."""
+    green's over the lighter tones, and the line's value at white (0) is the tint there.
+    Its warm part (the stain: blue's minus red's) is about 0 on a grey or toned clean
+    print (train: ≤ 0.024) and more on a yellowed one (≥ 0.021, growing with the fade)."""
     q = np.percentile(-np.log(np.maximum(values, 1.0 / 255)), SLOPE_PCTS, axis=0)
     q = q[q[:, 1] < STAIN_MAX_LOG]
     if len(q) < 4 or float(np.ptp(q[:, 1])) < 1e-3:
-        return 0.0
+        return np.zeros(3)
     fit = np.stack([np.ones(len(q)), q[:, 1]], axis=1)
-    (red, _), (blue, _) = (np.linalg.lstsq(fit, q[:, c], rcond=None)[0] for c in (0, 2))
-    return float(blue - red)
+    return np.array([float(np.linalg.lstsq(fit, q[:, c], rcond=None)[0][0]) if c != 1 else 0.0
+                     for c in range(3)])
 
 
 def _red_slope(lin: np.ndarray) -> float:
@@ -492,9 +503,12 @@ def _density_inverse(fade: _Fade, conf_range: float, conf_dye: float, conf_stain
         # mist) have no black to restore: move no further than the stain says the print aged.
         gain = np.minimum(gain, 1.0 + STAIN_GAIN * max(fade.stain, 0.0))
     gain = np.minimum(gain, MAX_GAIN)
-    shift = max(conf_dye, conf_stain) * (fade.paper - fade.paper.min())
+    shift = conf_dye * (fade.paper - fade.paper.min())
     paper = _encode((10.0 ** -fade.paper).astype(np.float32)).astype(np.float64)
     paper_to = _encode((10.0 ** -(fade.paper - shift)).astype(np.float32)).astype(np.float64)
+    if conf_stain > 0:
+        # Only the stain leaves the paper: a toned print's own tint near white stays.
+        paper_to = paper_to * np.exp(conf_stain * (fade.white_tint - fade.white_tint.min()))
     as_tuple = lambda v: tuple(float(x) for x in np.broadcast_to(v, (3,)))  # noqa: E731
     return as_tuple(gain), as_tuple(paper), as_tuple(np.minimum(paper_to, 1.0))
 

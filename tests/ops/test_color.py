@@ -218,6 +218,41 @@ def test_sepia_stays_sepia_and_is_not_a_cast(sample):
     assert measure_fading(faded).cast == "none"
 
 
+def stained(pixels, s, stain):
+    """A monochrome print fading (bench/fade_cases.py's silver and sepia models): its range
+    compressed and its paper yellowed, a density added to every tone alike."""
+    return density_fade(pixels, [1 - 0.45 * s] * 3, 0.03 * s + s * np.array(stain))
+
+
+def test_a_yellowed_silver_print_comes_back_grey_with_its_range(sample):
+    grey = grey_of(sample)
+    faded = stained(grey, 0.8, (0.01, 0.04, 0.12))
+    mono, kind = is_monochrome(faded)
+    assert mono and kind != "grey"  # the stain tints it
+    report = measure_fading(faded)
+    assert report.faded != "none" and report.cast == "none"
+    assert report.density[0] == report.density[1] == report.density[2] > 1.1
+    out = correct_color(faded)
+    assert is_monochrome(out) == (True, "grey")
+    assert delta_e(out, grey) < 0.5 * delta_e(faded, grey)  # measured 0.42–0.44
+
+
+def test_a_faded_stained_sepia_print_stays_sepia_and_comes_closer(sample):
+    sepia = sepia_of(sample)
+    faded = stained(sepia, 0.8, (0.0, 0.02, 0.08))
+    out = correct_color(faded)
+    assert measure_fading(faded).cast == "none" and is_monochrome(out) == (True, "sepia")
+    assert delta_e(out, sepia) < 0.65 * delta_e(faded, sepia)  # measured 0.53–0.60
+
+
+@pytest.mark.parametrize("base", [grey_of, lambda p: grey_of(lifted(p))])
+def test_a_warm_light_on_a_grey_scene_is_not_a_stain(sample, base):
+    """A golden-hour gain tints every tone alike, as a stain does, but more."""
+    warm = gains(base(sample), (1.12, 0.97, 0.68))
+    assert is_monochrome(warm)[0]
+    assert measure_fading(warm).is_identity
+
+
 def test_neutralise_monochrome_turns_sepia_grey(sample):
     sepia = sepia_of(sample)
     neutral = correct_color(sepia, ColorOptions(neutralise_monochrome=True))

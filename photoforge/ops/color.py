@@ -71,6 +71,8 @@ SLOPE_PCTS = np.arange(2.0, 99.0, 4.0)  # _red_slope compares the channels' dens
 STAIN_RAMP = (0.02, 0.04)  # a monochrome print's stain at white (_stain): confidence of a faded print
 STAIN_LIGHT_RAMP = (0.15, 0.2)  # … and down over this stain (a warm light tints as a stain does, but more)
 STAIN_LIFT_RAMP = (0.05, 0.15)  # … and up over this lift (a print that aged has no black left)
+STAIN_SPAN_RAMP = (0.3, 0.5)  # … and up over this density range (a texture with next to none is not a print)
+STAIN_PAPER_RAMP = (0.5, 0.7)  # … and down as the lightest channel's paper density passes this (a night, not a print)
 STAIN_GAIN = 8.0  # a stained print's density gain is at most 1 + this × its stain
 STAIN_MAX_LOG = 1.5  # _stain fits the tones lighter than this −ln(encoded value) (0.22)
 SHADOW_PCT = 2.0  # the darkest this % of the pixels (by luminance) are the shadows
@@ -356,7 +358,8 @@ class _Fade:
         if not self.mono:
             return 0.0
         return (_ramp(self.stain, *STAIN_RAMP) * (1.0 - _ramp(self.stain, *STAIN_LIGHT_RAMP))
-                * _ramp(self.lift, *STAIN_LIFT_RAMP))
+                * _ramp(self.lift, *STAIN_LIFT_RAMP) * _ramp(float(np.mean(self.dark - self.paper)), *STAIN_SPAN_RAMP)
+                * (1.0 - _ramp(float(self.paper.min()), *STAIN_PAPER_RAMP)))
 
     @property
     def dye_confidence(self) -> float:
@@ -474,8 +477,8 @@ def _measure(small: np.ndarray, mono: bool) -> FadeReport:
         # tone whose shadows lost red is a lost cyan dye: a colour print of a grey scene.)
         fade = replace(fade, k=np.full(3, float(fade.k.mean())), dye=0.0)
     conf_stain = fade.stain_confidence if conf_dye == 0 else 0.0
-    conf_range = max(fade.range_confidence, conf_stain)
-    confidence = max(conf_range, conf_dye)
+    conf_range = fade.range_confidence
+    confidence = max(conf_range, conf_dye, conf_stain)
     if confidence < CONF_MIN:
         return replace(IDENTITY)
     gain, paper, paper_to = _density_inverse(fade, conf_range, conf_dye, conf_stain)
@@ -491,8 +494,8 @@ def _density_inverse(fade: _Fade, conf_range: float, conf_dye: float, conf_stain
     each channel's density range up to the least faded channel's and its paper to the
     brightest channel's (the paper was white; so does a stained monochrome print's stain,
     conf_stain); a compressed range (conf_range) brings the least faded channel's range up
-    to DMAX. Returns (gain, paper, paper_to), the paper
-    values encoded."""
+    to DMAX, and so does a stained monochrome print's (conf_stain), no further than its
+    stain allows. Returns (gain, paper, paper_to), the paper values encoded."""
     span = np.maximum(fade.dark - fade.paper, MIN_SPAN)
     if fade.mono and conf_dye == 0:
         span = np.full(3, float(span.mean()))
@@ -501,7 +504,8 @@ def _density_inverse(fade: _Fade, conf_range: float, conf_dye: float, conf_stain
     if conf_stain > 0:
         # The stain is the only evidence of fading here, and low-contrast scenes (textures,
         # mist) have no black to restore: move no further than the stain says the print aged.
-        gain = np.minimum(gain, 1.0 + STAIN_GAIN * max(fade.stain, 0.0))
+        stained = max(1.0, DMAX / reference) ** conf_stain
+        gain = np.maximum(gain, min(stained, 1.0 + STAIN_GAIN * fade.stain))
     gain = np.minimum(gain, MAX_GAIN)
     shift = conf_dye * (fade.paper - fade.paper.min())
     paper = _encode((10.0 ** -fade.paper).astype(np.float32)).astype(np.float64)

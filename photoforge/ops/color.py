@@ -79,6 +79,8 @@ SHADOW_PCT = 2.0  # the darkest this % of the pixels (by luminance) are the shad
 BLACK_PCT = 0.2  # the black point: this percentile (of all pixels; per channel)
 MIN_SPAN = 0.1  # density range below which a channel's range is taken as this
 MAX_GAIN = 3.0  # no channel's density is multiplied by more than this
+CLIP_LEVEL = 0.996  # an encoded value at or above this is clipped white …
+CLIP_RAMP = (0.02, 0.1)  # … and this share of clipped pixels takes the compressed range's confidence away
 SPAN_RAMP = (0.15, 0.3)  # a photo whose range is below this is not corrected (nothing to restore)
 CONF_MIN = 0.05  # below this confidence the photo is reported as not faded and left alone
 STRONG = 0.4  # share of its density the worst channel lost (1 − 1/its gain) from which fading is "strong"
@@ -329,6 +331,7 @@ class _Fade:
     # A monochrome photo's tint extrapolated to white (_white_tint): −ln(encoded value) per
     # channel, green's 0; none for a colour photo.
     white_tint: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    clipped: float = 0.0  # share of the pixels clipped to white in some channel
 
     @property
     def stain(self) -> float:
@@ -351,7 +354,11 @@ class _Fade:
         ramp = MONO_LIFT_RAMP if self.mono else LIFT_RAMP
         # A photo with next to no range (blown out, a flat colour) has nothing to restore.
         flat = _ramp(self.span, *SPAN_RAMP)
-        return flat * _ramp(self.lift, self.allowed_lift, self.allowed_lift + ramp[1] - ramp[0])
+        # Whites clipped are an exposure (snow, a bright sky, high key): the lifted blacks
+        # beside them are flare or haze. A print's paper is its white, and it is dimmed
+        # by the very fog that lifts the blacks.
+        exposed = 1.0 - _ramp(self.clipped, *CLIP_RAMP)
+        return flat * exposed * _ramp(self.lift, self.allowed_lift, self.allowed_lift + ramp[1] - ramp[0])
 
     @property
     def stain_confidence(self) -> float:
@@ -410,7 +417,7 @@ def _density_model(values: np.ndarray, mono: bool) -> _Fade:
     # shadows, not a lost dye.
     dye *= 1.0 - _ramp(float(ranges[2] / ranges[1]), *(MONO_BLUE_DEEPER_RAMP if mono else BLUE_DEEPER_RAMP))
     return _Fade(k, black, span, lift, dye, highlight, _red_slope(lin), chroma, mono, dark, paper,
-                 _white_tint(values) if mono else np.zeros(3))
+                 _white_tint(values) if mono else np.zeros(3), float((values.max(axis=1) >= CLIP_LEVEL).mean()))
 
 
 def _white_tint(values: np.ndarray) -> np.ndarray:

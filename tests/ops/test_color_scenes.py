@@ -47,12 +47,15 @@ def neutral_scene(seed: int) -> np.ndarray:
     return as_uint8(encode(neutral_linear(seed)))
 
 
-def hazy_scene(seed: int) -> np.ndarray:
+def hazy_linear(seed: int) -> np.ndarray:
     """A landscape in mist: airlight added in linear light, thicker towards the top (further
     away): L' = t·L + A·(1 − t), t from 0.35 at the top to 0.65 at the bottom."""
-    lin = neutral_linear(seed)
     t = np.linspace(0.35, 0.65, H)[:, None, None]
-    return as_uint8(encode(lin * t + np.array([0.55, 0.57, 0.6]) * (1 - t)))
+    return neutral_linear(seed) * t + np.array([0.55, 0.57, 0.6]) * (1 - t)
+
+
+def hazy_scene(seed: int) -> np.ndarray:
+    return as_uint8(encode(hazy_linear(seed)))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -85,3 +88,14 @@ def test_a_hazy_scene_is_not_unfaded(seed):
     hazy = hazy_scene(seed)
     assert np.percentile(hazy.min(axis=2), 0.5) > 60  # no black anywhere: the trap is real
     assert psnr(correct_color(hazy), hazy) >= 35
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("exposure", [1.5, 2.0])
+def test_a_hazy_scene_with_clipped_whites_is_not_unfaded(seed, exposure):
+    """Overexposed mist (snow, a bright sky): its whites clip, which a print's paper white,
+    dimmed by the fog that lifts its blacks, does not."""
+    bright = as_uint8(encode(hazy_linear(seed) * exposure))
+    assert np.percentile(bright.min(axis=2), 0.5) > 60 and (bright.max(axis=2) == 255).mean() > 0.1
+    assert measure_fading(bright).is_identity
+    np.testing.assert_array_equal(correct_color(bright), bright)

@@ -39,6 +39,18 @@ DETECT_SIDE, 3×3 median so dust does not count):
 * Monochrome, sepia and toned photos (`is_monochrome`) with no lost dye get one gain for
   all channels, so their tone survives (a grey photo stays exactly grey), and their cast
   is "none".
+* A monochrome print that faded also yellowed: its paper took a stain, a density added to
+  every tone alike, where a toned print's tint grows with the density and is gone at
+  white (`_white_tint`). A stain (STAIN_RAMP), with no black left (STAIN_LIFT_RAMP), a
+  density range (not a bare texture), a light paper (not a night) and a tint fainter than
+  a warm light's (STAIN_LIGHT_RAMP: a golden-hour gain on a grey scene tints every tone
+  alike too, but more) is taken as a faded print: the stain leaves the paper and the range
+  comes back towards DMAX, by a gain no larger than the stain allows (STAIN_GAIN: a print
+  that lost much density yellowed visibly; a light texture whose range is short by nature
+  is not stretched to black on a faint stain).
+* Whites clipped in some channel (CLIP_RAMP) are an exposure — snow, a bright sky, high
+  key — and a compressed range is not read off such a photo: a print's paper is its white,
+  dimmed by the fog that lifts its blacks.
 
 `apply_levels` applies a FadeReport (or the Adjust panel's own numbers) as one table per
 channel, computed in float64 for every code value, 16-bit included; saturation, when not

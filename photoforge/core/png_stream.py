@@ -4,6 +4,11 @@ Pillow cannot write 16-bit RGB(A) PNG and cv2 drops metadata, and both need the 
 image converted up front; a 192-megapixel result must not be duplicated just to save it.
 So filtering and compression happen a strip of rows at a time, and the only image-sized
 array ever touched is the caller's own.
+
+Deflate runs with zlib's RLE strategy (matches only at distance one, i.e. runs): after PNG's
+per-row filters a photo has few longer repeats worth searching for, so the files come out
+~3 % larger (8-bit photos; smaller on noisy 16-bit scans) for a deflate 5–6× faster (a
+1024² ×4 upscale: 35 ms instead of 227 ms, which was most of the save).
 """
 from __future__ import annotations
 
@@ -84,11 +89,13 @@ def write_png(
     xmp: bytes | None = None,
     compress_level: int = 6,
     filter_type: int | None = None,
+    strategy: int = zlib.Z_RLE,
 ) -> None:
     """Write H×W×C (C = 1 or 3) uint8/uint16 `pixels`, optional H×W `alpha`, to `fh`.
 
     `exif` is a TIFF-structured EXIF block (an "Exif\\0\\0" prefix is tolerated).
-    `filter_type` forces one PNG filter for every row; None picks per row.
+    `filter_type` forces one PNG filter for every row; None picks per row. `strategy` is
+    zlib's (Z_DEFAULT_STRATEGY searches for longer matches: ~3 % smaller, 5–6× slower).
     """
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -110,7 +117,7 @@ def write_png(
 
     bpp = (ch + (alpha is not None)) * depth // 8
     rows_per_strip = max(1, _STRIP_BYTES // (w * bpp))
-    compressor = zlib.compressobj(compress_level)
+    compressor = zlib.compressobj(compress_level, zlib.DEFLATED, zlib.MAX_WBITS, 8, strategy)
     pending: list[bytes] = []
     pending_size = 0
     prev = np.zeros((1, w * bpp), dtype=np.uint8)

@@ -215,10 +215,11 @@ class OpenVinoBackend:
         config = {"INFERENCE_PRECISION_HINT": _OV_PRECISION[precision]}
         if device == "CPU":
             config["INFERENCE_NUM_THREADS"] = threads
-            if threads < _usable_cores():
-                # OpenVINO pins its threads to the first cores: processes that each take a
-                # share (batch workers, Ray actors) would then all run on core 0.
-                config["ENABLE_CPU_PINNING"] = False
+            # OpenVINO pins its threads to the first cores. Processes that each take a share
+            # (batch workers, Ray actors) would then all run on core 0; and a pinned thread
+            # cannot move off a core another program is busy on, so every layer waits for it
+            # (SPAN ×4 256², 2 threads on 2 shared cores at load ~9: 3.2× slower pinned).
+            config["ENABLE_CPU_PINNING"] = False
         self.compiled = core.compile_model(str(path), device, config)
         self.request = self.compiled.create_infer_request()
         self.label = f"OpenVINO {device} {precision}"

@@ -136,6 +136,13 @@ class TiledRunner:
         self.channels = out.shape[2]
         ys = windows(h, spec.tile, spec.overlap, spec.multiple)
         xs = windows(w, spec.tile, spec.overlap, spec.multiple)
+        if len(ys) == len(xs) == 1:
+            # One window has all-ones weights: blending it through the strip (a float copy
+            # of the output, a multiply, an add and a divide) would give back the same pixels.
+            self.progress.check_aborted()
+            self._emit(self._run_window(image, 0, h, 0, w, self.split_depth), None, h * s, out, 0)
+            self.progress.set(1.0)
+            return out
         total, done = len(ys) * len(xs), 0
         # One strip, allocated once, as tall as the tallest row of windows; finished rows
         # leave from the top and the rest moves up, so nothing grows or is copied whole.
@@ -172,10 +179,11 @@ class TiledRunner:
 
     @staticmethod
     def _emit(strip, weight, rows: int, out: np.ndarray, out_y0: int, chunk: int = 32) -> None:
-        """Normalise finished strip rows and store them, a few rows at a time so the
-        temporaries stay small."""
+        """Normalise finished strip rows (weight None: already whole) and store them, a few
+        rows at a time so the temporaries stay small."""
         for r in range(0, rows, chunk):
             n = min(chunk, rows - r)
-            block = (strip[:, r:r + n] / weight[None, r:r + n]).transpose(1, 2, 0)
+            block = strip[:, r:r + n] if weight is None else strip[:, r:r + n] / weight[None, r:r + n]
+            block = block.transpose(1, 2, 0)
             dst = out[out_y0 + r: out_y0 + r + n]
             dst[...] = block if out.dtype == np.float32 else from_float(block, out.dtype)

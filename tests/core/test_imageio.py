@@ -277,6 +277,19 @@ def test_png_writer_decodes_exactly(filter_type, dtype, channels, alpha):
         assert np.array_equal(np.array(Image.open(io.BytesIO(buf.getvalue()))).reshape(expected.shape), expected)
 
 
+def test_png_writer_run_length_deflate_is_lossless_and_barely_larger():
+    # The default (RLE) strategy trades a little size for speed: same pixels, and on a real
+    # photo no more than a few per cent over zlib's full match search.
+    photo = np.asarray(Image.open(Path(__file__).parents[2] / "resources/samples/coffee.jpg").convert("RGB"))
+    fast, thorough = io.BytesIO(), io.BytesIO()
+    write_png(fast, photo)
+    write_png(thorough, photo, strategy=zlib.Z_DEFAULT_STRATEGY)
+    assert fast.getvalue() != thorough.getvalue()
+    for buf in (fast, thorough):
+        assert np.array_equal(cv2_rgb(buf.getvalue()), photo)
+    assert len(fast.getvalue()) < 1.08 * len(thorough.getvalue())
+
+
 def test_png_writer_strips_cover_many_rows(monkeypatch):
     from photoforge.core import png_stream
     monkeypatch.setattr(png_stream, "_STRIP_BYTES", 100)  # forces 3-row strips

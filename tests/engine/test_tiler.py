@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from photoforge.core.image import from_float
 from photoforge.engine.progress import Aborted, Progress
 from photoforge.engine.runtime import OutOfMemory
 from photoforge.engine.tiler import TiledRunner, TileSpec, ramp, windows
@@ -165,3 +166,17 @@ def test_size_multiple_pads_and_crops_back():
 
     out = run(needs_even, image, TileSpec(0, 0, 0, 1, multiple=4))
     np.testing.assert_array_equal(out, image)
+
+
+@pytest.mark.parametrize("out_dtype", [np.float32, np.uint8, np.uint16])
+def test_one_window_writes_the_network_output_as_it_is(out_dtype):
+    # The whole image in one window skips blending: the result must be exactly what the
+    # network gave, converted once, as through the strip.
+    image = smooth_random((30, 44))
+    infer = box_upscale_model(radius=2, scale=3)
+    expected = infer(np.ascontiguousarray(image.transpose(2, 0, 1))).transpose(1, 2, 0)
+    if out_dtype != np.float32:
+        expected = from_float(expected, out_dtype)
+    for spec in (TileSpec(0, 0, 0, 3), TileSpec(64, 8, 4, 3)):
+        got = run(infer, image, spec, out_dtype=out_dtype)
+        assert got.dtype == out_dtype and np.array_equal(got, expected)

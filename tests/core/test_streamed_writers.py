@@ -178,7 +178,9 @@ def test_working_memory_is_bounded_by_strips_not_image(tmp_path, monkeypatch, su
     small, _ = peak_for(1000)
     large, size = peak_for(4000)
     assert large < 0.25 * size, f"peak {large / 1e6:.1f} MB for a {size / 1e6:.1f} MB image"
-    assert large < 1.3 * small  # four times the rows, same working memory
+    # Four times the rows, the same working memory. Not 1.0: how many of the few strips in
+    # flight are held at the peak depends on thread timing (it reached 1.3x on a loaded machine).
+    assert large < 2.0 * small
 
 
 @pytest.mark.parametrize("suffix,target", [("jpg", "_pillow_pixels"), ("tif", "np.concatenate")])

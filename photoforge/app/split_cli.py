@@ -56,6 +56,15 @@ def infrared_path(piece: Path) -> Path:
     return piece.with_name(f"{piece.stem}{SIDECAR_SUFFIXES[0]}")
 
 
+def save_infrared(levels: np.ndarray, piece: Path, **save) -> Path:
+    """A print's piece of the scan's infrared (H×W or H×W×1 uint16) written as its sidecar,
+    16-bit grey TIFF, whatever the piece's own format."""
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+
+    return save_image(ImageData(levels), infrared_path(piece), format="TIFF", **save)
+
+
 def _scan_infrared(job: Job, shape, say) -> np.ndarray | None:
     """The scan's infrared as H×W×1 uint16 levels, or None (none, or one that cannot be
     used: said, and the prints are cut without it, as restore would go without)."""
@@ -96,7 +105,6 @@ def split_scan(job: Job, options: SplitOptions, *, fmt: str | None, quality: int
     """Load, find, check every output, claim(job), then cut and write each print; the paths
     written. ImageLoadError / NoPrint / ImageSaveError name the file."""
     from photoforge.app.batch import quietly
-    from photoforge.core.image import ImageData
     from photoforge.core.imageio import DEFAULT_MAX_PIXELS, check_save_target, load_image, save_image
     from photoforge.core.resolution import read_dpi, write_dpi
     from photoforge.ops.split import extract, find_prints
@@ -137,10 +145,8 @@ def split_scan(job: Job, options: SplitOptions, *, fmt: str | None, quality: int
             say(f"notice: {target.name}: {notice}")
         written.append(target)
         if infrared is not None:  # the same warp as the pixels: the dust stays where it is seen
-            ir = infrared_path(target)
-            save_image(ImageData(extract(infrared, pr, trim=options.trim)), ir, format="TIFF",
-                       overwrite=overwrite, protected=protected)
-            written.append(ir)
+            written.append(save_infrared(extract(infrared, pr, trim=options.trim), target,
+                                         overwrite=overwrite, protected=protected))
     return written
 
 

@@ -22,7 +22,8 @@ Method (numpy + OpenCV only):
    least squares), twice, the second time in a narrow window. Where the first window shows
    no edge at all (dust touching the print made the guess too large) it looks further in.
    The middle 76 % of each side is used, so rounded corners and dust at a corner do not
-   pull the line. A side lying on the scan's border (a print against the glass edge) is
+   pull the line. The four sides are then fitted as one rectangle, and a side seen in few
+   places is read again along its direction (only its offset fitted). A side lying on the scan's border (a print against the glass edge) is
    the border. Corners are where the fitted lines meet.
 6. `extract` cuts one print with a single cv2.warpAffine over its own region of the
    full-resolution scan: memory is bounded by the print, never a rotated copy of the scan.

@@ -323,12 +323,17 @@ class _Proxy:
             # along both pieces (beside a dark print the gap is no valley), by an edge straight
             # over most of it that reaches out to an end
             along = [_along_side(part, d) for part in parts]
-            if not any(along) or not (self._straight_seam(ends, p, d, reach=True) or (
-                    all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True))):
+            if not any(along):
                 continue
-            best = (r, parts)
-        if best is None:
-            best = self._rect_cut(hull, mask, segs, min_p)
+            whole = self._straight_seam(ends, p, d, reach=True)
+            if not whole and not (all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True)):
+                continue
+            best = (r, parts, whole)
+        if best is None or not best[2]:
+            # a seam proven only over part of its line may run on across a third print (the
+            # stacked pair's seam through the print whose corner nearly touches the pair): a
+            # group far from one rectangle is first cut where it leaves two rectangles
+            best = self._rect_cut(hull, mask, segs, min_p) or best
         if best is None:
             return [hull]
         out = []

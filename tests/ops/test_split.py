@@ -131,6 +131,14 @@ def test_weak_sides_on_a_black_lid_find_their_own_edge(name):
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
 
 
+def test_a_seam_is_not_cut_on_across_a_third_print():
+    """Development scan (black lid, seed 3): the stacked pair's 3 px seam, proven straight only
+    over its own part, ran on across the print whose corner is 2 px from the pair and cut it
+    in two; the group, far from one rectangle, is first cut where it leaves two."""
+    scan = ss.hard_cases(dpi=200, seed=3, names=["touching_black_lid"])["touching_black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
 def test_seam_beside_a_dark_print_is_cut():
     """Two prints at one angle, 1 px apart, a white-bordered one beside a dark one: the lid
     in the gap is no darker than the dark photo (no valley), but the seam is straight and runs

@@ -455,6 +455,7 @@ def _cmd_split(args) -> int:
     OUT (--resume, --retries); exit codes as _run_jobs."""
     import shlex
 
+    from photoforge.app.scan_infrared import split_sidecars
     from photoforge.app.split_cli import SplitOptions, plan_split, run_split
 
     if args.engine == "ray":
@@ -465,6 +466,9 @@ def _cmd_split(args) -> int:
     jobs, skipped = plan_split(args.inputs, args.output, args.format)
     if skipped is not None:
         _say(f"notice: {skipped}")
+    jobs, notices = split_sidecars(jobs)  # a scan's `_IR.tif` is its infrared, cut with it
+    for notice in notices:
+        _say(f"notice: {notice.replace('restored as a photo', 'split as a scan')}")
     if not jobs:
         raise UsageError("no images found in " + ", ".join(args.inputs))
     options = SplitOptions(lid=args.lid, min_size=args.min_size, trim=args.trim, single=args.single,

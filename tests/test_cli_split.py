@@ -97,3 +97,50 @@ def test_one_scan_keeps_a_journal_too(tmp_path, capsys, resume):
                                                                                              "scan0_2.png"]
     assert main(args + ["--resume"]) == 0
     assert "nothing to do" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stored", ["4th channel", "sidecar"])
+def test_split_cuts_the_infrared_with_each_print(tmp_path, capsys, stored):
+    """An RGBI scan split into two prints: each piece gets a `<piece>_IR.tif` cut by the same
+    geometry, with the scan's dust where it falls on that print, and restore finds it."""
+    import tifffile
+
+    from photoforge.core.imageio import load_image
+    from photoforge.core.infrared import locate_infrared
+
+    scan = ss.make_scan([ss.PrintSpec((2.0, 1.5), (1.4, 1.2), 4.0, seed=1),
+                         ss.PrintSpec((2.0, 1.5), (4.0, 1.3), -3.0, seed=2)],
+                        dpi=80, size=(5.5, 2.6), bits=16, seed=3)
+    H, W = scan.pixels.shape[:2]
+    infrared = np.full((H, W), 52000, np.uint16)
+    dust = {0: [(20.0, 15.0), (120.0, 80.0)], 1: [(60.0, 50.0)]}  # per print, in its frame (x, y px)
+    for k, spots in dust.items():
+        tl, tr, _, bl = scan.corners[k]
+        ex, ey = (tr - tl) / np.linalg.norm(tr - tl), (bl - tl) / np.linalg.norm(bl - tl)
+        for x, y in spots:
+            cx, cy = tl + ex * x + ey * y
+            cv2.circle(infrared, (round(cx), round(cy)), 2, 6000, -1)
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    if stored == "4th channel":
+        tifffile.imwrite(src / "scan.tif", np.dstack([scan.pixels, infrared]), photometric="rgb", extrasamples=[0])
+    else:
+        tifffile.imwrite(src / "scan.tif", scan.pixels, photometric="rgb")
+        tifffile.imwrite(src / "scan_IR.tif", infrared)
+    assert main(["split", str(src), "-o", str(out), "--format", "png"]) == 0
+    assert "split as a scan" in capsys.readouterr().err or stored == "4th channel"
+    pieces = sorted((out / "in").glob("scan_?.png"))  # a folder's scans go to OUT/<folder>
+    assert [p.name for p in pieces] == ["scan_1.png", "scan_2.png"]
+    for k, piece in enumerate(pieces):
+        pixels = load_image(piece).pixels
+        sidecar = out / "in" / f"scan_{k + 1}_IR.tif"
+        assert pixels.shape[2] == 3 and locate_infrared(piece) == f"'{sidecar.name}'"
+        ir = tifffile.imread(sidecar)
+        assert ir.shape == pixels.shape[:2] and ir.dtype == np.uint16
+        dark = ir < 30000
+        n, labels = cv2.connectedComponents(dark.astype(np.uint8))
+        assert n - 1 == len(dust[k])  # the print's own specks, none of the other print's
+        for x, y in dust[k]:  # each where it lies on the print (piece pixel centres at +0.5)
+            assert ir[round(y - 0.5), round(x - 0.5)] < 20000
+            assert labels[round(y - 0.5), round(x - 0.5)] > 0
+        assert np.median(ir[~dark]) == pytest.approx(52000, abs=300)

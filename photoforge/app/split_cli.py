@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from photoforge.app.batch import Job, UsageError
 from photoforge.app.dating import Dating
+from photoforge.core.infrared import SIDECAR_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,34 @@ def plan_split(inputs: list[str], output: str, fmt: str | None) -> tuple[list[Jo
 def piece_paths(job: Job, count: int) -> list[Path]:
     t = job.target
     return [t.with_name(f"{t.stem}_{n}{t.suffix}") for n in range(1, count + 1)]
+
+
+def infrared_path(piece: Path) -> Path:
+    """Where a print's piece of the scan's infrared goes: the sidecar `restore` looks for."""
+    return piece.with_name(f"{piece.stem}{SIDECAR_SUFFIXES[0]}")
+
+
+def save_infrared(levels: np.ndarray, piece: Path, **save) -> Path:
+    """A print's piece of the scan's infrared (H×W or H×W×1 uint16) written as its sidecar,
+    16-bit grey TIFF, whatever the piece's own format."""
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+
+    return save_image(ImageData(levels), infrared_path(piece), format="TIFF", **save)
+
+
+def _scan_infrared(job: Job, shape, say) -> np.ndarray | None:
+    """The scan's infrared as H×W×1 uint16 levels, or None (none, or one that cannot be
+    used: said, and the prints are cut without it, as restore would go without)."""
+    from photoforge.app.scan_infrared import scan_infrared
+    from photoforge.core.infrared import InfraredError, to_levels
+
+    try:
+        found = scan_infrared(job.source, shape)
+    except InfraredError as error:
+        say(f"notice: {error}; the prints are written without infrared")
+        return None
+    return None if found is None else to_levels(found.values)[..., None]
 
 
 def pieces_present(job: Job) -> bool:
@@ -88,8 +119,16 @@ def split_scan(job: Job, options: SplitOptions, *, fmt: str | None, quality: int
         raise NoPrint(f"'{job.source}': no print found on the scan (try --lid, a smaller --min-size, "
                       "or --single for a scan of one print)")
     targets = piece_paths(job, len(prints))
+    # the scan's infrared is cut with each print into a `<piece>_IR.tif` sidecar, whatever the
+    # pieces' format (JPEG and PNG hold no 4th channel, and most readers take a TIFF's 4th
+    # sample for transparency), so `restore` on a piece finds its dust as on the scan
+    infrared = _scan_infrared(job, image.pixels.shape[:2], say)
+    sidecars = [infrared_path(t) for t in targets] if infrared is not None else []
     for target in targets:  # all or nothing: no half-split scan because the 3rd name was taken
         check_save_target(target, format=fmt, quality=quality, overwrite=overwrite, protected=protected,
+                          make_folders=True)
+    for sidecar in sidecars:
+        check_save_target(sidecar, format="TIFF", quality=quality, overwrite=overwrite, protected=protected,
                           make_folders=True)
     if claim is not None:  # the journal says "running" before any piece may appear
         claim(job)
@@ -105,6 +144,9 @@ def split_scan(job: Job, options: SplitOptions, *, fmt: str | None, quality: int
         for notice in piece.notices[seen:]:
             say(f"notice: {target.name}: {notice}")
         written.append(target)
+        if infrared is not None:  # the same warp as the pixels: the dust stays where it is seen
+            written.append(save_infrared(extract(infrared, pr, trim=options.trim), target,
+                                         overwrite=overwrite, protected=protected))
     return written
 
 

@@ -22,7 +22,8 @@ Method (numpy + OpenCV only):
    least squares), twice, the second time in a narrow window. Where the first window shows
    no edge at all (dust touching the print made the guess too large) it looks further in.
    The middle 76 % of each side is used, so rounded corners and dust at a corner do not
-   pull the line. A side lying on the scan's border (a print against the glass edge) is
+   pull the line. The four sides are then fitted as one rectangle, and a side seen in few
+   places is read again along its direction (only its offset fitted). A side lying on the scan's border (a print against the glass edge) is
    the border. Corners are where the fitted lines meet.
 6. `extract` cuts one print with a single cv2.warpAffine over its own region of the
    full-resolution scan: memory is bounded by the print, never a rotated copy of the scan.
@@ -119,10 +120,24 @@ def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = 
         p = _make_print(q)
         if min(p.size) >= min_size:
             prints.append(p)
+    prints = _without_overlaps(prints)
     if single and prints:
         prints = [max(prints, key=lambda p: p.size[0] * p.size[1])]
     order = _reading_order([np.asarray(p.corners) for p in prints])
     return [prints[i] for i in order]
+
+
+def _without_overlaps(prints: list[Print]) -> list[Print]:
+    """The prints less any lying mostly on a larger one: prints on the glass do not overlap,
+    and a piece of a dark print on a black lid (its lit corner, apart from the rest at the
+    proxy) refines to a rectangle inside the whole print's."""
+    quads = [np.asarray(p.corners, np.float32) for p in prints]
+    areas = [float(cv2.contourArea(q)) for q in quads]
+    kept: list[int] = []
+    for i in sorted(range(len(prints)), key=lambda i: -areas[i]):
+        if all(cv2.intersectConvexConvex(quads[i], quads[k])[0] < 0.3 * areas[i] for k in kept):
+            kept.append(i)
+    return [prints[i] for i in sorted(kept)]
 
 
 def _grey(values: np.ndarray) -> np.ndarray:
@@ -308,12 +323,17 @@ class _Proxy:
             # along both pieces (beside a dark print the gap is no valley), by an edge straight
             # over most of it that reaches out to an end
             along = [_along_side(part, d) for part in parts]
-            if not any(along) or not (self._straight_seam(ends, p, d, reach=True) or (
-                    all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True))):
+            if not any(along):
                 continue
-            best = (r, parts)
-        if best is None:
-            best = self._rect_cut(hull, mask, segs, min_p)
+            whole = self._straight_seam(ends, p, d, reach=True)
+            if not whole and not (all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True)):
+                continue
+            best = (r, parts, whole)
+        if best is None or not best[2]:
+            # a seam proven only over part of its line may run on across a third print (the
+            # stacked pair's seam through the print whose corner nearly touches the pair): a
+            # group far from one rectangle is first cut where it leaves two rectangles
+            best = self._rect_cut(hull, mask, segs, min_p) or best
         if best is None:
             return [hull]
         out = []
@@ -594,7 +614,7 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     """Each side refined to a fitted line at full resolution; corners where they meet."""
     H, W = proxy.shape
     margin = 1.5 * max(proxy.sx, proxy.sy) + 1.0
-    lines, points = [], {}
+    lines, points, weak = [], {}, []
     for i in range(4):
         a, b = q[i], q[(i + 1) % 4]
         border = _on_border(a, b, W, H, margin)
@@ -614,11 +634,26 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
         if fitted is not None:
             d = fitted[1]
             n = np.array([-d[1], d[0]])
-            narrow, _, narrow_pts = _fit_side(pixels, fitted[0], d, n, length, 4.0, proxy)
+            narrow, seen, narrow_pts = _fit_side(pixels, fitted[0], d, n, length, 4.0, proxy)
             line, pts = (narrow, narrow_pts) if narrow is not None else (fitted, pts)
             points[i] = pts
+            if seen < 0.6:
+                weak.append((i, length))
         lines.append(line)
     lines = _one_rectangle(lines, points)
+    if weak and len(points) >= 2:
+        # a side seen in few places (a dark photo on a black lid) fitted its own slope to
+        # them and read its edge where that slope led; read again along the rectangle's
+        # direction that the well-seen sides set, fitting only where the side lies
+        for i, length in weak:
+            p, d = lines[i]
+            d = d if d @ (q[(i + 1) % 4] - q[i]) > 0 else -d
+            a = p + d * (d @ (q[i] - p))
+            n = np.array([-d[1], d[0]])
+            again, _, again_pts = _fit_side(pixels, a, d, n, length, 4.0, proxy, fixed=True)
+            if again is not None:
+                points[i] = again_pts
+        lines = _one_rectangle(lines, points)
     out = []
     for i in range(4):
         p = _intersect(lines[i - 1], lines[i])
@@ -716,9 +751,9 @@ def _strip(pixels, a, d, n, length, window, shape, colour=False):
     return _grey(strip), half
 
 
-def _fit_side(pixels, a, d, n, length, window, proxy):
+def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     """Profiles across the side at full resolution; the paper edge in each; a straight line
-    fitted to the edge points. Returns ((point, direction) or None, the fraction of profiles
+    fitted to the edge points (with `fixed`, only its offset: the direction is d's). Returns ((point, direction) or None, the fraction of profiles
     where any edge was seen, the edge points near the line (N × 2, x y) or None)."""
     s0, s1 = _SIDE_SPAN[0] * length, _SIDE_SPAN[1] * length
     found = _axis_profiles(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape)
@@ -735,6 +770,7 @@ def _fit_side(pixels, a, d, n, length, window, proxy):
     # the noise of a difference of two full-resolution pixels (the proxy averages f² of them)
     noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
     pts_u, pts_v = [], []
+    black = proxy.lid == "black"
     for c in range(us.size):
         m = mag[lo:hi + 1, c]
         top = float(m.max())
@@ -749,17 +785,28 @@ def _fit_side(pixels, a, d, n, length, window, proxy):
         j = k
         while j + 1 < peaks.size and peaks[j + 1] - peaks[j] <= 3.5:
             j += 1
+        edge = int(peaks[j])
+        if black and diff[lo + edge, c] < 0:
+            # on a black lid (no shadows) a transition that ends falling inward fell into the
+            # lid: across a seam from a neighbour's bright border, the paper's own rise lies
+            # just inward and may be far weaker than that border's step, so it is looked for
+            # at the noise floor
+            weak = _lobe_peaks(diff[lo:hi + 1, c], 6 * noise_g)
+            rise = weak[(weak > edge) & (weak - edge <= 3.5)]
+            rise = rise[diff[lo + rise, c] > 0]
+            if rise.size:
+                edge = int(rise[0])
         pts_u.append(us[c])
-        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + int(peaks[j])))
+        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge))
     seen = len(pts_u) / max(1, us.size)
     if len(pts_u) < max(6, 0.2 * us.size):
         return None, seen, None
     pu, pv = np.array(pts_u, np.float64), np.array(pts_v, np.float64)
-    fit = _robust_line(pu, pv)
+    u = 1 - v
+    fit = _robust_offset(pu, pv, d[v] / d[u]) if fixed else _robust_line(pu, pv)
     if fit is None:
         return None, seen, None
     c0, c1 = fit  # v = c0 + c1·u in image coordinates
-    u = 1 - v
     p, dd = np.empty(2), np.empty(2)
     p[u], p[v] = a[u], c0 + c1 * a[u]
     dd[u], dd[v] = 1.0, c1
@@ -768,6 +815,22 @@ def _fit_side(pixels, a, d, n, length, window, proxy):
     pts = np.empty((int(inliers.sum()), 2))
     pts[:, u], pts[:, v] = pu[inliers], pv[inliers]
     return (p, dd if dd @ d > 0 else -dd), seen, pts
+
+
+def _robust_offset(s, t, c1: float):
+    """t = c0 + c1·s with the slope given: c0 where the points are densest (the middle of the
+    1 px window holding most of them), then their mean within 0.75 px of it, twice; a weak
+    edge's points are few, and photo content beside it pulls a median."""
+    r = np.sort(t - c1 * s)
+    if r.size < 4:
+        return None
+    hi = np.searchsorted(r, r + 1.0, side="right")
+    k = int(np.argmax(hi - np.arange(r.size)))
+    c0 = float(r[k:hi[k]].mean())
+    for _ in range(2):
+        near = r[np.abs(r - c0) <= 0.75]
+        c0 = float(near.mean())
+    return c0, float(c1)
 
 
 def _axis_profiles(pixels, a, d, n, length, window, shape, most: int = 400, spread: int = 1):

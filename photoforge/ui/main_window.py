@@ -426,13 +426,17 @@ class MainWindow(QMainWindow):
                         lambda p: (cut_prints(image, prints, trim, p), cut_infrared(path, image, prints, trim)), land)
 
     def _save_prints(self, path: Path, image, prints, trim: float, folder: Path) -> None:
+        from photoforge.app.split_cli import save_infrared
         from photoforge.core.imageio import save_image
-        from photoforge.ui.split_dialog import cut_prints
+        from photoforge.ui.split_dialog import cut_infrared, cut_prints
 
         def work(progress):
             written = []
-            for n, print_image in enumerate(cut_prints(image, prints, trim, progress), 1):
+            infrared, _ = cut_infrared(path, image, prints, trim)
+            for n, (print_image, levels) in enumerate(zip(cut_prints(image, prints, trim, progress), infrared), 1):
                 written.append(save_image(print_image, folder / f"{path.stem}_{n}{path.suffix}"))
+                if levels is not None:  # as `split` writes it: restore on the print finds its dust
+                    save_infrared(levels, written[-1])
             return written
 
         self.jobs.start(f"Save {len(prints)} prints", work,

@@ -121,6 +121,24 @@ def _matches(scan, found, edge=1.5):
         max(edge_errors(t, p.corners)) <= edge for t, p in zip(scan.corners, found))
 
 
+@pytest.mark.parametrize("name", ["touching_black_lid", "dark_and_light_black_lid"])
+def test_weak_sides_on_a_black_lid_find_their_own_edge(name):
+    """Development scans (seed 6) where a side was read 2.5–3 px off: beside a 3 px seam of
+    black lid, the neighbour's white border steps far more than a darkish photo's own edge
+    (the side locked onto the neighbour); and a dark print on a black lid, seen in few places
+    per side, took a wrong slope from them (now re-read along the rectangle's direction)."""
+    scan = ss.hard_cases(dpi=200, seed=6, names=[name])[name]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_seam_is_not_cut_on_across_a_third_print():
+    """Development scan (black lid, seed 3): the stacked pair's 3 px seam, proven straight only
+    over its own part, ran on across the print whose corner is 2 px from the pair and cut it
+    in two; the group, far from one rectangle, is first cut where it leaves two."""
+    scan = ss.hard_cases(dpi=200, seed=3, names=["touching_black_lid"])["touching_black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
 def test_seam_beside_a_dark_print_is_cut():
     """Two prints at one angle, 1 px apart, a white-bordered one beside a dark one: the lid
     in the gap is no darker than the dark photo (no valley), but the seam is straight and runs

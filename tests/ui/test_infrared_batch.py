@@ -167,3 +167,30 @@ def test_prints_opened_from_a_split_scan_carry_their_piece_of_its_infrared(windo
     other = window.print_windows[0]
     other.document = None
     other.close()
+
+
+def test_prints_saved_from_a_split_scan_get_their_infrared_sidecars(window, photo, tmp_path, qtbot, monkeypatch):
+    from photoforge.ops.split import extract
+    from tests.ui.test_split_dialog import flatbed
+
+    scan = flatbed(photo)
+    path = tmp_path / "album_page.png"
+    Image.fromarray(scan).save(path)
+    ir = np.random.default_rng(6).integers(20000, 60000, scan.shape[:2]).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "album_page_IR.tif", ir)
+    out = tmp_path / "prints"
+    out.mkdir()
+    chosen = {}
+
+    def decide(dialog):
+        qtbot.waitUntil(lambda: not window.jobs.busy, timeout=30000)
+        dialog.chosen = "save"
+        chosen["prints"], chosen["trim"] = dialog.outlines()
+        return dialog.DialogCode.Accepted
+
+    monkeypatch.setattr("photoforge.ui.main_window.QFileDialog.getExistingDirectory", lambda *a, **k: str(out))
+    assert window.split_scan(path, decide)
+    qtbot.waitUntil(lambda: (out / "album_page_2_IR.tif").exists() and not window.jobs.busy, timeout=30000)
+    for n, p in enumerate(chosen["prints"], 1):
+        want = extract(ir[..., None], p, chosen["trim"])[..., 0]
+        assert np.array_equal(tifffile.imread(out / f"album_page_{n}_IR.tif"), want)

@@ -5,7 +5,7 @@ around a classical mark), on TRAIN-split photos only: the tuning subset by defau
 training/export_damage.py draws them. Validation photos are never read here.
 
     PYTHONPATH=. python bench/detector_sweep.py [--split tune|train] [--seeds 6] [--limit N]
-    PYTHONPATH=. python bench/detector_sweep.py --model NEW.onnx --threshold-only
+    PYTHONPATH=. python bench/detector_sweep.py --model NEW.onnx --threshold-only [--write]
 
 --threshold-only chooses a new model's threshold at the current rules: the lowest at which
 it flags no more of the clean tuning photos than the shipped model does at its card's
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import json
 import math
 import sys
 from dataclasses import replace
@@ -157,6 +158,17 @@ def match_threshold(args, card: dict) -> float:
     thr, r = at_cap(samples, learned, POST, shipped["clean"], lo=0.3, hi=0.9995, steps=12)
     print(line(f"{args.model.name}, current rules (t {thr})", r))
     print(f"chosen threshold {thr} (≤ {shipped['clean']:.3f} % of clean pixels flagged, as the shipped model)")
+    if args.write:
+        path = args.model.with_suffix(".json")
+        new = json.loads(path.read_text())
+        new["threshold_export"] = new.get("threshold_export", new["threshold"])
+        new["threshold"] = thr
+        new["threshold_tuned_on"] = (
+            f"tuning subset of the train split (training/data.py N_TUNE), {args.seeds} seeds: the lowest threshold at "
+            f"which the current post-processing flags ≤ {shipped['clean']:.3f} % of clean pixels, the share the "
+            f"model it replaced flagged at its threshold {card['threshold']} (bench/detector_sweep.py --threshold-only)")
+        path.write_text(json.dumps(new, indent=1) + "\n")
+        print(f"written to {path}")
     return thr
 
 
@@ -174,6 +186,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=onnx_infer.MODEL, help="the model to sweep (default: the shipped one)")
     ap.add_argument("--threshold-only", action="store_true",
                     help="only --model's threshold at the current rules, at the shipped model's clean share")
+    ap.add_argument("--write", action="store_true", help="with --threshold-only: into --model's card (beside it)")
     args = ap.parse_args()
     if args.threshold_only:
         match_threshold(args, card)

@@ -80,3 +80,17 @@ def test_a_bf16_run_lowers_the_loss(tmp_path, monkeypatch):
     assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.1
     state = torch.load(tmp_path / "final.pt", weights_only=False)["model"]
     assert all(v.dtype in (torch.float32, torch.int64) for v in state.values())
+
+
+def test_a_run_stopped_by_the_clock_ends_annealed(tmp_path, monkeypatch):
+    """--minutes stops a run that was too slow to reach --steps; the cosine follows the clock
+    then, so the last steps ran at the bottom of the schedule, not near its top."""
+    real_batch = data.Batches.batch
+    monkeypatch.setattr(data.Batches, "batch", lambda self, step: real_batch(self, step % 2))
+    base = 3e-3
+    train(ENTRIES, tmp_path, seed=0, steps=100_000, batch=2, size=32, lr=base, epoch_steps=100_000, workers=0,
+          widths=(4, 4, 4, 4), minutes=0.1, warmup=1, log=lambda s: None)
+    with open(tmp_path / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and int(rows[0]["step"]) < 100_000
+    assert float(rows[0]["lr"]) < 0.1 * base

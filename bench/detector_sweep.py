@@ -155,7 +155,7 @@ def match_threshold(args, card: dict) -> float:
     shipped = score(build_cache(args.split, args.seeds, args.limit), learned(card["threshold"], POST))
     print(line(f"shipped model, current rules (t {card['threshold']})", shipped), flush=True)
     samples = build_cache(args.split, args.seeds, args.limit, args.model)
-    thr, r = at_cap(samples, learned, POST, shipped["clean"], lo=0.3, hi=0.9995, steps=12)
+    thr, r = at_cap(samples, learned, POST, shipped["clean"], lo=0.3, hi=0.9999, steps=14)  # 0.9999: learned_damage.thresholds clamps there
     print(line(f"{args.model.name}, current rules (t {thr})", r))
     print(f"chosen threshold {thr} (≤ {shipped['clean']:.3f} % of clean pixels flagged, as the shipped model)")
     if args.write:

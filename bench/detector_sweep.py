@@ -5,6 +5,11 @@ around a classical mark), on TRAIN-split photos only: the tuning subset by defau
 training/export_damage.py draws them. Validation photos are never read here.
 
     PYTHONPATH=. python bench/detector_sweep.py [--split tune|train] [--seeds 6] [--limit N]
+    PYTHONPATH=. python bench/detector_sweep.py --model NEW.onnx --threshold-only [--write]
+
+--threshold-only chooses a new model's threshold at the current rules: the lowest at which
+it flags no more of the clean tuning photos than the shipped model does at its card's
+threshold, so that the two are compared on validation at equal false alarms.
 
 The network and the classical detector run once per sample and are cached
 (~/.cache/photoforge-sweep/, keyed by the model's sha256, split and seeds); each rule set
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import json
 import math
 import sys
 from dataclasses import replace
@@ -49,10 +55,10 @@ GRID = {  # min_area left at 2: 1-6 px made no difference on these samples
 FUSION_GRID = {"seed_low_fraction": (0.05, 0.1, 0.2, 0.3, 0.5, 0.75), "alone_logit": (0.0, 0.5, 1.0, 2.0, 4.0)}
 
 
-def build_cache(split: str, seeds: int, limit: int) -> list[dict]:
+def build_cache(split: str, seeds: int, limit: int, model: Path = onnx_infer.MODEL) -> list[dict]:
     """Per sample: prob (float16), classical mask, truth (None for clean ones), scenario."""
-    sess = onnx_infer.session(onnx_infer.MODEL)
-    sha = hashlib.sha256(onnx_infer.MODEL.read_bytes()).hexdigest()[:12]
+    sess = onnx_infer.session(model)
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
     photos = data.split_photos(corpus.DEFAULT_OUT)[split][:limit or None]
     path = CACHE / f"{sha}-{split}-s{seeds}-n{len(photos)}.npz"
     if path.exists():
@@ -145,6 +151,27 @@ def search(samples, make, grid: dict, base: PostRules, cap: float) -> tuple[floa
     return best
 
 
+def match_threshold(args, card: dict) -> float:
+    shipped = score(build_cache(args.split, args.seeds, args.limit), learned(card["threshold"], POST))
+    print(line(f"shipped model, current rules (t {card['threshold']})", shipped), flush=True)
+    samples = build_cache(args.split, args.seeds, args.limit, args.model)
+    thr, r = at_cap(samples, learned, POST, shipped["clean"], lo=0.3, hi=0.9999, steps=14)  # 0.9999: learned_damage.thresholds clamps there
+    print(line(f"{args.model.name}, current rules (t {thr})", r))
+    print(f"chosen threshold {thr} (≤ {shipped['clean']:.3f} % of clean pixels flagged, as the shipped model)")
+    if args.write:
+        path = args.model.with_suffix(".json")
+        new = json.loads(path.read_text())
+        new["threshold_export"] = new.get("threshold_export", new["threshold"])
+        new["threshold"] = thr
+        new["threshold_tuned_on"] = (
+            f"tuning subset of the train split (training/data.py N_TUNE), {args.seeds} seeds: the lowest threshold at "
+            f"which the current post-processing flags ≤ {shipped['clean']:.3f} % of clean pixels, the share the "
+            f"model it replaced flagged at its threshold {card['threshold']} (bench/detector_sweep.py --threshold-only)")
+        path.write_text(json.dumps(new, indent=1) + "\n")
+        print(f"written to {path}")
+    return thr
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", default="tune", choices=("tune", "train"),
@@ -156,8 +183,15 @@ def main() -> None:
                     help="the previous rules' threshold (default: the export's, in the card)")
     ap.add_argument("--fusion-only", action="store_true",
                     help="only the fusion's grid, at the current rules and threshold (PostRules, the card)")
+    ap.add_argument("--model", type=Path, default=onnx_infer.MODEL, help="the model to sweep (default: the shipped one)")
+    ap.add_argument("--threshold-only", action="store_true",
+                    help="only --model's threshold at the current rules, at the shipped model's clean share")
+    ap.add_argument("--write", action="store_true", help="with --threshold-only: into --model's card (beside it)")
     args = ap.parse_args()
-    samples = build_cache(args.split, args.seeds, args.limit)
+    if args.threshold_only:
+        match_threshold(args, card)
+        return
+    samples = build_cache(args.split, args.seeds, args.limit, args.model)
     print(f"{len(samples)} samples; columns: " + " ".join(SCENARIOS) + " (F1 at 2 px)")
     print(line("classical", score(samples, lambda smp: smp["classical"])))
     old = PostRules(low_fraction=0.5, min_area=4, speck_max=0, speck_peak=1.0)

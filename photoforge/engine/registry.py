@@ -246,7 +246,7 @@ MODELS += (
                     "(246k parameters, trained on synthetic damage over public photos).",
         speed="fast", licence="MIT",
         source=ShippedFile("models/damage_seg.onnx",
-                           "edf84d4491b6415ee4d448d3fa76448f5b572eb28b40d90e27f2450f7b0434e4"),
+                           "822f82c3b345f6e79d4a3c03c05dfa2c62db2f17b3d2f755506d0dcbe805832e"),
         adapter=ProbabilityMap(), size_multiple=16, context=108, memory_per_pixel=600),
 )
 BUILT_IN_BY_ID = {m.id: m for m in MODELS}

@@ -16,10 +16,10 @@ from training import metrics, onnx_infer
 from training.synth import synthesize
 
 # Stated F1 at 2 px on the held-out set below, on the mask restore uses (hysteresis, size,
-# halo), a little under what the shipped model measured when it was exported (the card's
-# "held_out_test": crack 0.51, scratch 0.06, dust 0.29 — scratches on these two photos are
-# its weak spot).
-STATED_F1 = {"crack": 0.45, "scratch": 0.04, "dust": 0.25}
+# halo) at the card's threshold, a little under what the shipped model measured there
+# (crack 0.528, scratch 0.777, dust 0.822; training/runs/damage_seg3, measured with this
+# test's own loop: the card's "held_out_test" is at the export's threshold, not the card's).
+STATED_F1 = {"crack": 0.48, "scratch": 0.72, "dust": 0.76}
 
 
 @pytest.fixture(scope="module")

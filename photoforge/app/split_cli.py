@@ -65,18 +65,27 @@ def save_infrared(levels: np.ndarray, piece: Path, **save) -> Path:
     return save_image(ImageData(levels), infrared_path(piece), format="TIFF", **save)
 
 
-def _scan_infrared(job: Job, shape, say) -> np.ndarray | None:
-    """The scan's infrared as H×W×1 uint16 levels, or None (none, or one that cannot be
-    used: said, and the prints are cut without it, as restore would go without)."""
+def infrared_levels(source: Path, shape) -> tuple[np.ndarray, str] | None:
+    """The scan's infrared as H×W×1 uint16 levels and where it came from, or None when it
+    has none; InfraredError when it has one that cannot be used."""
     from photoforge.app.scan_infrared import scan_infrared
-    from photoforge.core.infrared import InfraredError, to_levels
+    from photoforge.core.infrared import to_levels
+
+    found = scan_infrared(source, shape)
+    return None if found is None else (to_levels(found.values)[..., None], found.source)
+
+
+def _scan_infrared(job: Job, shape, say) -> np.ndarray | None:
+    """infrared_levels, or None for one that cannot be used: said, and the prints are cut
+    without it, as restore would go without."""
+    from photoforge.core.infrared import InfraredError
 
     try:
-        found = scan_infrared(job.source, shape)
+        found = infrared_levels(job.source, shape)
     except InfraredError as error:
         say(f"notice: {error}; the prints are written without infrared")
         return None
-    return None if found is None else to_levels(found.values)[..., None]
+    return None if found is None else found[0]
 
 
 def pieces_present(job: Job) -> bool:

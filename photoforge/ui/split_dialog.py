@@ -193,18 +193,18 @@ class SplitDialog(QDialog):
 def cut_infrared(path, image, prints, trim: float) -> tuple[list, str | None]:
     """Each print's piece of the scan's infrared (H×W uint16, cut exactly as its pixels
     are), or Nones where the scan has none or it cannot be used; and where it came from."""
-    from photoforge.app.scan_infrared import scan_infrared
-    from photoforge.core.infrared import InfraredError, to_levels
+    from photoforge.app.split_cli import infrared_levels
+    from photoforge.core.infrared import InfraredError
     from photoforge.ops.split import extract
 
     try:
-        found = scan_infrared(path, image.pixels.shape[:2])
+        found = infrared_levels(path, image.pixels.shape[:2])
     except InfraredError:
         found = None  # the prints open without it, as the scan itself would
     if found is None:
         return [None] * len(prints), None
-    levels = to_levels(found.values)[..., None]
-    return [extract(levels, p, trim)[..., 0] for p in prints], found.source
+    levels, source = found
+    return [extract(levels, p, trim)[..., 0] for p in prints], source
 
 
 def cut_prints(image, prints, trim: float, progress=None) -> list:

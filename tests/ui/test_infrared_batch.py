@@ -138,25 +138,32 @@ def test_after_a_crop_and_a_turn_the_panel_finds_dust_in_the_infrared_where_the_
     assert np.array_equal(doc.infrared_levels, ir16)
 
 
-def test_prints_opened_from_a_split_scan_carry_their_piece_of_its_infrared(window, photo, tmp_path, qtbot):
-    from photoforge.ops.split import extract
+def _split_with_infrared(window, photo, tmp_path, qtbot, seed: int, choice: str):
+    """A flatbed scan with an `_IR.tif` sidecar split in the window, the dialog answered with
+    `choice` ("open" or "save"); returns (scan, infrared, the chosen outlines and trim)."""
     from tests.ui.test_split_dialog import flatbed
 
     scan = flatbed(photo)
     path = tmp_path / "album_page.png"
     Image.fromarray(scan).save(path)
-    rng = np.random.default_rng(5)
-    ir = (rng.integers(20000, 60000, scan.shape[:2])).astype(np.uint16)
+    ir = np.random.default_rng(seed).integers(20000, 60000, scan.shape[:2]).astype(np.uint16)
     tifffile.imwrite(tmp_path / "album_page_IR.tif", ir)
     chosen = {}
 
     def decide(dialog):
         qtbot.waitUntil(lambda: not window.jobs.busy, timeout=30000)
-        dialog.chosen = "open"
+        dialog.chosen = choice
         chosen["prints"], chosen["trim"] = dialog.outlines()
         return dialog.DialogCode.Accepted
 
     assert window.split_scan(path, decide)
+    return scan, ir, chosen
+
+
+def test_prints_opened_from_a_split_scan_carry_their_piece_of_its_infrared(window, photo, tmp_path, qtbot):
+    from photoforge.ops.split import extract
+
+    scan, ir, chosen = _split_with_infrared(window, photo, tmp_path, qtbot, 5, "open")
     qtbot.waitUntil(lambda: window.document is not None and len(window.print_windows) == 1, timeout=30000)
     docs = [window.document, window.print_windows[0].document]
     for doc, p in zip(docs, chosen["prints"], strict=True):
@@ -171,25 +178,11 @@ def test_prints_opened_from_a_split_scan_carry_their_piece_of_its_infrared(windo
 
 def test_prints_saved_from_a_split_scan_get_their_infrared_sidecars(window, photo, tmp_path, qtbot, monkeypatch):
     from photoforge.ops.split import extract
-    from tests.ui.test_split_dialog import flatbed
 
-    scan = flatbed(photo)
-    path = tmp_path / "album_page.png"
-    Image.fromarray(scan).save(path)
-    ir = np.random.default_rng(6).integers(20000, 60000, scan.shape[:2]).astype(np.uint16)
-    tifffile.imwrite(tmp_path / "album_page_IR.tif", ir)
     out = tmp_path / "prints"
     out.mkdir()
-    chosen = {}
-
-    def decide(dialog):
-        qtbot.waitUntil(lambda: not window.jobs.busy, timeout=30000)
-        dialog.chosen = "save"
-        chosen["prints"], chosen["trim"] = dialog.outlines()
-        return dialog.DialogCode.Accepted
-
     monkeypatch.setattr("photoforge.ui.main_window.QFileDialog.getExistingDirectory", lambda *a, **k: str(out))
-    assert window.split_scan(path, decide)
+    _, ir, chosen = _split_with_infrared(window, photo, tmp_path, qtbot, 6, "save")
     qtbot.waitUntil(lambda: (out / "album_page_2_IR.tif").exists() and not window.jobs.busy, timeout=30000)
     for n, p in enumerate(chosen["prints"], 1):
         want = extract(ir[..., None], p, chosen["trim"])[..., 0]

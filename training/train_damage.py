@@ -13,7 +13,7 @@ steps, a few minutes); the log (CSV) gets, per epoch, the training loss, and F1 
 threshold 0.5 on fixed crops of the tuning subset and of the validation split. The
 validation figure is watched, never used to pick anything: the run ends at --steps (or at
 the --minutes safety stop, whichever first) and the last weights are the model. The
-learning rate is a cosine over --steps (not over the clock).
+learning rate is a cosine over --steps, or over the clock where --minutes runs out first.
 
 Loss: BCE (hard-negative pixels — glints, eye highlights, borders, text — weighted 3×,
 because they are rare in a crop but are exactly where a detector goes wrong) + soft Tversky

@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
-                               QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from photoforge.ui.pyramid import _shrink, to_display
 
 PREVIEW_SIDE = 900
-HANDLE = 7  # px: how near a corner a press must be to take it
+HANDLE = 7  # screen px: how near a corner a press must be to take it
 
 
 class OutlineEditor(QWidget):
@@ -31,10 +31,14 @@ class OutlineEditor(QWidget):
         self.factor = factor  # preview pixels per scan pixel
         h, w = self.preview.shape[:2]
         self.qimage = QImage(self.preview.data, w, h, self.preview.strides[0], QImage.Format.Format_RGB888)
-        self.setFixedSize(w, h)
+        # The preview is drawn scaled to whatever room the dialog has: a fixed 900 px view
+        # pushed the buttons off a laptop screen. Outlines stay in preview coordinates.
+        self.setMinimumSize(max(1, min(w, 240)), max(1, min(h, 240)))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Delete removes the selected outline
         self.quads: list[np.ndarray] = []  # 4×2, preview coordinates
         self.selected: int | None = None
-        self._drag: tuple[int, int | None, QPointF] | None = None  # quad, corner (None: all), start
+        self._drag: tuple[int, int | None, np.ndarray] | None = None  # quad, corner (None: all), last point
 
     def set_prints(self, prints) -> None:
         self.quads = [np.asarray(p.scaled(self.factor).corners, np.float64) for p in prints]
@@ -63,58 +67,91 @@ class OutlineEditor(QWidget):
             self.update()
             self.changed.emit()
 
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        h, w = self.preview.shape[:2]
+        return QSize(w, h)
+
+    def _view(self) -> tuple[float, float, float]:
+        """Scale and offset from preview to widget pixels (the preview centred, aspect kept)."""
+        h, w = self.preview.shape[:2]
+        scale = min(self.width() / w, self.height() / h)
+        return scale, (self.width() - w * scale) / 2, (self.height() - h * scale) / 2
+
+    def _to_preview(self, pos: QPointF) -> np.ndarray:
+        scale, dx, dy = self._view()
+        return np.array([(pos.x() - dx) / scale, (pos.y() - dy) / scale])
+
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        scale, dx, dy = self._view()
+        h, w = self.preview.shape[:2]
         p = QPainter(self)
-        p.drawImage(0, 0, self.qimage)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(QRectF(dx, dy, w * scale, h * scale), self.qimage)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = p.font()
+        font.setBold(True)
+        p.setFont(font)
         for n, q in enumerate(self.quads):
+            v = q * scale + (dx, dy)
             colour = QColor(255, 200, 0) if n == self.selected else QColor(0, 200, 255)
             p.setPen(QPen(colour, 2))
             p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawPolygon(QPolygonF([QPointF(x, y) for x, y in q]))
+            p.drawPolygon(QPolygonF([QPointF(x, y) for x, y in v]))
             p.setBrush(colour)
-            for x, y in q:
+            for x, y in v:
                 p.drawRect(QRectF(x - 3, y - 3, 6, 6))
+            # The number is the file's: <scan>_<n>. A badge reads on any photo, plain text
+            # vanished on dark ones.
+            cx, cy = v.mean(axis=0)
+            badge = QRectF(cx - 12, cy - 12, 24, 24)
+            p.setPen(QPen(QColor(255, 255, 255), 1.5))
+            p.drawEllipse(badge)
             p.setPen(QPen(QColor(0, 0, 0)))
-            centre = q.mean(axis=0)
-            p.drawText(QPointF(centre[0] - 4, centre[1] + 5), str(n + 1))
+            p.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(n + 1))
 
-    def _hit(self, pos: QPointF) -> tuple[int, int | None] | None:
-        point = np.array([pos.x(), pos.y()])
+    def _hit(self, point: np.ndarray) -> tuple[int, int | None] | None:
+        handle = HANDLE / self._view()[0]
         for n, q in enumerate(self.quads):
             corner = int(np.argmin(np.linalg.norm(q - point, axis=1)))
-            if np.linalg.norm(q[corner] - point) <= HANDLE:
+            if np.linalg.norm(q[corner] - point) <= handle:
                 return n, corner
         for n, q in enumerate(self.quads):
-            if QPolygonF([QPointF(x, y) for x, y in q]).containsPoint(pos, Qt.FillRule.OddEvenFill):
+            if QPolygonF([QPointF(x, y) for x, y in q]).containsPoint(QPointF(*point), Qt.FillRule.OddEvenFill):
                 return n, None
         return None
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
-        hit = self._hit(event.position())
+        point = self._to_preview(event.position())
+        hit = self._hit(point)
         self.selected = None if hit is None else hit[0]
-        self._drag = None if hit is None else (hit[0], hit[1], event.position())
+        self._drag = None if hit is None else (hit[0], hit[1], point)
         self.update()
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
         if self._drag is None:
             return
         n, corner, start = self._drag
-        pos = event.position()
-        delta = np.array([pos.x() - start.x(), pos.y() - start.y()])
+        point = self._to_preview(event.position())
+        delta = point - start
         h, w = self.preview.shape[:2]
         if corner is None:
             self.quads[n] = self.quads[n] + delta
         else:
             self.quads[n][corner] = self.quads[n][corner] + delta
         self.quads[n] = np.clip(self.quads[n], [0, 0], [w - 1, h - 1])
-        self._drag = (n, corner, pos)
+        self._drag = (n, corner, point)
         self.update()
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
         if self._drag is not None:
             self._drag = None
             self.changed.emit()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.remove_selected()
+        else:
+            super().keyPressEvent(event)
 
 
 class SplitDialog(QDialog):
@@ -164,8 +201,11 @@ class SplitDialog(QDialog):
         tools.addWidget(self.count)
         tools.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Drag a corner to adjust it, or the inside of an outline to move it."))
-        layout.addWidget(self.editor)
+        hint = QLabel("Drag a corner to adjust it, or the inside of an outline to move it; "
+              "Delete removes the selected one. Files are numbered as shown.")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        layout.addWidget(self.editor, 1)
         layout.addWidget(row)
         layout.addWidget(buttons)
 

@@ -55,6 +55,50 @@ def test_prints_found_corrected_and_saved(window, scan_file, tmp_path, qtbot, mo
     assert abs(second.width - 240) <= 3 and abs(second.height - 280) <= 3
 
 
+def test_dragging_outline_corners_on_a_shrunken_view_changes_the_saved_print(window, scan_file, tmp_path, qtbot, monkeypatch):
+    """The view is drawn at whatever size the dialog has; a drag there is a drag on the scan."""
+    from PySide6.QtCore import QPoint, Qt
+
+    out = tmp_path / "prints"
+    out.mkdir()
+    moved = {}
+
+    def widget_point(editor, corner):
+        scale, dx, dy = editor._view()
+        x, y = editor.quads[0][corner] * scale + (dx, dy)
+        return QPoint(round(x), round(y))
+
+    def decide(dialog):
+        qtbot.waitUntil(lambda: not window.jobs.busy, timeout=30000)
+        dialog.resize(520, 420)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        editor = dialog.editor
+        scale = editor._view()[0]
+        assert scale < 0.7  # the 900 px preview really is drawn smaller
+        before = editor.prints()[0].size
+        for corner in (1, 2):  # the right side, 30 screen px to the left
+            start = widget_point(editor, corner)
+            qtbot.mousePress(editor, Qt.MouseButton.LeftButton, pos=start)
+            qtbot.mouseMove(editor, start - QPoint(15, 0))
+            qtbot.mouseMove(editor, start - QPoint(30, 0))
+            qtbot.mouseRelease(editor, Qt.MouseButton.LeftButton, pos=start - QPoint(30, 0))
+        moved["scan px"] = 30 / (scale * editor.factor)
+        moved["width before"] = before[0]
+        editor.selected = 1
+        qtbot.keyClick(editor, Qt.Key.Key_Delete)  # the second outline goes
+        dialog.chosen = "save"
+        return dialog.DialogCode.Accepted
+
+    monkeypatch.setattr("photoforge.ui.main_window.QFileDialog.getExistingDirectory", lambda *a, **k: str(out))
+    assert window.split_scan(scan_file, decide)
+    qtbot.waitUntil(lambda: (out / "album_page_1.png").exists() and not window.jobs.busy, timeout=30000)
+    first = load_image(out / "album_page_1.png")
+    assert abs(first.width - (moved["width before"] - moved["scan px"])) <= 3
+    assert abs(first.height - 300) <= 3
+    assert not (out / "album_page_2.png").exists()
+
+
 def test_prints_open_each_in_a_window(window, scan_file, qtbot):
     pytest.importorskip("photoforge.ops.split")
 

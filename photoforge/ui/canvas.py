@@ -11,10 +11,12 @@ from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QAbstractScrollArea
 
+from photoforge.ui import crop_box
 from photoforge.ui.pyramid import TILE, Pyramid
 
 ZOOM_MIN, ZOOM_MAX = 1 / 128, 32.0
 _CACHE_TILES = 600  # ≈ 150 MB of 256² RGB tiles at most
+CROP_GRIP = 7  # screen px: how near an edge of the crop a press takes that edge
 # Fixed colours, apart from the mask's (red, or cyan on a red photo): Photoshop's green for
 # where the fill may sample, and a violet for what it must never copy, hatched so that it
 # still reads as "not this" where it meets a mask of a near colour.
@@ -101,6 +103,9 @@ class Canvas(QAbstractScrollArea):
         self.crop_rect: tuple[int, int, int, int] | None = None
         self.crop_aspect: float | None = None
         self._drag_from: QPointF | None = None
+        # An existing crop being reshaped: the handle taken, the rectangle and point at the press.
+        self._crop_edit: tuple[frozenset[str], tuple[int, int, int, int], QPointF] | None = None
+        self._crop_cursor = False
         self._line: tuple[QPointF, QPointF] | None = None
         self._space_down = False
         self._pointer: QPointF | None = None
@@ -449,6 +454,33 @@ class Canvas(QAbstractScrollArea):
         rect = (max(0, round(y0)), min(h, round(y1)), max(0, round(x0)), min(w, round(x1)))
         return rect if rect[1] - rect[0] >= 2 and rect[3] - rect[2] >= 2 else None
 
+    def _crop_handle(self, pos: QPointF) -> frozenset[str] | None:
+        """The part of the current crop rectangle under a view point, if the crop tool is on."""
+        if self.tool != "crop" or self.crop_rect is None:
+            return None
+        p = self.to_image(pos)
+        return crop_box.grab(self.crop_rect, p.x(), p.y(), CROP_GRIP / self.zoom)
+
+    def _update_crop_cursor(self, pos: QPointF) -> None:
+        """The cursor says what a press will do to the crop; other tools get theirs back."""
+        if self.tool != "crop":
+            if self._crop_cursor:
+                self._crop_cursor = False
+                if not self._picking:
+                    self.viewport().unsetCursor()
+            return
+        self._crop_cursor = True
+        handle = self._crop_handle(pos)
+        if handle is None:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+            return
+        diagonal = {frozenset({"left", "top"}), frozenset({"right", "bottom"})}
+        shape = (Qt.CursorShape.SizeAllCursor if handle == {"move"} else
+                 Qt.CursorShape.SizeFDiagCursor if handle in diagonal else
+                 Qt.CursorShape.SizeBDiagCursor if len(handle) == 2 else
+                 Qt.CursorShape.SizeHorCursor if handle & {"left", "right"} else Qt.CursorShape.SizeVerCursor)
+        self.viewport().setCursor(shape)
+
     def _paint_guides(self, painter: QPainter) -> None:
         """The crop rectangle (the rest dimmed, thirds drawn) or the straighten line."""
         o, z = self._origin(), self.zoom
@@ -468,10 +500,32 @@ class Canvas(QAbstractScrollArea):
                                  QPointF(r.right(), r.top() + r.height() * k / 3))
             painter.setPen(QPen(QColor(255, 255, 255), 1.5))
             painter.drawRect(r)
+            painter.setBrush(QColor(255, 255, 255))
+            for hx in (r.left(), r.center().x(), r.right()):
+                for hy in (r.top(), r.center().y(), r.bottom()):
+                    if (hx, hy) != (r.center().x(), r.center().y()):
+                        painter.drawRect(QRectF(hx - 3, hy - 3, 6, 6))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            # The size the photo will have, where the eye is: just above the rectangle.
+            label = f"{x1 - x0} × {y1 - y0} px"
+            box = painter.fontMetrics().boundingRect(label).adjusted(-4, -2, 4, 2)
+            box.moveTopLeft(QPointF(r.left(), max(0.0, r.top() - box.height() - 4)).toPoint())
+            painter.fillRect(box, QColor(0, 0, 0, 170))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
         if self._line is not None:
             a, b = self._line
             painter.setPen(QPen(QColor(255, 220, 0), 2))
-            painter.drawLine(QPointF(o.x() + a.x() * z, o.y() + a.y() * z), QPointF(o.x() + b.x() * z, o.y() + b.y() * z))
+            end = QPointF(o.x() + b.x() * z, o.y() + b.y() * z)
+            painter.drawLine(QPointF(o.x() + a.x() * z, o.y() + a.y() * z), end)
+            if (b - a).manhattanLength() * z > 8:  # the turn that releasing here will make
+                from photoforge.ops.geometry import line_angle
+
+                label = f"{line_angle(a.x(), a.y(), b.x(), b.y()):+.2f}°"
+                box = painter.fontMetrics().boundingRect(label).adjusted(-4, -2, 4, 2)
+                box.moveTopLeft((end + QPointF(10, 10)).toPoint())
+                painter.fillRect(box, QColor(0, 0, 0, 170))
+                painter.setPen(QPen(QColor(255, 220, 0)))
+                painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
 
     def _paint_side_by_side(self, painter: QPainter, before: Pyramid, clip: QRect) -> None:
         w, h = self.viewport().width(), self.viewport().height()
@@ -565,6 +619,10 @@ class Canvas(QAbstractScrollArea):
             return
         if event.button() == Qt.MouseButton.LeftButton and self.tool in ("crop", "straighten") \
                 and self.document is not None and not self._space_down:
+            handle = self._crop_handle(pos)
+            if handle is not None:
+                self._crop_edit = (handle, self.crop_rect, self.to_image(pos))
+                return
             self._drag_from = self.to_image(pos)
             self._line = (self._drag_from, self._drag_from) if self.tool == "straighten" else None
             return
@@ -599,6 +657,13 @@ class Canvas(QAbstractScrollArea):
             self.split = min(1.0, max(0.0, pos.x() / max(1, self.viewport().width())))
             self.viewport().update()
             return
+        if self._crop_edit is not None:
+            handle, rect, start = self._crop_edit
+            p = self.to_image(pos)
+            self.crop_rect = crop_box.reshape(rect, handle, p.x() - start.x(), p.y() - start.y(),
+                                              self.image_size(), self.crop_aspect)
+            self.viewport().update()
+            return
         if self._drag_from is not None:
             p = self.to_image(pos)
             if self.tool == "crop":
@@ -614,6 +679,7 @@ class Canvas(QAbstractScrollArea):
             return
         old, self._pointer = self._pointer, pos
         self._update_cursor_area(old, pos)
+        self._update_crop_cursor(pos)
         p = self.to_image(pos)
         self.cursor_moved.emit(int(p.x()), int(p.y()))
         if self._stroke is not None:
@@ -627,13 +693,17 @@ class Canvas(QAbstractScrollArea):
         if self._dragging_split:
             self._dragging_split = False
             return
+        if self._crop_edit is not None:
+            self._crop_edit = None
+            return
         if self._drag_from is not None:
             start, self._drag_from = self._drag_from, None
             end = self.to_image(event.position())
             if self.tool == "crop":
                 self.crop_rect = self._crop_between(start, end)
                 if self.crop_rect is not None:
-                    self.hint.emit("Enter crops to the rectangle; Esc or a click clears it")
+                    self.hint.emit("Drag its edges or corners to adjust, inside to move; Enter crops, "
+                                   "Esc or a click outside clears it")
             else:
                 self._line = None
                 if (end - start).manhattanLength() * self.zoom > 8:

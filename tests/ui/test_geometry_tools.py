@@ -65,6 +65,35 @@ def test_a_dragged_crop_applies_on_enter(window, photo_file, qtbot, aspect, expe
     assert doc.history.labels == [f"Crop to {x1 - x0} × {y1 - y0}"] and canvas.crop_rect is None
 
 
+def test_a_drawn_crop_is_reshaped_by_its_edges_and_moved_from_inside(window, photo_file, qtbot):
+    window.open_path(photo_file)
+    canvas, doc = window.canvas, window.document
+    canvas.set_zoom(2.0)
+    canvas.horizontalScrollBar().setValue(0)
+    canvas.verticalScrollBar().setValue(0)
+    QTest.keyClick(canvas, Qt.Key.Key_C)
+    vp = canvas.viewport()
+
+    def drag(a, b):
+        QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(canvas, *a))
+        QTest.mouseMove(vp, view_point(canvas, *b))
+        QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(canvas, *b))
+
+    drag((10, 20), (70, 60))
+    assert canvas.crop_rect == (20, 60, 10, 70)
+    drag((70, 40), (90, 45))  # the right edge, 20 px further right (the 5 px down is ignored)
+    assert canvas.crop_rect == (20, 60, 10, 90)
+    drag((40, 60), (40, 50))  # the bottom edge, 10 px up
+    assert canvas.crop_rect == (20, 50, 10, 90)
+    drag((50, 35), (55, 45))  # inside: the whole rectangle moves
+    assert canvas.crop_rect == (30, 60, 15, 95)
+    original = doc.image.pixels.copy()
+    QTest.keyClick(canvas, Qt.Key.Key_Return)
+    settle(window, qtbot)
+    np.testing.assert_array_equal(doc.image.pixels, original[30:60, 15:95])
+    assert doc.history.labels == ["Crop to 80 × 30"]
+
+
 def test_a_line_drawn_with_straighten_levels_it(window, tmp_path, qtbot):
     path = tmp_path / "tilted.png"
     save_image(ImageData(tilted_scene(3.0, 300, 400)), path)

@@ -201,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     adj = sub.add_parser("adjust", help="levels, curves, white balance, exposure, contrast, saturation")
     _add_output_options(adj)
     adj.add_argument("--auto", action="store_true",
-                     help="correct measured fading per photo (levels and saturation); identity if not faded")
+                     help="correct measured fading per photo (levels and saturation); where none is measured, "
+                          "stretch a washed-out range (one black and white point for all channels); "
+                          "identity on a photo that spans the range")
     adj.add_argument("--levels", action="append", default=[], metavar="[CH:]BLACK,WHITE[,GAMMA]",
                      help="input levels in 0–255, for master (default) or r, g, b; repeatable")
     adj.add_argument("--curve", action="append", default=[], metavar="[CH:]X,Y X,Y …",
@@ -775,7 +777,7 @@ def _adjust_settings(args):
 def _cmd_adjust(args) -> int:
     from dataclasses import replace
 
-    from photoforge.ops.adjust import adjust_image, from_fade_report, neutral_gains
+    from photoforge.ops.adjust import adjust_image, auto_adjustments, neutral_gains
 
     settings = _adjust_settings(args)
     dating = dating_from_args(args)
@@ -785,11 +787,8 @@ def _cmd_adjust(args) -> int:
     def process(image, progress, job):  # a failure here is reported with the file's name
         adjustments = settings
         if args.auto:
-            from photoforge.ops.color import measure_fading
-
-            report = measure_fading(image.pixels)
-            adjustments = from_fade_report(report, adjustments)
-            _say(f"notice: {job.source.name}: {report.describe()}")
+            adjustments = auto_adjustments(image.pixels, adjustments)
+            _say(f"notice: {job.source.name}: {'; '.join(adjustments.notes)}")
         if point is not None:
             adjustments = replace(adjustments, wb=neutral_gains(image.pixels, *point))
         result = adjust_image(image, adjustments, progress)

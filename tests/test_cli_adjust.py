@@ -72,3 +72,15 @@ def test_a_neutral_point_outside_the_photo_names_the_file(photo, tmp_path):
     result = cli("adjust", src, "-o", tmp_path / "o.png", "--wb", "500,5")
     assert result.returncode != 0
     assert "small.png" in result.stderr and "outside the 32 × 32 image" in result.stderr
+
+
+def test_auto_stretches_a_washed_out_scan_and_says_so(photo, tmp_path):
+    from photoforge.ops.adjust import auto_adjustments
+
+    src, out = tmp_path / "washed.png", tmp_path / "o.png"
+    washed = np.round(64 + photo.astype(np.float64) * (153 / 255)).astype(np.uint8)
+    save_image(ImageData(washed), src)
+    result = cli("adjust", src, "-o", out, "--auto")
+    assert result.returncode == 0, result.stderr
+    assert "washed.png: not faded; contrast stretched from" in result.stderr
+    np.testing.assert_array_equal(load_image(out).pixels, apply_adjustments(washed, auto_adjustments(washed)))

@@ -334,3 +334,43 @@ def from_fade_report(report, base: Adjustments | None = None) -> Adjustments:
         for c in range(3))
     return replace(base, levels=(base.levels[0],) + (Levels(),) * 3, curves=curves, saturation=saturation,
                    notes=(report.describe(),))
+
+
+AUTO_CONTRAST_CLIP = 0.001  # of the samples given up to pure black and to pure white
+AUTO_CONTRAST_SLACK = 0.03  # a photo whose tones already reach this near both ends is left alone
+
+
+def auto_adjustments(pixels: np.ndarray, base: Adjustments | None = None) -> Adjustments:
+    """What Auto does when the user asks for it (the Adjust panel's button, `adjust --auto`).
+
+    Measured fading is corrected as restore corrects it (from_fade_report). A photo the
+    measurement calls unfaded but whose tones stop well short of black or white (a washed-out
+    scan, a hazy print: the measurement cannot tell haze from a faded range, so restore,
+    which nobody asked, leaves it) gets Auto Contrast: one black and one white point for all
+    channels at the darkest and lightest 0.1 % of samples, so the colours keep their balance
+    (a warm evening stays warm). A photo that already spans the range comes back unchanged."""
+    from photoforge.ops.color import measure_fading
+
+    report = measure_fading(pixels)
+    adjustments = from_fade_report(report, base)
+    if not report.is_identity:
+        return adjustments
+    black, white = _tone_span(pixels)
+    if black <= AUTO_CONTRAST_SLACK and white >= 1 - AUTO_CONTRAST_SLACK:
+        return adjustments
+    levels = (Levels(black, white, adjustments.levels[0].gamma),) + adjustments.levels[1:]
+    note = f"{report.describe()}; contrast stretched from {black * 255:.0f}–{white * 255:.0f}"
+    return replace(adjustments, levels=levels, notes=(note,))
+
+
+def _tone_span(pixels: np.ndarray, max_samples: int = 1 << 20) -> tuple[float, float]:
+    """The darkest and lightest AUTO_CONTRAST_CLIP of all colour samples, in 0–1."""
+    rgb = pixels[..., :3] if pixels.ndim == 3 else pixels[..., None]
+    step = max(1, math.isqrt(rgb.shape[0] * rgb.shape[1] // max_samples))
+    samples = rgb[::step, ::step].reshape(-1)
+    scale = 65535.0 if pixels.dtype == np.uint16 else 255.0 if pixels.dtype == np.uint8 else 1.0
+    black, white = np.quantile(samples, (AUTO_CONTRAST_CLIP, 1 - AUTO_CONTRAST_CLIP)) / scale
+    black, white = float(np.clip(black, 0, 1)), float(np.clip(white, 0, 1))
+    if white - black < 0.05:  # a flat frame: nothing to stretch towards
+        return 0.0, 1.0
+    return black, white

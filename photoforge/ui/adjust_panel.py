@@ -354,14 +354,13 @@ class AdjustPanel(ActionPanel):
         self._say("White balance: ×" + " / ".join(f"{g:.2f}" for g in gains))
 
     def auto_correct(self) -> None:
-        from photoforge.ops.adjust import from_fade_report
-        from photoforge.ops.color import measure_fading
+        from photoforge.ops.adjust import auto_adjustments
 
         doc = self.window.document if self.window is not None else None
         if doc is None:
             return
-        report = measure_fading(doc.image.pixels)  # a proxy: fast enough for the GUI thread
-        self.set_settings(from_fade_report(report, self.settings))
+        # Both measure on a proxy: fast enough for the GUI thread.
+        self.set_settings(auto_adjustments(doc.image.pixels, self.settings))
 
     # ----- presets --------------------------------------------------------------------
     def save_preset(self) -> None:
@@ -435,7 +434,7 @@ class AdjustPanel(ActionPanel):
         return settings.label(), lambda progress: adjust_image(image, settings, progress)
 
     def batch_process(self, prefs):
-        from photoforge.ops.adjust import adjust_image, from_fade_report
+        from photoforge.ops.adjust import adjust_image, auto_adjustments
 
         settings = self.settings
         per_photo = bool(settings.notes)  # Auto was the last word: measure each photo anew
@@ -445,9 +444,7 @@ class AdjustPanel(ActionPanel):
         def process(image, progress):
             adjustments = settings
             if per_photo:
-                from photoforge.ops.color import measure_fading
-
-                adjustments = from_fade_report(measure_fading(image.pixels), settings)
+                adjustments = auto_adjustments(image.pixels, settings)
             return adjust_image(image, adjustments, progress)
         return ("Auto adjust, then " if per_photo else "") + settings.label(), process
 

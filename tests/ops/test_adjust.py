@@ -176,3 +176,48 @@ def test_a_measured_density_correction_becomes_editable_curves(photo):
     assert curve_lut(adj.curves[1], np.array([x]))[0] < curve_lut(adj.curves[2], np.array([x]))[0]
     assert psnr(apply_adjustments(faded, adj), correct_color(faded)) >= 40
     assert adj.notes == (report.describe(),)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
+
+
+def test_auto_stretches_a_washed_out_photo_it_does_not_call_faded(photo):
+    """A range lifted to 64–217 with no cast: the fade measure cannot tell it from haze and
+    leaves it (restore must); Auto, asked for, brings the range back."""
+    from photoforge.ops.adjust import auto_adjustments
+    from photoforge.ops.color import measure_fading
+
+    washed = np.round(64 + photo.astype(np.float64) * (153 / 255)).astype(np.uint8)
+    assert measure_fading(washed).is_identity
+    adj = auto_adjustments(washed)
+    assert adj.levels[0].black == pytest.approx(64 / 255, abs=3 / 255)
+    assert adj.levels[0].white == pytest.approx(217 / 255, abs=3 / 255)
+    assert adj.levels[1:] == (Levels(),) * 3  # one black and white point for all channels
+    assert "contrast stretched from" in adj.notes[0]
+    assert _psnr(apply_adjustments(washed, adj), photo) > 35 > _psnr(washed, photo)
+
+
+def test_auto_keeps_a_warm_photo_warm_and_leaves_a_full_range_one_alone(photo):
+    from photoforge.ops.adjust import auto_adjustments
+
+    assert auto_adjustments(photo).is_identity
+    warm = photo.astype(np.float64) / 255 * (0.75, 0.6, 0.45) + (0.2, 0.15, 0.1)  # lifted, orange
+    warm = np.round(warm * 255).astype(np.uint8)
+    adj = auto_adjustments(warm)
+    assert "contrast stretched" in adj.notes[0]
+    out = apply_adjustments(warm, adj).astype(np.float64)
+    means = out.reshape(-1, 3).mean(0)
+    assert means[0] > means[1] + 20 > means[2] + 40  # still orange
+    # its samples reach 26–242: stretched to 0–255, a contrast gain of 255 / 216
+    assert out.std() > 1.15 * warm.std()
+
+
+def test_auto_contrast_reads_sixteen_bit_samples(photo):
+    from photoforge.ops.adjust import auto_adjustments
+
+    washed16 = (np.round(64 + photo.astype(np.float64) * (153 / 255)) * 257).astype(np.uint16)
+    adj = auto_adjustments(washed16)
+    assert adj.levels[0].black == pytest.approx(64 / 255, abs=3 / 255)
+    assert apply_adjustments(washed16, adj).dtype == np.uint16

@@ -152,3 +152,20 @@ def test_auto_reads_the_fading_and_leaves_a_good_photo_alone(window, photo, tmp_
     # correction), so green is at most left where it was.
     red, green = (curve_lut(panel.settings.curves[c], np.array([0.42]))[0] for c in (1, 2))
     assert red < 0.42 - 0.1 and red < green <= 0.43
+
+
+def test_auto_on_a_washed_out_scan_stretches_it_and_applies_what_it_shows(window, photo, tmp_path, qtbot):
+    path = tmp_path / "washed.png"
+    washed = np.round(64 + photo.astype(np.float64) * (153 / 255)).astype(np.uint8)
+    save_image(ImageData(washed), path)
+    window.open_path(path)
+    window.show_action_panel("Adjust")
+    panel = window.panel("Adjust")
+    panel.auto.click()
+    assert panel.diagnosis.text().startswith("not faded; contrast stretched from")
+    assert abs(panel.settings.levels[0].black - 64 / 255) < 3 / 255
+    settings = panel.settings
+    with qtbot.waitSignal(window.jobs.finished, timeout=20000):
+        panel.run_button.click()
+    np.testing.assert_array_equal(window.document.image.pixels, apply_adjustments(washed, settings))
+    assert window.document.image.pixels.std() > 1.5 * washed.std()

@@ -15,8 +15,11 @@ SAMPLES = ROOT / "resources" / "samples"
 @pytest.fixture(scope="session", autouse=True)
 def private_dirs(tmp_path_factory):
     """Point data/cache dirs at a session folder; a developer may share a warm wheel cache
-    across runs with PHOTOFORGE_TEST_CACHE (the wheels are sha256-checked either way)."""
+    across runs with PHOTOFORGE_TEST_CACHE (the wheels are sha256-checked either way).
+    Settings too (QSettings reads XDG_CONFIG_HOME): the windows the tests start in a
+    subprocess put their files in the user's Open Recent otherwise."""
     base = tmp_path_factory.mktemp("photoforge")
+    os.environ["XDG_CONFIG_HOME"] = str(base / "config")
     os.environ["PHOTOFORGE_DATA_DIR"] = str(base / "data")
     os.environ["PHOTOFORGE_CACHE_DIR"] = os.environ.get("PHOTOFORGE_TEST_CACHE") or str(base / "cache")
     yield base

@@ -504,6 +504,10 @@ class MainWindow(QMainWindow):
     def _fill_recent(self, files: list[str] | None = None) -> None:
         self.recent_menu.clear()
         for path in files if files is not None else settings.recent_files():
+            # Listed only while it is there; kept in the settings for when it comes back
+            # (a drive unplugged, a network share away).
+            if not Path(path).is_file():
+                continue
             action = self.recent_menu.addAction(path)
             action.triggered.connect(lambda checked=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())

@@ -395,3 +395,17 @@ def test_detect_damage_with_both_detectors_keeps_the_classical_marks(window, scr
             panel.detect_button.click()
         found[det] = doc.mask > 0
     assert (found["both"] >= found["classical"]).all() and found["both"][scratch].mean() > 0.6
+
+
+def test_open_recent_lists_only_files_that_are_there(window, tmp_path, photo_file):
+    from photoforge.ui import settings
+
+    gone = tmp_path / "gone.png"
+    gone.write_bytes(photo_file.read_bytes())
+    assert window.open_path(gone) and window.open_path(photo_file)
+    window.document.history.mark_clean()
+    gone.unlink()
+    window._fill_recent()
+    shown = [a.text() for a in window.recent_menu.actions()]
+    assert shown == [str(photo_file.resolve())]
+    assert str(gone.resolve()) in settings.recent_files()  # remembered for when it is back

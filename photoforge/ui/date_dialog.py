@@ -17,6 +17,9 @@ class DateCaptionDialog(QDialog):
         self.circa = QCheckBox("Circa (the date is an estimate)")
         self.circa.setChecked(bool(date and date.circa))
         self.caption = QLineEdit(caption or "")
+        self.caption.setPlaceholderText("Who, where, the occasion")
+        # Wide enough for the date's placeholder and a sentence of caption.
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 32)
         note = QLabel("Leave a field empty to remove it. Unknown month or day: write only what is known.")
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

@@ -1,8 +1,9 @@
 """GUI responsiveness of the real MainWindow: main-thread stalls during an upscale job, brush
-latency on a large image, and the time until a freshly opened 24 MP JPEG is on screen.
+latency on a large image, the time until a freshly opened 24 MP JPEG is on screen, and the
+Adjust panel's live preview on it.
 
     PYTHONPATH=. QT_QPA_PLATFORM=offscreen python bench/bench_gui.py
-        [--only stall,brush,open] [--reps 3] [--device auto]
+        [--only stall,brush,open,adjust] [--reps 3] [--device auto]
 
 1. Stall: a 10 ms precise timer on the GUI thread records its ticks while a 1200×1200 image is
    upscaled (span-x4, tile 256); stall = tick interval − 10 ms. Phases: "running" (worker
@@ -13,6 +14,9 @@ latency on a large image, and the time until a freshly opened 24 MP JPEG is on s
    the dirty region is repainted, as in real use.
 3. Open: open_path + first repaint of a 6000×4000 JPEG in a fresh window against Pillow's
    Image.open().load(), interleaved, plus the stages open_path goes through.
+4. Adjust: on the 6000×4000 JPEG (window 1280×840, at fit and at zoom 1), from a contrast
+   slider move to the preview on screen (the panel's coalescing delay, the job, the
+   repaint), against the same window repainting with no preview change, interleaved.
 
 The machine may be shared: read distributions and ratios rather than single figures.
 """
@@ -51,6 +55,8 @@ OPEN_REPS, STAGE_REPS = 5, 3
 STALL_TARGET_MS = 50.0
 DAB_TARGET_MS = 8.0
 OPEN_TARGET_RATIO = 2.0
+ADJUST_ZOOMS, ADJUST_MOVES = ("fit", 1.0), 8
+ADJUST_TARGET_MS = 100.0
 LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 
 
@@ -374,8 +380,56 @@ def bench_open(app, big: Path) -> dict:
     return res
 
 
+# ----------------------------------------------------------------------------- 4. adjust
+def preview_latency(app, win, value: int) -> float:
+    """From a slider move to the preview painted (ms)."""
+    panel, canvas = win.panel("adjust"), win.canvas
+    landed = []
+    set_preview = canvas.set_preview
+
+    def spy(pixels, rect=None, labelled=True):
+        set_preview(pixels, rect, labelled)
+        if pixels is not None:
+            canvas.viewport().repaint()
+            landed.append(time.perf_counter())
+
+    canvas.set_preview = spy
+    try:
+        t0 = time.perf_counter()
+        panel.sliders["contrast"].setValue(value)
+        deadline = t0 + 10.0
+        while not landed and time.perf_counter() < deadline:
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 5)
+    finally:
+        canvas.set_preview = set_preview
+    return (landed[0] - t0) * 1000 if landed else math.nan
+
+
+def bench_adjust(app, big: Path) -> dict:
+    log("\n=== 4. Adjust live preview on a 6000×4000 image (window 1280×840): slider → shown ===")
+    win = new_window(app)
+    assert win.open_path(big), win.errors
+    win.show_action_panel("adjust")
+    pump(0.5)
+    res: dict = {}
+    for zoom in ADJUST_ZOOMS:
+        win.canvas.fit() if zoom == "fit" else win.canvas.set_zoom(zoom)
+        pump(0.3)
+        preview_latency(app, win, 5)  # warm-up: first job, tables, the QImage path
+        lat, repaint = [], []
+        for i in range(ADJUST_MOVES):
+            lat.append(preview_latency(app, win, 10 + 5 * (i % 2) + i))
+            t0 = time.perf_counter()
+            win.canvas.viewport().repaint()
+            repaint.append((time.perf_counter() - t0) * 1000)
+        res[zoom] = (lat, repaint)
+        log(f"  zoom {zoom}: median {np.median(lat):.0f} ms (a bare repaint {np.median(repaint):.1f} ms); load {loadavg()}")
+    close_window(app, win)
+    return res
+
+
 # ----------------------------------------------------------------------------- report
-def report(stall, brush, opened) -> None:
+def report(stall, brush, opened, adjusted=None) -> None:
     rows = []
 
     def row(name, values, unit="ms", target=None, on="max"):
@@ -400,6 +454,9 @@ def report(stall, brush, opened) -> None:
             row(f"  {stage}", values)
         row("Pillow Image.open().load()", opened["pillow"])
         row("open / Pillow", opened["ratio"], unit="×", target=OPEN_TARGET_RATIO, on="median")
+    for zoom, (lat, repaint) in (adjusted or {}).items():
+        row(f"adjust slider → preview shown, zoom {zoom}", lat, target=ADJUST_TARGET_MS)
+        row("  bare repaint, same window", repaint)
 
     w = max(len(r[0]) for r in rows)
     header = f"{'metric':{w}}  {'median':>9}  {'p99':>9}  {'max':>9}  unit  {'target':17}  result"
@@ -411,12 +468,12 @@ def report(stall, brush, opened) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", default="stall,brush,open", help="comma list of the parts to run")
+    ap.add_argument("--only", default="stall,brush,open,adjust", help="comma list of the parts to run")
     ap.add_argument("--reps", type=int, default=3, help="upscale jobs measured, after a warm-up job")
     ap.add_argument("--device", default="auto", help="upscale device: auto, cpu, openvino, …")
     args = ap.parse_args()
     parts = set(args.only.split(","))
-    if not parts <= {"stall", "brush", "open"}:
+    if not parts <= {"stall", "brush", "open", "adjust"}:
         ap.error(f"unknown part in --only: {args.only}")
 
     with tempfile.TemporaryDirectory(prefix="bench_gui_") as tmp_name:
@@ -432,12 +489,13 @@ def main() -> int:
         log(f"PhotoForge GUI bench — PySide6 {PySide6.__version__}, Python {sys.version.split()[0]}, "
             f"{os.cpu_count()} CPUs, load {loadavg()}")
         big = tmp / "big_6000x4000.jpg"
-        if parts & {"brush", "open"}:
+        if parts & {"brush", "open", "adjust"}:
             make_big_jpeg(big)
         stall = bench_stall(app, args, tmp) if "stall" in parts else None
         brush = bench_brush(app, big) if "brush" in parts else None
         opened = bench_open(app, big) if "open" in parts else None
-        report(stall, brush, opened)
+        adjusted = bench_adjust(app, big) if "adjust" in parts else None
+        report(stall, brush, opened, adjusted)
     return 0
 
 

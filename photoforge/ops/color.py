@@ -32,10 +32,14 @@ DETECT_SIDE, 3×3 median so dust does not count):
   separates them (README, "Fade correction").
 * The correction inverts the model as far as each part is measured: per channel, the
   density above the paper is multiplied by a gain, so black goes back down while the
-  paper stays where it is. A lost dye brings each channel's range up to the least faded
-  channel's and its paper to the brightest channel's (the paper was white); a compressed
-  range brings the least faded range up to DMAX. Below CONF_MIN the report is exactly the
-  identity.
+  paper stays where it is. A lost dye brings red's range up to the least faded
+  channel's and its paper to the brightest channel's (the paper was white), and blue's
+  by at most BLUE_DYE_SHARE of red's gain (in density: the yellow dye fades slower than
+  the cyan, and blue short of green is as often a purple or magenta scene); a compressed
+  range brings the least faded channel's black back to DMAX — its black, not its range:
+  the paper keeps its own density, and a range stretched to DMAX above a grey or
+  yellowed paper took the black past any print's. Below CONF_MIN the report is exactly
+  the identity.
 * Monochrome, sepia and toned photos (`is_monochrome`) with no lost dye get one gain for
   all channels, so their tone survives (a grey photo stays exactly grey), and their cast
   is "none".
@@ -49,8 +53,10 @@ DETECT_SIDE, 3×3 median so dust does not count):
   that lost much density yellowed visibly; a light texture whose range is short by nature
   is not stretched to black on a faint stain).
 * Whites clipped in some channel (CLIP_RAMP) are an exposure — snow, a bright sky, high
-  key — and a compressed range is not read off such a photo: a print's paper is its white,
-  dimmed by the fog that lifts its blacks.
+  key, a white table — and no fading is read off such a photo, neither a compressed
+  range nor a lost dye nor a stain: a print's paper is its white, dimmed by the fog that
+  lifts its blacks. (Red sweets on an overexposed table look exactly like a lost cyan
+  dye: red's densities short of the others' over the whole tone curve.)
 
 `apply_levels` applies a FadeReport (or the Adjust panel's own numbers) as one table per
 channel, computed in float64 for every code value, 16-bit included; saturation, when not
@@ -79,6 +85,7 @@ BLUE_DEEPER_RAMP = (1.05, 1.15)  # … and down as blue's density range exceeds 
 MONO_BLUE_DEEPER_RAMP = (0.92, 1.0)  # … (in a monochrome photo, where a warm tone makes blue densest) …
 DYE_WHITE_RAMP = (15.0, 30.0)  # … and down over this Lab chroma of the brightest pixels
 DYE_SLOPE_RAMP = (0.05, 0.15)  # … and times this ramp of 1 − red's tone-curve slope (_red_slope)
+BLUE_DYE_SHARE = 0.5  # a lost dye's gain for blue is at most red's to this power (log-density share)
 SLOPE_PCTS = np.arange(2.0, 99.0, 4.0)  # _red_slope compares the channels' densities at these percentiles
 STAIN_RAMP = (0.02, 0.04)  # a monochrome print's stain at white (_Fade.stain): confidence of a faded print
 STAIN_LIGHT_RAMP = (0.15, 0.2)  # … and down over this stain (a warm light tints as a stain does, but more)
@@ -92,7 +99,7 @@ BLACK_PCT = 0.2  # the black point: this percentile (of all pixels; per channel)
 MIN_SPAN = 0.1  # density range below which a channel's range is taken as this
 MAX_GAIN = 3.0  # no channel's density is multiplied by more than this
 CLIP_LEVEL = 0.996  # an encoded value at or above this is clipped white …
-CLIP_RAMP = (0.02, 0.1)  # … and this share of clipped pixels takes the compressed range's confidence away
+CLIP_RAMP = (0.02, 0.1)  # … and this share of clipped pixels takes every part's confidence away
 SPAN_RAMP = (0.15, 0.3)  # a photo whose range is below this is not corrected (nothing to restore)
 CONF_MIN = 0.05  # below this confidence the photo is reported as not faded and left alone
 STRONG = 0.4  # share of its density the worst channel lost (1 − 1/its gain) from which fading is "strong"
@@ -364,25 +371,29 @@ class _Fade:
     @property
     def range_confidence(self) -> float:
         ramp = MONO_LIFT_RAMP if self.mono else LIFT_RAMP
-        # A photo with next to no range (blown out, a flat colour) has nothing to restore.
+        # A photo with next to no range (blown out, a flat colour) has nothing to restore;
+        # lifted blacks beside clipped whites are flare or haze (unexposed).
         flat = _ramp(self.span, *SPAN_RAMP)
-        # Whites clipped are an exposure (snow, a bright sky, high key): the lifted blacks
-        # beside them are flare or haze. A print's paper is its white, and it is dimmed
-        # by the very fog that lifts the blacks.
-        exposed = 1.0 - _ramp(self.clipped, *CLIP_RAMP)
-        return flat * exposed * _ramp(self.lift, self.allowed_lift, self.allowed_lift + ramp[1] - ramp[0])
+        return flat * self.unexposed * _ramp(self.lift, self.allowed_lift, self.allowed_lift + ramp[1] - ramp[0])
+
+    @property
+    def unexposed(self) -> float:
+        """Whites clipped are an exposure (snow, a bright sky, high key, a white table), not
+        a print's paper, which the fade dims: every part of the fade's confidence is scaled
+        by this."""
+        return 1.0 - _ramp(self.clipped, *CLIP_RAMP)
 
     @property
     def stain_confidence(self) -> float:
         if not self.mono:
             return 0.0
-        return (_ramp(self.stain, *STAIN_RAMP) * (1.0 - _ramp(self.stain, *STAIN_LIGHT_RAMP))
+        return (self.unexposed * _ramp(self.stain, *STAIN_RAMP) * (1.0 - _ramp(self.stain, *STAIN_LIGHT_RAMP))
                 * _ramp(self.lift, *STAIN_LIFT_RAMP) * _ramp(float(np.mean(self.dark - self.paper)), *STAIN_SPAN_RAMP)
                 * (1.0 - _ramp(float(self.paper.min()), *STAIN_PAPER_RAMP)))
 
     @property
     def dye_confidence(self) -> float:
-        return (_ramp(self.dye, *DYE_RAMP) * (1.0 - _ramp(self.highlight, *DYE_WHITE_RAMP))
+        return (self.unexposed * _ramp(self.dye, *DYE_RAMP) * (1.0 - _ramp(self.highlight, *DYE_WHITE_RAMP))
                 * _ramp(1.0 - self.slope, *DYE_SLOPE_RAMP))
 
 
@@ -510,30 +521,42 @@ def _measure(small: np.ndarray, mono: bool) -> FadeReport:
 def _density_inverse(fade: _Fade, conf_range: float, conf_dye: float, conf_stain: float = 0.0):
     """The fade model inverted, each part as far as it is measured: per channel, the
     density above the paper white is multiplied by a gain. A lost dye (conf_dye) brings
-    each channel's density range up to the least faded channel's and its paper to the
-    brightest channel's (the paper was white; so does a stained monochrome print's stain,
-    conf_stain); a compressed range (conf_range) brings the least faded channel's range up
-    to DMAX, and so does a stained monochrome print's (conf_stain), no further than its
-    stain allows. Returns (gain, paper, paper_to), the paper values encoded."""
+    red's density range up to the least faded channel's (blue's by at most BLUE_DYE_SHARE
+    of red's gain) and each paper to the brightest channel's (the paper was white; so does
+    a stained monochrome print's stain, conf_stain); a compressed range (conf_range) brings
+    the least faded channel's black back to DMAX, and so does a stained monochrome print's
+    (conf_stain), no further than its stain allows. Returns (gain, paper, paper_to), the
+    paper values encoded."""
     span = np.maximum(fade.dark - fade.paper, MIN_SPAN)
     if fade.mono and conf_dye == 0:
         span = np.full(3, float(span.mean()))
     reference = float(span.max())
-    gain = (reference / span) ** conf_dye * max(1.0, DMAX / reference) ** conf_range
-    if conf_stain > 0:
-        # The stain is the only evidence of fading here, and low-contrast scenes (textures,
-        # mist) have no black to restore: move no further than the stain says the print aged.
-        stained = max(1.0, DMAX / reference) ** conf_stain
-        gain = np.maximum(gain, min(stained, 1.0 + STAIN_GAIN * fade.stain))
-    gain = np.minimum(gain, MAX_GAIN)
     shift = conf_dye * (fade.paper - fade.paper.min())
     paper = _encode((10.0 ** -fade.paper).astype(np.float32)).astype(np.float64)
     paper_to = _encode((10.0 ** -(fade.paper - shift)).astype(np.float32)).astype(np.float64)
     if conf_stain > 0:
         # Only the stain leaves the paper: a toned print's own tint near white stays.
         paper_to = paper_to * np.exp(conf_stain * (fade.white_tint - fade.white_tint.min()))
+    paper_to = np.minimum(paper_to, 1.0)
+    # The black goes back to DMAX, not the range: the paper keeps its own density (it
+    # moves only by the cast or stain taken out of it), so the range's target is DMAX above
+    # where the reference channel's paper ends.
+    paper_after = _density(_decode(paper_to.astype(np.float32)).astype(np.float64))
+    target = DMAX - float(paper_after.mean() if fade.mono and conf_dye == 0 else paper_after[int(np.argmax(span))])
+    dye_gain = reference / span
+    if conf_dye > 0:
+        # The evidence is red's range short of both others'; blue's own shortfall against
+        # green is a purple or magenta scene as often as a fade, and its dye fades slower.
+        dye_gain[2] = min(dye_gain[2], dye_gain[0] ** BLUE_DYE_SHARE)
+    gain = dye_gain ** conf_dye * max(1.0, target / reference) ** conf_range
+    if conf_stain > 0:
+        # The stain is the only evidence of fading here, and low-contrast scenes (textures,
+        # mist) have no black to restore: move no further than the stain says the print aged.
+        stained = max(1.0, target / reference) ** conf_stain
+        gain = np.maximum(gain, min(stained, 1.0 + STAIN_GAIN * fade.stain))
+    gain = np.minimum(gain, MAX_GAIN)
     as_tuple = lambda v: tuple(float(x) for x in np.broadcast_to(v, (3,)))  # noqa: E731
-    return as_tuple(gain), as_tuple(paper), as_tuple(np.minimum(paper_to, 1.0))
+    return as_tuple(gain), as_tuple(paper), as_tuple(paper_to)
 
 
 def measure_fading(pixels: np.ndarray) -> FadeReport:

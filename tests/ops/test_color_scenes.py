@@ -1,7 +1,8 @@
 """Automatic fade correction on synthetic scenes whose truth is known: a naturally warm scene
 (shadows that are red because the things in them are) is not a lost cyan dye, the same scene
-printed and faded still is, and a hazy scene (lifted blacks from the air, not from the
-print) is not un-faded."""
+printed and faded still is, red and purple sweets on an overexposed white table are not a
+lost dye either, and a hazy scene (lifted blacks from the air, not from the print) is not
+un-faded."""
 from __future__ import annotations
 
 import cv2
@@ -56,6 +57,38 @@ def hazy_linear(seed: int) -> np.ndarray:
 
 def hazy_scene(seed: int) -> np.ndarray:
     return as_uint8(encode(hazy_linear(seed)))
+
+
+def candy_scene(seed: int, table: bool = True) -> np.ndarray:
+    """Red, pink, purple, orange and brown sweets in daylight (the train split's smarties):
+    red's densities short of green's and blue's over the whole tone curve, as a lost cyan
+    dye leaves them, lying on a white table overexposed to clipping."""
+    rng = np.random.default_rng(seed)
+    light = shading(rng, 1.0, 0.5)[..., None]
+    colours = np.array([[0.80, 0.06, 0.10], [0.80, 0.10, 0.40], [0.40, 0.06, 0.40], [0.85, 0.30, 0.10],
+                        [0.35, 0.10, 0.12]])
+    lin = light * colours[np.argmax(np.stack([field(rng, 3) for _ in colours], -1), -1)]
+    if table:
+        lin[field(rng, 20) > 0.45] = 1.2
+    return as_uint8(encode(lin))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_red_sweets_on_an_overexposed_table_are_not_a_lost_dye(seed):
+    """Whites clipped are an exposure, not a print's paper (which the fade dims): no part of
+    the fade model is read off such a photo (the old code took a lost dye: 24–26 dB)."""
+    sweets = candy_scene(seed)
+    assert (sweets.max(axis=2) == 255).mean() > 0.3  # the table is clipped: the trap is real
+    assert measure_fading(sweets).is_identity
+    np.testing.assert_array_equal(correct_color(sweets), sweets)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_same_sweets_printed_and_faded_are_still_corrected(seed):
+    clean = candy_scene(seed, table=False)
+    faded = cyan_loss(clean)
+    assert measure_fading(faded).cast in ("red", "magenta")
+    assert delta_e(correct_color(faded), clean) < delta_e(faded, clean)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

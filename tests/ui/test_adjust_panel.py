@@ -67,6 +67,29 @@ def test_levels_dragged_over_the_histogram_preview_live_and_apply_as_one_step(wi
     np.testing.assert_array_equal(doc.image.pixels, original)
 
 
+def test_zoomed_out_the_preview_is_the_display_overview_adjusted(window, photo, tmp_path, qtbot):
+    """Zoomed out past the canvas's display overview, a preview adjusts the overview's
+    pixels as they are shown instead of shrinking the whole photo again (which took ~200 ms
+    of a 24 MP photo's 280 ms to the preview); an 8-bit photo only, so nothing is lost."""
+    import cv2
+
+    path = tmp_path / "big.png"
+    save_image(ImageData(cv2.resize(photo, (2400, 1600), interpolation=cv2.INTER_CUBIC)), path)
+    assert window.open_path(path)
+    window.show_action_panel("Adjust")
+    panel = window.panel("Adjust")
+    qtbot.waitUntil(panel.isVisible, timeout=2000)
+    window.canvas.set_zoom(0.25)
+    pyramid = window.canvas.image_pyramid
+    assert pyramid.overview_level == 1  # the overview is at half size: the zoom is past it
+    panel.sliders["contrast"].setValue(40)
+    settle(window, qtbot)
+    shown, _, rect = window.canvas._preview
+    y0, x0, y1, x1 = int(rect.top()), int(rect.left()), int(rect.bottom()), int(rect.right())
+    overview = pyramid.overview[y0 // 2:-(-y1 // 2), x0 // 2:-(-x1 // 2)]
+    np.testing.assert_array_equal(shown, apply_adjustments(overview, panel.settings))
+
+
 def test_the_eyedropper_neutralises_the_spot_clicked(window, panel, qtbot):
     panel.eyedropper.click()
     canvas = window.canvas

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 PROXY_PIXELS = 2_000_000
+MAX_ASPECT = 4.0  # the longest a print's long side may be, in short sides
 _SIDE_SPAN = (0.12, 0.88)  # the part of each side used for the edge fit (corners may be rounded)
 
 
@@ -409,13 +410,18 @@ class _Proxy:
         mid = slice(round((0.1 - s0) / (s1 - s0) * cols.size), round((0.9 - s0) / (s1 - s0) * cols.size))
         # the strongest edge, else the strongest falling or rising one: across a gap of a few
         # px the strongest edge hops between its two sides as the photos beside it change
+        fit = None
         for grad in (np.abs(signed), signed, -signed):
-            rows = np.argmax(grad, axis=0) + 1
-            strong = grad[rows - 1, cols] > self.ridge_thr
-            fit = None
-            if gap and not self._valley(g, rows[mid], cols[mid]):
-                continue
-            fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+            # per column the strongest step, else the steps nearest the straightest lane
+            # through them: where a shadowed gap lies between a white border and a photo
+            # darker than the shadow, the strongest step hops between the gap's two sides
+            for rows in (np.argmax(grad, axis=0) + 1, _lane_rows(grad, self.ridge_thr) + 1):
+                strong = grad[rows - 1, cols] > self.ridge_thr
+                if gap and not self._valley(g, rows[mid], cols[mid]):
+                    continue
+                fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+                if fit is not None:
+                    break
             if fit is not None:
                 break
         if fit is None or not reach:
@@ -464,9 +470,15 @@ class _Proxy:
             n, labels, stats, _ = cv2.connectedComponentsWithStats(piece, connectivity=8)
             if n < 2:
                 return None
-            keep = np.nonzero(stats[1:, 4] >= 0.01 * stats[1:, 4].sum())[0] + 1
+            # small specks go; a white border's shadow outline is thin (a few thousandths of
+            # the piece's evidence) but long, and it is where the paper ends
+            long = np.maximum(stats[1:, 2], stats[1:, 3]) >= 0.5 * min_p
+            keep = np.nonzero((stats[1:, 4] >= 0.01 * stats[1:, 4].sum()) | long)[0] + 1
             h = _mask_hull(np.isin(labels, keep), x0, y0)
-            if min(cv2.minAreaRect(h.astype(np.float32))[1]) < 0.8 * min_p:
+            w_h = cv2.minAreaRect(h.astype(np.float32))[1]
+            # photo prints are at most panoramic (~3:1): a sliver cut off along a stripe in a
+            # photo is no print
+            if min(w_h) < 0.8 * min_p or max(w_h) > MAX_ASPECT * min(w_h):
                 return None
             parts.append(h)
         return parts
@@ -535,6 +547,31 @@ def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False
     if inl.sum() >= 0.85 * ok.size or (run and _longest_run(c[inl], gap=max(3, ok.size // 50)) >= 0.6 * ok.size):
         return fit
     return None
+
+
+def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4) -> np.ndarray:
+    """Per column, the row of the strongest step within 1 row of the straight lane (drifting
+    at most `drift` rows over the strip) that passes a step ≥ thr within 1 row in the most
+    columns."""
+    rows, cols = grad.shape
+    peak = np.zeros_like(grad, bool)
+    peak[1:-1] = (grad[1:-1] >= grad[:-2]) & (grad[1:-1] >= grad[2:]) & (grad[1:-1] > thr)
+    # a peak within 1 row of a lane counts: widen the peaks by a row either side
+    near = peak.copy()
+    near[1:] |= peak[:-1]
+    near[:-1] |= peak[1:]
+    x = np.arange(cols)
+    best, best_lane = -1, None
+    for slope in np.linspace(-drift, drift, 4 * drift + 1) / max(1, cols - 1):
+        shift = np.rint(slope * (x - cols / 2)).astype(int)
+        for r0 in range(rows):
+            r = r0 + shift
+            ok = (r >= 0) & (r < rows)
+            hits = int(near[r[ok], x[ok]].sum())
+            if hits > best:
+                best, best_lane = hits, np.clip(r, 0, rows - 1)
+    window = np.stack([np.clip(best_lane + k, 0, rows - 1) for k in (-1, 0, 1)])
+    return window[np.argmax(grad[window, x], axis=0), x]
 
 
 def _longest_run(cols: np.ndarray, gap: int) -> int:

@@ -420,6 +420,8 @@ class _Proxy:
                 if gap and not self._valley(g, rows[mid], cols[mid]):
                     continue
                 fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+                if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1):
+                    fit = None
                 if fit is not None:
                     break
             if fit is not None:
@@ -547,6 +549,20 @@ def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False
     if inl.sum() >= 0.85 * ok.size or (run and _longest_run(c[inl], gap=max(3, ok.size // 50)) >= 0.6 * ok.size):
         return fit
     return None
+
+
+def _sharp(signed: np.ndarray, peaks: np.ndarray) -> bool:
+    """Whether the steps at rows `peaks` (per column) of a signed row difference are paper
+    edges: cut paper steps within a pixel or two, so the difference two rows either side of
+    the peak has (in the median column) fallen under half of it, where a soft stripe in a
+    photo (a motion-blurred guard rail, a shadow on a wall) is still changing there."""
+    cols = np.arange(signed.shape[1])
+    top = signed.shape[0] - 1
+    sign = np.sign(signed[peaks, cols])
+    peak = np.abs(signed[peaks, cols])
+    side = np.maximum(signed[np.clip(peaks - 2, 0, top), cols] * sign,
+                      signed[np.clip(peaks + 2, 0, top), cols] * sign)
+    return bool(np.median(np.clip(side, 0, None) / np.maximum(peak, 1e-6)) < 0.5)
 
 
 def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4) -> np.ndarray:
@@ -833,6 +849,14 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
             rise = rise[diff[lo + rise, c] > 0]
             if rise.size:
                 edge = int(rise[0])
+        elif not black and diff[lo + edge, c] < 0:
+            # on a white lid, a shadow deep beside a darkish photo: the rise from the shadow
+            # to the paper is the edge, though under 30 % of the fall into the shadow
+            weak = _lobe_peaks(diff[lo:hi + 1, c], max(0.15 * top, 6 * noise_g))
+            rise = weak[(weak > edge) & (weak - edge <= 2.5)]
+            rise = rise[diff[lo + rise, c] > 0]
+            if rise.size:
+                edge = int(rise[0])
         pts_u.append(us[c])
         pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge))
     seen = len(pts_u) / max(1, us.size)
@@ -919,7 +943,11 @@ def _contrast_axis(strip: np.ndarray, half: int) -> np.ndarray:
     norm = float(np.linalg.norm(delta))
     if norm < 0.01 or norm < 1.3 * math.sqrt(3) * abs(float(delta.mean())):
         return grey
-    return strip @ (delta / norm).astype(np.float32)
+    colour = strip @ (delta / norm).astype(np.float32)
+    # a shadow is grey: where paper and lid differ only a little in colour (a faded print on
+    # a white lid), the shadow's dip in grey is the stronger edge, and the colour axis loses it
+    steps = [float(np.median(np.abs(np.diff(c, axis=0)).max(axis=0))) for c in (grey, colour)]
+    return colour if steps[1] >= steps[0] else grey
 
 
 def _lobe_peaks(diff: np.ndarray, thr: float) -> np.ndarray:

@@ -10,13 +10,16 @@ Method (numpy + OpenCV only):
    white border leaves the shadow outline and the photo inside it as separate pieces).
 4. A group holding several prints (touching, or a few px apart) is cut along a whole Hough
    line (ridge or photo-content rim) proven a seam at full resolution: along a side of a piece,
-   straight to a fraction of a pixel out to the cut's ends, and a narrow valley (the lid) unless
-   it runs along both pieces; recursively; pieces smaller than `min_size` are not prints.
+   straight to a fraction of a pixel out to the cut's ends (its steps sharp, as cut paper's
+   are), and a narrow valley (the lid) unless it runs along both pieces; recursively; pieces
+   smaller than `min_size` or longer than 4:1 are not prints.
 5. Each group's minimum-area rectangle is the first guess. Each side is then refined at
    full resolution: a strip across the side is resampled (warpAffine of just that strip),
    averaged along the side, and taken as grey or, where paper and lid differ in colour
-   more than in brightness, along their colour difference. In each column the paper edge
-   is the innermost step of the lid–shadow–paper transition, found on differences between
+   more than in brightness and that axis steps more, along their colour difference. In
+   each column the paper edge is the innermost step of the lid–shadow–paper transition (on
+   a white lid the rise out of a deep shadow, down to 15 % of the fall into it), found on
+   differences between
    neighbouring rows (placed at the half row between them) and located at the centroid of
    the step's lobe; a robust straight line is fitted to those points (iteratively trimmed
    least squares), twice, the second time in a narrow window. Where the first window shows

@@ -10,13 +10,16 @@ Method (numpy + OpenCV only):
    white border leaves the shadow outline and the photo inside it as separate pieces).
 4. A group holding several prints (touching, or a few px apart) is cut along a whole Hough
    line (ridge or photo-content rim) proven a seam at full resolution: along a side of a piece,
-   straight to a fraction of a pixel out to the cut's ends, and a narrow valley (the lid) unless
-   it runs along both pieces; recursively; pieces smaller than `min_size` are not prints.
+   straight to a fraction of a pixel out to the cut's ends (its steps sharp, as cut paper's
+   are), and a narrow valley (the lid) unless it runs along both pieces; recursively; pieces
+   smaller than `min_size` or longer than 4:1 are not prints.
 5. Each group's minimum-area rectangle is the first guess. Each side is then refined at
    full resolution: a strip across the side is resampled (warpAffine of just that strip),
    averaged along the side, and taken as grey or, where paper and lid differ in colour
-   more than in brightness, along their colour difference. In each column the paper edge
-   is the innermost step of the lid–shadow–paper transition, found on differences between
+   more than in brightness and that axis steps more, along their colour difference. In
+   each column the paper edge is the innermost step of the lid–shadow–paper transition (on
+   a white lid the rise out of a deep shadow, down to 15 % of the fall into it), found on
+   differences between
    neighbouring rows (placed at the half row between them) and located at the centroid of
    the step's lobe; a robust straight line is fitted to those points (iteratively trimmed
    least squares), twice, the second time in a narrow window. Where the first window shows
@@ -37,6 +40,7 @@ import cv2
 import numpy as np
 
 PROXY_PIXELS = 2_000_000
+MAX_ASPECT = 4.0  # the longest a print's long side may be, in short sides
 _SIDE_SPAN = (0.12, 0.88)  # the part of each side used for the edge fit (corners may be rounded)
 
 
@@ -409,13 +413,21 @@ class _Proxy:
         mid = slice(round((0.1 - s0) / (s1 - s0) * cols.size), round((0.9 - s0) / (s1 - s0) * cols.size))
         # the strongest edge, else the strongest falling or rising one: across a gap of a few
         # px the strongest edge hops between its two sides as the photos beside it change
+        fit = None
         for grad in (np.abs(signed), signed, -signed):
-            rows = np.argmax(grad, axis=0) + 1
-            strong = grad[rows - 1, cols] > self.ridge_thr
-            fit = None
-            if gap and not self._valley(g, rows[mid], cols[mid]):
-                continue
-            fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+            # per column the strongest step, else the steps nearest the straightest lane
+            # through them: where a shadowed gap lies between a white border and a photo
+            # darker than the shadow, the strongest step hops between the gap's two sides
+            for rows in (np.argmax(grad, axis=0) + 1 if k == 0 else _lane_rows(grad, self.ridge_thr) + 1
+                         for k in range(2)):
+                strong = grad[rows - 1, cols] > self.ridge_thr
+                if gap and not self._valley(g, rows[mid], cols[mid]):
+                    continue
+                fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+                if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1):
+                    fit = None
+                if fit is not None:
+                    break
             if fit is not None:
                 break
         if fit is None or not reach:
@@ -464,9 +476,15 @@ class _Proxy:
             n, labels, stats, _ = cv2.connectedComponentsWithStats(piece, connectivity=8)
             if n < 2:
                 return None
-            keep = np.nonzero(stats[1:, 4] >= 0.01 * stats[1:, 4].sum())[0] + 1
+            # small specks go; a white border's shadow outline is thin (a few thousandths of
+            # the piece's evidence) but long, and it is where the paper ends
+            long = np.maximum(stats[1:, 2], stats[1:, 3]) >= 0.5 * min_p
+            keep = np.nonzero((stats[1:, 4] >= 0.01 * stats[1:, 4].sum()) | long)[0] + 1
             h = _mask_hull(np.isin(labels, keep), x0, y0)
-            if min(cv2.minAreaRect(h.astype(np.float32))[1]) < 0.8 * min_p:
+            w_h = cv2.minAreaRect(h.astype(np.float32))[1]
+            # photo prints are at most panoramic (~3:1): a sliver cut off along a stripe in a
+            # photo is no print
+            if min(w_h) < 0.8 * min_p or max(w_h) > MAX_ASPECT * min(w_h):
                 return None
             parts.append(h)
         return parts
@@ -535,6 +553,42 @@ def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False
     if inl.sum() >= 0.85 * ok.size or (run and _longest_run(c[inl], gap=max(3, ok.size // 50)) >= 0.6 * ok.size):
         return fit
     return None
+
+
+def _sharp(signed: np.ndarray, peaks: np.ndarray) -> bool:
+    """Whether the steps at rows `peaks` (per column) of a signed row difference are paper
+    edges: cut paper steps within a pixel or two, so the difference two rows either side of
+    the peak has (in the median column) fallen under half of it, where a soft stripe in a
+    photo (a motion-blurred guard rail, a shadow on a wall) is still changing there."""
+    cols = np.arange(signed.shape[1])
+    top = signed.shape[0] - 1
+    sign = np.sign(signed[peaks, cols])
+    peak = np.abs(signed[peaks, cols])
+    side = np.maximum(signed[np.clip(peaks - 2, 0, top), cols] * sign,
+                      signed[np.clip(peaks + 2, 0, top), cols] * sign)
+    return bool(np.median(np.clip(side, 0, None) / np.maximum(peak, 1e-6)) < 0.5)
+
+
+def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4) -> np.ndarray:
+    """Per column, the row of the strongest step within 1 row of the straight lane (drifting
+    at most `drift` rows over the strip) that passes a step ≥ thr within 1 row in the most
+    columns."""
+    rows, cols = grad.shape
+    peak = np.zeros_like(grad, bool)
+    peak[1:-1] = (grad[1:-1] >= grad[:-2]) & (grad[1:-1] >= grad[2:]) & (grad[1:-1] > thr)
+    # a peak within 1 row of a lane counts: widen the peaks by a row either side
+    near = peak.copy()
+    near[1:] |= peak[:-1]
+    near[:-1] |= peak[1:]
+    x = np.arange(cols)
+    slopes = np.linspace(-drift, drift, 4 * drift + 1) / max(1, cols - 1)
+    xs = x[::max(1, cols // 500)]  # the lane is found on ≤ ~500 columns (a 35 MP scan's cuts are long)
+    lanes = np.arange(rows)[None, :, None] + np.rint(slopes[:, None, None] * (xs - cols / 2)).astype(int)
+    hits = (near[np.clip(lanes, 0, rows - 1), xs] & (lanes >= 0) & (lanes < rows)).sum(axis=2)
+    s_best, r_best = np.unravel_index(int(np.argmax(hits)), hits.shape)
+    best_lane = np.clip(r_best + np.rint(slopes[s_best] * (x - cols / 2)).astype(int), 0, rows - 1)
+    window = np.stack([np.clip(best_lane + k, 0, rows - 1) for k in (-1, 0, 1)])
+    return window[np.argmax(grad[window, x], axis=0), x]
 
 
 def _longest_run(cols: np.ndarray, gap: int) -> int:
@@ -771,6 +825,9 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
     pts_u, pts_v = [], []
     black = proxy.lid == "black"
+    rising = np.clip(diff, 0, None)
+    rise_peak = np.zeros(diff.shape, bool)  # local maxima of the rising differences
+    rise_peak[1:-1] = (rising[1:-1] >= rising[:-2]) & (rising[1:-1] > rising[2:])
     for c in range(us.size):
         m = mag[lo:hi + 1, c]
         top = float(m.max())
@@ -796,6 +853,15 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
             rise = rise[diff[lo + rise, c] > 0]
             if rise.size:
                 edge = int(rise[0])
+        elif not black and diff[lo + edge, c] < 0:
+            # on a white lid, a shadow deep beside a darkish photo: the rise from the shadow
+            # to the paper is the edge, though under 30 % of the fall into the shadow
+            thr = max(0.15 * top, 6 * noise_g)
+            for k in (1, 2):  # the first rising peak 1–2 px inward
+                i = lo + edge + k
+                if i <= hi and rise_peak[i, c] and diff[i, c] >= thr:
+                    edge += k
+                    break
         pts_u.append(us[c])
         pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge))
     seen = len(pts_u) / max(1, us.size)
@@ -882,7 +948,11 @@ def _contrast_axis(strip: np.ndarray, half: int) -> np.ndarray:
     norm = float(np.linalg.norm(delta))
     if norm < 0.01 or norm < 1.3 * math.sqrt(3) * abs(float(delta.mean())):
         return grey
-    return strip @ (delta / norm).astype(np.float32)
+    colour = strip @ (delta / norm).astype(np.float32)
+    # a shadow is grey: where paper and lid differ only a little in colour (a faded print on
+    # a white lid), the shadow's dip in grey is the stronger edge, and the colour axis loses it
+    steps = [float(np.median(np.abs(np.diff(c, axis=0)).max(axis=0))) for c in (grey, colour)]
+    return colour if steps[1] >= steps[0] else grey
 
 
 def _lobe_peaks(diff: np.ndarray, thr: float) -> np.ndarray:

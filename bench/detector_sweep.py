@@ -6,6 +6,7 @@ training/export_damage.py draws them. Validation photos are never read here.
 
     PYTHONPATH=. python bench/detector_sweep.py [--split tune|train] [--seeds 6] [--limit N]
     PYTHONPATH=. python bench/detector_sweep.py --model NEW.onnx --threshold-only [--write]
+    PYTHONPATH=. python bench/detector_sweep.py --model NEW.onnx --line-only
 
 --threshold-only chooses a new model's threshold at the current rules: the lowest at which
 it flags no more of the clean tuning photos than the shipped model does at its card's
@@ -23,6 +24,9 @@ bought with false alarms, the learned detector's weak side on validation.
 Every rule set of GRID is scored at the threshold that meets that cap (bisection), so rule
 sets are compared at equal false alarms; then FUSION_GRID (seed growth, and the extra bar
 for what the network finds away from every classical mark) at the chosen rules.
+--line-only scores LINE_GRID (a lower bar for long thin components) against the current
+rules, each at the threshold that flags as many clean pixels as the current rules do at the
+card's threshold.
 """
 from __future__ import annotations
 
@@ -52,6 +56,7 @@ GRID = {  # min_area left at 2: 1-6 px made no difference on these samples
     "speck_peak": (0.6, 0.75, 0.85, 0.9, 1.0),
     "speck_max": (16, 32, 64),
 }
+LINE_GRID = {"line_length": (24, 48, 96), "line_logit": (1.0, 2.0, 4.0)}
 FUSION_GRID = {"seed_low_fraction": (0.05, 0.1, 0.2, 0.3, 0.5, 0.75), "alone_logit": (0.0, 0.5, 1.0, 2.0, 4.0)}
 
 
@@ -136,13 +141,13 @@ def at_cap(samples, make, rules: PostRules, cap: float, lo: float = 0.8, hi: flo
     return best
 
 
-def search(samples, make, grid: dict, base: PostRules, cap: float) -> tuple[float, PostRules, dict]:
+def search(samples, make, grid: dict, base: PostRules, cap: float, **bisection) -> tuple[float, PostRules, dict]:
     """Every combination of `grid` (PostRules fields), each at the threshold that meets the
-    clean cap; the best mean F1."""
+    clean cap (`bisection`: at_cap's range and steps); the best mean F1."""
     best = None
     for values in itertools.product(*grid.values()):
         rules = replace(base, **dict(zip(grid, values)))
-        thr, r = at_cap(samples, make, rules, cap)
+        thr, r = at_cap(samples, make, rules, cap, **bisection)
         ok = r["clean"] <= cap
         print(line(f"t {thr:.4f} " + " ".join(f"{k}={v}" for k, v in zip(grid, values)), r)
               + ("" if ok else "  (over the cap at any threshold)"), flush=True)
@@ -172,6 +177,17 @@ def match_threshold(args, card: dict) -> float:
     return thr
 
 
+def line_sweep(args) -> None:
+    samples = build_cache(args.split, args.seeds, args.limit, args.model)
+    thr = onnx_infer.card(args.model.with_suffix(".json"))["threshold"]
+    now = score(samples, learned(thr, POST))
+    print(line(f"{args.model.name}, current rules (t {thr})", now), flush=True)
+    print(f"\nline rule: each at the threshold that flags ≤ {now['clean']:.3f} % of clean pixels")
+    # a lower bar for lines only adds marks, so the threshold that pays for it is above thr
+    thr, rules, r = search(samples, learned, LINE_GRID, POST, now["clean"], lo=thr, hi=0.9999, steps=8)
+    print(line(f"LINE BEST t {thr}", r), rules)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", default="tune", choices=("tune", "train"),
@@ -187,9 +203,14 @@ def main() -> None:
     ap.add_argument("--threshold-only", action="store_true",
                     help="only --model's threshold at the current rules, at the shipped model's clean share")
     ap.add_argument("--write", action="store_true", help="with --threshold-only: into --model's card (beside it)")
+    ap.add_argument("--line-only", action="store_true",
+                    help="only the line rule's grid, at the clean share of the current rules at --model's card threshold")
     args = ap.parse_args()
     if args.threshold_only:
         match_threshold(args, card)
+        return
+    if args.line_only:
+        line_sweep(args)
         return
     samples = build_cache(args.split, args.seeds, args.limit, args.model)
     print(f"{len(samples)} samples; columns: " + " ".join(SCENARIOS) + " (F1 at 2 px)")

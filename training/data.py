@@ -68,7 +68,7 @@ def random_crop(rgb: np.ndarray, rng, size: int) -> np.ndarray:
 
 # Thin damage (what the goals measure, and the hardest to tell from texture) is drawn more
 # often than the large-area kinds, which are easy and, being large, dominate the loss.
-KIND_P = {"crack": 0.5, "scratch": 0.5, "dust": 0.5, "hair": 0.4, "crease": 0.25, "spot": 0.25,
+KIND_P = {"crack": 0.5, "scratch": 0.65, "dust": 0.65, "hair": 0.4, "crease": 0.25, "spot": 0.25,
           "flake": 0.2, "tear": 0.15}
 
 
@@ -85,7 +85,8 @@ def make_example(rgb: np.ndarray, seed, size: int):
     """(damaged image HWC uint8, mask HW bool, hard-negative mask HW bool)."""
     rng = np.random.default_rng(seed)
     crop = random_crop(rgb, rng, size)
-    s = synthesize(crop, int(rng.integers(2 ** 31)), choose_kinds(rng), density=rng.uniform(0.5, 2.0))
+    s = synthesize(crop, int(rng.integers(2 ** 31)), choose_kinds(rng), density=rng.uniform(0.5, 2.0),
+                   broad=True)
     return s.image, s.mask, s.negatives
 
 

@@ -73,6 +73,74 @@ def glints(img: np.ndarray, neg: np.ndarray, rng) -> None:
             _soft_dot(img, neg, ex + r * 0.3, cy - r * 0.3, max(0.6, r / 5), np.float32([1, 1, 1]), 0.95)
 
 
+def foam(img: np.ndarray, neg: np.ndarray, rng) -> None:
+    """A patch of foam, froth or sparkle: many small bubbles packed together (each a thin
+    bright rim with a darker inside and a catch-light) and tiny glints in clusters, as on
+    milk foam, a wet or glossy surface. One such speck looks like dust; a crowd of them is
+    texture, and the shipped model flagged exactly this on the coffee sample."""
+    h, w = neg.shape
+    r = rng.uniform(0.08, 0.3) * min(h, w)
+    region, x0, y0 = d.blob(rng, rng.uniform(0, w), rng.uniform(0, h), r, 0.4)
+    inside = np.argwhere(region > 0.5)
+    if not len(inside):
+        return
+    bubble = rng.uniform(1.0, 4.5)  # typical radius in this patch
+    n = int(len(inside) / (2.2 * bubble) ** 2 * rng.uniform(0.4, 1.0))
+    cov = np.zeros((h, w), np.float32)
+    dark = np.zeros((h, w), np.float32)
+    for yx in inside[rng.integers(0, len(inside), n)]:
+        cy, cx = yx[0] + y0 + rng.uniform(-0.5, 0.5), yx[1] + x0 + rng.uniform(-0.5, 0.5)
+        rad = bubble * rng.uniform(0.5, 1.5)
+        c = (int(round(cx * 8)), int(round(cy * 8)))
+        cv2.circle(dark, c, int(rad * 8), float(rng.uniform(0.2, 0.6)), -1, cv2.LINE_AA, d.SHIFT)
+        cv2.circle(cov, c, int(rad * 8), float(rng.uniform(0.4, 1.0)), 1, cv2.LINE_AA, d.SHIFT)
+        if rng.random() < 0.6:  # catch-light, up and left of the centre
+            hx, hy = int(round((cx - rad * 0.35) * 8)), int(round((cy - rad * 0.35) * 8))
+            cv2.circle(cov, (hx, hy), max(4, int(rad * 2.5)), float(rng.uniform(0.6, 1.0)), -1, cv2.LINE_AA, d.SHIFT)
+    if rng.random() < 0.5:
+        dark[:] = 0  # froth seen from above: rims and lights only
+    shadow = np.float32([0.35, 0.28, 0.2]) * rng.uniform(0.5, 1.5)
+    light = np.float32([1, 0.98, 0.94]) * rng.uniform(0.85, 1.0)
+    a = dark[..., None] * rng.uniform(0.3, 0.8)
+    img *= 1 - a
+    img += a * shadow
+    a = cov[..., None] * rng.uniform(0.5, 1.0)
+    img *= 1 - a
+    img += a * light
+    neg |= (cov > 0.05) | (dark > 0.05)
+
+
+def rim_lights(img: np.ndarray, neg: np.ndarray, rng) -> None:
+    """Specular highlights along the photo's own contours: thin soft bright arcs that taper
+    at both ends, as on the rim of a cup, a saucer, a spoon, a wet edge. The shipped model
+    took exactly these for scratches on the coffee sample (the crema's edge, the saucer's
+    rim); a scratch ignores the picture's contours, is sharp across and keeps its width."""
+    h, w = neg.shape
+    lum = cv2.GaussianBlur(_to_u8(luminance(img)), (0, 0), 1.0)
+    edges = cv2.Canny(lum, 40, 100)
+    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    contours = [c[:, 0].astype(np.float32) for c in contours if len(c) >= 30]
+    if not contours:
+        return
+    cov = np.zeros((h, w), np.float32)
+    for i in rng.integers(0, len(contours), int(rng.integers(1, 6))):
+        c = contours[i]
+        n = int(rng.integers(20, min(len(c), 160) + 1))
+        start = int(rng.integers(0, len(c) - n + 1))
+        seg = c[start:start + n:2] + rng.normal(0, 0.3, 2).astype(np.float32) * rng.uniform(0, 3)
+        taper = np.sin(np.linspace(0, np.pi, len(seg))) ** rng.uniform(0.5, 1.5)
+        thick = int(rng.choice([1, 1, 2, 3]))
+        for k in range(len(seg) - 1):
+            p0, p1 = (tuple(int(v) for v in np.round(q * 8)) for q in (seg[k], seg[k + 1]))
+            cv2.line(cov, p0, p1, float(taper[k]), thick, cv2.LINE_AA, d.SHIFT)
+    cov = cv2.GaussianBlur(cov, (0, 0), rng.uniform(0.6, 1.4))
+    cov = np.clip(cov / max(float(cov.max()), 1e-6), 0, 1) * rng.uniform(0.5, 1.0)
+    a = cov[..., None]
+    img *= 1 - a
+    img += a * (np.float32([1, 1, 1]) * rng.uniform(0.85, 1.0))
+    neg |= cov > 0.05
+
+
 def _soft_dot(img, neg, cx, cy, sigma, tone, peak) -> None:
     h, w = neg.shape
     r = int(3 * sigma) + 2
@@ -157,14 +225,21 @@ def text(img: np.ndarray, neg: np.ndarray, rng) -> None:
         neg |= cov > 12
 
 
-def aged_print(rgb: np.ndarray, rng, negatives: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
-    """(aged float image, hard-negative mask, blur sigma of the print)."""
+def aged_print(rgb: np.ndarray, rng, negatives: bool = True, sheen_rng=None) -> tuple[np.ndarray, np.ndarray, float]:
+    """(aged float image, hard-negative mask, blur sigma of the print). sheen_rng: a stream
+    of its own for rim lights and foam (neither without it)."""
     img = rgb.astype(np.float32) / 255
     neg = np.zeros(img.shape[:2], bool)
     if negatives and rng.random() < 0.6:
         glints(img, neg, rng)
     if negatives and rng.random() < 0.35:
         bright_areas(img, neg, rng)
+    if negatives and sheen_rng is not None:
+        if sheen_rng.random() < 0.5:
+            rim_lights(img, neg, sheen_rng)
+        if sheen_rng.random() < 0.2:
+            for _ in range(int(sheen_rng.integers(1, 4))):
+                foam(img, neg, sheen_rng)
     img = age(img, rng)
     if negatives and rng.random() < 0.3:
         border(img, neg, rng)
@@ -192,12 +267,22 @@ def _jpeg(img: np.ndarray, q: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
 
 
+# Streams of the broad styles, apart from every kind's (KINDS.index) and the print's.
+_SHEEN_STREAM, _CURVED_STREAM = 100, 101
+
+
 def synthesize(rgb: np.ndarray, seed: int, kinds=KINDS, density: float = 1.0,
-               negatives: bool = True, jpeg: bool | None = None) -> Sample:
+               negatives: bool = True, jpeg: bool | None = None, broad: bool = False) -> Sample:
     """Damage drawn over an aged version of `rgb` (H×W×3 uint8). `kinds` chooses which
-    kinds are drawn; `density` scales how many defects of each; `jpeg` None = random."""
+    kinds are drawn; `density` scales how many defects of each; `jpeg` None = random.
+
+    broad: the training's wider styles on top (rim lights and foam as hard negatives, curved and extra
+    hairline scratches), each from a random stream of its own, so with broad=False a seed
+    draws exactly what it drew before they existed (the validation bench stays comparable
+    with the models measured on it)."""
     rng = np.random.default_rng(seed)
-    img, neg, sigma = aged_print(rgb, rng, negatives)
+    sheen_rng = np.random.default_rng([seed, _SHEEN_STREAM]) if broad else None
+    img, neg, sigma = aged_print(rgb, rng, negatives, sheen_rng)
     h, w = neg.shape
     base = img.copy()
     changed = {}
@@ -210,6 +295,8 @@ def synthesize(rgb: np.ndarray, seed: int, kinds=KINDS, density: float = 1.0,
             d.flakes(layer, krng, density, luminance(img))
         else:
             _DRAW[kind](layer, krng, density)
+        if kind == "scratch" and broad:
+            d.curved_scratches(layer, np.random.default_rng([seed, _CURVED_STREAM]), density)
         layer.blur(sigma)
         before = img.copy()
         layer.apply(img)

@@ -92,6 +92,26 @@ def test_a_speck_needs_more_than_the_high_threshold_when_the_rule_asks_it():
     assert mask_from_probability(prob, 0.5, base=BASE, rules=replace(rules, speck_peak=1.0)).max() == 255
 
 
+def test_a_long_thin_trace_may_peak_under_the_high_threshold_a_blob_may_not():
+    rules = replace(POST, line_length=40, line_logit=2.0, line_width=4.0)
+    high, low, _ = levels(rules)
+    under = 1 / (1 + np.exp(-(np.log(high / (1 - high)) - 1.0)))  # one logit under high
+    prob = np.zeros((60, 120), np.float32)
+    prob[10, 10:110] = low + 0.01  # a 100 px scratch, 1 px wide…
+    prob[10, 60] = under  # …whose peak is a logit short of high
+    prob[30:45, 10:55] = low + 0.01  # a 15×45 blob (area far over 4 × its length)…
+    prob[37, 30] = under  # …with the same peak
+    prob[52, 10:35] = low + 0.01  # a thin trace, but 25 px: shorter than a line
+    prob[52, 20] = under
+    mask = mask_from_probability(prob, 0.5, base=BASE, rules=rules)
+    assert (mask[10, 10:110] == 255).all()
+    assert mask[28:47].max() == 0
+    assert mask[50:55].max() == 0
+    # off at line_length 0, and a line whose peak is more logits short than the rule allows stays out
+    assert mask_from_probability(prob, 0.5, base=BASE, rules=replace(rules, line_length=0)).max() == 0
+    assert mask_from_probability(prob, 0.5, base=BASE, rules=replace(rules, line_logit=0.5)).max() == 0
+
+
 def test_both_finds_at_least_what_classical_finds_on_a_scratched_photo(photo):
     damaged, scratch = with_scratch(photo)
     crop, truth = np.ascontiguousarray(damaged[280:480, 0:320]), scratch[280:480, 0:320]

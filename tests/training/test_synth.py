@@ -75,3 +75,72 @@ def test_hard_negatives_are_drawn_but_never_masked(small_photos):
 def test_synth_needs_no_torch():
     code = "import sys, training.synth, training.metrics; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_the_broad_styles_keep_the_mask_exact_and_their_negatives_unmasked(small_photos, seed):
+    for rgb in small_photos:
+        s = synthesize(rgb, seed, broad=True)
+        diff = changed(s.image, s.base)
+        assert (diff[~s.mask] == 0).all()
+        assert (diff[s.mask] >= LEVEL).all()
+        assert not (s.negatives & s.mask).any()
+
+
+def test_without_the_broad_styles_a_seed_draws_what_it_always_drew(small_photos):
+    """The validation bench calls synthesize without broad: its photos must not change under
+    the models measured on it. The broad styles draw from streams of their own, so the
+    straight scratches of a seed are all still there beside the curved ones."""
+    plain = synthesize(small_photos[0], 4, ("scratch",), jpeg=False)
+    again = synthesize(small_photos[0], 4, ("scratch",), jpeg=False, broad=False)
+    assert (plain.image == again.image).all()
+    broad = synthesize(small_photos[0], 4, ("scratch",), jpeg=False, broad=True)
+    assert broad.mask.sum() > plain.mask.sum()
+    assert (plain.mask & ~broad.mask).sum() <= 0.01 * plain.mask.sum()
+
+
+def test_rim_lights_are_bright_and_follow_the_photos_own_contours(small_photos):
+    import cv2
+
+    from training.synth import _to_u8, luminance, rim_lights
+
+    rgb = small_photos[1]  # coffee: a cup and saucer with glossy rims
+    img = rgb.astype(np.float32) / 255
+    lum = cv2.GaussianBlur(_to_u8(luminance(img)), (0, 0), 1.0)
+    near_edge = cv2.dilate(cv2.Canny(lum, 40, 100), np.ones((9, 9), np.uint8)) > 0
+    drawn = 0
+    for seed in range(5):
+        out, neg = img.copy(), np.zeros(img.shape[:2], bool)
+        rim_lights(out, neg, np.random.default_rng(seed))
+        lighter = luminance(out) - luminance(img)
+        assert (lighter[neg] >= -1e-6).all()
+        assert (neg & near_edge).sum() >= 0.9 * neg.sum()
+        drawn += int(neg.sum())
+    assert drawn > 100
+
+
+def test_curved_scratches_bend_and_are_mostly_hairline(monkeypatch):
+    """Each drawn path: how far its middle leaves the chord, and its width. The straight kind
+    never leaves it by more than 1 % of its length."""
+    from training import synth_draw
+
+    paths = []
+    real = synth_draw.polyline
+
+    def record(points, widths, pad=4):
+        paths.append((points.copy(), float(np.max(widths))))
+        return real(points, widths, pad)
+
+    monkeypatch.setattr(synth_draw, "polyline", record)
+    synth_draw.curved_scratches(synth_draw.Layer(512, 512), np.random.default_rng(0), 4.0)
+    assert len(paths) >= 5
+    bends, widths = [], []
+    for pts, width in paths:
+        a, b = pts[0], pts[-1]
+        chord = np.linalg.norm(b - a)
+        d, r = b - a, pts - a
+        off = np.abs(d[0] * r[:, 1] - d[1] * r[:, 0]) / chord
+        bends.append(off.max() / chord)
+        widths.append(width)
+    assert max(bends) > 0.05
+    assert np.mean(np.array(widths) == 1) >= 0.5

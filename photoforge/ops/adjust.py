@@ -351,8 +351,8 @@ def auto_adjustments(pixels: np.ndarray, base: Adjustments | None = None) -> Adj
     Measured fading is corrected as restore corrects it (from_fade_report). A photo the
     measurement calls unfaded but whose tones stop well short of black or white (a washed-out
     scan, a hazy print: the measurement cannot tell haze from a faded range, so restore,
-    which nobody asked, leaves it) gets Auto Contrast: one black and one white point for all
-    channels at the darkest and lightest 0.1 % of samples, so the colours keep their balance
+    which nobody asked, leaves it) gets Auto Contrast: the same black and white point for
+    every channel, at the darkest and lightest 0.1 % of samples, so the colours keep their balance
     (a warm evening stays warm). A photo that already spans the range comes back unchanged."""
     from photoforge.ops.color import measure_fading
 
@@ -363,7 +363,10 @@ def auto_adjustments(pixels: np.ndarray, base: Adjustments | None = None) -> Adj
     black, white = _tone_span(pixels)
     if black <= AUTO_CONTRAST_SLACK and white >= 1 - AUTO_CONTRAST_SLACK:
         return adjustments
-    levels = (Levels(black, white, adjustments.levels[0].gamma),) + adjustments.levels[1:]
+    # In the per-channel levels, the same for each: those are Auto's (from_fade_report
+    # writes them anew on every measure), so a stretch measured on one photo never rides
+    # along as the base of the next, and the user's master levels stay theirs.
+    levels = (adjustments.levels[0],) + (Levels(black, white),) * 3
     note = f"{report.describe()}; contrast stretched from {black * 255:.0f}–{white * 255:.0f}"
     return replace(adjustments, levels=levels, notes=(note,))
 

@@ -41,6 +41,11 @@ import numpy as np
 
 PROXY_PIXELS = 2_000_000
 MAX_ASPECT = 4.0  # the longest a print's long side may be, in short sides
+# How far from a seam's step the row difference must have fallen (full-resolution px per
+# unit of the proxy's factor): 2 px on a 200 dpi A4 scan (factor 1.4), the same ~0.25 mm
+# at any resolution. A scanner's optics blur an edge over a width fixed in mm, so a 600 dpi
+# scan's paper edge spreads over three times the pixels of a 200 dpi one.
+SHARP_REACH = 2.0 / 1.4
 _SIDE_SPAN = (0.12, 0.88)  # the part of each side used for the edge fit (corners may be rounded)
 
 
@@ -424,7 +429,8 @@ class _Proxy:
                 if gap and not self._valley(g, rows[mid], cols[mid]):
                     continue
                 fit = _straight(rows[mid], g[:, mid], strong[mid], run)
-                if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1):
+                if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1,
+                                                  max(2, round(SHARP_REACH * self.f))):
                     fit = None
                 if fit is not None:
                     break
@@ -555,17 +561,17 @@ def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False
     return None
 
 
-def _sharp(signed: np.ndarray, peaks: np.ndarray) -> bool:
+def _sharp(signed: np.ndarray, peaks: np.ndarray, reach: int = 2) -> bool:
     """Whether the steps at rows `peaks` (per column) of a signed row difference are paper
-    edges: cut paper steps within a pixel or two, so the difference two rows either side of
-    the peak has (in the median column) fallen under half of it, where a soft stripe in a
-    photo (a motion-blurred guard rail, a shadow on a wall) is still changing there."""
+    edges: cut paper steps within a pixel or two (at 200 dpi), so the difference `reach` rows
+    either side of the peak has (in the median column) fallen under half of it, where a soft
+    stripe in a photo (a motion-blurred guard rail, a shadow on a wall) is still changing there."""
     cols = np.arange(signed.shape[1])
     top = signed.shape[0] - 1
     sign = np.sign(signed[peaks, cols])
     peak = np.abs(signed[peaks, cols])
-    side = np.maximum(signed[np.clip(peaks - 2, 0, top), cols] * sign,
-                      signed[np.clip(peaks + 2, 0, top), cols] * sign)
+    side = np.maximum(signed[np.clip(peaks - reach, 0, top), cols] * sign,
+                      signed[np.clip(peaks + reach, 0, top), cols] * sign)
     return bool(np.median(np.clip(side, 0, None) / np.maximum(peak, 1e-6)) < 0.5)
 
 
@@ -582,7 +588,7 @@ def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4) -> np.ndarray:
     near[:-1] |= peak[1:]
     x = np.arange(cols)
     slopes = np.linspace(-drift, drift, 4 * drift + 1) / max(1, cols - 1)
-    xs = x[::max(1, cols // 500)]  # the lane is found on ≤ ~500 columns (a 35 MP scan's cuts are long)
+    xs = x[::max(1, cols // 500)]  # the lane is found on 500–999 columns at most (a 35 MP scan's cuts are long)
     lanes = np.arange(rows)[None, :, None] + np.rint(slopes[:, None, None] * (xs - cols / 2)).astype(int)
     hits = (near[np.clip(lanes, 0, rows - 1), xs] & (lanes >= 0) & (lanes < rows)).sum(axis=2)
     s_best, r_best = np.unravel_index(int(np.argmax(hits)), hits.shape)

@@ -452,7 +452,7 @@ class Canvas(QAbstractScrollArea):
         x0, x1 = sorted((a.x(), a.x() + dx))
         y0, y1 = sorted((a.y(), a.y() + dy))
         rect = (max(0, round(y0)), min(h, round(y1)), max(0, round(x0)), min(w, round(x1)))
-        return rect if rect[1] - rect[0] >= 2 and rect[3] - rect[2] >= 2 else None
+        return rect if min(rect[1] - rect[0], rect[3] - rect[2]) >= crop_box.MIN_SIDE else None
 
     def _crop_handle(self, pos: QPointF) -> frozenset[str] | None:
         """The part of the current crop rectangle under a view point, if the crop tool is on."""
@@ -463,11 +463,12 @@ class Canvas(QAbstractScrollArea):
 
     def _update_crop_cursor(self, pos: QPointF) -> None:
         """The cursor says what a press will do to the crop; other tools get theirs back."""
+        if self._space_down or self._picking:
+            return  # their own cursors (the hand, the eyedropper's cross) stay
         if self.tool != "crop":
             if self._crop_cursor:
                 self._crop_cursor = False
-                if not self._picking:
-                    self.viewport().unsetCursor()
+                self.viewport().unsetCursor()
             return
         self._crop_cursor = True
         handle = self._crop_handle(pos)
@@ -657,6 +658,8 @@ class Canvas(QAbstractScrollArea):
             self.split = min(1.0, max(0.0, pos.x() / max(1, self.viewport().width())))
             self.viewport().update()
             return
+        if self._crop_edit is not None and self.crop_rect is None:
+            self._crop_edit = None  # Esc, Enter or another photo ended the crop mid-drag
         if self._crop_edit is not None:
             handle, rect, start = self._crop_edit
             p = self.to_image(pos)

@@ -202,7 +202,7 @@ class SplitDialog(QDialog):
         tools.addStretch(1)
         layout = QVBoxLayout(self)
         hint = QLabel("Drag a corner to adjust it, or the inside of an outline to move it; "
-              "Delete removes the selected one. Files are numbered as shown.")
+                      "Delete removes the selected one. Files are numbered as shown.")
         hint.setWordWrap(True)
         layout.addWidget(hint)
         layout.addWidget(self.editor, 1)

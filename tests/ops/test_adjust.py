@@ -192,11 +192,26 @@ def test_auto_stretches_a_washed_out_photo_it_does_not_call_faded(photo):
     washed = np.round(64 + photo.astype(np.float64) * (153 / 255)).astype(np.uint8)
     assert measure_fading(washed).is_identity
     adj = auto_adjustments(washed)
-    assert adj.levels[0].black == pytest.approx(64 / 255, abs=3 / 255)
-    assert adj.levels[0].white == pytest.approx(217 / 255, abs=3 / 255)
-    assert adj.levels[1:] == (Levels(),) * 3  # one black and white point for all channels
+    assert adj.levels[1].black == pytest.approx(64 / 255, abs=3 / 255)
+    assert adj.levels[1].white == pytest.approx(217 / 255, abs=3 / 255)
+    assert adj.levels[1] == adj.levels[2] == adj.levels[3]  # one black and white point for all
+    assert adj.levels[0] == Levels()
     assert "contrast stretched from" in adj.notes[0]
     assert _psnr(apply_adjustments(washed, adj), photo) > 35 > _psnr(washed, photo)
+
+
+def test_one_photos_auto_is_not_the_next_ones_and_the_users_levels_stay(photo):
+    """A batch runs Auto per photo on the panel's settings, which may hold another photo's
+    Auto; a user's own master levels go through untouched."""
+    from photoforge.ops.adjust import auto_adjustments
+
+    washed = np.round(64 + photo.astype(np.float64) * (153 / 255)).astype(np.uint8)
+    first = auto_adjustments(washed)
+    assert not first.is_identity
+    assert auto_adjustments(photo, first).is_identity
+    mine = Adjustments(levels=(Levels(0.1, 0.9, 1.2),) + (Levels(),) * 3)
+    again = auto_adjustments(washed, mine)
+    assert again.levels[0] == Levels(0.1, 0.9, 1.2) and again.levels[1] == first.levels[1]
 
 
 def test_auto_keeps_a_warm_photo_warm_and_leaves_a_full_range_one_alone(photo):
@@ -219,5 +234,5 @@ def test_auto_contrast_reads_sixteen_bit_samples(photo):
 
     washed16 = (np.round(64 + photo.astype(np.float64) * (153 / 255)) * 257).astype(np.uint16)
     adj = auto_adjustments(washed16)
-    assert adj.levels[0].black == pytest.approx(64 / 255, abs=3 / 255)
+    assert adj.levels[1].black == pytest.approx(64 / 255, abs=3 / 255)
     assert apply_adjustments(washed16, adj).dtype == np.uint16

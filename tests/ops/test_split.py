@@ -226,6 +226,31 @@ def test_a_soft_photo_stripe_is_no_paper_edge():
         assert _sharp(signed, peaks) is ok
 
 
+def test_sharpness_is_judged_at_the_same_millimetres_at_any_resolution():
+    """A 600 dpi scan's paper edge, blurred by the scanner's optics over three times the
+    pixels of a 200 dpi one, is still cut paper; the photo stripe's ramp, three times as
+    wide too, still is not. (At a fixed 2 px the blurred edge failed: seams on real
+    high-resolution scans would never be proven and touching prints stay merged.)"""
+    import math
+
+    import cv2
+
+    from photoforge.ops.split import PROXY_PIXELS, SHARP_REACH, _sharp
+
+    f600 = math.sqrt(round(8.27 * 600) * round(11.69 * 600) / PROXY_PIXELS)  # A4 at 600 dpi
+    reach = max(2, round(SHARP_REACH * f600))
+    assert reach == 6
+    rows = np.arange(80, dtype=np.float64)[:, None].repeat(30, axis=1)
+    edge = cv2.GaussianBlur((rows >= 40) * 0.5, (0, 0), sigmaX=0.01, sigmaY=2.0)
+    ramp = np.clip((rows - 31) / 18, 0, 1) * 0.5
+    for g, ok in ((edge, True), (ramp, False)):
+        signed = (g[2:] - g[:-2]) / 2
+        peaks = np.argmax(signed, axis=0)
+        assert _sharp(signed, peaks, reach) is ok
+    signed = (edge[2:] - edge[:-2]) / 2
+    assert not _sharp(signed, np.argmax(signed, axis=0))  # what a fixed 2 px made of it
+
+
 @pytest.mark.parametrize("seed, name", [(3, "dark_and_light_white_lid"), (9, "rounded_corners")])
 def test_a_shadow_beside_the_paper_sets_its_edge(seed, name):
     """Development scans with a side 1.3–2.8 px out on a white lid. Seed 3: a faded print

@@ -93,6 +93,14 @@ def test_a_drawn_crop_is_reshaped_by_its_edges_and_moved_from_inside(window, pho
     np.testing.assert_array_equal(doc.image.pixels, original[30:60, 15:95])
     assert doc.history.labels == ["Crop to 80 × 30"]
 
+    drag((10, 20), (70, 60))  # Esc in the middle of an edge drag: the crop is gone for good
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(canvas, 70, 40))
+    QTest.mouseMove(vp, view_point(canvas, 75, 40))
+    QTest.keyClick(canvas, Qt.Key.Key_Escape)
+    QTest.mouseMove(vp, view_point(canvas, 79, 40))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(canvas, 79, 40))
+    assert canvas.crop_rect is None
+
 
 def test_a_line_drawn_with_straighten_levels_it(window, tmp_path, qtbot):
     path = tmp_path / "tilted.png"

@@ -17,10 +17,13 @@ def grab(rect: Rect, x: float, y: float, tolerance: float) -> frozenset[str] | N
     if not (x0 - tolerance <= x <= x1 + tolerance and y0 - tolerance <= y <= y1 + tolerance):
         return None
     edges = set()
-    # On a rectangle thinner than two tolerances both edges are in reach: the nearer wins.
-    if min(abs(x - x0), abs(x - x1)) <= tolerance:
+    # Inside, an edge's reach is at most a third of the side, so a crop thinner than two
+    # tolerances keeps a middle band that moves it; outside, the full tolerance still reaches.
+    reach_x = tolerance if not x0 < x < x1 else min(tolerance, (x1 - x0) / 3)
+    reach_y = tolerance if not y0 < y < y1 else min(tolerance, (y1 - y0) / 3)
+    if min(abs(x - x0), abs(x - x1)) <= reach_x:
         edges.add("left" if abs(x - x0) <= abs(x - x1) else "right")
-    if min(abs(y - y0), abs(y - y1)) <= tolerance:
+    if min(abs(y - y0), abs(y - y1)) <= reach_y:
         edges.add("top" if abs(y - y0) <= abs(y - y1) else "bottom")
     if edges:
         return frozenset(edges)

@@ -22,6 +22,12 @@ def test_a_press_takes_the_edge_corner_or_inside_under_it(x, y, expected):
 def test_on_a_thin_rectangle_the_nearer_edge_wins():
     assert grab((100, 300, 200, 206), 205, 200, tolerance=6) == {"right"}
     assert grab((100, 300, 200, 206), 201, 200, tolerance=6) == {"left"}
+    assert grab((100, 300, 200, 206), 207, 200, tolerance=6) == {"right"}  # just outside
+
+
+def test_a_rectangle_thinner_than_two_tolerances_can_still_be_moved():
+    assert grab((100, 300, 200, 209), 204.5, 200, tolerance=6) == {"move"}
+    assert grab((100, 104, 200, 500), 350, 102, tolerance=6) == {"move"}
 
 
 def test_dragging_an_edge_moves_only_that_edge():

@@ -412,6 +412,12 @@ class AdjustPanel(ActionPanel):
             # area-averaged, what the canvas shows there): adjust it as it is, not the whole
             # photo shrunk again (24 MP at fit: that resize alone took ~200 ms of the 280).
             source, scale = pyramid.overview, 1 << pyramid.overview_level
+            # Widened to whole overview pixels, so the preview lands where those pixels lie
+            # (placed on the unwidened region, it was stretched by up to a screen pixel).
+            y0, y1, x0, x1 = region
+            height, width = pixels.shape[:2]
+            region = (y0 - y0 % scale, min(height, -(-y1 // scale) * scale),
+                      x0 - x0 % scale, min(width, -(-x1 // scale) * scale))
 
         def work(progress):
             y0, y1, x0, x1 = region

@@ -89,6 +89,15 @@ def test_zoomed_out_the_preview_is_the_display_overview_adjusted(window, photo, 
     overview = pyramid.overview[y0 // 2:-(-y1 // 2), x0 // 2:-(-x1 // 2)]
     np.testing.assert_array_equal(shown, apply_adjustments(overview, panel.settings))
 
+    # A view whose edges fall inside overview pixels: the preview is placed on the whole
+    # overview pixels it shows, not stretched over the view's own edges.
+    window.canvas.visible_rect = lambda: (3, 1201, 5, 1799)
+    panel.sliders["contrast"].setValue(20)
+    settle(window, qtbot)
+    shown, _, rect = window.canvas._preview
+    assert (rect.top(), rect.bottom(), rect.left(), rect.right()) == (2, 1202, 4, 1800)
+    np.testing.assert_array_equal(shown, apply_adjustments(pyramid.overview[1:601, 2:900], panel.settings))
+
 
 def test_the_eyedropper_neutralises_the_spot_clicked(window, panel, qtbot):
     panel.eyedropper.click()

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from fade_cases import FADES, VARIANTS, clean_cases, fade_cases
+from fade_cases import FADES, HAZES, VARIANTS, clean_cases, fade_cases, haze_cases
 
 from photoforge.ops.color import correct_color, measure_fading
 from photoforge.ops.restore import RestoreOptions
@@ -97,8 +97,23 @@ def cpu() -> str:
 
 def clean_table(split: str, side: int, details: bool) -> None:
     cases = clean_cases(split, side)
+    n = len(cases)
+    _unchanged_table(cases, VARIANTS, details,
+                     f"clean photos ({split} split): {n} = {n // len(VARIANTS)} photos × {len(VARIANTS)} variants")
+
+
+def haze_table(split: str, side: int, details: bool) -> None:
+    cases = haze_cases(split, side)
+    n = len(cases)
+    _unchanged_table(cases, HAZES, details,
+                     f"hazy scenes ({split} split, clean: lifted blacks from the air, not a fade):"
+                     f" {n} = {n // len(HAZES)} photos × {len(HAZES)} veils")
+
+
+def _unchanged_table(cases, kinds, details: bool, title: str) -> None:
+    """PSNR of each method's output against its input: a clean photo should come back as it was."""
     scores = {m: [] for m in METHODS}
-    per_kind = {v: [] for v in VARIANTS}
+    per_kind = {v: [] for v in kinds}
     for case in cases:
         for name, method in METHODS.items():
             scores[name].append(psnr(method(case.input), case.input))
@@ -107,13 +122,12 @@ def clean_table(split: str, side: int, details: bool) -> None:
             print(f"  {case.name[:38]:38s} {case.kind:9s} {measure_fading(case.input).describe():28s}"
                   f" ours {scores['ours'][-1]:5.1f} dB")
     n = len(cases)
-    print(f"\nclean photos ({split} split): {n} = {n // len(VARIANTS)} photos × {len(VARIANTS)} variants;"
-          " PSNR of the output against the input (99 = unchanged)")
+    print(f"\n{title}; PSNR of the output against the input (99 = unchanged)")
     print(f"  {'method':16s} {'min':>6s} {'median':>7s} {'mean':>6s} {'≥ 35 dB':>8s} {'unchanged':>10s}")
     for name, s in scores.items():
         print(f"  {name:16s} {min(s):6.1f} {statistics.median(s):7.1f} {statistics.mean(s):6.1f}"
               f" {sum(v >= 35 for v in s):4d}/{n:<3d} {sum(v >= 99 for v in s):6d}/{n}")
-    print("  ours by variant (min / median dB, count):  " + "  ".join(
+    print("  ours by kind (min / median dB, count):  " + "  ".join(
         f"{k} {min(v):.1f}/{statistics.median(v):.1f} ({len(v)})" for k, v in per_kind.items() if v))
 
 
@@ -190,6 +204,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     print(f"CPU: {cpu()}")
     clean_table(args.split, args.side, args.details)
+    haze_table(args.split, args.side, args.details)
     fade_table(args.split, args.side, args.details)
     if not args.no_speed:
         speed()

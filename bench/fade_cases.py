@@ -14,6 +14,15 @@ variants the corpus lacks, each a fixed operation (no randomness):
   mono         black and white: CIE L* of the photo, as grey
   sepia        sepia toning of the mono variant: channel powers (0.80, 1.0, 1.45) on its grey
 
+and, for scenes the fade correction must also leave alone though their blacks are lifted as
+a compressed print's are, hazy versions (atmospheric scattering in linear light,
+I = J·t + A·(1 − t), the same t everywhere: a flat veil, the hardest case to tell from fading):
+
+  mist         t 0.85, airlight A (0.86, 0.90, 0.96)
+  haze         t 0.70, A as mist
+  fog          t 0.55, A (0.88, 0.90, 0.92)
+  warm-haze    t 0.70, A (0.96, 0.86, 0.70) (a low sun through dust)
+
 and the faded versions, each from one fade model in the density domain
 (D = −log10 of linear transmittance, floor 10^-2.5), at a strength s in [0.35, 1] drawn
 from a generator seeded by the photo's name and the model (so the set is fixed):
@@ -43,6 +52,7 @@ MANIFEST = ROOT / "training" / "corpus_manifest.json"
 CORPUS = Path.home() / ".cache" / "photoforge-corpus"
 
 VARIANTS = ("as-is", "golden", "tungsten", "cool", "snow", "night", "mono", "sepia")
+HAZES = ("mist", "haze", "fog", "warm-haze")
 FADES = ("cyan-loss", "yellow-base", "compressed", "silver", "sepia")
 _LUM = np.array([0.2126729, 0.7151522, 0.0721750], np.float32)
 
@@ -112,6 +122,16 @@ def variant(pixels: np.ndarray, name: str) -> np.ndarray:
     return to_uint8(out)
 
 
+_HAZE = {"mist": (0.85, (0.86, 0.90, 0.96)), "haze": (0.70, (0.86, 0.90, 0.96)),
+         "fog": (0.55, (0.88, 0.90, 0.92)), "warm-haze": (0.70, (0.96, 0.86, 0.70))}
+
+
+def hazy(pixels: np.ndarray, name: str) -> np.ndarray:
+    t, airlight = _HAZE[name]
+    lin = decode(pixels.astype(np.float32) / 255)
+    return to_uint8(encode(lin * t + np.array(airlight, np.float32) * (1 - t)))
+
+
 def _density_fade(pixels: np.ndarray, scale, fog, stain=(0, 0, 0)) -> np.ndarray:
     lin = np.maximum(decode(pixels.astype(np.float32) / 255), 10 ** -2.5)
     d = -np.log10(lin) * np.array(scale, np.float32) + np.array(fog, np.float32) + np.array(stain, np.float32)
@@ -158,6 +178,12 @@ def _bases(split: str, max_side: int):
 def clean_cases(split: str, max_side: int) -> list[Case]:
     return [Case(stem, v, img, img) for stem, base in _bases(split, max_side)
             for v, img in ((v, variant(base, v)) for v in VARIANTS)]
+
+
+def haze_cases(split: str, max_side: int) -> list[Case]:
+    """Hazy colour scenes (HAZES): clean photos, so the input is the original."""
+    return [Case(stem, h, img, img) for stem, base in _bases(split, max_side)
+            for h, img in ((h, hazy(base, h)) for h in HAZES)]
 
 
 def fade_cases(split: str, max_side: int) -> list[Case]:

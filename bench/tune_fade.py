@@ -1,6 +1,6 @@
 """Tuning loop for the automatic fade correction, on the corpus's train split only.
 
-    PYTHONPATH=. python bench/tune_fade.py [--set NAME=VALUE ...] [--details] [--only clean|faded]
+    PYTHONPATH=. python bench/tune_fade.py [--set NAME=VALUE ...] [--details] [--only clean|haze|faded]
 
 bench_fade.py's cases and metrics (PSNR of clean photos against themselves, CIEDE2000 of
 faded ones to their original, "worse" = ΔE up by more than 0.05), but the photos, the
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_fade import METHODS, WORSE, psnr  # noqa: E402
-from fade_cases import FADES, VARIANTS, clean_cases, fade_cases  # noqa: E402
+from fade_cases import FADES, HAZES, VARIANTS, clean_cases, fade_cases, haze_cases  # noqa: E402
 
 import photoforge.ops.color as color  # noqa: E402
 
@@ -52,6 +52,13 @@ def _clean(side: int):
     return _cached(f"clean_train_{side}.pkl", build)
 
 
+def _hazy(side: int):
+    def build():
+        return [(c.name, c.kind, c.input, {m: psnr(METHODS[m](c.input), c.input) for m in PEERS})
+                for c in haze_cases("train", side)]
+    return _cached(f"haze_train_{side}.pkl", build)
+
+
 def _faded(side: int):
     def build():
         out = []
@@ -72,8 +79,8 @@ def _override(assignments: list[str]) -> None:
         setattr(color, name, tuple(parts) if isinstance(old, tuple) else type(old)(parts[0]))
 
 
-def clean_report(side: int, details: bool) -> None:
-    cases = [c for c in _clean(side) if KINDS is None or c[1] in KINDS]
+def clean_report(side: int, details: bool, hazy: bool = False) -> None:
+    cases = [c for c in (_hazy if hazy else _clean)(side) if KINDS is None or c[1] in KINDS]
     if not cases:
         return
     ours = []
@@ -82,12 +89,12 @@ def clean_report(side: int, details: bool) -> None:
         if details and ours[-1] < 45:
             print(f"  clean {name[:34]:34s} {kind:9s} {color.measure_fading(img).describe():28s} {ours[-1]:5.1f} dB")
     n = len(cases)
-    print(f"clean ({n}): ours min {min(ours):.1f} median {statistics.median(ours):.1f}"
+    print(f"{'hazy' if hazy else 'clean'} ({n}): ours min {min(ours):.1f} median {statistics.median(ours):.1f}"
           f" ≥35 {sum(v >= 35 for v in ours)}/{n} unchanged {sum(v >= 99 for v in ours)}/{n}")
     for m in PEERS:
         s = [c[3][m] for c in cases]
         print(f"  {m:16s} min {min(s):.1f} median {statistics.median(s):.1f} ≥35 {sum(v >= 35 for v in s)}/{n}")
-    for v in VARIANTS:
+    for v in HAZES if hazy else VARIANTS:
         s = [o for o, c in zip(ours, cases) if c[1] == v]
         if not s:
             continue
@@ -131,7 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=640)
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE[,VALUE]: a constant of ops.color")
-    parser.add_argument("--only", choices=["clean", "faded"])
+    parser.add_argument("--only", choices=["clean", "haze", "faded"])
     parser.add_argument("--details", action="store_true")
     parser.add_argument("--kinds", help="comma-separated variants / fade models to run (default: all)")
     args = parser.parse_args()
@@ -141,9 +148,11 @@ def main() -> None:
     if args.kinds:
         global KINDS
         KINDS = set(args.kinds.split(","))
-    if args.only != "faded":
+    if args.only in (None, "clean"):
         clean_report(args.side, args.details)
-    if args.only != "clean":
+    if args.only in (None, "haze"):
+        clean_report(args.side, args.details, hazy=True)
+    if args.only in (None, "faded"):
         faded_report(args.side, args.details)
 
 

@@ -712,6 +712,8 @@ def _cmd_restore(args) -> int:
             _say(f"notice: {job.source.name}: removed noise of σ {result.sigma:.1f}")
         elif result.sigma is not None:
             _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
+        if result.fade is not None and (result.fade.lifted or not result.fade.is_identity):
+            _say(f"notice: {job.source.name}: colour {result.fade.describe()}")
         return dating.stamp(result.image, job.source, _say) if dating else result.image
 
     def notes(report) -> list[str]:

@@ -45,6 +45,26 @@ def test_a_given_sigma_is_used_and_reported(photo, tmp_path):
     assert np.abs(out - photo[:128, :160]).mean() < np.abs(noisy - photo[:128, :160]).mean() / 2
 
 
+def test_restore_says_what_the_colour_stage_found(photo, tmp_path):
+    """A lost cyan dye is named and corrected; a hazy scene's lifted blacks are named and
+    left (haze and a faded range are not told apart)."""
+    from photoforge.ops.color import LIFTED_WORDS
+    from tests.ops.test_color import cyan_loss, hazy
+
+    for name, pixels in (("faded", cyan_loss(photo)), ("hazy", hazy(photo))):
+        save_image(ImageData(pixels), tmp_path / f"{name}.png")
+        result = cli("restore", tmp_path / f"{name}.png", "-o", tmp_path / f"{name}_out.png",
+                     "--denoise", "off", "--scratches", "off", *CPU)
+        assert result.returncode == 0, result.stderr
+        out = load_image(tmp_path / f"{name}_out.png").pixels
+        if name == "faded":
+            assert "faded.png: colour faded: strong, cast: " in result.stderr
+            assert not np.array_equal(out, pixels)
+        else:
+            assert f"hazy.png: colour {LIFTED_WORDS}" in result.stderr
+            np.testing.assert_array_equal(out, pixels)
+
+
 def test_sixteen_bit_tiff_folder_batch(photo, tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()

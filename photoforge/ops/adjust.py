@@ -367,7 +367,8 @@ def auto_adjustments(pixels: np.ndarray, base: Adjustments | None = None) -> Adj
     # writes them anew on every measure), so a stretch measured on one photo never rides
     # along as the base of the next, and the user's master levels stay theirs.
     levels = (adjustments.levels[0],) + (Levels(black, white),) * 3
-    note = f"{report.describe()}; contrast stretched from {black * 255:.0f}–{white * 255:.0f}"
+    seen = "lifted blacks (haze or a faded range)" if report.lifted else report.describe()
+    note = f"{seen}; contrast stretched from {black * 255:.0f}–{white * 255:.0f}"
     return replace(adjustments, levels=levels, notes=(note,))
 
 

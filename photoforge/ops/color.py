@@ -29,7 +29,11 @@ DETECT_SIDE, 3×3 median so dust does not count):
   aerial photo is "un-faded" in four of its variants; higher, a print lifted to an
   encoded black of 0.3 is left alone. Haze is not told from a compressed print: both
   lift the blacks of every channel alike and nothing measured on the train photos
-  separates them (README, "Fade correction").
+  separates them (README, "Fade correction"). So in a colour photo a compressed range
+  alone is reported (FadeReport.lifted) and not corrected: correcting it stretched hazy
+  scenes (train: 88 of 248 hazy variants kept 35 dB, 241 now) and left compressed prints
+  no nearer their original on average; Adjust ▸ Auto, asked for, stretches it. The range
+  is still restored alongside a lost dye, and in monochrome prints.
 * The correction inverts the model as far as each part is measured: per channel, the
   density above the paper is multiplied by a gain, so black goes back down while the
   paper stays where it is. A lost dye brings red's range up to the least faded
@@ -103,6 +107,7 @@ CLIP_RAMP = (0.02, 0.1)  # … and this share of clipped pixels takes every part
 SPAN_RAMP = (0.15, 0.3)  # a photo whose range is below this is not corrected (nothing to restore)
 CONF_MIN = 0.05  # below this confidence the photo is reported as not faded and left alone
 STRONG = 0.4  # share of its density the worst channel lost (1 − 1/its gain) from which fading is "strong"
+LIFTED_WORDS = "not corrected: lifted blacks (haze or a faded range, not told apart)"
 CAST_CHROMA = 4.0  # Lab chroma of a faded mid-grey from which a cast is named
 
 MONO_RESIDUAL = 3.5  # is_monochrome: chroma spread (Lab) at equal lightness, 90th percentile
@@ -137,10 +142,13 @@ class FadeReport:
     density: tuple[float, float, float] = (1.0, 1.0, 1.0)
     paper: tuple[float, float, float] = (1.0, 1.0, 1.0)
     paper_to: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    # A colour photo whose only sign of fading is blacks lifted alike in every channel:
+    # haze and a faded range look the same, so it is reported and not corrected.
+    lifted: bool = False
 
     def describe(self) -> str:
         if self.faded == "none":
-            return "not faded"
+            return LIFTED_WORDS if self.lifted else "not faded"
         return f"faded: {self.faded}, cast: {self.cast}"
 
     @property
@@ -508,9 +516,18 @@ def _measure(small: np.ndarray, mono: bool) -> FadeReport:
         fade = replace(fade, k=np.full(3, float(fade.k.mean())), dye=0.0)
     conf_stain = fade.stain_confidence if conf_dye == 0 else 0.0
     conf_range = fade.range_confidence
+    lifted = False
+    if not mono and conf_dye == 0.0:
+        # Blacks lifted alike in every channel, and nothing else, is all a colour print
+        # that lost its range shows, and all a hazy or misty scene shows too: the air's
+        # veil is the same lift (README, "Fade correction"). Guessing cost more than it
+        # gave (train: compressed prints ended no better than faded, and hazy scenes were
+        # stretched), so restore reports it and leaves it; Adjust ▸ Auto, which the user
+        # asks for, stretches it.
+        lifted, conf_range = conf_range >= CONF_MIN, 0.0
     confidence = max(conf_range, conf_dye, conf_stain)
     if confidence < CONF_MIN:
-        return replace(IDENTITY)
+        return replace(IDENTITY, lifted=lifted)
     gain, paper, paper_to = _density_inverse(fade, conf_range, conf_dye, conf_stain)
     faded = "strong" if 1.0 - 1.0 / max(gain) >= STRONG else "mild"
     cast = "none" if conf_dye == 0.0 else _cast_word(fade)

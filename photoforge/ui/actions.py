@@ -355,6 +355,11 @@ class RestorePanel(ActionPanel):
         self.form.addRow(self.color)
         self.form.addRow("Colour strength", self.color_strength)
         self.form.addRow(self.keep_mono)
+        # What the last restore's colour stage measured ("faded: strong, cast: magenta"),
+        # so a photo it left alone says why.
+        self.colour_found = QLabel("")
+        self.colour_found.setWordWrap(True)
+        self.form.addRow(self.colour_found)
         self.form.addRow(self.separate)
         self.preset.currentIndexChanged.connect(self._apply_preset)
         self._apply_preset()
@@ -460,6 +465,8 @@ class RestorePanel(ActionPanel):
                 document.apply_image(image, stage, cleared if stage == "Repair damage" else None)
         elif result.stages:
             document.apply_image(result.image, label, cleared)
+        fade = result.fade
+        self.colour_found.setText("" if fade is None else f"Colour: {fade.describe()}")
 
 
 ACTION_PANELS: list[type[ActionPanel]] = [RestorePanel, InpaintPanel, UpscalePanel]

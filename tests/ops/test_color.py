@@ -200,14 +200,33 @@ def test_a_lost_cyan_dye_on_magenta_shadows_does_not_push_blue_past_them():
     assert delta_e(correct_color(faded), clean) < 0.35 * delta_e(faded, clean)  # measured 0.26
 
 
-def test_a_lifted_print_gets_its_blacks_back_with_no_cast(sample):
-    faded = lifted(sample)
-    report = measure_fading(faded)
-    assert report.faded != "none" and report.cast == "none"
-    assert report.density[0] == report.density[1] == report.density[2] > 1.2
-    # measured +2.5 / +2.8 dB: the black goes back to DMAX, where it went to DMAX above the
-    # dulled paper before (+2.8 / +3.1), which overshoots on a yellowed texture (below)
-    assert psnr(correct_color(faded), sample) >= psnr(faded, sample) + 2.4
+def hazy(pixels, t=0.7, airlight=(0.86, 0.90, 0.96)):
+    """A scene seen through haze: the air's light veils every pixel alike (linear light)."""
+    lin = decode(as_float(pixels))
+    return as_uint8(encode(lin * t + np.array(airlight, np.float32) * (1 - t)))
+
+
+@pytest.mark.parametrize("make", [lifted, hazy], ids=["lifted print", "hazy scene"])
+def test_a_colour_photo_whose_only_sign_is_lifted_blacks_is_reported_and_left(sample, make):
+    """A print whose range faded evenly and a scene seen through haze both lift every
+    channel's black alike, and nothing measured tells them apart. Correcting it stretched
+    hazy scenes (train: 88 of 248 kept 35 dB) and left compressed prints no nearer their
+    original than faded; so restore names it and leaves the pixels, and Adjust's Auto,
+    which the user asks for, stretches it."""
+    from photoforge.ops.adjust import apply_adjustments, auto_adjustments
+    from photoforge.ops.color import LIFTED_WORDS
+
+    photo = make(sample)
+    report = measure_fading(photo)
+    assert report.is_identity and report.lifted and report.faded == "none"
+    assert report.describe() == LIFTED_WORDS
+    np.testing.assert_array_equal(correct_color(photo), photo)
+    adj = auto_adjustments(photo)
+    assert adj.notes[0].startswith("lifted blacks (haze or a faded range); contrast stretched from")
+    if make is lifted:
+        assert psnr(apply_adjustments(photo, adj), sample) >= psnr(photo, sample) + 2.0
+    # A monochrome print's fading is read as before (a stain, or a lift past MONO_LIFT_RAMP).
+    assert not measure_fading(grey_of(photo)).lifted
 
 
 def test_confidence_scales_the_correction(sample):

@@ -327,11 +327,12 @@ def test_restore_stages_can_land_as_separate_steps(window, tmp_path, photo, qtbo
     from photoforge.core.image import ImageData
     from photoforge.core.imageio import save_image
 
-    # Blacks at 90 of 255: lifted past what clean photos show, so the colour stage acts
-    # (blacks at 60 on this colourful photo are now within what clean photos show).
-    faded = np.rint(90 + photo[:160, :200] * 0.5 + np.random.default_rng(0).normal(0, 15, (160, 200, 3)))
+    from tests.ops.test_color import cyan_loss
+
+    # A print that lost its cyan dye, with grain: both stages act.
+    faded = cyan_loss(photo[:160, :200]) + np.random.default_rng(0).normal(0, 15, (160, 200, 3))
     path = tmp_path / "faded.png"
-    save_image(ImageData(np.clip(faded, 0, 255).astype(np.uint8)), path)
+    save_image(ImageData(np.clip(np.rint(faded), 0, 255).astype(np.uint8)), path)
     window.open_path(path)
     panel = restore_panel(window)
     panel.scratches.setChecked(False)
@@ -340,6 +341,29 @@ def test_restore_stages_can_land_as_separate_steps(window, tmp_path, photo, qtbo
         panel.run_button.click()
     labels = window.document.history.labels
     assert len(labels) == 2 and labels[0].startswith("Denoise (σ 1") and labels[1] == "Fade and colour"
+    assert panel.colour_found.text() in ("Colour: faded: strong, cast: red", "Colour: faded: strong, cast: magenta")
+
+
+def test_restore_says_why_it_left_a_hazy_photos_colour(window, tmp_path, photo, qtbot):
+    """Lifted blacks alone are haze as often as a faded range: restore leaves the colour
+    and the panel says so (Adjust ▸ Auto stretches it when asked)."""
+    from photoforge.core.image import ImageData
+    from photoforge.core.imageio import save_image
+    from photoforge.ops.color import LIFTED_WORDS
+    from tests.ops.test_color import hazy
+
+    path = tmp_path / "hazy.png"
+    save_image(ImageData(hazy(photo)), path)
+    window.open_path(path)
+    before = window.document.image.pixels.copy()
+    panel = restore_panel(window)
+    panel.scratches.setChecked(False)
+    panel.denoise.setChecked(False)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.run_button.click()
+    assert panel.colour_found.text() == f"Colour: {LIFTED_WORDS}"
+    assert window.document.history.labels == []  # nothing changed, nothing to undo
+    np.testing.assert_array_equal(window.document.image.pixels, before)
 
 
 def test_presets_set_the_sliders(window):

@@ -467,6 +467,8 @@ class RestorePanel(ActionPanel):
             document.apply_image(result.image, label, cleared)
         fade = result.fade
         self.colour_found.setText("" if fade is None else f"Colour: {fade.describe()}")
+        self.colour_found.setToolTip("Adjust ▸ Auto stretches it, with one black and one white point for all "
+                                     "channels" if fade is not None and fade.lifted else "")
 
 
 ACTION_PANELS: list[type[ActionPanel]] = [RestorePanel, InpaintPanel, UpscalePanel]

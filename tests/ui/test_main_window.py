@@ -362,6 +362,7 @@ def test_restore_says_why_it_left_a_hazy_photos_colour(window, tmp_path, photo, 
     with qtbot.waitSignal(window.jobs.finished, timeout=60000):
         panel.run_button.click()
     assert panel.colour_found.text() == f"Colour: {LIFTED_WORDS}"
+    assert panel.colour_found.toolTip().startswith("Adjust ▸ Auto stretches it")
     assert window.document.history.labels == []  # nothing changed, nothing to undo
     np.testing.assert_array_equal(window.document.image.pixels, before)
 

@@ -7,6 +7,8 @@ neighbours above the low one), which follows a faint crack from its clear parts 
 taking faint texture elsewhere; small components (specks) have their own bar.
 `sensitivity` moves the high threshold in logit space around the one chosen on the
 training split. `--detector both` (`fuse`) lets the classical marks seed that hysteresis.
+Test-time augmentation (`tta`: the map averaged over the photo and its flips, each with
+its own threshold in the card) is an option, off by default: see TTA_VIEWS.
 """
 from __future__ import annotations
 

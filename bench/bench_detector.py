@@ -3,7 +3,7 @@
 
     python -m training.corpus build        # once: the photos (~1 min)
     PYTHONPATH=. python bench/bench_detector.py [--seeds 2] [--sensitivity 0.5] [--threshold T]
-        [--split val|tune] [--restore N] [--record]
+        [--split val|tune] [--restore N] [--record] [--tta h[:logit|prob]]
 
 Photos: the validation split of training/corpus_manifest.json, as stored (longer side
 ≤ 1600 px). They were never trained on and never used to choose the threshold or the
@@ -34,6 +34,11 @@ the network, the classical detector and the fusion; detectors timed in turn with
 repetition, so machine load falls on all of them alike.
 --record merges the figures into the model card (photoforge/models/damage_seg.json,
 "validation" or "tune"), keeping what this run did not measure.
+--tta: the learned detector (and the restore's) averages the network over the flipped views
+(photoforge.ops.learned_damage.TTA_VIEWS) at the threshold the card's "tta" block holds
+for them (chosen on the tuning photos, bench/detector_sweep.py --tta-only); the time row
+then also has the photo alone ("learned+post, no tta"), for the ratio in one run;
+--record puts the figures in that block ("validation").
 --restore adds the repair: PSNR against the undamaged print after the restore's detect +
 repair, beside Telea handed the true mask (restore_psnr).
 Goals (issue 11): F1 ≥ 0.85 for cracks, scratches and dust, each; clean ≤ 0.2 %; 2 MP ≤ 1.5 s;
@@ -55,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from photoforge.ops.damage import detect_damage  # noqa: E402
+from photoforge.ops import learned_damage  # noqa: E402
 from photoforge.ops.learned_damage import fuse, mask_from_probability  # noqa: E402
 from bench_restore import label, psnr  # noqa: E402
 from training import corpus, data, metrics, onnx_infer  # noqa: E402
@@ -169,6 +175,8 @@ def main() -> None:
     ap.add_argument("--restore", type=int, default=0, metavar="N",
                     help="also the restore's PSNR against Telea on the true mask, on the first N photos")
     ap.add_argument("--no-classical", action="store_true", help="the learned model only (e.g. another model file)")
+    ap.add_argument("--tta", default="off", metavar="VIEWS[:MEAN]",
+                    help="test-time augmentation for the learned detector: off (default), h or hv, :logit or :prob")
     ap.add_argument("--readme-image", type=Path, help="only write the README before/after figure here")
     ap.add_argument("--readme-detector", default="learned", choices=("learned", "classical", "both"))
     args = ap.parse_args()
@@ -178,14 +186,23 @@ def main() -> None:
         return
     card_path = args.model.with_suffix(".json")
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
-    thr = args.threshold if args.threshold is not None else card.get("threshold", 0.5)
+    tta, _, mean = args.tta.partition(":")
+    mean = mean or "logit"
+    aug = card.get("tta") or {}
+    if tta != "off" and args.threshold is None and (aug.get("views"), aug.get("mean")) != (tta, mean):
+        ap.error(f"the card has no threshold for --tta {tta}:{mean}: give --threshold")
+    # the restore (--restore) goes through the app, which reads the same threshold from the card
+    learned_damage.TTA, learned_damage.TTA_MEAN = tta, mean
+    card_thr = aug.get("threshold") if tta != "off" else card.get("threshold", 0.5)
+    thr = args.threshold if args.threshold is not None else card_thr
     sess = onnx_infer.session(args.model)
+    predict = lambda img: onnx_infer.predict_tta(sess, img, tta, mean)  # noqa: E731
     photos = data.split_photos(args.corpus)[args.split]
     if args.limit:
         photos = photos[:args.limit]
 
     def run_all(img):
-        prob = onnx_infer.predict(sess, img)
+        prob = predict(img)
         out = {"learned": prob >= thr, "learned+post": mask_from_probability(prob, 0.5, base=thr) > 0}
         if not args.no_classical:
             classical = detect_damage(img, args.sensitivity)
@@ -217,7 +234,8 @@ def main() -> None:
 
     print(f"\nCPU: {cpu_model()}")
     print(f"validation photos: {len(photos)}, seeds per photo: {args.seeds}, tolerance {TOL:g} px; "
-          f"learned threshold {thr}, classical sensitivity {args.sensitivity}")
+          f"learned threshold {thr}, TTA {tta}" + (f" (mean of {mean}s)" if tta != "off" else "")
+          + f", classical sensitivity {args.sensitivity}")
     print(f"{'scenario':<9} " + "  ".join(f"{d:>9} P    R    F1" for d in dets))
     fig = {"threshold": thr, "photos": len(photos), "seeds": args.seeds, "f1": {}, "clean_pct": {}}
     for name in SCENARIOS:
@@ -235,11 +253,14 @@ def main() -> None:
 
     rgb = data.load_rgb(photos[0]["path_on_disk"])
     two = cv2.resize(rgb, (1920, 1080), interpolation=cv2.INTER_AREA)
-    timed = {"learned": lambda: onnx_infer.predict(sess, two) >= thr,
-             "learned+post": lambda: mask_from_probability(onnx_infer.predict(sess, two), 0.5, base=thr)}
+    timed = {"learned": lambda: predict(two) >= thr,
+             "learned+post": lambda: mask_from_probability(predict(two), 0.5, base=thr)}
+    if tta != "off":
+        thr0 = card.get("threshold", 0.5)
+        timed["learned+post, no tta"] = lambda: mask_from_probability(onnx_infer.predict(sess, two), 0.5, base=thr0)
     if not args.no_classical:
         timed["classical"] = lambda: detect_damage(two, args.sensitivity)
-        timed["both"] = lambda: fuse(onnx_infer.predict(sess, two), detect_damage(two, args.sensitivity), 0.5, base=thr)
+        timed["both"] = lambda: fuse(predict(two), detect_damage(two, args.sensitivity), 0.5, base=thr)
     fig["time_2mp_s"] = interleaved_times(timed)
     print("time, 2 MP (1920×1080): " + "  ".join(f"{d} {t:.2f} s" for d, t in fig["time_2mp_s"].items()))
     if args.restore:
@@ -250,7 +271,11 @@ def main() -> None:
               + "  ".join(f"{k} {v:.2f}" for k, v in fig["restore_psnr_db"].items() if k != "photos"))
     if args.record and card and not args.limit:
         key = "validation" if args.split == "val" else "tune"
-        card[key] = merged(card.get(key, {}), {**fig, "cpu": cpu_model(), "bench": "bench/bench_detector.py"})
+        fig = {**fig, "cpu": cpu_model(), "bench": "bench/bench_detector.py" + (f" --tta {args.tta}" if tta != "off" else "")}
+        if tta != "off":
+            card["tta"][key] = merged(card["tta"].get(key, {}), fig)
+        else:
+            card[key] = merged(card.get(key, {}), fig)
         card_path.write_text(json.dumps(card, indent=1) + "\n")
         print(f"recorded in {card_path.relative_to(ROOT)}")
 

@@ -7,6 +7,7 @@ training/export_damage.py draws them. Validation photos are never read here.
     PYTHONPATH=. python bench/detector_sweep.py [--split tune|train] [--seeds 6] [--limit N]
     PYTHONPATH=. python bench/detector_sweep.py --model NEW.onnx --threshold-only [--write]
     PYTHONPATH=. python bench/detector_sweep.py --model NEW.onnx --line-only
+    PYTHONPATH=. python bench/detector_sweep.py --tta-only [--write]
 
 --threshold-only chooses a new model's threshold at the current rules: the lowest at which
 it flags no more of the clean tuning photos than the shipped model does at its card's
@@ -27,6 +28,13 @@ for what the network finds away from every classical mark) at the chosen rules.
 --line-only scores LINE_GRID (a lower bar for long thin components) against the current
 rules, each at the threshold that flags as many clean pixels as the current rules do at the
 card's threshold.
+--tta-only compares test-time augmentation (photoforge.ops.learned_damage.TTA_VIEWS: the
+photo and its flips, maps averaged as logits or probabilities) with the photo alone: each
+variant at the lowest threshold at which the current rules flag no more clean pixels than
+the photo alone does at the card's threshold. Its cache holds the network's logit (float16)
+for each flipped view, flipped back (keyed by the model's sha256, split, seeds and views);
+the variants are averaged from it as the app averages them (tta_mean). --write puts the
+best variant and its threshold in the card (only if it beats the photo alone).
 """
 from __future__ import annotations
 
@@ -44,7 +52,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from photoforge.ops.damage import detect_damage  # noqa: E402
-from photoforge.ops.learned_damage import POST, PostRules, fuse, mask_from_probability  # noqa: E402
+from photoforge.ops.learned_damage import (POST, TTA_MEANS, TTA_VIEWS, PostRules, flipped, fuse,  # noqa: E402
+                                           mask_from_probability, to_logit, tta_mean)
 from training import corpus, data, metrics, onnx_infer  # noqa: E402
 from training.synth import KINDS, synthesize  # noqa: E402
 
@@ -87,6 +96,77 @@ def build_cache(split: str, seeds: int, limit: int, model: Path = onnx_infer.MOD
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(path, samples=np.array(samples, dtype=object))
     return samples
+
+
+def build_view_cache(split: str, seeds: int, limit: int, model: Path = onnx_infer.MODEL,
+                     views: tuple[str, ...] = TTA_VIEWS["hv"], threads: int = 1) -> list[dict]:
+    """Per sample: {view: the network's logit (float16) on the photo seen in that view,
+    flipped back}, truth (None for clean ones), scenario. The same samples as build_cache."""
+    sess = onnx_infer.session(model, threads=threads)
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
+    photos = data.split_photos(corpus.DEFAULT_OUT)[split][:limit or None]
+    path = CACHE / f"{sha}-{split}-s{seeds}-n{len(photos)}-views-{'_'.join(v or 'id' for v in views)}.npz"
+    if path.exists():
+        z = np.load(path, allow_pickle=True)
+        return list(z["samples"])
+    samples = []
+    for i, e in enumerate(photos):
+        rgb = data.load_rgb(e["path_on_disk"])
+        images = [("raw", rgb, None)]
+        for s in range(seeds):
+            seed = 10_000 + 100 * i + s
+            images.append(("aged", synthesize(rgb, seed, ()).image, None))
+            for name, kinds in SCENARIOS.items():
+                smp = synthesize(rgb, seed, kinds)
+                images.append((name, smp.image, smp.mask))
+        for name, img, truth in images:
+            logits = {v: to_logit(flipped(onnx_infer.predict(sess, np.ascontiguousarray(flipped(img, v))), v))
+                      .astype(np.float16) for v in views}
+            samples.append({"scenario": name, "logits": logits, "truth": truth,
+                            "near_truth": None if truth is None else metrics.near(truth, 2.0)})
+        print(f"  cached {i + 1}/{len(photos)} {e['file']}", flush=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, samples=np.array(samples, dtype=object))
+    return samples
+
+
+def with_tta(samples: list[dict], tta: str, mean: str) -> list[dict]:
+    """The samples with "prob": the views of `tta` averaged by `mean`, as the app does."""
+    sig = lambda lg: (1 / (1 + np.exp(-lg.astype(np.float32)))).astype(np.float32)  # noqa: E731
+    return [{**smp, "prob": tta_mean([sig(smp["logits"][v]) for v in TTA_VIEWS[tta]], mean)} for smp in samples]
+
+
+def tta_sweep(args, card: dict) -> None:
+    views = build_view_cache(args.split, args.seeds, args.limit, args.model)
+    thr0 = card["threshold"]
+    off = with_tta(views, "off", "logit")
+    now = score(off, learned(thr0, POST))
+    print(f"{len(views)} samples; columns: " + " ".join(SCENARIOS) + " (F1 at 2 px)")
+    print(line(f"photo alone, current rules (t {thr0})", now), flush=True)
+    cap = now["clean"]
+    print(f"\neach at the lowest threshold at which it flags ≤ {cap:.4f} % of clean pixels")
+    best = None
+    for tta in TTA_VIEWS:
+        for mean in TTA_MEANS if tta != "off" else ("logit",):
+            thr, r = at_cap(with_tta(views, tta, mean), learned, POST, cap, lo=0.3, hi=0.9999, steps=14)
+            print(line(f"tta {tta:<3} mean of {mean:<5} t {thr}", r), flush=True)
+            if tta != "off" and r["clean"] <= cap and (best is None or r["mean"] > best[3]["mean"]):
+                best = (tta, mean, thr, r)
+    tta, mean, thr, r = best
+    print(line(f"TTA BEST {tta} {mean} t {thr}", r))
+    if args.write and r["mean"] > now["mean"]:
+        card_path = args.model.with_suffix(".json")
+        new = json.loads(card_path.read_text())
+        new["tta"] = {
+            "views": tta, "mean": mean, "threshold": thr, "threshold_without_tta": thr0,
+            "tuned_on": (f"tuning subset of the train split (training/data.py N_TUNE), {args.seeds} seeds: the "
+                         f"lowest threshold at which the current post-processing on the {tta!r} views' mean "
+                         f"{mean} flags ≤ {cap:.4f} % of clean pixels, the share the photo alone flags at "
+                         f"{thr0} (bench/detector_sweep.py --tta-only)"),
+            "tune": {"without": {k: round(v, 4) for k, v in now.items()},
+                     "with": {k: round(v, 4) for k, v in r.items()}}}
+        card_path.write_text(json.dumps(new, indent=1) + "\n")
+        print(f"written to {card_path}")
 
 
 def score(samples: list[dict], detect) -> dict:
@@ -151,7 +231,7 @@ def search(samples, make, grid: dict, base: PostRules, cap: float, **bisection) 
         ok = r["clean"] <= cap
         print(line(f"t {thr:.4f} " + " ".join(f"{k}={v}" for k, v in zip(grid, values)), r)
               + ("" if ok else "  (over the cap at any threshold)"), flush=True)
-        if ok and (best is None or r["mean"] > best[2]["mean"]):
+        if ok and (best is None or r["mean"] > best[3]["mean"]):
             best = (thr, rules, r)
     return best
 
@@ -205,7 +285,12 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="with --threshold-only: into --model's card (beside it)")
     ap.add_argument("--line-only", action="store_true",
                     help="only the line rule's grid, at the clean share of the current rules at --model's card threshold")
+    ap.add_argument("--tta-only", action="store_true",
+                    help="only test-time augmentation against the photo alone, at the current rules and equal clean share")
     args = ap.parse_args()
+    if args.tta_only:
+        tta_sweep(args, onnx_infer.card(args.model.with_suffix(".json")))
+        return
     if args.threshold_only:
         match_threshold(args, card)
         return

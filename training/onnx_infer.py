@@ -35,3 +35,11 @@ def predict(sess: ort.InferenceSession, rgb: np.ndarray, multiple: int = 16) -> 
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect")
     return sess.run(["prob"], {"image": np.ascontiguousarray(x)})[0][0, 0, :h, :w]
+
+
+def predict_tta(sess: ort.InferenceSession, rgb: np.ndarray, tta: str = "off", mean: str = "logit") -> np.ndarray:
+    """predict, averaged over the flipped views of `tta` as the app does
+    (photoforge.ops.learned_damage.tta_probability)."""
+    from photoforge.ops.learned_damage import tta_probability
+
+    return tta_probability(lambda view, _: predict(sess, view), rgb, tta, mean)

@@ -7,6 +7,8 @@ neighbours above the low one), which follows a faint crack from its clear parts 
 taking faint texture elsewhere; small components (specks) have their own bar.
 `sensitivity` moves the high threshold in logit space around the one chosen on the
 training split. `--detector both` (`fuse`) lets the classical marks seed that hysteresis.
+Test-time augmentation (`tta`: the map averaged over the photo and its flips, each with
+its own threshold in the card) is an option, off by default: see TTA_VIEWS.
 """
 from __future__ import annotations
 
@@ -25,6 +27,14 @@ from photoforge.ops.mask import grow
 MODEL_ID = "damage-seg"
 DETECTORS = ("learned", "classical", "both")
 LOGIT_SPAN = 2.0  # sensitivity 0 … 1 moves the high threshold by ±this many logits
+# Test-time augmentation: the network also sees the photo flipped, and the maps (each
+# flipped back) are averaged before the post-processing. "h": the photo and its mirror
+# image; "hv": also upside down and both (a 180° turn). "off": the photo alone.
+TTA_VIEWS = {"off": ("",), "h": ("", "h"), "hv": ("", "h", "v", "hv")}
+TTA_MEANS = ("logit", "prob")  # average the logits (then the sigmoid) or the probabilities
+TTA = "off"
+TTA_MEAN = "logit"
+_EPS = 2.0 ** -24  # float32: 1 - _EPS is the largest probability under 1
 
 
 @dataclass(frozen=True)
@@ -50,12 +60,21 @@ class PostRules:
 POST = PostRules()
 
 
-@lru_cache(maxsize=1)
-def recommended_threshold() -> float:
-    """The probability threshold chosen on the training split (the model's sidecar)."""
+def recommended_threshold(tta: str | None = None, mean: str | None = None) -> float:
+    """The probability threshold chosen on the training split (the model's sidecar) for
+    the test-time augmentation `tta` averaged by `mean` (default TTA, TTA_MEAN): the card's
+    "tta" block's when it names them, else the one for the photo alone."""
+    return _card_threshold(TTA if tta is None else tta, TTA_MEAN if mean is None else mean)
+
+
+@lru_cache(maxsize=8)
+def _card_threshold(tta: str, mean: str) -> float:
     try:
-        sidecar = resources.files("photoforge").joinpath("models/damage_seg.json").read_text()
-        return float(json.loads(sidecar)["threshold"])
+        card = json.loads(resources.files("photoforge").joinpath("models/damage_seg.json").read_text())
+        aug = card.get("tta") or {}
+        if tta != "off" and aug.get("views") == tta and aug.get("mean") == mean:
+            return float(aug["threshold"])
+        return float(card["threshold"])
     except (FileNotFoundError, KeyError, ValueError, TypeError):
         return 0.5
 
@@ -138,21 +157,81 @@ def fuse(prob: np.ndarray, classical: np.ndarray, sensitivity: float = 0.5, base
     return mask_from_probability(prob, sensitivity, base, seeds=classical, rules=rules)
 
 
+def flipped(a: np.ndarray, view: str) -> np.ndarray:
+    """`a` (H×W or H×W×C) as seen in `view` ("", "h", "v", "hv"); each view is its own inverse."""
+    if "h" in view:
+        a = a[:, ::-1]
+    if "v" in view:
+        a = a[::-1]
+    return a
+
+
+def to_logit(prob: np.ndarray) -> np.ndarray:
+    p = np.clip(prob.astype(np.float32, copy=False), _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def tta_mean(maps: list[np.ndarray], mean: str = TTA_MEAN) -> np.ndarray:
+    """The H×W float32 probability averaged over the views' probability maps (each already
+    flipped back), as logits or as probabilities. The sum goes in pairs that a flip swaps,
+    so the result of a flipped photo is the flipped result, bit for bit."""
+    if mean not in TTA_MEANS:
+        raise ValueError(f"TTA mean must be one of {', '.join(TTA_MEANS)}, not {mean!r}")
+    if len(maps) == 1:
+        return maps[0]
+    v = [to_logit(m) if mean == "logit" else m.astype(np.float32, copy=False) for m in maps]
+    if len(v) == 2:
+        s = (v[0] + v[1]) * np.float32(0.5)
+    elif len(v) == 4:
+        s = ((v[0] + v[1]) + (v[2] + v[3])) * np.float32(0.25)
+    else:
+        raise ValueError(f"TTA over {len(v)} views")
+    return (1 / (1 + np.exp(-s))).astype(np.float32) if mean == "logit" else s
+
+
+def tta_probability(predict, rgb: np.ndarray, tta: str = TTA, mean: str = TTA_MEAN,
+                    progress: Progress | None = None) -> np.ndarray:
+    """tta_mean of predict(view of rgb, progress share) over the views of `tta` (TTA_VIEWS)."""
+    if tta not in TTA_VIEWS:
+        raise ValueError(f"TTA must be one of {', '.join(TTA_VIEWS)}, not {tta!r}")
+    views = TTA_VIEWS[tta]
+    progress = progress or null_progress()
+    maps = []
+    for k, view in enumerate(views):
+        part = progress.sub(k / len(views), (k + 1) / len(views))
+        out = predict(np.ascontiguousarray(flipped(rgb, view)), part)
+        maps.append(flipped(out, view))
+    return tta_mean(maps, mean)
+
+
 def damage_probability(pixels: np.ndarray, progress: Progress | None = None, *, device: str = "auto",
-                       precision: str = "auto", threads: int | None = None, notify=None) -> np.ndarray:
-    """The network's H×W float32 probability of damage, in tiles (progress and cancel per tile)."""
+                       precision: str = "auto", threads: int | None = None, notify=None,
+                       tta: str | None = None, mean: str | None = None, tile: int | None = None
+                       ) -> np.ndarray:
+    """The network's H×W float32 probability of damage, in tiles (progress and cancel per
+    tile), averaged over the flipped views of `tta` (default TTA) by `mean` (default TTA_MEAN).
+    `tile`: run_tiled's (None = automatic, 0 = in one piece)."""
     from photoforge.engine.inference import run_tiled
     from photoforge.engine.catalog import get_model
 
     rgb = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
-    return run_tiled(get_model(MODEL_ID), rgb, progress, device=device, precision=precision,
-                     threads=threads, notify=notify)
+    model = get_model(MODEL_ID)
+
+    def predict(view: np.ndarray, part: Progress) -> np.ndarray:
+        return run_tiled(model, view, part, device=device, precision=precision, threads=threads,
+                         notify=notify, tile=tile)
+
+    return tta_probability(predict, rgb, TTA if tta is None else tta, TTA_MEAN if mean is None else mean,
+                           progress)
 
 
 def find_damage_mask(pixels: np.ndarray, sensitivity: float = 0.5, detector: str = "learned",
                      progress: Progress | None = None, *, device: str = "auto", precision: str = "auto",
-                     threads: int | None = None, notify=None) -> np.ndarray:
-    """The damage mask by the chosen detector: "learned", "classical" or "both" (`fuse`)."""
+                     threads: int | None = None, notify=None, tta: str | None = None,
+                     mean: str | None = None) -> np.ndarray:
+    """The damage mask by the chosen detector: "learned", "classical" or "both" (`fuse`);
+    the network's map averaged over the views of `tta` by `mean` (default TTA, TTA_MEAN),
+    at the threshold chosen for them."""
     from photoforge.ops.damage import detect_damage
 
     if detector not in DETECTORS:
@@ -164,7 +243,8 @@ def find_damage_mask(pixels: np.ndarray, sensitivity: float = 0.5, detector: str
         return detect_damage(pixels, sensitivity, progress)
     split = 0.6 if detector == "both" else 1.0
     prob = damage_probability(pixels, progress.sub(0.0, split), device=device, precision=precision,
-                              threads=threads, notify=notify)
+                              threads=threads, notify=notify, tta=tta, mean=mean)
+    base = recommended_threshold(tta, mean)
     if detector == "both":
-        return fuse(prob, detect_damage(pixels, sensitivity, progress.sub(split, 1.0)), sensitivity)
-    return mask_from_probability(prob, sensitivity)
+        return fuse(prob, detect_damage(pixels, sensitivity, progress.sub(split, 1.0)), sensitivity, base)
+    return mask_from_probability(prob, sensitivity, base)

@@ -1,0 +1,85 @@
+"""Test-time augmentation of the learned detector: the network also sees the photo flipped
+and the maps are averaged (photoforge.ops.learned_damage.TTA_VIEWS)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from photoforge.engine.progress import Aborted, Progress
+from photoforge.ops.learned_damage import (damage_probability, find_damage_mask, recommended_threshold, tta_mean,
+                                           to_logit)
+
+
+@pytest.fixture(scope="module")
+def damaged(photo) -> np.ndarray:
+    """A crop of the astronaut with a bright bent scratch, a dark crack and dust."""
+    img = np.ascontiguousarray(photo[40:232, 96:336]).copy()
+    cv2.polylines(img, [np.array([[10, 20], [90, 60], [200, 70], [230, 150]], np.int32)], False,
+                  (245, 245, 240), 1, cv2.LINE_AA)
+    cv2.polylines(img, [np.array([[30, 180], [60, 120], [70, 100], [140, 20]], np.int32)], False, (20, 15, 10), 2)
+    for x, y in ((50, 40), (170, 140), (120, 170), (200, 30)):
+        cv2.circle(img, (x, y), 2, (250, 250, 250), -1)
+    return img
+
+
+def test_the_mean_of_one_map_is_that_map_and_logits_average_in_logit_space():
+    p = np.array([[0.1, 0.5, 0.9, 0.999]], np.float32)
+    np.testing.assert_allclose(tta_mean([p, p], "logit"), p, rtol=1e-5)
+    np.testing.assert_array_equal(tta_mean([p, p], "prob"), p)
+    q = np.array([[0.9, 0.5, 0.1, 0.5]], np.float32)
+    np.testing.assert_allclose(to_logit(tta_mean([p, q], "logit")), (to_logit(p) + to_logit(q)) / 2, atol=1e-4)
+    np.testing.assert_allclose(tta_mean([p, q], "prob"), (p + q) / 2)
+    with pytest.raises(ValueError, match="logit, prob"):
+        tta_mean([p, q], "median")
+
+
+@pytest.mark.parametrize("tta", ["h", "hv"])
+def test_tiled_equals_untiled_with_tta(damaged, tta):
+    whole = damage_probability(damaged, device="cpu", tta=tta, tile=0)
+    tiled = damage_probability(damaged, device="cpu", tta=tta, tile=64)
+    assert whole.shape == damaged.shape[:2] and whole.dtype == np.float32
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    # the views were really averaged: not the photo alone's map
+    assert np.abs(whole - damage_probability(damaged, device="cpu", tta="off", tile=0)).max() > 1e-3
+
+
+@pytest.mark.parametrize("tta, flips", [("h", ("h",)), ("hv", ("h", "v", "hv"))])
+def test_the_mask_of_a_flipped_photo_is_the_flipped_mask(damaged, tta, flips):
+    def flip(a, f):
+        return a[:, ::-1] if f == "h" else a[::-1] if f == "v" else a[::-1, ::-1]
+
+    prob = damage_probability(damaged, device="cpu", tta=tta)
+    mask = find_damage_mask(damaged, detector="learned", device="cpu", tta=tta)
+    assert 0 < (mask > 0).mean() < 0.2  # it finds the drawn damage, not everything
+    for f in flips:
+        seen = np.ascontiguousarray(flip(damaged, f))
+        np.testing.assert_array_equal(damage_probability(seen, device="cpu", tta=tta), flip(prob, f))
+        np.testing.assert_array_equal(find_damage_mask(seen, detector="learned", device="cpu", tta=tta),
+                                      flip(mask, f))
+
+
+def test_tta_reports_progress_over_its_passes_and_cancels(damaged):
+    fractions = []
+    damage_probability(damaged, Progress(lambda f, m: fractions.append(f)), device="cpu", tta="h", tile=64)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any(0.4 < f < 0.6 for f in fractions)  # the first pass ends half way
+
+    def on_progress(fraction, message):
+        if fraction >= 0.5:
+            progress.cancel()
+
+    progress = Progress(on_progress)
+    with pytest.raises(Aborted):
+        damage_probability(damaged, progress, device="cpu", tta="h", tile=64)
+    assert progress.fraction < 0.6  # the second pass stopped within its first tile
+
+
+def test_each_tta_has_its_own_threshold_from_the_card():
+    import json
+    from importlib import resources
+
+    card = json.loads(resources.files("photoforge").joinpath("models/damage_seg.json").read_text())
+    assert recommended_threshold("off") == card["threshold"]
+    aug = card["tta"]
+    assert recommended_threshold(aug["views"], aug["mean"]) == aug["threshold"] != card["threshold"]

@@ -829,7 +829,7 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     lo, hi = 1, diff.shape[0] - 2
     # the noise of a difference of two full-resolution pixels (the proxy averages f² of them)
     noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
-    pts_u, pts_v = [], []
+    pts_u, pts_v, pts_before = [], [], []
     black = proxy.lid == "black"
     rising = np.clip(diff, 0, None)
     rise_peak = np.zeros(diff.shape, bool)  # local maxima of the rising differences
@@ -859,7 +859,8 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
             rise = rise[diff[lo + rise, c] > 0]
             if rise.size:
                 edge = int(rise[0])
-        elif not black and diff[lo + edge, c] < 0:
+        before = edge
+        if not black and diff[lo + edge, c] < 0:
             # on a white lid, a shadow deep beside a darkish photo: the rise from the shadow
             # to the paper is the edge, though under 30 % of the fall into the shadow
             thr = max(0.15 * top, 6 * noise_g)
@@ -870,12 +871,23 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
                     break
         pts_u.append(us[c])
         pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge))
+        pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before))
     seen = len(pts_u) / max(1, us.size)
     if len(pts_u) < max(6, 0.2 * us.size):
         return None, seen, None
-    pu, pv = np.array(pts_u, np.float64), np.array(pts_v, np.float64)
+    pu = np.array(pts_u, np.float64)
     u = 1 - v
-    fit = _robust_offset(pu, pv, d[v] / d[u]) if fixed else _robust_line(pu, pv)
+    # the weak rise out of a shadow may also be a step in the photo just inside the paper
+    # (a print against the glass edge, seed 30): of the edge points with and without that
+    # rule, the set that lies on a straight line better gives the side
+    fit, pv = None, None
+    for cand in ([pts_v] if pts_before == pts_v else [pts_v, pts_before]):
+        cv_ = np.array(cand, np.float64)
+        f = _robust_offset(pu, cv_, d[v] / d[u]) if fixed else _robust_line(pu, cv_)
+        if f is None:
+            continue
+        if fit is None or _fit_quality(pu, cv_, f) > _fit_quality(pu, pv, fit):
+            fit, pv = f, cv_
     if fit is None:
         return None, seen, None
     c0, c1 = fit  # v = c0 + c1·u in image coordinates
@@ -887,6 +899,14 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     pts = np.empty((int(inliers.sum()), 2))
     pts[:, u], pts[:, v] = pu[inliers], pv[inliers]
     return (p, dd if dd @ d > 0 else -dd), seen, pts
+
+
+def _fit_quality(s, t, fit) -> tuple[int, float]:
+    """How well points fit a line t = c0 + c1·s: the number within 0.5 px of it, then the
+    smaller RMS of those."""
+    r = np.abs(t - (fit[0] + fit[1] * s))
+    near = r <= 0.5
+    return int(near.sum()), -float(np.sqrt(np.mean(r[near] ** 2))) if near.any() else -9.0
 
 
 def _robust_offset(s, t, c1: float):

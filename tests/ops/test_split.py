@@ -269,3 +269,13 @@ def test_a_sliver_along_a_photo_stripe_is_no_print():
     14 times as long as it is wide, which no print is: the print stays whole."""
     scan = ss.make_scan([ss.PrintSpec((3.0, 2.0), (2.5, 2.0), 7.0, seed=3)], dpi=100, size=(5, 4))
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_print_against_the_glass_edge_keeps_its_paper_edge():
+    """Development scan (glass edge, seed 30): the print pushed into the scan's corner had its
+    free side put 2.1 px inside, as the weak rise out of a deep shadow (the rule that finds a
+    darkish photo's edge on a white lid) was a step in the photo just inside the paper in
+    some columns. The side is fitted to the edge points with and without that rule, and the
+    set that lies straighter is kept."""
+    scan = ss.hard_cases(dpi=200, seed=30, names=["glass_edge"])["glass_edge"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

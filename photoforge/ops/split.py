@@ -7,7 +7,9 @@ Method (numpy + OpenCV only):
 3. Evidence of print: pixels that differ from the lid model, plus thin dark ridges (black
    top-hat): the cast shadow at a print's edge on a white lid, the lid seen through the seam
    between two prints. Components whose convex hulls nest or overlap are one print (a
-   white border leaves the shadow outline and the photo inside it as separate pieces).
+   white border leaves the shadow outline and the photo inside it as separate pieces). On a
+   black lid, pieces lying side by side that make one rectangle, with no straight paper edge
+   between them, are one print (a dark photo shows only in places).
 4. A group holding several prints (touching, or a few px apart) is cut along a whole Hough
    line (ridge or photo-content rim) proven a seam at full resolution: along a side of a piece,
    straight to a fraction of a pixel out to the cut's ends (its steps sharp, as cut paper's
@@ -26,7 +28,8 @@ Method (numpy + OpenCV only):
    no edge at all (dust touching the print made the guess too large) it looks further in.
    The middle 76 % of each side is used, so rounded corners and dust at a corner do not
    pull the line. The four sides are then fitted as one rectangle, and a side seen in few
-   places is read again along its direction (only its offset fitted). A side lying on the scan's border (a print against the glass edge) is
+   places, or in too few to fit a line of its own, is read again along its direction (only
+   its offset fitted). A side lying on the scan's border (a print against the glass edge) is
    the border. Corners are where the fitted lines meet.
 6. `extract` cuts one print with a single cv2.warpAffine over its own region of the
    full-resolution scan: memory is bounded by the print, never a rotated copy of the scan.
@@ -260,6 +263,8 @@ class _Proxy:
                 continue
             hulls.append(_mask_hull((labels[y:y + h, x:x + w] == i), x, y))
         hulls = _merge_overlapping(hulls, self.grey.shape)
+        if self.lid == "black":
+            hulls = self._merge_pieces(hulls, min_p)
         self.content, self.ridge_mask = content, ridge
         self.uncut: list[np.ndarray] = []  # groups left whole (no side of theirs is a cut)
         out = []
@@ -274,6 +279,52 @@ class _Proxy:
         if single and out:
             out = [max(out, key=lambda h: cv2.contourArea(h.astype(np.float32)))]
         return out
+
+    def _merge_pieces(self, hulls: list[np.ndarray], min_p: float, gap: float = 20.0) -> list[np.ndarray]:
+        """Union the rectangle pieces of one print: a dark photo on a black lid differs from
+        the lid only in places, and its evidence falls apart into strips and blocks lying side
+        by side at the print's angle. Two hulls are one print's pieces when they lie within
+        `gap` proxy px of each other, their union is still about a rectangle (its hull fills
+        ≥ 85 % of its minimum-area rectangle: the pieces line up along the side they share) at
+        their angle (within 1.5°, unless a piece is too small for its own angle to mean much), and
+        no paper edge runs between them: the side of each piece facing the other is no edge
+        straight at full resolution, as two prints' sides are (between a dark photo's pieces
+        lie its dark parts, as flat as the lid but with no straight step)."""
+        def rect(h):
+            return cv2.minAreaRect(h.astype(np.float32))
+
+        def facing_edge(h, other) -> bool:
+            box = _order(cv2.boxPoints(rect(h)).astype(np.float64))
+            c = other.mean(axis=0)
+            i = min(range(4), key=lambda k: np.linalg.norm((box[k] + box[(k + 1) % 4]) / 2 - c))
+            a, b = box[i], box[(i + 1) % 4]
+            length = float(np.linalg.norm(b - a))
+            return length >= 15 and self._straight_seam(np.array([a, b]), a, (b - a) / length, gap=False)
+
+        changed = True
+        while changed and len(hulls) > 1:
+            changed = False
+            for i in range(len(hulls)):
+                for j in range(i + 1, len(hulls)):
+                    a, b = hulls[i], hulls[j]
+                    (_, _), sa, ta = rect(a)
+                    (_, _), sb, tb = rect(b)
+                    off = abs(ta % 90 - tb % 90)
+                    if (min(sa) >= 0.5 * min_p and min(sb) >= 0.5 * min_p and min(off, 90 - off) > 1.5) \
+                            or _hull_gap(a, b) > gap:
+                        continue
+                    merged = cv2.convexHull(np.concatenate([a, b]).astype(np.int32)).reshape(-1, 2)
+                    (_, _), (w, h), _ = rect(merged)
+                    if cv2.contourArea(merged.astype(np.float32)) < 0.85 * w * h:
+                        continue
+                    if facing_edge(a, b) or facing_edge(b, a):
+                        continue
+                    hulls = [hh for k, hh in enumerate(hulls) if k not in (i, j)] + [merged]
+                    changed = True
+                    break
+                if changed:
+                    break
+        return hulls
 
     def _split(self, hull: np.ndarray, min_p: float, depth: int) -> list[np.ndarray]:
         """Cut a group along straight ridges that cross it without crossing photo content."""
@@ -496,6 +547,14 @@ class _Proxy:
         return parts
 
 
+def _hull_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """The distance between two convex hulls (0 where they overlap)."""
+    pa, pb = a.astype(np.float32).reshape(-1, 1, 2), b.astype(np.float32).reshape(-1, 1, 2)
+    d = [-cv2.pointPolygonTest(pb, (float(x), float(y)), True) for x, y in a] + \
+        [-cv2.pointPolygonTest(pa, (float(x), float(y)), True) for x, y in b]
+    return max(0.0, min(d))
+
+
 def _support(evidence: np.ndarray, a, b, n, shift: float) -> float:
     """The share of the middle 80 % of side a–b, moved `shift` px along n, that has evidence
     within 1 px."""
@@ -674,7 +733,7 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     """Each side refined to a fitted line at full resolution; corners where they meet."""
     H, W = proxy.shape
     margin = 1.5 * max(proxy.sx, proxy.sy) + 1.0
-    lines, points, weak = [], {}, []
+    lines, points, weak, unfit = [], {}, [], []
     for i in range(4):
         a, b = q[i], q[(i + 1) % 4]
         border = _on_border(a, b, W, H, margin)
@@ -691,7 +750,9 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
         if fitted is None and seen < 0.05:
             fitted, _, pts = _fit_side(pixels, a + n * 1.8 * wide, d, n, length, wide, proxy)
         line = (a, d)
-        if fitted is not None:
+        if fitted is None:
+            unfit.append((i, length, wide))
+        else:
             d = fitted[1]
             n = np.array([-d[1], d[0]])
             narrow, seen, narrow_pts = _fit_side(pixels, fitted[0], d, n, length, 4.0, proxy)
@@ -701,16 +762,19 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
                 weak.append((i, length))
         lines.append(line)
     lines = _one_rectangle(lines, points)
-    if weak and len(points) >= 2:
+    if (weak or unfit) and len(points) >= 2:
         # a side seen in few places (a dark photo on a black lid) fitted its own slope to
-        # them and read its edge where that slope led; read again along the rectangle's
-        # direction that the well-seen sides set, fitting only where the side lies
-        for i, length in weak:
-            p, d = lines[i]
+        # them and read its edge where that slope led, or fitted no line at all and kept the
+        # proxy's outline (4 px out at one end); read again along the rectangle's direction
+        # that the well-seen sides set, fitting only where the side lies
+        ref = min(points)
+        for i, length, window in [(i, length, 4.0) for i, length in weak] + unfit:
+            d = _quarter_turn(i - ref) @ lines[ref][1]
             d = d if d @ (q[(i + 1) % 4] - q[i]) > 0 else -d
+            p = lines[i][0]
             a = p + d * (d @ (q[i] - p))
             n = np.array([-d[1], d[0]])
-            again, _, again_pts = _fit_side(pixels, a, d, n, length, 4.0, proxy, fixed=True)
+            again, _, again_pts = _fit_side(pixels, a, d, n, length, window, proxy, fixed=True)
             if again is not None:
                 points[i] = again_pts
         lines = _one_rectangle(lines, points)
@@ -873,7 +937,9 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
         pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge))
         pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before))
     seen = len(pts_u) / max(1, us.size)
-    if len(pts_u) < max(6, 0.2 * us.size):
+    # a line's slope needs points along much of the side; its offset alone, with the
+    # direction given, a few where the edge shows (a dark photo on a black lid)
+    if len(pts_u) < max(6, (0.05 if fixed else 0.2) * us.size):
         return None, seen, None
     pu = np.array(pts_u, np.float64)
     u = 1 - v

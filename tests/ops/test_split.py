@@ -279,3 +279,25 @@ def test_a_print_against_the_glass_edge_keeps_its_paper_edge():
     set that lies straighter is kept."""
     scan = ss.hard_cases(dpi=200, seed=30, names=["glass_edge"])["glass_edge"]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("seed", [10, 14])
+def test_a_dark_print_in_pieces_on_a_black_lid_is_one_print(seed):
+    """Development scans (dark and light, black lid): a dark photo differs from a black lid
+    only in places, and its evidence fell apart into rectangle pieces side by side. Seed 10:
+    only the largest was refined (the print found 166 px narrow); seed 14: two pieces were
+    found as two prints. Pieces that make one rectangle, with no straight paper edge between
+    them, are one print."""
+    name = "dark_and_light_black_lid"
+    scan = ss.hard_cases(dpi=200, seed=seed, names=[name])[name]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_side_with_no_line_of_its_own_is_read_along_the_rectangle():
+    """Development scan (dark and light, black lid, seed 30): a dark print's top side showed
+    its edge in under a fifth of its profiles, too few to fit a line, and kept the proxy's
+    outline, 4.1 px out at one end. It is read again along the direction the other sides
+    set, only its offset fitted."""
+    name = "dark_and_light_black_lid"
+    scan = ss.hard_cases(dpi=200, seed=30, names=[name])[name]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

@@ -28,8 +28,9 @@ Method (numpy + OpenCV only):
    no edge at all (dust touching the print made the guess too large) it looks further in.
    The middle 76 % of each side is used, so rounded corners and dust at a corner do not
    pull the line. The four sides are then fitted as one rectangle, and a side seen in few
-   places, or in too few to fit a line of its own, is read again along its direction (only
-   its offset fitted). A side lying on the scan's border (a print against the glass edge) is
+   places, or in too few to fit a line of its own, or whose line is skewed from the
+   rectangle's (its points all trimmed), is read again along its direction (only its offset
+   fitted). A side lying on the scan's border (a print against the glass edge) is
    the border. Corners are where the fitted lines meet.
 6. `extract` cuts one print with a single cv2.warpAffine over its own region of the
    full-resolution scan: memory is bounded by the print, never a rotated copy of the scan.
@@ -761,23 +762,28 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
             if seen < 0.6:
                 weak.append((i, length))
         lines.append(line)
-    lines = _one_rectangle(lines, points)
-    if (weak or unfit) and len(points) >= 2:
+    lines, skewed = _one_rectangle(lines, points)
+    if (weak or unfit or skewed) and len(points) - len(skewed) >= 2:
         # a side seen in few places (a dark photo on a black lid) fitted its own slope to
         # them and read its edge where that slope led, or fitted no line at all and kept the
-        # proxy's outline (4 px out at one end); read again along the rectangle's direction
-        # that the well-seen sides set, fitting only where the side lies
-        ref = min(points)
-        for i, length, window in [(i, length, 4.0) for i, length in weak] + unfit:
+        # proxy's outline (4 px out at one end), or its line is skewed from the rectangle's
+        # (a side facing a print whose corner is 2 px away took that print's edge near the
+        # corner): read again along the rectangle's direction that the well-seen sides set,
+        # through the middle of what it had, fitting only where the side lies
+        ref = min(i for i in points if i not in skewed)
+        again_list = [(i, length, 4.0) for i, length in weak] + unfit
+        again_list += [(i, float(np.linalg.norm(q[(i + 1) % 4] - q[i])), 6.0) for i in skewed]
+        for i, length, window in again_list:
             d = _quarter_turn(i - ref) @ lines[ref][1]
             d = d if d @ (q[(i + 1) % 4] - q[i]) > 0 else -d
-            p = lines[i][0]
+            p0, d0 = lines[i]
+            p = p0 + d0 * (d0 @ ((q[i] + q[(i + 1) % 4]) / 2 - p0))
             a = p + d * (d @ (q[i] - p))
             n = np.array([-d[1], d[0]])
             again, _, again_pts = _fit_side(pixels, a, d, n, length, window, proxy, fixed=True)
             if again is not None:
                 points[i] = again_pts
-        lines = _one_rectangle(lines, points)
+        lines, _ = _one_rectangle(lines, points)
     out = []
     for i in range(4):
         p = _intersect(lines[i - 1], lines[i])
@@ -796,14 +802,15 @@ def _quarter_turn(k: int) -> np.ndarray:
     return np.array([[c, -s], [s, c]], np.float64)
 
 
-def _one_rectangle(lines: list, points: dict) -> list:
+def _one_rectangle(lines: list, points: dict) -> tuple[list, list]:
     """The fitted sides made one rectangle: a print is cut square, so every side's edge
     points (each side's turned by −90° per side to lie like the top) are fitted together with
     one slope and an offset per side, trimming outliers in rounds. A side whose own points are
     few or weak (a dark photo on a black lid) takes its angle from the others. Sides without
-    points (on the scan's border) are kept."""
+    points (on the scan's border) are kept, and so is the line of a side whose points the
+    rectangle leaves mostly out (its line skewed from the others'): (lines, those sides)."""
     if len(points) < 2:
-        return lines
+        return lines, []
     sides = sorted(points)
     turned = [points[i] @ _quarter_turn(-i).T for i in sides]
     s = np.concatenate([q[:, 0] for q in turned])
@@ -818,15 +825,19 @@ def _one_rectangle(lines: list, points: dict) -> list:
         mad = 1.4826 * float(np.median(np.abs(r[keep] - np.median(r[keep]))))
         keep = np.abs(r) <= max(0.75, 2.5 * mad)
         if keep.sum() < 2 * len(sides) + 2:
-            return lines
+            return lines, []
     slope = sol[-1]
-    out = list(lines)
+    out, skewed = list(lines), []
+    owner = np.repeat(np.arange(len(sides)), [len(q) for q in turned])
     for j, i in enumerate(sides):
+        if keep[owner == j].mean() < 0.3:  # its offset is no fit to its points
+            skewed.append(i)
+            continue
         turn = _quarter_turn(i)
         point = turn @ np.array([s.mean(), sol[j]])
         direction = turn @ np.array([1.0, slope])
         out[i] = (point, direction / np.linalg.norm(direction))
-    return out
+    return out, skewed
 
 
 def _on_border(a, b, W, H, margin):

@@ -301,3 +301,14 @@ def test_a_side_with_no_line_of_its_own_is_read_along_the_rectangle():
     name = "dark_and_light_black_lid"
     scan = ss.hard_cases(dpi=200, seed=30, names=[name])[name]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_skewed_side_of_a_touching_print_is_read_again():
+    """Development scan (touching, white lid, seed 30): the side of the stacked pair's upper
+    print that faces the corner of the print 2 px away took that print's edge near the
+    corner, and its line came out 1.3° off the rectangle's. Fitted as one rectangle, all of
+    its points were trimmed as outliers, its offset was left to nothing, and the whole
+    refinement fell back to the proxy's outline (2.7 px out). The side is read again along
+    the rectangle's direction."""
+    scan = ss.hard_cases(dpi=200, seed=30, names=["touching"])["touching"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

@@ -284,11 +284,12 @@ class _Proxy:
     def _merge_pieces(self, hulls: list[np.ndarray], min_p: float, gap: float = 20.0) -> list[np.ndarray]:
         """Union the rectangle pieces of one print: a dark photo on a black lid differs from
         the lid only in places, and its evidence falls apart into strips and blocks lying side
-        by side at the print's angle. Two hulls are one print's pieces when they lie within
-        `gap` proxy px of each other, their union is still about a rectangle (its hull fills
-        ≥ 85 % of its minimum-area rectangle: the pieces line up along the side they share) at
-        their angle (within 1.5°, unless a piece is too small for its own angle to mean much), and
-        no paper edge runs between them: the side of each piece facing the other is no edge
+        by side at the print's angle. Two hulls, each as long as a print's shortest side may be
+        (a speck of dust is no piece), are one print's pieces when they lie within `gap` proxy
+        px of each other, their union is still about a rectangle (its hull fills ≥ 85 % of its
+        minimum-area rectangle: the pieces line up along the side they share) at the larger
+        piece's angle (within 1.5°, unless it is too small for its angle to mean much), and no
+        paper edge runs between them: the side of each piece facing the other is no edge
         straight at full resolution, as two prints' sides are (between a dark photo's pieces
         lie its dark parts, as flat as the lid but with no straight step)."""
         def rect(h):
@@ -308,15 +309,15 @@ class _Proxy:
             for i in range(len(hulls)):
                 for j in range(i + 1, len(hulls)):
                     a, b = hulls[i], hulls[j]
-                    (_, _), sa, ta = rect(a)
-                    (_, _), sb, tb = rect(b)
-                    off = abs(ta % 90 - tb % 90)
-                    if (min(sa) >= 0.5 * min_p and min(sb) >= 0.5 * min_p and min(off, 90 - off) > 1.5) \
-                            or _hull_gap(a, b) > gap:
+                    if min(max(rect(a)[1]), max(rect(b)[1])) < min_p or _hull_gap(a, b) > gap:
                         continue
                     merged = cv2.convexHull(np.concatenate([a, b]).astype(np.int32)).reshape(-1, 2)
-                    (_, _), (w, h), _ = rect(merged)
+                    (_, _), (w, h), t = rect(merged)
                     if cv2.contourArea(merged.astype(np.float32)) < 0.85 * w * h:
+                        continue
+                    (_, _), size, t_big = max((rect(a), rect(b)), key=lambda r: r[1][0] * r[1][1])
+                    off = abs(t % 90 - t_big % 90)
+                    if min(size) >= 0.5 * min_p and min(off, 90 - off) > 1.5:
                         continue
                     if facing_edge(a, b) or facing_edge(b, a):
                         continue

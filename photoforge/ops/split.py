@@ -20,7 +20,8 @@ Method (numpy + OpenCV only):
    averaged along the side, and taken as grey or, where paper and lid differ in colour
    more than in brightness and that axis steps more, along their colour difference. In
    each column the paper edge is the innermost step of the lid–shadow–paper transition (on
-   a white lid the rise out of a deep shadow, down to 15 % of the fall into it), found on
+   a white lid the rise out of a deep shadow, down to 15 % of the fall into it, where the
+   points so moved lie on a line of their own), found on
    differences between
    neighbouring rows (placed at the half row between them) and located at the centroid of
    the step's lobe; a robust straight line is fitted to those points (iteratively trimmed
@@ -956,16 +957,16 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     pu = np.array(pts_u, np.float64)
     u = 1 - v
     # the weak rise out of a shadow may also be a step in the photo just inside the paper
-    # (a print against the glass edge, seed 30): of the edge points with and without that
-    # rule, the set that lies on a straight line better gives the side
-    fit, pv = None, None
-    for cand in ([pts_v] if pts_before == pts_v else [pts_v, pts_before]):
-        cv_ = np.array(cand, np.float64)
-        f = _robust_offset(pu, cv_, d[v] / d[u]) if fixed else _robust_line(pu, cv_)
-        if f is None:
-            continue
-        if fit is None or _fit_quality(pu, cv_, f) > _fit_quality(pu, pv, fit):
-            fit, pv = f, cv_
+    # (a print against the glass edge, dev seed 30, put 2.1 px inside): where that rule moved
+    # the edge, the points it gave must lie on a line of their own, as a paper edge does and
+    # a photo's steps do not; else the side is fitted to the points without it
+    pv = np.array(pts_v, np.float64)
+    moved = np.abs(pv - np.array(pts_before, np.float64)) > 1e-9
+    if moved.sum() >= 6:
+        own = _robust_line(pu[moved], pv[moved])
+        if own is None or _near_line(pu[moved], pv[moved], own) < 0.5 * moved.sum():
+            pv = np.array(pts_before, np.float64)
+    fit = _robust_offset(pu, pv, d[v] / d[u]) if fixed else _robust_line(pu, pv)
     if fit is None:
         return None, seen, None
     c0, c1 = fit  # v = c0 + c1·u in image coordinates
@@ -979,12 +980,9 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     return (p, dd if dd @ d > 0 else -dd), seen, pts
 
 
-def _fit_quality(s, t, fit) -> tuple[int, float]:
-    """How well points fit a line t = c0 + c1·s: the number within 0.5 px of it, then the
-    smaller RMS of those."""
-    r = np.abs(t - (fit[0] + fit[1] * s))
-    near = r <= 0.5
-    return int(near.sum()), -float(np.sqrt(np.mean(r[near] ** 2))) if near.any() else -9.0
+def _near_line(s, t, fit) -> int:
+    """How many points lie within 0.5 px of the line t = c0 + c1·s."""
+    return int((np.abs(t - (fit[0] + fit[1] * s)) <= 0.5).sum())
 
 
 def _robust_offset(s, t, c1: float):

@@ -288,8 +288,9 @@ class _Proxy:
         by side at the print's angle. Two hulls, each as long as a print's shortest side may be
         (a speck of dust is no piece), are one print's pieces when they lie within `gap` proxy
         px of each other, their union is still about a rectangle (its hull fills ≥ 85 % of its
-        minimum-area rectangle: the pieces line up along the side they share) at the larger
-        piece's angle (within 1.5°, unless it is too small for its angle to mean much), and no
+        minimum-area rectangle: the pieces line up along the side they share, and it keeps one
+        of the larger piece's lengths) at the larger piece's angle (within 1.5°, unless it is
+        too small for its angle to mean much), and no
         paper edge runs between them: the side of each piece facing the other is no edge
         straight at full resolution, as two prints' sides are (between a dark photo's pieces
         lie its dark parts, as flat as the lid but with no straight step)."""
@@ -319,6 +320,9 @@ class _Proxy:
                     (_, _), size, t_big = max((rect(a), rect(b)), key=lambda r: r[1][0] * r[1][1])
                     off = abs(t % 90 - t_big % 90)
                     if min(size) >= 0.5 * min_p and min(off, 90 - off) > 1.5:
+                        continue
+                    # side by side: the union keeps one of the larger piece's lengths
+                    if not any(abs(u - k) <= max(3.0, 0.03 * k) for u in (w, h) for k in size):
                         continue
                     if facing_edge(a, b) or facing_edge(b, a):
                         continue

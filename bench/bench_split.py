@@ -4,8 +4,10 @@ IoU ≥ 0.8), worst angle error and worst edge error (over the found prints), fo
 find_prints and a plain threshold + minAreaRect baseline; then a 600 dpi A4 16-bit scan (35 MP):
 find + extract time and peak RSS in a fresh process; and the CPU.
 `--seeds 0` is the set the method was developed on; other seeds draw other photo crops, dust,
-noise and shadows for the same layouts (held out).
-    PYTHONPATH=. python bench/bench_split.py [--seeds 3,4,5] [--no-big | --big-only]"""
+noise and shadows for the same layouts (held out). `--cases a,b` runs only those cases (each
+draws the same scan as in a full run); `--per-scan` prints each scan's cell too.
+    PYTHONPATH=. python bench/bench_split.py [--seeds 3,4,5] [--cases glass_edge,touching]
+        [--per-scan] [--no-big | --big-only]"""
 from __future__ import annotations
 
 import subprocess
@@ -83,18 +85,23 @@ def big_child(path: str) -> None:
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         return big_child(sys.argv[2])
+    if "--help" in sys.argv or "-h" in sys.argv:
+        print(__doc__)
+        return
     cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(
         ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name")), "?")
     print(f"CPU: {cpu}; cv2 threads {cv2.getNumThreads()}")
     seeds = [0]
     if "--seeds" in sys.argv:
         seeds = [int(v) for v in sys.argv[sys.argv.index("--seeds") + 1].split(",")]
+    names = sys.argv[sys.argv.index("--cases") + 1].split(",") if "--cases" in sys.argv else None
+    per_scan = "--per-scan" in sys.argv
     print(f"seeds {','.join(map(str, seeds))}; found/expected +extra, worst angle error °, worst edge error px")
     print(f"{'case':28s} {'photoforge':34s} baseline (threshold + minAreaRect)")
     totals = {"ours": [0, 0, 0, 0.0, 0.0], "base": [0, 0, 0, 0.0, 0.0]}
     per_case: dict[str, dict[str, list]] = {}
     for seed in seeds if "--big-only" not in sys.argv else []:
-        for name, scan in ss.hard_cases(dpi=200, seed=seed).items():
+        for name, scan in ss.hard_cases(dpi=200, seed=seed, names=names).items():
             t = time.perf_counter()
             ours = find_prints(scan.pixels)
             dt = time.perf_counter() - t
@@ -102,6 +109,8 @@ def main() -> None:
             case["t"].append(dt)
             for key, found in (("ours", ours), ("base", baseline(scan.pixels))):
                 hits, extra, a, e = score(scan, found)
+                if per_scan and key == "ours":
+                    print(f"  seed {seed:3d} {name:28s} {hits}/{len(scan.corners)} +{extra} {a:.2f}° {e:.2f} px")
                 for acc in (case[key], totals[key]):
                     acc[0] += hits
                     acc[1] += len(scan.corners)

@@ -7,7 +7,9 @@ Method (numpy + OpenCV only):
 3. Evidence of print: pixels that differ from the lid model, plus thin dark ridges (black
    top-hat): the cast shadow at a print's edge on a white lid, the lid seen through the seam
    between two prints. Components whose convex hulls nest or overlap are one print (a
-   white border leaves the shadow outline and the photo inside it as separate pieces).
+   white border leaves the shadow outline and the photo inside it as separate pieces). On a
+   black lid, pieces lying side by side that make one rectangle, with no straight paper edge
+   between them, are one print (a dark photo shows only in places).
 4. A group holding several prints (touching, or a few px apart) is cut along a whole Hough
    line (ridge or photo-content rim) proven a seam at full resolution: along a side of a piece,
    straight to a fraction of a pixel out to the cut's ends (its steps sharp, as cut paper's
@@ -18,7 +20,8 @@ Method (numpy + OpenCV only):
    averaged along the side, and taken as grey or, where paper and lid differ in colour
    more than in brightness and that axis steps more, along their colour difference. In
    each column the paper edge is the innermost step of the lid–shadow–paper transition (on
-   a white lid the rise out of a deep shadow, down to 15 % of the fall into it), found on
+   a white lid the rise out of a deep shadow, down to 15 % of the fall into it, where the
+   points so moved lie on a line of their own), found on
    differences between
    neighbouring rows (placed at the half row between them) and located at the centroid of
    the step's lobe; a robust straight line is fitted to those points (iteratively trimmed
@@ -26,7 +29,9 @@ Method (numpy + OpenCV only):
    no edge at all (dust touching the print made the guess too large) it looks further in.
    The middle 76 % of each side is used, so rounded corners and dust at a corner do not
    pull the line. The four sides are then fitted as one rectangle, and a side seen in few
-   places is read again along its direction (only its offset fitted). A side lying on the scan's border (a print against the glass edge) is
+   places, or in too few to fit a line of its own, or whose line is skewed from the
+   rectangle's (its points all trimmed), is read again along its direction (only its offset
+   fitted). A side lying on the scan's border (a print against the glass edge) is
    the border. Corners are where the fitted lines meet.
 6. `extract` cuts one print with a single cv2.warpAffine over its own region of the
    full-resolution scan: memory is bounded by the print, never a rotated copy of the scan.
@@ -260,6 +265,8 @@ class _Proxy:
                 continue
             hulls.append(_mask_hull((labels[y:y + h, x:x + w] == i), x, y))
         hulls = _merge_overlapping(hulls, self.grey.shape)
+        if self.lid == "black":
+            hulls = self._merge_pieces(hulls, min_p)
         self.content, self.ridge_mask = content, ridge
         self.uncut: list[np.ndarray] = []  # groups left whole (no side of theirs is a cut)
         out = []
@@ -274,6 +281,57 @@ class _Proxy:
         if single and out:
             out = [max(out, key=lambda h: cv2.contourArea(h.astype(np.float32)))]
         return out
+
+    def _merge_pieces(self, hulls: list[np.ndarray], min_p: float, gap: float = 20.0) -> list[np.ndarray]:
+        """Union the rectangle pieces of one print: a dark photo on a black lid differs from
+        the lid only in places, and its evidence falls apart into strips and blocks lying side
+        by side at the print's angle. Two hulls, each as long as a print's shortest side may be
+        (a speck of dust is no piece), are one print's pieces when they lie within `gap` proxy
+        px of each other, their union is still about a rectangle (its hull fills ≥ 85 % of its
+        minimum-area rectangle: the pieces line up along the side they share, and it keeps one
+        of the larger piece's lengths) at the larger piece's angle (within 1.5°, unless it is
+        too small for its angle to mean much), and no
+        paper edge runs between them: the side of each piece facing the other is no edge
+        straight at full resolution, as two prints' sides are (between a dark photo's pieces
+        lie its dark parts, as flat as the lid but with no straight step)."""
+        def rect(h):
+            return cv2.minAreaRect(h.astype(np.float32))
+
+        def facing_edge(h, other) -> bool:
+            box = _order(cv2.boxPoints(rect(h)).astype(np.float64))
+            c = other.mean(axis=0)
+            i = min(range(4), key=lambda k: np.linalg.norm((box[k] + box[(k + 1) % 4]) / 2 - c))
+            a, b = box[i], box[(i + 1) % 4]
+            length = float(np.linalg.norm(b - a))
+            return length >= 15 and self._straight_seam(np.array([a, b]), a, (b - a) / length, gap=False)
+
+        changed = True
+        while changed and len(hulls) > 1:
+            changed = False
+            for i in range(len(hulls)):
+                for j in range(i + 1, len(hulls)):
+                    a, b = hulls[i], hulls[j]
+                    if min(max(rect(a)[1]), max(rect(b)[1])) < min_p or _hull_gap(a, b) > gap:
+                        continue
+                    merged = cv2.convexHull(np.concatenate([a, b]).astype(np.int32)).reshape(-1, 2)
+                    (_, _), (w, h), t = rect(merged)
+                    if cv2.contourArea(merged.astype(np.float32)) < 0.85 * w * h:
+                        continue
+                    (_, _), size, t_big = max((rect(a), rect(b)), key=lambda r: r[1][0] * r[1][1])
+                    off = abs(t % 90 - t_big % 90)
+                    if min(size) >= 0.5 * min_p and min(off, 90 - off) > 1.5:
+                        continue
+                    # side by side: the union keeps one of the larger piece's lengths
+                    if not any(abs(u - k) <= max(3.0, 0.03 * k) for u in (w, h) for k in size):
+                        continue
+                    if facing_edge(a, b) or facing_edge(b, a):
+                        continue
+                    hulls = [hh for k, hh in enumerate(hulls) if k not in (i, j)] + [merged]
+                    changed = True
+                    break
+                if changed:
+                    break
+        return hulls
 
     def _split(self, hull: np.ndarray, min_p: float, depth: int) -> list[np.ndarray]:
         """Cut a group along straight ridges that cross it without crossing photo content."""
@@ -496,6 +554,14 @@ class _Proxy:
         return parts
 
 
+def _hull_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """The distance between two convex hulls (0 where they overlap)."""
+    pa, pb = a.astype(np.float32).reshape(-1, 1, 2), b.astype(np.float32).reshape(-1, 1, 2)
+    d = [-cv2.pointPolygonTest(pb, (float(x), float(y)), True) for x, y in a] + \
+        [-cv2.pointPolygonTest(pa, (float(x), float(y)), True) for x, y in b]
+    return max(0.0, min(d))
+
+
 def _support(evidence: np.ndarray, a, b, n, shift: float) -> float:
     """The share of the middle 80 % of side a–b, moved `shift` px along n, that has evidence
     within 1 px."""
@@ -674,7 +740,7 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     """Each side refined to a fitted line at full resolution; corners where they meet."""
     H, W = proxy.shape
     margin = 1.5 * max(proxy.sx, proxy.sy) + 1.0
-    lines, points, weak = [], {}, []
+    lines, points, weak, unfit = [], {}, [], []
     for i in range(4):
         a, b = q[i], q[(i + 1) % 4]
         border = _on_border(a, b, W, H, margin)
@@ -691,7 +757,9 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
         if fitted is None and seen < 0.05:
             fitted, _, pts = _fit_side(pixels, a + n * 1.8 * wide, d, n, length, wide, proxy)
         line = (a, d)
-        if fitted is not None:
+        if fitted is None:
+            unfit.append((i, length, wide))
+        else:
             d = fitted[1]
             n = np.array([-d[1], d[0]])
             narrow, seen, narrow_pts = _fit_side(pixels, fitted[0], d, n, length, 4.0, proxy)
@@ -700,20 +768,28 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
             if seen < 0.6:
                 weak.append((i, length))
         lines.append(line)
-    lines = _one_rectangle(lines, points)
-    if weak and len(points) >= 2:
+    lines, skewed = _one_rectangle(lines, points)
+    if (weak or unfit or skewed) and len(points) - len(skewed) >= 2:
         # a side seen in few places (a dark photo on a black lid) fitted its own slope to
-        # them and read its edge where that slope led; read again along the rectangle's
-        # direction that the well-seen sides set, fitting only where the side lies
-        for i, length in weak:
-            p, d = lines[i]
+        # them and read its edge where that slope led, or fitted no line at all and kept the
+        # proxy's outline (4 px out at one end), or its line is skewed from the rectangle's
+        # (a side facing a print whose corner is 2 px away took that print's edge near the
+        # corner): read again along the rectangle's direction that the well-seen sides set,
+        # through the middle of what it had, fitting only where the side lies
+        ref = min(i for i in points if i not in skewed)
+        again_list = [(i, length, 4.0) for i, length in weak] + unfit
+        again_list += [(i, float(np.linalg.norm(q[(i + 1) % 4] - q[i])), 6.0) for i in skewed]
+        for i, length, window in again_list:
+            d = _quarter_turn(i - ref) @ lines[ref][1]
             d = d if d @ (q[(i + 1) % 4] - q[i]) > 0 else -d
+            p0, d0 = lines[i]
+            p = p0 + d0 * (d0 @ ((q[i] + q[(i + 1) % 4]) / 2 - p0))
             a = p + d * (d @ (q[i] - p))
             n = np.array([-d[1], d[0]])
-            again, _, again_pts = _fit_side(pixels, a, d, n, length, 4.0, proxy, fixed=True)
+            again, _, again_pts = _fit_side(pixels, a, d, n, length, window, proxy, fixed=True)
             if again is not None:
                 points[i] = again_pts
-        lines = _one_rectangle(lines, points)
+        lines, _ = _one_rectangle(lines, points)
     out = []
     for i in range(4):
         p = _intersect(lines[i - 1], lines[i])
@@ -732,14 +808,15 @@ def _quarter_turn(k: int) -> np.ndarray:
     return np.array([[c, -s], [s, c]], np.float64)
 
 
-def _one_rectangle(lines: list, points: dict) -> list:
+def _one_rectangle(lines: list, points: dict) -> tuple[list, list]:
     """The fitted sides made one rectangle: a print is cut square, so every side's edge
     points (each side's turned by −90° per side to lie like the top) are fitted together with
     one slope and an offset per side, trimming outliers in rounds. A side whose own points are
     few or weak (a dark photo on a black lid) takes its angle from the others. Sides without
-    points (on the scan's border) are kept."""
+    points (on the scan's border) are kept, and so is the line of a side whose points the
+    rectangle leaves mostly out (its line skewed from the others'): (lines, those sides)."""
     if len(points) < 2:
-        return lines
+        return lines, []
     sides = sorted(points)
     turned = [points[i] @ _quarter_turn(-i).T for i in sides]
     s = np.concatenate([q[:, 0] for q in turned])
@@ -754,15 +831,19 @@ def _one_rectangle(lines: list, points: dict) -> list:
         mad = 1.4826 * float(np.median(np.abs(r[keep] - np.median(r[keep]))))
         keep = np.abs(r) <= max(0.75, 2.5 * mad)
         if keep.sum() < 2 * len(sides) + 2:
-            return lines
+            return lines, []
     slope = sol[-1]
-    out = list(lines)
+    out, skewed = list(lines), []
+    owner = np.repeat(np.arange(len(sides)), [len(q) for q in turned])
     for j, i in enumerate(sides):
+        if keep[owner == j].mean() < 0.3:  # its offset is no fit to its points
+            skewed.append(i)
+            continue
         turn = _quarter_turn(i)
         point = turn @ np.array([s.mean(), sol[j]])
         direction = turn @ np.array([1.0, slope])
         out[i] = (point, direction / np.linalg.norm(direction))
-    return out
+    return out, skewed
 
 
 def _on_border(a, b, W, H, margin):
@@ -829,7 +910,7 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     lo, hi = 1, diff.shape[0] - 2
     # the noise of a difference of two full-resolution pixels (the proxy averages f² of them)
     noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
-    pts_u, pts_v = [], []
+    pts_u, pts_v, pts_before = [], [], []
     black = proxy.lid == "black"
     rising = np.clip(diff, 0, None)
     rise_peak = np.zeros(diff.shape, bool)  # local maxima of the rising differences
@@ -859,7 +940,8 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
             rise = rise[diff[lo + rise, c] > 0]
             if rise.size:
                 edge = int(rise[0])
-        elif not black and diff[lo + edge, c] < 0:
+        before = edge
+        if not black and diff[lo + edge, c] < 0:
             # on a white lid, a shadow deep beside a darkish photo: the rise from the shadow
             # to the paper is the edge, though under 30 % of the fall into the shadow
             thr = max(0.15 * top, 6 * noise_g)
@@ -870,11 +952,24 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
                     break
         pts_u.append(us[c])
         pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge))
+        pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before))
     seen = len(pts_u) / max(1, us.size)
-    if len(pts_u) < max(6, 0.2 * us.size):
+    # a line's slope needs points along much of the side; its offset alone, with the
+    # direction given, a few where the edge shows (a dark photo on a black lid)
+    if len(pts_u) < max(6, (0.05 if fixed else 0.2) * us.size):
         return None, seen, None
-    pu, pv = np.array(pts_u, np.float64), np.array(pts_v, np.float64)
+    pu = np.array(pts_u, np.float64)
     u = 1 - v
+    # the weak rise out of a shadow may also be a step in the photo just inside the paper
+    # (a print against the glass edge, dev seed 30, put 2.1 px inside): where that rule moved
+    # the edge, the points it gave must lie on a line of their own, as a paper edge does and
+    # a photo's steps do not; else the side is fitted to the points without it
+    pv = np.array(pts_v, np.float64)
+    moved = np.abs(pv - np.array(pts_before, np.float64)) > 1e-9
+    if moved.sum() >= 6:
+        own = _robust_line(pu[moved], pv[moved])
+        if own is None or _near_line(pu[moved], pv[moved], own) < 0.5 * moved.sum():
+            pv = np.array(pts_before, np.float64)
     fit = _robust_offset(pu, pv, d[v] / d[u]) if fixed else _robust_line(pu, pv)
     if fit is None:
         return None, seen, None
@@ -887,6 +982,11 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     pts = np.empty((int(inliers.sum()), 2))
     pts[:, u], pts[:, v] = pu[inliers], pv[inliers]
     return (p, dd if dd @ d > 0 else -dd), seen, pts
+
+
+def _near_line(s, t, fit) -> int:
+    """How many points lie within 0.5 px of the line t = c0 + c1·s."""
+    return int((np.abs(t - (fit[0] + fit[1] * s)) <= 0.5).sum())
 
 
 def _robust_offset(s, t, c1: float):

@@ -175,8 +175,9 @@ def main() -> None:
     ap.add_argument("--restore", type=int, default=0, metavar="N",
                     help="also the restore's PSNR against Telea on the true mask, on the first N photos")
     ap.add_argument("--no-classical", action="store_true", help="the learned model only (e.g. another model file)")
-    ap.add_argument("--tta", default="off", metavar="VIEWS[:MEAN]",
-                    help="test-time augmentation for the learned detector: off (default), h or hv, :logit or :prob")
+    ap.add_argument("--tta", default=f"{learned_damage.TTA}:{learned_damage.TTA_MEAN}", metavar="VIEWS[:MEAN]",
+                    help="test-time augmentation for the learned detector: off, h or hv, :logit or :prob"
+                         " (default: the app's)")
     ap.add_argument("--readme-image", type=Path, help="only write the README before/after figure here")
     ap.add_argument("--readme-detector", default="learned", choices=("learned", "classical", "both"))
     args = ap.parse_args()

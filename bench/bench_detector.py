@@ -192,7 +192,8 @@ def main() -> None:
     aug = card.get("tta") or {}
     if tta != "off" and args.threshold is None and (aug.get("views"), aug.get("mean")) != (tta, mean):
         ap.error(f"the card has no threshold for --tta {tta}:{mean}: give --threshold")
-    # the restore (--restore) goes through the app, which reads the same threshold from the card
+    # the restore (--restore) goes through the app, which reads its threshold from the card
+    # (not --threshold: a threshold given here is the detectors' rows' only)
     learned_damage.TTA, learned_damage.TTA_MEAN = tta, mean
     card_thr = aug.get("threshold") if tta != "off" else card.get("threshold", 0.5)
     thr = args.threshold if args.threshold is not None else card_thr
@@ -274,7 +275,7 @@ def main() -> None:
         key = "validation" if args.split == "val" else "tune"
         fig = {**fig, "cpu": cpu_model(), "bench": "bench/bench_detector.py" + (f" --tta {args.tta}" if tta != "off" else "")}
         if tta != "off":
-            card["tta"][key] = merged(card["tta"].get(key, {}), fig)
+            card.setdefault("tta", {})[key] = merged(card["tta"].get(key, {}), fig)
         else:
             card[key] = merged(card.get(key, {}), fig)
         card_path.write_text(json.dumps(card, indent=1) + "\n")

@@ -144,19 +144,24 @@ def tta_sweep(args, card: dict) -> None:
             print(line(f"tta {tta:<3} mean of {mean:<5} t {thr}", r), flush=True)
             if tta != "off" and r["clean"] <= cap and (best is None or r["mean"] > best[3]["mean"]):
                 best = (tta, mean, thr, r)
+    if best is None:
+        print("no TTA variant stays under the cap at any threshold")
+        return
     tta, mean, thr, r = best
     print(line(f"TTA BEST {tta} {mean} t {thr}", r))
     if args.write and r["mean"] > now["mean"]:
         card_path = args.model.with_suffix(".json")
         new = json.loads(card_path.read_text())
-        new["tta"] = {
+        # Only what this sweep measured: the block's verdict, default and validation stay.
+        new.setdefault("tta", {}).update({
             "views": tta, "mean": mean, "threshold": thr, "threshold_without_tta": thr0,
-            "tuned_on": (f"tuning subset of the train split (training/data.py N_TUNE), {args.seeds} seeds: the "
+            "tuned_on": (f"{'the tuning subset' if args.split == 'tune' else 'all photos'} of the train split, "
+                         f"{args.seeds} seeds: the "
                          f"lowest threshold at which the current post-processing on the {tta!r} views' mean "
                          f"{mean} flags ≤ {cap:.4f} % of clean pixels, the share the photo alone flags at "
                          f"{thr0} (bench/detector_sweep.py --tta-only)"),
             "tune": {"without": {k: round(v, 4) for k, v in now.items()},
-                     "with": {k: round(v, 4) for k, v in r.items()}}}
+                     "with": {k: round(v, 4) for k, v in r.items()}}})
         card_path.write_text(json.dumps(new, indent=1) + "\n")
         print(f"written to {card_path}")
 
@@ -223,7 +228,7 @@ def search(samples, make, grid: dict, base: PostRules, cap: float, **bisection) 
         ok = r["clean"] <= cap
         print(line(f"t {thr:.4f} " + " ".join(f"{k}={v}" for k, v in zip(grid, values)), r)
               + ("" if ok else "  (over the cap at any threshold)"), flush=True)
-        if ok and (best is None or r["mean"] > best[3]["mean"]):
+        if ok and (best is None or r["mean"] > best[2]["mean"]):
             best = (thr, rules, r)
     return best
 

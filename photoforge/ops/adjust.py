@@ -361,13 +361,14 @@ def auto_adjustments(pixels: np.ndarray, base: Adjustments | None = None) -> Adj
     if not report.is_identity:
         return adjustments
     black, white = _tone_span(pixels)
+    seen = "lifted blacks (haze or a faded range)" if report.lifted else report.describe()
     if black <= AUTO_CONTRAST_SLACK and white >= 1 - AUTO_CONTRAST_SLACK:
-        return adjustments
+        return replace(adjustments, notes=(f"{seen}; the tones already span the range",)) if report.lifted \
+            else adjustments
     # In the per-channel levels, the same for each: those are Auto's (from_fade_report
     # writes them anew on every measure), so a stretch measured on one photo never rides
     # along as the base of the next, and the user's master levels stay theirs.
     levels = (adjustments.levels[0],) + (Levels(black, white),) * 3
-    seen = "lifted blacks (haze or a faded range)" if report.lifted else report.describe()
     note = f"{seen}; contrast stretched from {black * 255:.0f}–{white * 255:.0f}"
     return replace(adjustments, levels=levels, notes=(note,))
 

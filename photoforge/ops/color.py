@@ -517,7 +517,10 @@ def _measure(small: np.ndarray, mono: bool) -> FadeReport:
     conf_stain = fade.stain_confidence if conf_dye == 0 else 0.0
     conf_range = fade.range_confidence
     lifted = False
-    if not mono and conf_dye == 0.0:
+    if not mono and conf_dye < CONF_MIN:
+        # (A dye confidence under the floor is no evidence: it would not have been
+        # corrected alone, so it must not let the range through either.)
+        conf_dye = 0.0
         # Blacks lifted alike in every channel, and nothing else, is all a colour print
         # that lost its range shows, and all a hazy or misty scene shows too: the air's
         # veil is the same lift (README, "Fade correction"). Guessing cost more than it

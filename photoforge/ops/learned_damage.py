@@ -74,9 +74,9 @@ def _card_threshold(tta: str, mean: str) -> float:
     try:
         card = json.loads(resources.files("photoforge").joinpath("models/damage_seg.json").read_text())
         aug = card.get("tta") or {}
-        if tta != "off" and aug.get("views") == tta and aug.get("mean") == mean:
+        if tta != "off" and aug.get("views") == tta and aug.get("mean") == mean and "threshold" in aug:
             return float(aug["threshold"])
-        return float(card["threshold"])
+        return float(card["threshold"])  # the photo alone's: the nearest there is
     except (FileNotFoundError, KeyError, ValueError, TypeError):
         return 0.5
 

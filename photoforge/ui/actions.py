@@ -7,6 +7,7 @@ as one undoable step.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -359,6 +360,7 @@ class RestorePanel(ActionPanel):
         # so a photo it left alone says why.
         self.colour_found = QLabel("")
         self.colour_found.setWordWrap(True)
+        self._colour_for = None  # the document the readout is about
         self.form.addRow(self.colour_found)
         self.form.addRow(self.separate)
         self.preset.currentIndexChanged.connect(self._apply_preset)
@@ -372,6 +374,9 @@ class RestorePanel(ActionPanel):
 
     def document_changed(self) -> None:
         doc = self._main.document if self._main is not None else None
+        if self._colour_for is None or doc is not self._colour_for():  # the readout is of another photo
+            self.colour_found.setText("")
+            self.colour_found.setToolTip("")
         # the levels, not doc.infrared: this runs after every step, and a float copy of a
         # scan's channel is worth making only for a job that uses it
         has = doc is not None and doc.infrared_levels is not None
@@ -466,6 +471,7 @@ class RestorePanel(ActionPanel):
         elif result.stages:
             document.apply_image(result.image, label, cleared)
         fade = result.fade
+        self._colour_for = weakref.ref(document)  # not kept alive by its readout
         self.colour_found.setText("" if fade is None else f"Colour: {fade.describe()}")
         self.colour_found.setToolTip("Adjust ▸ Auto stretches it, with one black and one white point for all "
                                      "channels" if fade is not None and fade.lifted else "")

@@ -236,3 +236,18 @@ def test_auto_contrast_reads_sixteen_bit_samples(photo):
     adj = auto_adjustments(washed16)
     assert adj.levels[1].black == pytest.approx(64 / 255, abs=3 / 255)
     assert apply_adjustments(washed16, adj).dtype == np.uint16
+
+
+def test_auto_on_hazy_photo_that_already_spans_the_range_says_so(photo):
+    """Lifted shadows measured, but a few samples already reach both ends: Auto leaves it
+    and its note says why, instead of restore's "not corrected"."""
+    from photoforge.ops.adjust import auto_adjustments
+    from tests.ops.test_color import hazy
+
+    veiled = hazy(photo).copy()
+    veiled[0] = 0  # a black and a white line (a frame edge): in the tones, gone under the measure's median
+    veiled[-1] = 255
+    adj = auto_adjustments(veiled)
+    assert adj.is_identity
+    assert adj.notes == ("lifted blacks (haze or a faded range); the tones already span the range",)
+

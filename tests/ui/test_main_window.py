@@ -365,6 +365,8 @@ def test_restore_says_why_it_left_a_hazy_photos_colour(window, tmp_path, photo, 
     assert panel.colour_found.toolTip().startswith("Adjust ▸ Auto stretches it")
     assert window.document.history.labels == []  # nothing changed, nothing to undo
     np.testing.assert_array_equal(window.document.image.pixels, before)
+    window.open_path(tmp_path / "hazy.png")  # another document: the readout was about the last one
+    assert panel.colour_found.text() == ""
 
 
 def test_presets_set_the_sliders(window):

@@ -777,7 +777,9 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
         # corner): read again along the rectangle's direction that the well-seen sides set,
         # through the middle of what it had, fitting only where the side lies
         ref = min(i for i in points if i not in skewed)
-        again_list = [(i, length, 4.0) for i, length in weak] + unfit
+        # a skewed side is read once, in its wider window (it would win anyway, read last)
+        again_list = [(i, length, 4.0) for i, length in weak if i not in skewed]
+        again_list += [entry for entry in unfit if entry[0] not in skewed]
         again_list += [(i, float(np.linalg.norm(q[(i + 1) % 4] - q[i])), 6.0) for i in skewed]
         for i, length, window in again_list:
             d = _quarter_turn(i - ref) @ lines[ref][1]
@@ -836,7 +838,8 @@ def _one_rectangle(lines: list, points: dict) -> tuple[list, list]:
     out, skewed = list(lines), []
     owner = np.repeat(np.arange(len(sides)), [len(q) for q in turned])
     for j, i in enumerate(sides):
-        if keep[owner == j].mean() < 0.3:  # its offset is no fit to its points
+        own = keep[owner == j]
+        if own.size == 0 or own.mean() < 0.3:  # its offset is no fit to its points
             skewed.append(i)
             continue
         turn = _quarter_turn(i)

@@ -23,7 +23,23 @@ I = J·t + A·(1 − t), the same t everywhere: a flat veil, the hardest case to
   fog          t 0.55, A (0.88, 0.90, 0.92)
   warm-haze    t 0.70, A (0.96, 0.86, 0.70) (a low sun through dust)
 
-and the faded versions, each from one fade model in the density domain
+and, for tuning only (tune_fade.py, train photos; bench_fade.py's tables do not use them),
+traps: clean scenes with what the fade measure reads as fading (TRAPS):
+
+  red-crop     the quarter of the photo (half its width and height) with the most red in
+               it (linear R beyond max(G, B)): red sweets, flowers, a sunset, a warm
+               interior filling the frame, which a lost cyan dye's evidence is read off;
+               the photos with little red (mean below RED_CROP_MIN) give none
+  red-crop-tungsten  the same crop under tungsten light
+  red-crop-wb  the same crop white-balanced on its brightest pixels (a camera's auto white
+               balance on a sunset or a warm interior: the highlights neutral, the rest red)
+  veiled-mono  the mono variant under the warm haze (a grey scene whose warm veil tints
+               every tone, as a yellowed paper does)
+
+with the red crops' cyan-loss and compressed fades (trap_fade_cases), which must still be
+corrected and not made worse.
+
+And there are the faded versions, each from one fade model in the density domain
 (D = −log10 of linear transmittance, floor 10^-2.5), at a strength s in [0.35, 1] drawn
 from a generator seeded by the photo's name and the model (so the set is fixed):
 
@@ -54,6 +70,9 @@ CORPUS = Path.home() / ".cache" / "photoforge-corpus"
 VARIANTS = ("as-is", "golden", "tungsten", "cool", "snow", "night", "mono", "sepia")
 HAZES = ("mist", "haze", "fog", "warm-haze")
 FADES = ("cyan-loss", "yellow-base", "compressed", "silver", "sepia")
+TRAPS = ("red-crop", "red-crop-tungsten", "red-crop-wb", "veiled-mono")
+TRAP_FADES = ("cyan-loss", "compressed")
+RED_CROP_MIN = 0.15
 _LUM = np.array([0.2126729, 0.7151522, 0.0721750], np.float32)
 
 
@@ -192,4 +211,59 @@ def fade_cases(split: str, max_side: int) -> list[Case]:
         for model in FADES:
             s = strength(stem, model)
             out.append(Case(stem, model, *faded(base, model, s), s))
+    return out
+
+
+def redness(pixels: np.ndarray) -> np.ndarray:
+    """Per pixel: how far linear red exceeds green and blue, against red (0 where it does not)."""
+    lin = decode(pixels.astype(np.float32) / 255)
+    return np.maximum(lin[..., 0] - np.maximum(lin[..., 1], lin[..., 2]), 0) / (lin[..., 0] + 0.02)
+
+
+def red_crop(pixels: np.ndarray) -> np.ndarray | None:
+    """The half-width, half-height window with the most redness, or None if it has little."""
+    h, w = pixels.shape[:2]
+    ch, cw = max(16, h // 2), max(16, w // 2)
+    ii = cv2.integral(redness(pixels).astype(np.float64))
+    sums = ii[ch:, cw:] - ii[:-ch, cw:] - ii[ch:, :-cw] + ii[:-ch, :-cw]
+    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    if sums[y, x] / (ch * cw) < RED_CROP_MIN:
+        return None
+    return np.ascontiguousarray(pixels[y:y + ch, x:x + cw])
+
+
+def white_balanced(pixels: np.ndarray) -> np.ndarray:
+    """Linear gains (none above 1) that make the brightest 0.5 % of the pixels neutral."""
+    lin = decode(pixels.astype(np.float32) / 255)
+    y = lin @ _LUM
+    white = lin[y >= np.percentile(y, 99.5)].mean(axis=0)
+    return to_uint8(encode(lin * (white.min() / np.maximum(white, 1e-6))))
+
+
+def trap_cases(split: str, max_side: int) -> list[Case]:
+    """TRAPS: clean photos, so the input is the original."""
+    out = []
+    for stem, base in _bases(split, max_side):
+        crop = red_crop(base)
+        if crop is not None:
+            out.append(Case(stem, "red-crop", crop, crop))
+            warm = variant(crop, "tungsten")
+            out.append(Case(stem, "red-crop-tungsten", warm, warm))
+            balanced = white_balanced(crop)
+            out.append(Case(stem, "red-crop-wb", balanced, balanced))
+        veiled = hazy(variant(base, "mono"), "warm-haze")
+        out.append(Case(stem, "veiled-mono", veiled, veiled))
+    return out
+
+
+def trap_fade_cases(split: str, max_side: int) -> list[Case]:
+    """TRAP_FADES of the red crops: a red scene that faded must still be corrected."""
+    out = []
+    for stem, base in _bases(split, max_side):
+        crop = red_crop(base)
+        if crop is None:
+            continue
+        for model in TRAP_FADES:
+            s = strength(stem + "/red-crop", model)
+            out.append(Case(stem, model, *faded(crop, model, s), s))
     return out

@@ -1,13 +1,14 @@
 """Tuning loop for the automatic fade correction, on the corpus's train split only.
 
-    PYTHONPATH=. python bench/tune_fade.py [--set NAME=VALUE ...] [--details] [--only clean|haze|faded]
+    PYTHONPATH=. python bench/tune_fade.py [--set NAME=VALUE ...] [--details] [--only clean|haze|faded|traps]
 
 bench_fade.py's cases and metrics (PSNR of clean photos against themselves, CIEDE2000 of
 faded ones to their original, "worse" = ΔE up by more than 0.05), but the photos, the
 originals' Lab and the peers' scores are cached (~/.cache/photoforge-tune), so a run costs
 only our own correction and its ΔE. --set overrides a constant of photoforge.ops.color for
-the run (e.g. --set MONO_LIFT_RAMP=0.5,0.7). There is no --split: the val split is for
-reporting with bench_fade.py, never for tuning.
+the run (e.g. --set MONO_LIFT_RAMP=0.5,0.7). The traps (fade_cases.TRAPS: red crops, a
+warm veil on grey scenes) and the red crops' fades are reported last. There is no --split:
+the val split is for reporting with bench_fade.py, never for tuning.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_fade import METHODS, WORSE, psnr  # noqa: E402
-from fade_cases import FADES, HAZES, VARIANTS, clean_cases, fade_cases, haze_cases  # noqa: E402
+from fade_cases import (FADES, HAZES, TRAP_FADES, TRAPS, VARIANTS, clean_cases, fade_cases, haze_cases,  # noqa: E402
+                        trap_cases, trap_fade_cases)
 
 import photoforge.ops.color as color  # noqa: E402
 
@@ -69,6 +71,48 @@ def _faded(side: int):
             out.append((c.name, c.kind, c.s, c.input, lab, base, peers))
         return out
     return _cached(f"faded_train_{side}.pkl", build)
+
+
+def _traps(side: int):
+    def build():
+        return [(c.name, c.kind, c.input, {}) for c in trap_cases("train", side)]
+    return _cached(f"traps_train_{side}.pkl", build)
+
+
+def _trap_fades(side: int):
+    def build():
+        out = []
+        for c in trap_fade_cases("train", side):
+            lab = rgb2lab(c.original).astype(np.float32)
+            out.append((c.name, c.kind, c.s, c.input, lab, float(deltaE_ciede2000(rgb2lab(c.input), lab).mean())))
+        return out
+    return _cached(f"trap_fades_train_{side}.pkl", build)
+
+
+def trap_report(side: int, details: bool) -> None:
+    """The traps (fade_cases.TRAPS) and the red crops' fades: train photos only."""
+    cases = [c for c in _traps(side) if KINDS is None or c[1] in KINDS]
+    ours = [psnr(color.correct_color(img), img) for _, _, img, _ in cases]
+    for kind in TRAPS:
+        s = [o for o, c in zip(ours, cases) if c[1] == kind]
+        if s:
+            print(f"trap {kind:18s} ({len(s)}): min {min(s):.1f} median {statistics.median(s):.1f}"
+                  f" ≥35 {sum(v >= 35 for v in s)}/{len(s)} unchanged {sum(v >= 99 for v in s)}/{len(s)}")
+    if details:
+        for (name, kind, img, _), o in zip(cases, ours):
+            if o < 45:
+                print(f"  trap {name[:34]:34s} {kind:18s} {color.measure_fading(img).describe():28s} {o:5.1f} dB")
+    for model in TRAP_FADES:
+        rows = [c for c in _trap_fades(side) if c[1] == model]
+        base, de = [], []
+        for name, kind, s, img, lab, b in rows:
+            base.append(b)
+            de.append(float(deltaE_ciede2000(rgb2lab(color.correct_color(img)), lab).mean()))
+            if details and abs(de[-1] - b) > WORSE:
+                print(f"  red-crop {name[:30]:30s} {kind:11s} s {s:.2f} ΔE {b:5.2f} → {de[-1]:5.2f}"
+                      f"{' WORSE' if de[-1] > b + WORSE else ''}")
+        print(f"red-crop {model:12s} ({len(rows)}): faded {statistics.mean(base):5.2f} ours {statistics.mean(de):5.2f}"
+              f" ({sum(d < b - WORSE for d, b in zip(de, base))}/{sum(d > b + WORSE for d, b in zip(de, base))})")
 
 
 def _override(assignments: list[str]) -> None:
@@ -138,7 +182,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=640)
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE[,VALUE]: a constant of ops.color")
-    parser.add_argument("--only", choices=["clean", "haze", "faded"])
+    parser.add_argument("--only", choices=["clean", "haze", "faded", "traps"])
     parser.add_argument("--details", action="store_true")
     parser.add_argument("--kinds", help="comma-separated variants / fade models to run (default: all)")
     args = parser.parse_args()
@@ -154,6 +198,8 @@ def main() -> None:
         clean_report(args.side, args.details, hazy=True)
     if args.only in (None, "faded"):
         faded_report(args.side, args.details)
+    if args.only in (None, "traps"):
+        trap_report(args.side, args.details)
 
 
 if __name__ == "__main__":

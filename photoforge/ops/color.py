@@ -49,7 +49,10 @@ DETECT_SIDE, 3×3 median so dust does not count):
   is "none".
 * A monochrome print that faded also yellowed: its paper took a stain, a density added to
   every tone alike, where a toned print's tint grows with the density and is gone at
-  white (`_white_tint`). A stain (STAIN_RAMP), with no black left (STAIN_LIFT_RAMP), a
+  white (`_white_tint`). A stain (STAIN_RAMP), with no black left (STAIN_LIFT_RAMP) but
+  not lifted as far as a veil lifts it (STAIN_VEIL_RAMP: warm haze over a grey scene is
+  light added in the air, which tints every tone and fills the blacks further than a print
+  loses; train: hazy scenes 0.71–0.80, stained prints up to 0.71, one of them lost), a
   density range (not a bare texture), a light paper (not a night) and a tint fainter than
   a warm light's (STAIN_LIGHT_RAMP: a golden-hour gain on a grey scene tints every tone
   alike too, but more) is taken as a faded print: the stain leaves the paper and the range
@@ -93,7 +96,8 @@ BLUE_DYE_SHARE = 0.5  # a lost dye's gain for blue is at most red's to this powe
 SLOPE_PCTS = np.arange(2.0, 99.0, 4.0)  # _red_slope compares the channels' densities at these percentiles
 STAIN_RAMP = (0.02, 0.04)  # a monochrome print's stain at white (_Fade.stain): confidence of a faded print
 STAIN_LIGHT_RAMP = (0.15, 0.2)  # … and down over this stain (a warm light tints as a stain does, but more)
-STAIN_LIFT_RAMP = (0.05, 0.15)  # … and up over this lift (a print that aged has no black left)
+STAIN_LIFT_RAMP = (0.05, 0.15)  # … and up over this lift (a print that aged has no black left) …
+STAIN_VEIL_RAMP = (0.66, 0.7)  # … and down over this lift (light added in the air, not density lost)
 STAIN_SPAN_RAMP = (0.3, 0.5)  # … and up over this density range (a texture with next to none is not a print)
 STAIN_PAPER_RAMP = (0.5, 0.7)  # … and down as the lightest channel's paper density passes this (a night, not a print)
 STAIN_GAIN = 8.0  # a stained print's density gain is at most 1 + this × its stain
@@ -396,7 +400,8 @@ class _Fade:
         if not self.mono:
             return 0.0
         return (self.unexposed * _ramp(self.stain, *STAIN_RAMP) * (1.0 - _ramp(self.stain, *STAIN_LIGHT_RAMP))
-                * _ramp(self.lift, *STAIN_LIFT_RAMP) * _ramp(float(np.mean(self.dark - self.paper)), *STAIN_SPAN_RAMP)
+                * _ramp(self.lift, *STAIN_LIFT_RAMP) * (1.0 - _ramp(self.lift, *STAIN_VEIL_RAMP))
+                * _ramp(float(np.mean(self.dark - self.paper)), *STAIN_SPAN_RAMP)
                 * (1.0 - _ramp(float(self.paper.min()), *STAIN_PAPER_RAMP)))
 
     @property

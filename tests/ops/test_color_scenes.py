@@ -2,14 +2,14 @@
 (shadows that are red because the things in them are) is not a lost cyan dye, the same scene
 printed and faded still is, red and purple sweets on an overexposed white table are not a
 lost dye either, and a hazy scene (lifted blacks from the air, not from the print) is not
-un-faded."""
+un-faded, nor a grey one under a warm veil taken for a stained print."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from photoforge.ops.color import correct_color, measure_fading
+from photoforge.ops.color import correct_color, is_monochrome, measure_fading
 from tests.ops.test_color import as_uint8, cyan_loss, delta_e, encode, psnr
 
 H, W = 256, 320
@@ -134,3 +134,23 @@ def test_a_hazy_scene_with_clipped_whites_is_not_unfaded(seed, exposure):
     assert np.percentile(bright.min(axis=2), 0.5) > 60 and (bright.max(axis=2) == 255).mean() > 0.1
     assert measure_fading(bright).is_identity
     np.testing.assert_array_equal(correct_color(bright), bright)
+
+
+def veiled_grey_scene(seed: int) -> np.ndarray:
+    """A grey scene seen through a warm veil (a low sun through dust): light added in the
+    air, L' = 0.7·L + A·0.3 with A = (0.96, 0.86, 0.70), so every tone is tinted warm and
+    no black is left, as on a yellowed print."""
+    y = neutral_linear(seed) @ np.array([0.2126729, 0.7151522, 0.0721750])
+    return as_uint8(encode(0.7 * y[..., None] + 0.3 * np.array([0.96, 0.86, 0.70])))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_grey_scene_under_a_warm_veil_is_not_a_stained_print(seed):
+    """It looks monochrome, its tint reaches up to white and its blacks are lifted, all of
+    which a yellowed print shows too; but the veil lifts the black further than a print
+    loses (the old code took these two for stains and stretched them: 31.7 and 32.1 dB)."""
+    veiled = veiled_grey_scene(seed)
+    assert is_monochrome(veiled)[0]  # the trap is real: it reads as a toned print …
+    assert np.percentile(veiled.min(axis=2), 0.5) > 60  # … with no black anywhere
+    assert measure_fading(veiled).is_identity
+    np.testing.assert_array_equal(correct_color(veiled), veiled)

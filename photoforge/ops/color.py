@@ -23,6 +23,11 @@ DETECT_SIDE, 3×3 median so dust does not count):
   Red shadows alone are also what golden grass or a warm cat shows, so a lost dye counts
   only as far as red's densities are squeezed over the whole tone curve (`_red_slope`,
   DYE_SLOPE_RAMP): a dye keeps a share of every density, a warm scene or light does not.
+  And only as far as red's own black (its BLACK_PCT percentile, wherever it lies) is short
+  of green's (DYE_OWN_RAMP): a lost dye leaves nothing deep in red, while a scene whose
+  darkest things are red (sweets, a red-brown coat) has a black, or a blue or green thing,
+  somewhere (train: red sweets on an unclipped table, evenly faded, were given a cyan
+  cast; a yellowed print of them was helped by that cast, for the wrong reason).
 * The ramps were chosen on the corpus's train split (62 photos), with golden-hour,
   tungsten, shade, snow, night, mono and sepia variants of each photo and five fade models
   (bench/fade_cases.py). The compressed-range ramp starts at a lift of 0.2: lower, a hazy
@@ -91,7 +96,8 @@ DYE_RAMP = (0.08, 0.25)  # 1 − (red density range) / min(green, blue): the con
 BLUE_DEEPER_RAMP = (1.05, 1.15)  # … and down as blue's density range exceeds green's by this ratio …
 MONO_BLUE_DEEPER_RAMP = (0.92, 1.0)  # … (in a monochrome photo, where a warm tone makes blue densest) …
 DYE_WHITE_RAMP = (15.0, 30.0)  # … and down over this Lab chroma of the brightest pixels
-DYE_SLOPE_RAMP = (0.05, 0.15)  # … and times this ramp of 1 − red's tone-curve slope (_red_slope)
+DYE_SLOPE_RAMP = (0.05, 0.15)  # … and times this ramp of 1 − red's tone-curve slope (_red_slope) …
+DYE_OWN_RAMP = (0.02, 0.08)  # … and up over the shortfall of red's own black (_Fade.own_dye)
 BLUE_DYE_SHARE = 0.5  # a lost dye's gain for blue is at most red's to this power (log-density share)
 SLOPE_PCTS = np.arange(2.0, 99.0, 4.0)  # _red_slope compares the channels' densities at these percentiles
 STAIN_RAMP = (0.02, 0.04)  # a monochrome print's stain at white (_Fade.stain): confidence of a faded print
@@ -363,6 +369,7 @@ class _Fade:
     # channel, green's 0; none for a colour photo.
     white_tint: np.ndarray = field(default_factory=lambda: np.zeros(3))
     clipped: float = 0.0  # share of the pixels clipped to white in some channel
+    own_dye: float = 0.0  # 1 − red's range / green's, each from its own black (BLACK_PCT of all pixels)
 
     @property
     def stain(self) -> float:
@@ -407,7 +414,7 @@ class _Fade:
     @property
     def dye_confidence(self) -> float:
         return (self.unexposed * _ramp(self.dye, *DYE_RAMP) * (1.0 - _ramp(self.highlight, *DYE_WHITE_RAMP))
-                * _ramp(1.0 - self.slope, *DYE_SLOPE_RAMP))
+                * _ramp(1.0 - self.slope, *DYE_SLOPE_RAMP) * _ramp(self.own_dye, *DYE_OWN_RAMP))
 
 
 def _ramp(value: float, lo: float, hi: float) -> float:
@@ -431,7 +438,8 @@ def _density_model(values: np.ndarray, mono: bool) -> _Fade:
     darkest = y <= np.percentile(y, SHADOW_PCT)
     shadow = np.percentile(lin[darkest], 10, axis=0).astype(np.float64)
     k = _k(shadow)
-    black = float(np.percentile(values, BLACK_PCT, axis=0).min())
+    own_black = np.percentile(values, BLACK_PCT, axis=0)
+    black = float(own_black.min())
     span = float(np.percentile(values, 100 - BLACK_PCT, axis=0).max()) - black
     lift = 1.0 - float(_k(np.array([shadow @ _LUMA.astype(np.float64)]))[0])
     paper = lin[y >= np.percentile(y, 99.5)].mean(axis=0).astype(np.float64)
@@ -447,13 +455,20 @@ def _density_model(values: np.ndarray, mono: bool) -> _Fade:
     dark, paper = _density(shadow), _density(paper)
     ranges = np.maximum(dark - paper, MIN_SPAN)
     dye = max(0.0, 1.0 - float(ranges[0] / min(ranges[1], ranges[2])))
+    # Red's shortfall against green (the most stable dye) between each channel's own black,
+    # wherever it lies: a lost dye leaves no pixel deep in red, while a scene whose darkest
+    # things are red (sweets, a warm room) still has something deep in red somewhere in it
+    # (a black, or a blue, green or cyan thing).
+    own = np.maximum(_density(_decode(own_black).astype(np.float64)) - paper, MIN_SPAN)
+    own_dye = max(0.0, 1.0 - float(own[0] / own[1]))
     # Of a print's dyes the magenta (green channel) is the most stable: a lost cyan dye
     # leaves blue's range no deeper than green's. Blue reaching deeper than green is a
     # warm tone (sepia, whose blue is densest) or a scene with a true black beside red
     # shadows, not a lost dye.
     dye *= 1.0 - _ramp(float(ranges[2] / ranges[1]), *(MONO_BLUE_DEEPER_RAMP if mono else BLUE_DEEPER_RAMP))
     return _Fade(k, black, span, lift, dye, highlight, _red_slope(lin), chroma, mono, dark, paper,
-                 _white_tint(values) if mono else np.zeros(3), float((values.max(axis=1) >= CLIP_LEVEL).mean()))
+                 _white_tint(values) if mono else np.zeros(3), float((values.max(axis=1) >= CLIP_LEVEL).mean()),
+                 own_dye)
 
 
 def _white_tint(values: np.ndarray) -> np.ndarray:

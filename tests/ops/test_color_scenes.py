@@ -154,3 +154,42 @@ def test_a_grey_scene_under_a_warm_veil_is_not_a_stained_print(seed):
     assert np.percentile(veiled.min(axis=2), 0.5) > 60  # … with no black anywhere
     assert measure_fading(veiled).is_identity
     np.testing.assert_array_equal(correct_color(veiled), veiled)
+
+
+def sweets_with_blue_and_green(seed: int) -> np.ndarray:
+    """Red, pink, orange and brown sweets with a few blue and green ones among them, on a
+    light table that is not clipped: the darkest pixels are red-brown, as a lost cyan dye
+    leaves a print's shadows, but the blue and green sweets reach as deep in red as
+    anything reaches in green."""
+    rng = np.random.default_rng(seed)
+    light = shading(rng, 0.6, 0.55)[..., None]
+    colours = np.array([[0.80, 0.06, 0.10], [0.80, 0.10, 0.40], [0.85, 0.30, 0.10], [0.30, 0.06, 0.07],
+                        [0.03, 0.10, 0.55], [0.04, 0.35, 0.08]])
+    bias = np.array([0, 0, 0, 0.3, -0.5, -0.5])
+    lin = light * colours[np.argmax(np.stack([field(rng, 3) + b for b in bias], -1), -1)]
+    lin[field(rng, 20) > 0.6] = 0.8
+    return as_uint8(encode(np.clip(lin, 0, 1)))
+
+
+def compressed(pixels: np.ndarray, s: float = 0.8) -> np.ndarray:
+    """A print whose dyes all lost the same share of their density (no cast)."""
+    v = pixels.astype(np.float64) / 255
+    lin = np.maximum(np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4), 10 ** -2.5)
+    return as_uint8(encode(10.0 ** (np.log10(lin) * (1 - 0.5 * s) - 0.04 * s)))
+
+
+def test_red_sweets_with_blue_and_green_ones_are_not_a_lost_dye():
+    """Red's range at the shadows is short of green's and blue's, as a lost dye leaves it;
+    but a lost dye leaves no pixel deep in red, and the blue and green sweets are. The old
+    code read a lost dye: the clean photo 38.2 dB, its evenly faded print 13.71 → 13.81 ΔE."""
+    clean = sweets_with_blue_and_green(1)
+    faded = compressed(clean)
+    assert measure_fading(cyan_loss(clean)).cast in ("red", "magenta")  # the trap is real
+    assert psnr(correct_color(clean), clean) >= 45
+    assert delta_e(correct_color(faded), clean) <= delta_e(faded, clean)
+
+
+def test_the_same_sweets_that_lost_their_cyan_are_still_corrected():
+    clean = sweets_with_blue_and_green(1)
+    faded = cyan_loss(clean)
+    assert delta_e(correct_color(faded), clean) < 0.4 * delta_e(faded, clean)  # measured 0.30

@@ -8,6 +8,7 @@ training/export_damage.py draws them. Validation photos are never read here.
     PYTHONPATH=. python bench/detector_sweep.py --model NEW.onnx --threshold-only [--write]
     PYTHONPATH=. python bench/detector_sweep.py --model NEW.onnx --line-only
     PYTHONPATH=. python bench/detector_sweep.py --tta-only [--write]
+    PYTHONPATH=. python bench/detector_sweep.py --tta h [--split train --limit 20 --seeds 2]
 
 --threshold-only chooses a new model's threshold at the current rules: the lowest at which
 it flags no more of the clean tuning photos than the shipped model does at its card's
@@ -28,6 +29,8 @@ for what the network finds away from every classical mark) at the chosen rules.
 --line-only scores LINE_GRID (a lower bar for long thin components) against the current
 rules, each at the threshold that flags as many clean pixels as the current rules do at the
 card's threshold.
+--tta h[:logit|prob] runs the rule grid on the map averaged over the flipped views, against
+the rules now applied at the card's TTA threshold (its clean share is the cap).
 --tta-only compares test-time augmentation (photoforge.ops.learned_damage.TTA_VIEWS: the
 photo and its flips, maps averaged as logits or probabilities) with the photo alone: each
 variant at the lowest threshold at which the current rules flag no more clean pixels than
@@ -282,8 +285,12 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="with --threshold-only: into --model's card (beside it)")
     ap.add_argument("--line-only", action="store_true",
                     help="only the line rule's grid, at the clean share of the current rules at --model's card threshold")
+    ap.add_argument("--tta", default="off", metavar="VIEWS[:MEAN]",
+                    help="the rule grid on the map averaged over these flipped views (as the app does; e.g. h or "
+                         "h:logit), from the view cache, at the card's TTA threshold (default off: the photo alone)")
     ap.add_argument("--tta-only", action="store_true",
                     help="only test-time augmentation against the photo alone, at the current rules and equal clean share")
+    parser_default = ap.get_default("threshold")
     args = ap.parse_args()
     if args.tta_only:
         tta_sweep(args, onnx_infer.card(args.model.with_suffix(".json")))
@@ -294,12 +301,24 @@ def main() -> None:
     if args.line_only:
         line_sweep(args)
         return
-    samples = build_cache(args.split, args.seeds, args.limit, args.model)
+    tta, _, mean = args.tta.partition(":")
+    if tta == "off":
+        samples = build_cache(args.split, args.seeds, args.limit, args.model)
+    else:
+        # the rules as the app applies them to the averaged map; the classical masks (for the
+        # fusion's grid) come from the plain cache
+        plain = build_cache(args.split, args.seeds, args.limit, args.model)
+        views = build_view_cache(args.split, args.seeds, args.limit, args.model, TTA_VIEWS[tta])
+        samples = [{**v, "classical": p["classical"]} for v, p in zip(with_tta(views, tta, mean or "logit"), plain)]
+        aug = card.get("tta") or {}
+        if args.threshold == parser_default and (aug.get("views"), aug.get("mean")) == (tta, mean or "logit"):
+            args.threshold = aug["threshold"]
+        card = {**card, "threshold": args.threshold}
     print(f"{len(samples)} samples; columns: " + " ".join(SCENARIOS) + " (F1 at 2 px)")
     print(line("classical", score(samples, lambda smp: smp["classical"])))
     old = PostRules(low_fraction=0.5, min_area=4, speck_max=0, speck_peak=1.0)
-    print(line(f"learned, current rules (t {args.threshold})",
-               score(samples, learned(args.threshold, POST))))
+    now = score(samples, learned(args.threshold, POST))
+    print(line(f"learned, current rules (t {args.threshold})", now))
     prev = score(samples, learned(args.threshold, old))
     print(line(f"learned, previous rules (t {args.threshold})", prev))
     union = score(samples, lambda smp: smp["classical"] | (
@@ -309,9 +328,12 @@ def main() -> None:
         thr, rules = card["threshold"], POST
         print(line(f"learned, current rules (t {thr})", score(samples, learned(thr, rules))), rules)
     else:
-        cap = max(CLEAN_CAP, prev["clean"])
+        # with TTA the rules now applied are the reference (the card's TTA threshold was chosen
+        # for them), and the thresholds that matter lie above at_cap's default range
+        cap = max(CLEAN_CAP, prev["clean"]) if tta == "off" else now["clean"]
+        bisection = {} if tta == "off" else {"lo": 0.99, "hi": 0.9999, "steps": 8}
         print(f"\nlearned: each rule set at the threshold that flags ≤ {cap:.3f} % of clean pixels")
-        thr, rules, r = search(samples, learned, GRID, POST, cap)
+        thr, rules, r = search(samples, learned, GRID, POST, cap, **bisection)
         print(line(f"LEARNED BEST t {thr}", r), rules)
     cap = max(CLEAN_CAP, union["clean"])
     print(f"\nboth, threshold {thr}: the fusion's seed growth and the bar for what the network finds alone;"

@@ -137,3 +137,35 @@ def test_bench_record_merges_into_the_model_card_instead_of_replacing_it():
     assert out == {"f1": {"learned": {"crack": 0.6}, "classical": {"crack": 0.4}, "both": {"crack": 0.7}},
                    "restore_psnr_db": {"damaged": 21.0}, "threshold": 0.98}
     assert old["f1"]["learned"] == {"crack": 0.5}  # the card read in is not changed in place
+
+
+def test_bench_puts_the_restores_error_on_the_kind_that_left_it():
+    import importlib.util
+    from pathlib import Path
+
+    from training.synth import KINDS, Sample
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "bench_detector.py"
+    spec = importlib.util.spec_from_file_location("bench_detector_under_test", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    base = np.full((20, 20, 3), 100, np.uint8)
+    masks = {k: np.zeros((20, 20), bool) for k in KINDS}
+    masks["crack"][2:4, 2:10] = True  # 16 px, found and repaired exactly
+    masks["tear"][10:14, 10:14] = True  # 16 px, missed: left 60 levels off
+    masks["dust"][10:12, 10:12] = True  # 4 px drawn into the tear: they count for dust (earlier in KINDS)
+    union = masks["crack"] | masks["tear"] | masks["dust"]
+    restored = base.copy()
+    restored[masks["tear"]] = 160
+    restored[0, 19] = 130  # a change where nothing was damaged: 30 levels, 1 px
+    damage = np.where(masks["crack"], 255, 0).astype(np.uint8)
+    smp = Sample(restored, base, masks, union, np.zeros((20, 20), bool))
+    shares, found = {}, {k: np.zeros(2, np.int64) for k in KINDS}
+    bench.where_the_error_is(restored, damage, smp, shares, found)
+    tear, dust, other = 12 * 3 * 60 ** 2, 4 * 3 * 60 ** 2, 3 * 30 ** 2
+    total = tear + dust + other
+    assert shares["tear"] == [tear / total] and shares["dust"] == [dust / total]
+    assert shares["no kind"] == [other / total]
+    assert shares["crack"] == [0.0]
+    assert abs(sum(v[0] for v in shares.values()) - 1.0) < 1e-12
+    assert found["crack"].tolist() == [16, 16] and found["tear"].tolist() == [0, 16]

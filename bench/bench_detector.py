@@ -216,7 +216,8 @@ def main() -> None:
     tta, _, mean = args.tta.partition(":")
     mean = mean or "logit"
     aug = card.get("tta") or {}
-    if tta != "off" and args.threshold is None and (aug.get("views"), aug.get("mean")) != (tta, mean):
+    if tta != "off" and args.threshold is None and ((aug.get("views"), aug.get("mean")) != (tta, mean)
+                                                     or aug.get("threshold") is None):
         ap.error(f"the card has no threshold for --tta {tta}:{mean}: give --threshold")
     # the restore (--restore) goes through the app, which reads its threshold from the card
     # (not --threshold: a threshold given here is the detectors' rows' only)

@@ -530,6 +530,11 @@ def _measure(small: np.ndarray, mono: bool) -> FadeReport:
     conf_dye = fade.dye_confidence
     if conf_dye > 0 and _cast_word(fade) not in ("red", "magenta"):
         conf_dye = 0.0  # red and green lifted together (yellow shadows) is sand or a lamp, not cyan lost
+    if conf_dye < CONF_MIN:
+        # A dye confidence under the floor is no evidence: it would not have been corrected
+        # alone, so it must neither let a colour photo's range through (below) nor take a
+        # monochrome print's one density for all channels and its stain away.
+        conf_dye = 0.0
     if mono and conf_dye == 0:
         # One density for all channels: the tone is the photo's, not a cast. (A red-magenta
         # tone whose shadows lost red is a lost cyan dye: a colour print of a grey scene.)
@@ -537,10 +542,7 @@ def _measure(small: np.ndarray, mono: bool) -> FadeReport:
     conf_stain = fade.stain_confidence if conf_dye == 0 else 0.0
     conf_range = fade.range_confidence
     lifted = False
-    if not mono and conf_dye < CONF_MIN:
-        # (A dye confidence under the floor is no evidence: it would not have been
-        # corrected alone, so it must not let the range through either.)
-        conf_dye = 0.0
+    if not mono and conf_dye == 0:
         # Blacks lifted alike in every channel, and nothing else, is all a colour print
         # that lost its range shows, and all a hazy or misty scene shows too: the air's
         # veil is the same lift (README, "Fade correction"). Guessing cost more than it

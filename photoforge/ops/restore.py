@@ -117,8 +117,10 @@ def restore(image: ImageData, options: RestoreOptions = RestoreOptions(), progre
     progress.check_aborted()
     fade = None
     if options.color:
-        # measure_fading + apply_levels (the Adjust panel's Auto is the same): identity
-        # unless the photo measures faded, blended in by the confidence.
+        # measure_fading + apply_levels: identity unless the photo measures faded, blended
+        # in by the confidence. (Adjust ▸ Auto corrects measured fading the same way, but
+        # also stretches a colour photo whose only sign is lifted blacks, which this leaves
+        # and reports: FadeReport.lifted.)
         pixels, fade = fade_stage(current.pixels, options.color_options, progress.sub(0.85, 1.0))
         if not np.array_equal(pixels, current.pixels):
             current = current.with_pixels(pixels, current.alpha)

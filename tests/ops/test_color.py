@@ -281,6 +281,31 @@ def test_a_faded_stained_sepia_print_stays_sepia_and_comes_closer(sample):
     assert delta_e(out, sepia) < 0.65 * delta_e(faded, sepia)  # measured 0.53–0.60
 
 
+def test_a_dye_confidence_under_the_floor_changes_nothing_in_a_monochrome_print(monkeypatch):
+    """A small sepia print that faded and yellowed, its red a little thinner than the rest:
+    its lost-dye confidence is above 0 but under CONF_MIN, which is no evidence. It used to
+    switch the stain correction off (and keep per-channel densities), so the print was
+    left "not faded" where the same print with no dye reading at all is corrected."""
+    import photoforge.ops.color as color
+
+    base = load_image(SAMPLES / "coffee.jpg").pixels
+    base = sepia_of(cv2.resize(base, (256, 256 * base.shape[0] // base.shape[1]), interpolation=cv2.INTER_AREA))
+    s, red = 0.91, 0.16
+    faded = density_fade(base, [1 - 0.45 * s - red] + [1 - 0.45 * s] * 2,
+                         0.03 * s + s * np.array((0.01, 0.021, 0.114)))
+    small = color._detect_proxy(faded)
+    assert color._mono_kind(small)[0]
+    fade = color._density_model(cv2.medianBlur(small, 3).reshape(-1, 3), True)
+    assert 0 < fade.dye_confidence < color.CONF_MIN and color._cast_word(fade) in ("red", "magenta")
+    report = measure_fading(faded)
+    monkeypatch.setattr(color, "DYE_RAMP", (2.0, 3.0))  # no dye reading at all
+    assert measure_fading(faded) == report
+    monkeypatch.undo()
+    assert report.faded != "none" and report.cast == "none"
+    assert report.density[0] == report.density[1] == report.density[2]
+    assert delta_e(correct_color(faded), base) < delta_e(faded, base) - 2  # measured 18.2 → 14.9
+
+
 def grey_texture(seed: int) -> np.ndarray:
     """A grey texture with no black in it (gravel, grass): densities about 0.3–1.6."""
     rng = np.random.default_rng(seed)

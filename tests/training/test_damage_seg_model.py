@@ -64,3 +64,26 @@ def test_finds_damage_on_held_out_photos(sess, card, held_out_photos, kind):
             prob = onnx_infer.predict(sess, s.image)
             c += metrics.counts(mask_from_probability(prob, 0.5, base=card["threshold"]) > 0, s.mask)
     assert metrics.f1_from_counts(c)[2] >= STATED_F1[kind]
+
+
+def test_bench_detector_asks_for_a_threshold_when_the_cards_tta_block_has_none(card, tmp_path):
+    """A card whose "tta" block names the views and mean but holds no threshold (the app
+    falls back to the photo alone's there) must stop bench_detector with its usage message,
+    not run on with a threshold of None (a TypeError once the first map is compared)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    model = tmp_path / "damage_seg.onnx"
+    model.symlink_to(onnx_infer.MODEL)
+    aug = {k: v for k, v in card["tta"].items() if k != "threshold"}
+    model.with_suffix(".json").write_text(json.dumps({**card, "tta": aug}))
+    run = subprocess.run([sys.executable, str(root / "bench" / "bench_detector.py"), "--model", str(model),
+                          "--tta", f"{aug['views']}:{aug['mean']}", "--corpus", str(tmp_path / "no-corpus"),
+                          "--limit", "1", "--no-classical"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "give --threshold" in run.stderr

@@ -225,7 +225,8 @@ class AdjustPanel(ActionPanel):
             slider.valueChanged.connect(lambda v, n=name: self._scalar_changed(n, v))
             self.sliders[name] = slider
         self.auto = QPushButton("Auto")
-        self.auto.setToolTip("Correct measured fading: per-channel levels and saturation")
+        self.auto.setToolTip("Correct measured fading (per-channel levels and saturation); on a photo whose only"
+                             " sign is lifted blacks, stretch its contrast with one black and white point")
         self.auto.clicked.connect(self.auto_correct)
         self.diagnosis = QLabel("")
         self.diagnosis.setWordWrap(True)

@@ -34,6 +34,27 @@ def test_the_mean_of_one_map_is_that_map_and_logits_average_in_logit_space():
         tta_mean([p, q], "median")
 
 
+@pytest.mark.parametrize("mean", ["logit", "prob"])
+def test_the_mean_in_strips_equals_the_whole_map_and_stays_small(mean, monkeypatch):
+    import tracemalloc
+
+    from photoforge.ops import learned_damage
+
+    rng = np.random.default_rng(5)
+    maps = [rng.random((301, 257), dtype=np.float32) for _ in range(4)]
+    whole4, whole2 = tta_mean(maps, mean), tta_mean(maps[:2], mean)
+    monkeypatch.setattr(learned_damage, "_STRIP_PIXELS", 257 * 7)  # 7 rows a strip, the last one short
+    np.testing.assert_array_equal(tta_mean(maps, mean), whole4)
+    np.testing.assert_array_equal(tta_mean(maps[:2], mean), whole2)
+    big = [rng.random((2000, 1000), dtype=np.float32) for _ in range(2)]  # 8 MB a map
+    monkeypatch.setattr(learned_damage, "_STRIP_PIXELS", 1 << 16)
+    tracemalloc.start()
+    tta_mean(big, mean)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8e6 + 2e6  # the output and a strip's temporaries, not several whole maps
+
+
 @pytest.mark.parametrize("tta", ["h", "hv"])
 def test_tiled_equals_untiled_with_tta(damaged, tta):
     whole = damage_probability(damaged, device="cpu", tta=tta, tile=0)

@@ -17,18 +17,35 @@ def levels(rules=POST):
     return high, low, rules.seed_low_fraction * high
 
 
-def test_fusion_keeps_every_classical_mark_as_it_is():
+def test_fusion_without_a_gate_keeps_every_classical_mark_as_it_is():
     rng = np.random.default_rng(3)
     prob = (rng.random((90, 120)) ** 4).astype(np.float32)
     classical = np.where(rng.random((90, 120)) < 0.02, 255, 0).astype(np.uint8)
     for alone_logit in (0.0, 2.0):
-        rules = replace(POST, alone_logit=alone_logit)
+        rules = replace(POST, alone_logit=alone_logit, seed_gate=0.0)
         out = fuse(prob, classical, 0.5, base=BASE, rules=rules)
         assert out.dtype == np.uint8 and out.shape == prob.shape
         assert (out[classical > 0] == 255).all()
     # With no extra bar, all the network finds alone is in as well.
-    out = fuse(prob, classical, 0.5, base=BASE, rules=replace(POST, alone_logit=0.0))
+    out = fuse(prob, classical, 0.5, base=BASE, rules=replace(POST, alone_logit=0.0, seed_gate=0.0))
     assert (out >= mask_from_probability(prob, 0.5, base=BASE, rules=replace(POST, alone_logit=0.0))).all()
+
+
+def test_fusion_with_a_gate_keeps_only_the_classical_marks_the_network_confirms():
+    rules = replace(POST, seed_gate=0.2)
+    high, _, _ = levels(rules)
+    prob = np.zeros((40, 80), np.float32)
+    classical = np.zeros(prob.shape, np.uint8)
+    classical[5:8, 5:8] = 255  # a speck the network gives nothing
+    classical[20:23, 40:43] = 255  # a speck the network half-sees at one pixel
+    prob[21, 41] = 0.25 * high
+    classical[30:33, 60:63] = 255  # just under the gate everywhere
+    prob[30:33, 60:63] = 0.19 * high
+    out = fuse(prob, classical, 0.5, base=BASE, rules=rules)
+    assert out[5:8, 5:8].max() == 0 and out[30:33, 60:63].max() == 0
+    assert (out[20:23, 40:43] == 255).all()  # the whole mark, not just the confirming pixel
+    # with no gate every mark stays, as before
+    assert (fuse(prob, classical, 0.5, base=BASE, rules=replace(rules, seed_gate=0.0))[classical > 0] == 255).all()
 
 
 def test_fusion_holds_what_the_network_finds_away_from_every_mark_to_a_higher_bar():
@@ -45,7 +62,7 @@ def test_fusion_holds_what_the_network_finds_away_from_every_mark_to_a_higher_ba
 
 
 def test_fusion_grows_a_classical_mark_along_the_networks_weak_probability():
-    rules = replace(POST, low_fraction=0.5, seed_low_fraction=0.3)
+    rules = replace(POST, low_fraction=0.5, seed_low_fraction=0.3, seed_gate=0.0)
     high, low, seed_low = levels(rules)
     weak = (seed_low + low) / 2
     prob = np.zeros((60, 120), np.float32)

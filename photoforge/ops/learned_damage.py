@@ -80,12 +80,24 @@ def recommended_threshold(tta: str | None = None, mean: str | None = None) -> fl
 def _card_threshold(tta: str, mean: str) -> float:
     try:
         card = json.loads(resources.files("photoforge").joinpath("models/damage_seg.json").read_text())
-        aug = card.get("tta") or {}
-        if tta != "off" and aug.get("views") == tta and aug.get("mean") == mean and "threshold" in aug:
-            return float(aug["threshold"])
-        return float(card["threshold"])  # the photo alone's: the nearest there is
-    except (FileNotFoundError, KeyError, ValueError, TypeError):
+    except (FileNotFoundError, ValueError):
         return 0.5
+    aug = card.get("tta") if isinstance(card.get("tta"), dict) else {}
+    if tta != "off" and aug.get("views") == tta and aug.get("mean") == mean:
+        chosen = _probability(aug.get("threshold"))
+        if chosen is not None:
+            return chosen
+    photo_alone = _probability(card.get("threshold"))  # the nearest there is
+    return 0.5 if photo_alone is None else photo_alone
+
+
+def _probability(value) -> float | None:
+    """`value` as a threshold in (0, 1), or None if it is not one (missing, null, text)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if 0 < v < 1 else None
 
 
 def thresholds(sensitivity: float, base: float | None = None, low_fraction: float = POST.low_fraction

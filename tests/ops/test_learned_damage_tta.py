@@ -106,3 +106,35 @@ def test_each_tta_has_its_own_threshold_from_the_card():
     assert recommended_threshold(aug["views"], aug["mean"]) == aug["threshold"] != card["threshold"]
     # the app's default is the card's choice: TTA on, at its own threshold
     assert aug["default"] and recommended_threshold() == aug["threshold"]
+
+
+@pytest.mark.parametrize("tta_block, card_threshold, expected", [
+    ({"views": "h", "mean": "logit", "threshold": None}, 0.9996, 0.9996),  # null: the photo alone's
+    ({"views": "h", "mean": "logit", "threshold": "high"}, 0.9996, 0.9996),
+    ({"views": "h", "mean": "logit", "threshold": 1.5}, 0.9996, 0.9996),  # not a probability
+    ({"views": "h", "mean": "logit", "threshold": 0.998}, 0.9996, 0.998),
+    (None, 0.9996, 0.9996),
+    ({"views": "h", "mean": "logit"}, None, 0.5),  # nothing usable at all
+])
+def test_a_card_without_a_usable_tta_threshold_falls_back_to_the_photo_alones(monkeypatch, tta_block, card_threshold,
+                                                                              expected):
+    import json
+
+    from photoforge.ops import learned_damage
+
+    card = {"threshold": card_threshold, **({"tta": tta_block} if tta_block is not None else {})}
+
+    class _Files:
+        def joinpath(self, _):
+            return self
+
+        def read_text(self):
+            return json.dumps(card)
+
+    monkeypatch.setattr(learned_damage.resources, "files", lambda _: _Files())
+    learned_damage._card_threshold.cache_clear()
+    try:
+        assert learned_damage.recommended_threshold("h", "logit") == expected
+    finally:
+        monkeypatch.undo()
+        learned_damage._card_threshold.cache_clear()

@@ -477,21 +477,22 @@ class _Proxy:
         # the strongest edge, else the strongest falling or rising one: across a gap of a few
         # px the strongest edge hops between its two sides as the photos beside it change
         fit = None
-        for grad in (np.abs(signed), signed, -signed):
-            # per column the strongest step, else the steps nearest the straightest lane
-            # through them: where a shadowed gap lies between a white border and a photo
-            # darker than the shadow, the strongest step hops between the gap's two sides
-            for rows in (np.argmax(grad, axis=0) + 1 if k == 0 else _lane_rows(grad, self.ridge_thr) + 1
-                         for k in range(2)):
-                strong = grad[rows - 1, cols] > self.ridge_thr
-                if gap and not self._valley(g, rows[mid], cols[mid]):
-                    continue
-                fit = _straight(rows[mid], g[:, mid], strong[mid], run)
-                if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1,
-                                                  max(2, round(SHARP_REACH * self.f))):
-                    fit = None
-                if fit is not None:
-                    break
+        grads = (np.abs(signed), signed, -signed)
+        # per column the strongest step, else the steps nearest the straightest lane through
+        # them: where a shadowed gap lies between a white border and a photo darker than the
+        # shadow, the strongest step hops between the gap's two sides. Last, the lane next best
+        # and clear of that one: such a gap falls twice, into the shadow and into the photo,
+        # and the better-voted lane may be the fall that runs on into the other
+        tries = [(grad, k) for grad in grads for k in (0, 1)] + [(grad, 2) for grad in grads]
+        for grad, k in tries:
+            rows = np.argmax(grad, axis=0) + 1 if k == 0 else _lane_rows(grad, self.ridge_thr, lane=k - 1) + 1
+            strong = grad[rows - 1, cols] > self.ridge_thr
+            if gap and not self._valley(g, rows[mid], cols[mid]):
+                continue
+            fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+            if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1,
+                                              max(2, round(SHARP_REACH * self.f)), paper_side=gap):
+                fit = None
             if fit is not None:
                 break
         if fit is None or not reach:
@@ -627,24 +628,29 @@ def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False
     return None
 
 
-def _sharp(signed: np.ndarray, peaks: np.ndarray, reach: int = 2) -> bool:
+def _sharp(signed: np.ndarray, peaks: np.ndarray, reach: int = 2, paper_side: bool = False) -> bool:
     """Whether the steps at rows `peaks` (per column) of a signed row difference are paper
     edges: cut paper steps within a pixel or two (at 200 dpi), so the difference `reach` rows
     either side of the peak has (in the median column) fallen under half of it, where a soft
-    stripe in a photo (a motion-blurred guard rail, a shadow on a wall) is still changing there."""
+    stripe in a photo (a motion-blurred guard rail, a shadow on a wall) is still changing there.
+    With `paper_side`, only on the step's bright side: a step down into a gap a few px wide
+    may run on into the neighbour's shadow or a photo darker than it, and a soft stripe's side
+    is as soft away from the stripe as into it."""
     cols = np.arange(signed.shape[1])
     top = signed.shape[0] - 1
     sign = np.sign(signed[peaks, cols])
     peak = np.abs(signed[peaks, cols])
-    side = np.maximum(signed[np.clip(peaks - reach, 0, top), cols] * sign,
-                      signed[np.clip(peaks + reach, 0, top), cols] * sign)
+    before = signed[np.clip(peaks - reach, 0, top), cols] * sign
+    after = signed[np.clip(peaks + reach, 0, top), cols] * sign
+    # rows run with the strip: a rising step (sign > 0) has its bright side after it
+    side = np.where(sign > 0, after, before) if paper_side else np.maximum(before, after)
     return bool(np.median(np.clip(side, 0, None) / np.maximum(peak, 1e-6)) < 0.5)
 
 
-def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4) -> np.ndarray:
+def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4, lane: int = 0) -> np.ndarray:
     """Per column, the row of the strongest step within 1 row of the straight lane (drifting
     at most `drift` rows over the strip) that passes a step ≥ thr within 1 row in the most
-    columns."""
+    columns; with `lane` 1, of the best lane at least 2 rows clear of that one."""
     rows, cols = grad.shape
     peak = np.zeros_like(grad, bool)
     peak[1:-1] = (grad[1:-1] >= grad[:-2]) & (grad[1:-1] >= grad[2:]) & (grad[1:-1] > thr)
@@ -658,6 +664,13 @@ def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4) -> np.ndarray:
     lanes = np.arange(rows)[None, :, None] + np.rint(slopes[:, None, None] * (xs - cols / 2)).astype(int)
     hits = (near[np.clip(lanes, 0, rows - 1), xs] & (lanes >= 0) & (lanes < rows)).sum(axis=2)
     s_best, r_best = np.unravel_index(int(np.argmax(hits)), hits.shape)
+    if lane:
+        # a shadowed gap 3 px wide between a white border and a photo darker than the shadow
+        # falls twice, into the shadow and into the photo: the lane through the first may be
+        # the better-voted and yet not the paper edge's (the photo's fall is still steep 2 rows
+        # on, so the shadow's is no sharp step), and the lane beside it is
+        hits[:, max(0, r_best - 1):r_best + 2] = -1
+        s_best, r_best = np.unravel_index(int(np.argmax(hits)), hits.shape)
     best_lane = np.clip(r_best + np.rint(slopes[s_best] * (x - cols / 2)).astype(int), 0, rows - 1)
     window = np.stack([np.clip(best_lane + k, 0, rows - 1) for k in (-1, 0, 1)])
     return window[np.argmax(grad[window, x], axis=0), x]

@@ -316,3 +316,19 @@ def test_a_skewed_side_of_a_touching_print_is_read_again():
     the rectangle's direction."""
     scan = ss.hard_cases(dpi=200, seed=30, names=["touching"])["touching"]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("seed", [21, 23])
+def test_a_shadowed_gap_beside_a_photo_darker_than_its_shadow_is_the_cut(seed):
+    """Development scans (touching, white lid): the stacked pair's 3 px gap, between a white
+    border and a photo as dark as the gap's shadow, falls twice (into the shadow, then into
+    the photo). The border's fall into the gap was judged no sharp step, as 2 rows on the
+    photo's fall went on, and the cut went along the photo inside the lower print's border
+    (both prints 24–27 px off). A step into a gap is judged sharp on its paper side, and the
+    lane next best to the gap's best-voted one is tried too."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=["touching"])["touching"]
+    found = find_prints(scan.pixels)
+    assert len(found) == len(scan.corners)
+    errors = [max(edge_errors(t, p.corners)) for t, p in zip(scan.corners, found)]
+    assert max(errors[2:4]) <= 1.0  # the stacked pair
+    assert max(errors) <= 1.5

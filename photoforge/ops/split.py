@@ -204,7 +204,15 @@ class _Proxy:
         ys, xs = np.mgrid[0:ph:step, 0:pw:step]
         vals = g[::step, ::step]
         tol = 0.06 if self.lid == "white" else 0.03
-        sel = np.abs(vals - level) < tol
+        where = np.ones(vals.shape, bool)
+        if self.lid == "black":
+            # a dark photo is as dark as a black lid: its pixels, taken as lid, bent the
+            # surface down under it and the bare lid beside it rose above the model, evidence
+            # of print (a dark print found 160 px too large). Only the glass's outer band,
+            # where a print covers little, is taken
+            rim = max(2, round(0.05 * min(ph, pw)))
+            where = (np.minimum(xs, pw - 1 - xs) < rim) | (np.minimum(ys, ph - 1 - ys) < rim)
+        sel = (np.abs(vals - level) < tol) & where
         xn, yn = xs / pw - 0.5, ys / ph - 0.5
         basis = lambda x, y: np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], -1)  # noqa: E731
         coef = None
@@ -214,7 +222,7 @@ class _Proxy:
             A = basis(xn[sel], yn[sel])
             coef, *_ = np.linalg.lstsq(A, vals[sel], rcond=None)
             fit = basis(xn, yn) @ coef
-            sel = np.abs(vals - fit) < tol * 0.5
+            sel = (np.abs(vals - fit) < tol * 0.5) & where
         if coef is None:
             return np.full(g.shape, level, np.float32)
         Y, X = np.mgrid[0:ph, 0:pw].astype(np.float32)
@@ -782,13 +790,15 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
                 weak.append((i, length))
         lines.append(line)
     lines, skewed = _one_rectangle(lines, points)
-    if (weak or unfit or skewed) and len(points) - len(skewed) >= 2:
+    if (weak or unfit or skewed) and len(points) - len(skewed) >= 1:
         # a side seen in few places (a dark photo on a black lid) fitted its own slope to
         # them and read its edge where that slope led, or fitted no line at all and kept the
         # proxy's outline (4 px out at one end), or its line is skewed from the rectangle's
         # (a side facing a print whose corner is 2 px away took that print's edge near the
         # corner): read again along the rectangle's direction that the well-seen sides set,
-        # through the middle of what it had, fitting only where the side lies
+        # through the middle of what it had, fitting only where the side lies. One side is
+        # enough to set it: a dark print on a black lid may show only one well (its others,
+        # left on the proxy's outline or a slope of their own, came out 7.8 px off)
         ref = min(i for i in points if i not in skewed)
         # a skewed side is read once, in its wider window (it would win anyway, read last)
         again_list = [(i, length, 4.0) for i, length in weak if i not in skewed]
@@ -971,8 +981,10 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
         pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before))
     seen = len(pts_u) / max(1, us.size)
     # a line's slope needs points along much of the side; its offset alone, with the
-    # direction given, a few where the edge shows (a dark photo on a black lid)
-    if len(pts_u) < max(6, (0.05 if fixed else 0.2) * us.size):
+    # direction given, a few where the edge shows (a dark photo on a black lid, its side as
+    # dark as the lid but in 3 % of its profiles, left 5.8 px out on the proxy's outline):
+    # the offset then needs them to agree (_robust_offset)
+    if len(pts_u) < (6 if fixed else max(6, 0.2 * us.size)):
         return None, seen, None
     pu = np.array(pts_u, np.float64)
     u = 1 - v
@@ -1008,16 +1020,17 @@ def _near_line(s, t, fit) -> int:
 def _robust_offset(s, t, c1: float):
     """t = c0 + c1·s with the slope given: c0 where the points are densest (the middle of the
     1 px window holding most of them), then their mean within 0.75 px of it, twice; a weak
-    edge's points are few, and photo content beside it pulls a median."""
+    edge's points are few, and photo content beside it pulls a median. None unless 6 points
+    at least lie there: noise's steps scatter over the window, an edge's line up."""
     r = np.sort(t - c1 * s)
-    if r.size < 4:
-        return None
     hi = np.searchsorted(r, r + 1.0, side="right")
     k = int(np.argmax(hi - np.arange(r.size)))
     c0 = float(r[k:hi[k]].mean())
     for _ in range(2):
         near = r[np.abs(r - c0) <= 0.75]
         c0 = float(near.mean())
+    if near.size < 6:
+        return None
     return c0, float(c1)
 
 

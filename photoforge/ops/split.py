@@ -590,14 +590,18 @@ def _fill_ratio(piece: np.ndarray) -> float:
     return float(piece.sum()) / ((w + 1) * (h + 1))
 
 
-def _distinct(segs, most: int) -> list:
-    """Hough segments, dropping any on nearly the same line as a longer one kept."""
+def _distinct(segs, most: int, per_direction: int = 4) -> list:
+    """Hough segments, dropping any on nearly the same line as a longer one kept, and any
+    past `per_direction` kept at nearly its direction: a photo's stripes (grass, a diagonal
+    pattern) give many parallel lines that outvote a seam at another direction and filled
+    all the places, where one cut at a time needs only a few per direction."""
     kept = []
     for x0, y0, x1, y1 in segs:
         a = math.atan2(y1 - y0, x1 - x0) % math.pi
         n = np.array([-math.sin(a), math.cos(a)])
         rho = n @ [x0, y0]
-        if any(min(abs(a - b), math.pi - abs(a - b)) < math.radians(2) and abs(rho - r) < 3 for b, r, _ in kept):
+        parallel = [r for b, r, _ in kept if min(abs(a - b), math.pi - abs(a - b)) < math.radians(2)]
+        if any(abs(rho - r) < 3 for r in parallel) or len(parallel) >= per_direction:
             continue
         kept.append((a, rho, (x0, y0, x1, y1)))
         if len(kept) == most:

@@ -356,3 +356,12 @@ def test_a_dark_print_with_one_side_seen_well_is_read_along_it(seed):
     name = "dark_and_light_black_lid"
     scan = ss.hard_cases(dpi=200, seed=seed, names=[name])[name]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("seed, name", [(31, "touching"), (29, "touching_black_lid")])
+def test_a_seam_is_a_candidate_beside_a_photo_full_of_parallel_lines(seed, name):
+    """Development scans where touching prints were left as one (3/5 found): a photo's
+    stripes gave the group's strongest Hough lines, all at one direction, and took every
+    candidate's place, the seam's among them. A few lines per direction are kept."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=[name])[name]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

@@ -204,7 +204,15 @@ class _Proxy:
         ys, xs = np.mgrid[0:ph:step, 0:pw:step]
         vals = g[::step, ::step]
         tol = 0.06 if self.lid == "white" else 0.03
-        sel = np.abs(vals - level) < tol
+        where = np.ones(vals.shape, bool)
+        if self.lid == "black":
+            # a dark photo is as dark as a black lid: its pixels, taken as lid, bent the
+            # surface down under it and the bare lid beside it rose above the model, evidence
+            # of print (a dark print found 160 px too large). Only the glass's outer band,
+            # where a print covers little, is taken
+            rim = max(2, round(0.05 * min(ph, pw)))
+            where = (np.minimum(xs, pw - 1 - xs) < rim) | (np.minimum(ys, ph - 1 - ys) < rim)
+        sel = (np.abs(vals - level) < tol) & where
         xn, yn = xs / pw - 0.5, ys / ph - 0.5
         basis = lambda x, y: np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], -1)  # noqa: E731
         coef = None
@@ -214,7 +222,7 @@ class _Proxy:
             A = basis(xn[sel], yn[sel])
             coef, *_ = np.linalg.lstsq(A, vals[sel], rcond=None)
             fit = basis(xn, yn) @ coef
-            sel = np.abs(vals - fit) < tol * 0.5
+            sel = (np.abs(vals - fit) < tol * 0.5) & where
         if coef is None:
             return np.full(g.shape, level, np.float32)
         Y, X = np.mgrid[0:ph, 0:pw].astype(np.float32)
@@ -477,21 +485,22 @@ class _Proxy:
         # the strongest edge, else the strongest falling or rising one: across a gap of a few
         # px the strongest edge hops between its two sides as the photos beside it change
         fit = None
-        for grad in (np.abs(signed), signed, -signed):
-            # per column the strongest step, else the steps nearest the straightest lane
-            # through them: where a shadowed gap lies between a white border and a photo
-            # darker than the shadow, the strongest step hops between the gap's two sides
-            for rows in (np.argmax(grad, axis=0) + 1 if k == 0 else _lane_rows(grad, self.ridge_thr) + 1
-                         for k in range(2)):
-                strong = grad[rows - 1, cols] > self.ridge_thr
-                if gap and not self._valley(g, rows[mid], cols[mid]):
-                    continue
-                fit = _straight(rows[mid], g[:, mid], strong[mid], run)
-                if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1,
-                                                  max(2, round(SHARP_REACH * self.f))):
-                    fit = None
-                if fit is not None:
-                    break
+        grads = (np.abs(signed), signed, -signed)
+        # per column the strongest step, else the steps nearest the straightest lane through
+        # them: where a shadowed gap lies between a white border and a photo darker than the
+        # shadow, the strongest step hops between the gap's two sides. Last, the lane next best
+        # and clear of that one: such a gap falls twice, into the shadow and into the photo,
+        # and the better-voted lane may be the fall that runs on into the other
+        tries = [(grad, k) for grad in grads for k in (0, 1)] + [(grad, 2) for grad in grads]
+        for grad, k in tries:
+            rows = np.argmax(grad, axis=0) + 1 if k == 0 else _lane_rows(grad, self.ridge_thr, lane=k - 1) + 1
+            strong = grad[rows - 1, cols] > self.ridge_thr
+            if gap and not self._valley(g, rows[mid], cols[mid]):
+                continue
+            fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+            if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1,
+                                              max(2, round(SHARP_REACH * self.f)), paper_side=gap):
+                fit = None
             if fit is not None:
                 break
         if fit is None or not reach:
@@ -581,14 +590,18 @@ def _fill_ratio(piece: np.ndarray) -> float:
     return float(piece.sum()) / ((w + 1) * (h + 1))
 
 
-def _distinct(segs, most: int) -> list:
-    """Hough segments, dropping any on nearly the same line as a longer one kept."""
+def _distinct(segs, most: int, per_direction: int = 4) -> list:
+    """Hough segments, dropping any on nearly the same line as a longer one kept, and any
+    past `per_direction` kept at nearly its direction: a photo's stripes (grass, a diagonal
+    pattern) give many parallel lines that outvote a seam at another direction and filled
+    all the places, where one cut at a time needs only a few per direction."""
     kept = []
     for x0, y0, x1, y1 in segs:
         a = math.atan2(y1 - y0, x1 - x0) % math.pi
         n = np.array([-math.sin(a), math.cos(a)])
         rho = n @ [x0, y0]
-        if any(min(abs(a - b), math.pi - abs(a - b)) < math.radians(2) and abs(rho - r) < 3 for b, r, _ in kept):
+        parallel = [r for b, r, _ in kept if min(abs(a - b), math.pi - abs(a - b)) < math.radians(2)]
+        if any(abs(rho - r) < 3 for r in parallel) or len(parallel) >= per_direction:
             continue
         kept.append((a, rho, (x0, y0, x1, y1)))
         if len(kept) == most:
@@ -627,24 +640,29 @@ def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False
     return None
 
 
-def _sharp(signed: np.ndarray, peaks: np.ndarray, reach: int = 2) -> bool:
+def _sharp(signed: np.ndarray, peaks: np.ndarray, reach: int = 2, paper_side: bool = False) -> bool:
     """Whether the steps at rows `peaks` (per column) of a signed row difference are paper
     edges: cut paper steps within a pixel or two (at 200 dpi), so the difference `reach` rows
     either side of the peak has (in the median column) fallen under half of it, where a soft
-    stripe in a photo (a motion-blurred guard rail, a shadow on a wall) is still changing there."""
+    stripe in a photo (a motion-blurred guard rail, a shadow on a wall) is still changing there.
+    With `paper_side`, only on the step's bright side: a step down into a gap a few px wide
+    may run on into the neighbour's shadow or a photo darker than it, and a soft stripe's side
+    is as soft away from the stripe as into it."""
     cols = np.arange(signed.shape[1])
     top = signed.shape[0] - 1
     sign = np.sign(signed[peaks, cols])
     peak = np.abs(signed[peaks, cols])
-    side = np.maximum(signed[np.clip(peaks - reach, 0, top), cols] * sign,
-                      signed[np.clip(peaks + reach, 0, top), cols] * sign)
+    before = signed[np.clip(peaks - reach, 0, top), cols] * sign
+    after = signed[np.clip(peaks + reach, 0, top), cols] * sign
+    # rows run with the strip: a rising step (sign > 0) has its bright side after it
+    side = np.where(sign > 0, after, before) if paper_side else np.maximum(before, after)
     return bool(np.median(np.clip(side, 0, None) / np.maximum(peak, 1e-6)) < 0.5)
 
 
-def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4) -> np.ndarray:
+def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4, lane: int = 0) -> np.ndarray:
     """Per column, the row of the strongest step within 1 row of the straight lane (drifting
     at most `drift` rows over the strip) that passes a step ≥ thr within 1 row in the most
-    columns."""
+    columns; with `lane` 1, of the best lane at least 2 rows clear of that one."""
     rows, cols = grad.shape
     peak = np.zeros_like(grad, bool)
     peak[1:-1] = (grad[1:-1] >= grad[:-2]) & (grad[1:-1] >= grad[2:]) & (grad[1:-1] > thr)
@@ -658,6 +676,13 @@ def _lane_rows(grad: np.ndarray, thr: float, drift: int = 4) -> np.ndarray:
     lanes = np.arange(rows)[None, :, None] + np.rint(slopes[:, None, None] * (xs - cols / 2)).astype(int)
     hits = (near[np.clip(lanes, 0, rows - 1), xs] & (lanes >= 0) & (lanes < rows)).sum(axis=2)
     s_best, r_best = np.unravel_index(int(np.argmax(hits)), hits.shape)
+    if lane:
+        # a shadowed gap 3 px wide between a white border and a photo darker than the shadow
+        # falls twice, into the shadow and into the photo: the lane through the first may be
+        # the better-voted and yet not the paper edge's (the photo's fall is still steep 2 rows
+        # on, so the shadow's is no sharp step), and the lane beside it is
+        hits[:, max(0, r_best - 1):r_best + 2] = -1
+        s_best, r_best = np.unravel_index(int(np.argmax(hits)), hits.shape)
     best_lane = np.clip(r_best + np.rint(slopes[s_best] * (x - cols / 2)).astype(int), 0, rows - 1)
     window = np.stack([np.clip(best_lane + k, 0, rows - 1) for k in (-1, 0, 1)])
     return window[np.argmax(grad[window, x], axis=0), x]
@@ -769,13 +794,15 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
                 weak.append((i, length))
         lines.append(line)
     lines, skewed = _one_rectangle(lines, points)
-    if (weak or unfit or skewed) and len(points) - len(skewed) >= 2:
+    if (weak or unfit or skewed) and len(points) - len(skewed) >= 1:
         # a side seen in few places (a dark photo on a black lid) fitted its own slope to
         # them and read its edge where that slope led, or fitted no line at all and kept the
         # proxy's outline (4 px out at one end), or its line is skewed from the rectangle's
         # (a side facing a print whose corner is 2 px away took that print's edge near the
         # corner): read again along the rectangle's direction that the well-seen sides set,
-        # through the middle of what it had, fitting only where the side lies
+        # through the middle of what it had, fitting only where the side lies. One side is
+        # enough to set it: a dark print on a black lid may show only one well (its others,
+        # left on the proxy's outline or a slope of their own, came out 7.8 px off)
         ref = min(i for i in points if i not in skewed)
         # a skewed side is read once, in its wider window (it would win anyway, read last)
         again_list = [(i, length, 4.0) for i, length in weak if i not in skewed]
@@ -958,8 +985,10 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
         pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before))
     seen = len(pts_u) / max(1, us.size)
     # a line's slope needs points along much of the side; its offset alone, with the
-    # direction given, a few where the edge shows (a dark photo on a black lid)
-    if len(pts_u) < max(6, (0.05 if fixed else 0.2) * us.size):
+    # direction given, a few where the edge shows (a dark photo on a black lid, its side as
+    # dark as the lid but in 3 % of its profiles, left 5.8 px out on the proxy's outline):
+    # the offset then needs them to agree (_robust_offset)
+    if len(pts_u) < (6 if fixed else max(6, 0.2 * us.size)):
         return None, seen, None
     pu = np.array(pts_u, np.float64)
     u = 1 - v
@@ -995,16 +1024,17 @@ def _near_line(s, t, fit) -> int:
 def _robust_offset(s, t, c1: float):
     """t = c0 + c1·s with the slope given: c0 where the points are densest (the middle of the
     1 px window holding most of them), then their mean within 0.75 px of it, twice; a weak
-    edge's points are few, and photo content beside it pulls a median."""
+    edge's points are few, and photo content beside it pulls a median. None unless 6 points
+    at least lie there: noise's steps scatter over the window, an edge's line up."""
     r = np.sort(t - c1 * s)
-    if r.size < 4:
-        return None
     hi = np.searchsorted(r, r + 1.0, side="right")
     k = int(np.argmax(hi - np.arange(r.size)))
     c0 = float(r[k:hi[k]].mean())
     for _ in range(2):
         near = r[np.abs(r - c0) <= 0.75]
         c0 = float(near.mean())
+    if near.size < 6:
+        return None
     return c0, float(c1)
 
 

@@ -360,7 +360,7 @@ class RestorePanel(ActionPanel):
         # so a photo it left alone says why.
         self.colour_found = QLabel("")
         self.colour_found.setWordWrap(True)
-        self._colour_for = None  # the document the readout is about
+        self._colour_for = None  # (document, image) the readout is about, as weak references
         self.form.addRow(self.colour_found)
         self.form.addRow(self.separate)
         self.preset.currentIndexChanged.connect(self._apply_preset)
@@ -374,7 +374,9 @@ class RestorePanel(ActionPanel):
 
     def document_changed(self) -> None:
         doc = self._main.document if self._main is not None else None
-        if self._colour_for is None or doc is not self._colour_for():  # the readout is of another photo
+        about = self._colour_for
+        if about is None or doc is not about[0]() or doc.image is not about[1]():
+            # the readout is of another photo, or of this one before an undo or a later step
             self.colour_found.setText("")
             self.colour_found.setToolTip("")
         # the levels, not doc.infrared: this runs after every step, and a float copy of a
@@ -471,7 +473,8 @@ class RestorePanel(ActionPanel):
         elif result.stages:
             document.apply_image(result.image, label, cleared)
         fade = result.fade
-        self._colour_for = weakref.ref(document)  # not kept alive by its readout
+        # the document and the image the readout is about, not kept alive by it
+        self._colour_for = (weakref.ref(document), weakref.ref(document.image))
         self.colour_found.setText("" if fade is None else f"Colour: {fade.describe()}")
         self.colour_found.setToolTip("Adjust ▸ Auto stretches it, with one black and one white point for all "
                                      "channels" if fade is not None and fade.lifted else "")

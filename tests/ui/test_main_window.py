@@ -342,6 +342,9 @@ def test_restore_stages_can_land_as_separate_steps(window, tmp_path, photo, qtbo
     labels = window.document.history.labels
     assert len(labels) == 2 and labels[0].startswith("Denoise (σ 1") and labels[1] == "Fade and colour"
     assert panel.colour_found.text() in ("Colour: faded: strong, cast: red", "Colour: faded: strong, cast: magenta")
+    restored = window.document.image
+    window.undo_action.trigger()  # back to the denoised photo: the readout was about the corrected one
+    assert window.document.image is not restored and panel.colour_found.text() == ""
 
 
 def test_restore_says_why_it_left_a_hazy_photos_colour(window, tmp_path, photo, qtbot):

@@ -104,6 +104,9 @@ def trap_report(side: int, details: bool) -> None:
                 print(f"  trap {name[:34]:34s} {kind:18s} {color.measure_fading(img).describe():28s} {o:5.1f} dB")
     for model in TRAP_FADES:
         rows = [c for c in _trap_fades(side) if c[1] == model]
+        if not rows:  # no train photo gave a red crop: nothing to average
+            print(f"red-crop {model:12s} (0)")
+            continue
         base, de = [], []
         for name, kind, s, img, lab, b in rows:
             base.append(b)

@@ -70,7 +70,7 @@ GRID = {  # min_area left at 2: 1-6 px made no difference on these samples
 }
 LINE_GRID = {"line_length": (24, 48, 96), "line_logit": (1.0, 2.0, 4.0)}
 FUSION_GRID = {"seed_low_fraction": (0.1, 0.2, 0.3), "alone_logit": (0.0, 0.5, 1.0),
-               "seed_gate": (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5)}
+               "seed_gate": (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 0.9)}
 
 
 def _images(rgb: np.ndarray, i: int, seeds: int) -> list[tuple]:

@@ -9,7 +9,9 @@ Method (numpy + OpenCV only):
    between two prints. Components whose convex hulls nest or overlap are one print (a
    white border leaves the shadow outline and the photo inside it as separate pieces). On a
    black lid, pieces lying side by side that make one rectangle, with no straight paper edge
-   between them, are one print (a dark photo shows only in places).
+   between them, are one print (a dark photo shows only in places); so are two prints found
+   at one angle with a side of each on one line and sparse evidence in the gap between them
+   (a dark photo's top as dark as the lid: a main piece and a corner piece far apart).
 4. A group holding several prints (touching, or a few px apart) is cut along a whole Hough
    line (ridge or photo-content rim) proven a seam at full resolution: along a side of a piece,
    straight to a fraction of a pixel out to the cut's ends (its steps sharp, as cut paper's
@@ -150,9 +152,10 @@ def _join_pieces(prints: list[Print], pixels: np.ndarray, proxy: "_Proxy") -> li
     as a print). Two prints are one print's pieces when they lie at one angle (≤ 0.5°), a
     side of each on one straight line (≤ 3 px: the print's outline runs on across the gap),
     the smaller within the larger's width along that line, ≥ 20 px apart, and the gap
-    between them, lid-dark, still holds evidence of print in ≥ 4 % of its proxy pixels (two
+    between them, lid-dark, still holds evidence of print in 4–50 % of its proxy pixels (two
     prints lying one after another have bare lid between them, where evidence is noise at
-    6 σ: none). The union's rectangle is refined again; it must be a print's shape."""
+    6 σ: none; a gap mostly evidence holds a print of its own). The union's rectangle is
+    refined again; it must be a print's shape (at most MAX_ASPECT)."""
     evidence = proxy.content | proxy.ridge_mask
     ph, pw = evidence.shape
     tol, shrink = 3.0, 3.0 * max(proxy.sx, proxy.sy)

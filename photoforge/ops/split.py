@@ -9,7 +9,9 @@ Method (numpy + OpenCV only):
    between two prints. Components whose convex hulls nest or overlap are one print (a
    white border leaves the shadow outline and the photo inside it as separate pieces). On a
    black lid, pieces lying side by side that make one rectangle, with no straight paper edge
-   between them, are one print (a dark photo shows only in places).
+   between them, are one print (a dark photo shows only in places); so are two prints found
+   at one angle with a side of each on one line and sparse evidence in the gap between them
+   (a dark photo's top as dark as the lid: a main piece and a corner piece far apart).
 4. A group holding several prints (touching, or a few px apart) is cut along a whole Hough
    line (ridge or photo-content rim) proven a seam at full resolution: along a side of a piece,
    straight to a fraction of a pixel out to the cut's ends (its steps sharp, as cut paper's
@@ -134,11 +136,92 @@ def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = 
         p = _make_print(q)
         if min(p.size) >= min_size:
             prints.append(p)
+    if proxy.lid == "black" and not single:
+        prints = _join_pieces(prints, pixels, proxy)
     prints = _without_overlaps(prints)
     if single and prints:
         prints = [max(prints, key=lambda p: p.size[0] * p.size[1])]
     order = _reading_order([np.asarray(p.corners) for p in prints])
     return [prints[i] for i in order]
+
+
+def _join_pieces(prints: list[Print], pixels: np.ndarray, proxy: "_Proxy") -> list[Print]:
+    """A dark print on a black lid whose top is as dark as the lid falls apart into a main
+    piece and a corner piece more than `_merge_pieces`'s gap apart (dev black lid seeds 21,
+    28: the main piece's side read on a photo boundary 205–221 px inside, the corner counted
+    as a print). Two prints are one print's pieces when they lie at one angle (≤ 0.5°), a
+    side of each on one straight line (≤ 3 px: the print's outline runs on across the gap),
+    the smaller within the larger's width along that line, ≥ 20 px apart, and the gap
+    between them, lid-dark, still holds evidence of print in 4–50 % of its proxy pixels (two
+    prints lying one after another have bare lid between them, where evidence is noise at
+    6 σ: none; a gap mostly evidence holds a print of its own). The union's rectangle is
+    refined again; it must be a print's shape (at most MAX_ASPECT)."""
+    evidence = proxy.content | proxy.ridge_mask
+    ph, pw = evidence.shape
+    tol, shrink = 3.0, 3.0 * max(proxy.sx, proxy.sy)
+    prints = list(prints)
+    changed = True
+    while changed:
+        changed = False
+        order = sorted(range(len(prints)), key=lambda i: -prints[i].size[0] * prints[i].size[1])
+        for ia in order:
+            for ib in order:
+                if ia == ib or prints[ib].size[0] * prints[ib].size[1] > prints[ia].size[0] * prints[ia].size[1]:
+                    continue
+                A, B = prints[ia], prints[ib]
+                off = abs(A.angle - B.angle) % 90
+                if min(off, 90 - off) > 0.5:
+                    continue
+                qa, qb = np.asarray(A.corners), np.asarray(B.corners)
+                e1 = (qa[1] - qa[0]) / np.linalg.norm(qa[1] - qa[0])
+                e2 = np.array([-e1[1], e1[0]])
+                pa, pb = (qa - qa[0]) @ np.stack([e1, e2], 1), (qb - qa[0]) @ np.stack([e1, e2], 1)
+                lo_a, hi_a, lo_b, hi_b = pa.min(0), pa.max(0), pb.min(0), pb.max(0)
+                joined = None
+                for k in (0, 1):  # k: the axis along which they lie one after the other
+                    o = 1 - k
+                    if lo_b[o] < lo_a[o] - tol or hi_b[o] > hi_a[o] + tol:
+                        continue
+                    if min(abs(lo_b[o] - lo_a[o]), abs(hi_b[o] - hi_a[o])) > tol:
+                        continue
+                    if lo_b[k] >= hi_a[k]:
+                        g0, g1 = hi_a[k], lo_b[k]
+                    elif hi_b[k] <= lo_a[k]:
+                        g0, g1 = hi_b[k], lo_a[k]
+                    else:
+                        continue
+                    if g1 - g0 < 20:
+                        continue
+                    lo, hi = np.minimum(lo_a, lo_b), np.maximum(hi_a, hi_b)
+                    if max(hi - lo) > MAX_ASPECT * min(hi - lo):
+                        continue
+                    # the gap, a few px in from both pieces and from the print's sides
+                    glo, ghi = lo_a.copy(), hi_a.copy()
+                    glo[k], ghi[k] = g0 + shrink, g1 - shrink
+                    glo[o], ghi[o] = glo[o] + shrink, ghi[o] - shrink
+                    if ghi[k] - glo[k] < 2 or ghi[o] - glo[o] < 2:
+                        continue
+                    frame = np.stack([e1, e2])
+                    box = np.array([[glo[0], glo[1]], [ghi[0], glo[1]], [ghi[0], ghi[1]], [glo[0], ghi[1]]])
+                    gap = (box @ frame + qa[0] + 0.5) / [proxy.sx, proxy.sy] - 0.5
+                    mask = np.zeros((ph, pw), np.uint8)
+                    cv2.fillConvexPoly(mask, np.rint(gap).astype(np.int32), 1)
+                    inside = mask > 0
+                    if inside.sum() < 20 or not 0.04 <= evidence[inside].mean() <= 0.5:
+                        continue
+                    box = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+                    joined = box @ frame + qa[0]
+                    break
+                if joined is None:
+                    continue
+                q = _refine(pixels, joined, proxy)
+                p = _make_print(q if q is not None else joined)
+                prints = [pp for i, pp in enumerate(prints) if i not in (ia, ib)] + [p]
+                changed = True
+                break
+            if changed:
+                break
+    return prints
 
 
 def _without_overlaps(prints: list[Print]) -> list[Print]:

@@ -2,6 +2,8 @@
 and the `split` command's files, metadata and exit codes."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -365,3 +367,26 @@ def test_a_seam_is_a_candidate_beside_a_photo_full_of_parallel_lines(seed, name)
     candidate's place, the seam's among them. A few lines per direction are kept."""
     scan = ss.hard_cases(dpi=200, seed=seed, names=[name])[name]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("seed", [21, 28])
+def test_a_dark_print_whose_top_is_as_dark_as_the_lid_is_one_print(seed):
+    """Development scans (black lid, seeds 21 and 28): with the lid modelled right, the top of
+    the dark print is as dark as the lid, and its evidence fell into a main piece and a corner
+    piece more than 20 proxy px apart. The main piece's top side was read on a photo boundary
+    205–221 px inside and the corner counted as a print (2/3 found +2). Two prints at one
+    angle, a side of each on one line, with evidence of print in the gap between them, are
+    one print's pieces."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=["black_lid"])["black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("content", ["photo", "dark"])
+def test_prints_one_after_another_on_a_black_lid_stay_apart(content):
+    """Guards the rule above: two prints of one width at one angle, their sides on one line,
+    with bare black lid between them (0.3 in), are two prints."""
+    scan = ss.make_scan([ss.PrintSpec((3.0, 2.0), (2.5, 1.6), 2.0, content=content, seed=46),
+                         ss.PrintSpec((3.0, 2.0), (2.5 - 2.3 * math.sin(math.radians(2.0)),
+                                                   1.6 + 2.3 * math.cos(math.radians(2.0))), 2.0, seed=45)],
+                        dpi=100, size=(5.0, 5.0), lid="black", seed=5)
+    assert _matches(scan, find_prints(scan.pixels), edge=1.5)

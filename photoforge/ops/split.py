@@ -1110,6 +1110,8 @@ def _robust_offset(s, t, c1: float):
     edge's points are few, and photo content beside it pulls a median. None unless 6 points
     at least lie there: noise's steps scatter over the window, an edge's line up."""
     r = np.sort(t - c1 * s)
+    if r.size < 6:
+        return None
     hi = np.searchsorted(r, r + 1.0, side="right")
     k = int(np.argmax(hi - np.arange(r.size)))
     c0 = float(r[k:hi[k]].mean())

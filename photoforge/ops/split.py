@@ -40,6 +40,7 @@ Method (numpy + OpenCV only):
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -159,69 +160,62 @@ def _join_pieces(prints: list[Print], pixels: np.ndarray, proxy: "_Proxy") -> li
     evidence = proxy.content | proxy.ridge_mask
     ph, pw = evidence.shape
     tol, shrink = 3.0, 3.0 * max(proxy.sx, proxy.sy)
-    prints = list(prints)
-    changed = True
-    while changed:
-        changed = False
-        order = sorted(range(len(prints)), key=lambda i: -prints[i].size[0] * prints[i].size[1])
-        for ia in order:
-            for ib in order:
-                if ia == ib or prints[ib].size[0] * prints[ib].size[1] > prints[ia].size[0] * prints[ia].size[1]:
-                    continue
-                A, B = prints[ia], prints[ib]
-                off = abs(A.angle - B.angle) % 90
-                if min(off, 90 - off) > 0.5:
-                    continue
-                qa, qb = np.asarray(A.corners), np.asarray(B.corners)
-                e1 = (qa[1] - qa[0]) / np.linalg.norm(qa[1] - qa[0])
-                e2 = np.array([-e1[1], e1[0]])
-                pa, pb = (qa - qa[0]) @ np.stack([e1, e2], 1), (qb - qa[0]) @ np.stack([e1, e2], 1)
-                lo_a, hi_a, lo_b, hi_b = pa.min(0), pa.max(0), pb.min(0), pb.max(0)
-                joined = None
-                for k in (0, 1):  # k: the axis along which they lie one after the other
-                    o = 1 - k
-                    if lo_b[o] < lo_a[o] - tol or hi_b[o] > hi_a[o] + tol:
-                        continue
-                    if min(abs(lo_b[o] - lo_a[o]), abs(hi_b[o] - hi_a[o])) > tol:
-                        continue
-                    if lo_b[k] >= hi_a[k]:
-                        g0, g1 = hi_a[k], lo_b[k]
-                    elif hi_b[k] <= lo_a[k]:
-                        g0, g1 = hi_b[k], lo_a[k]
-                    else:
-                        continue
-                    if g1 - g0 < 20:
-                        continue
-                    lo, hi = np.minimum(lo_a, lo_b), np.maximum(hi_a, hi_b)
-                    if max(hi - lo) > MAX_ASPECT * min(hi - lo):
-                        continue
-                    # the gap, a few px in from both pieces and from the print's sides
-                    glo, ghi = lo_a.copy(), hi_a.copy()
-                    glo[k], ghi[k] = g0 + shrink, g1 - shrink
-                    glo[o], ghi[o] = glo[o] + shrink, ghi[o] - shrink
-                    if ghi[k] - glo[k] < 2 or ghi[o] - glo[o] < 2:
-                        continue
-                    frame = np.stack([e1, e2])
-                    box = np.array([[glo[0], glo[1]], [ghi[0], glo[1]], [ghi[0], ghi[1]], [glo[0], ghi[1]]])
-                    gap = (box @ frame + qa[0] + 0.5) / [proxy.sx, proxy.sy] - 0.5
-                    mask = np.zeros((ph, pw), np.uint8)
-                    cv2.fillConvexPoly(mask, np.rint(gap).astype(np.int32), 1)
-                    inside = mask > 0
-                    if inside.sum() < 20 or not 0.04 <= evidence[inside].mean() <= 0.5:
-                        continue
-                    box = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
-                    joined = box @ frame + qa[0]
-                    break
-                if joined is None:
-                    continue
-                q = _refine(pixels, joined, proxy)
-                p = _make_print(q if q is not None else joined)
-                prints = [pp for i, pp in enumerate(prints) if i not in (ia, ib)] + [p]
-                changed = True
-                break
-            if changed:
-                break
-    return prints
+
+    def join(A: Print, B: Print) -> Print | None:
+        off = abs(A.angle - B.angle) % 90
+        if min(off, 90 - off) > 0.5:
+            return None
+        qa, qb = np.asarray(A.corners), np.asarray(B.corners)
+        e1 = (qa[1] - qa[0]) / np.linalg.norm(qa[1] - qa[0])
+        e2 = np.array([-e1[1], e1[0]])
+        pa, pb = (qa - qa[0]) @ np.stack([e1, e2], 1), (qb - qa[0]) @ np.stack([e1, e2], 1)
+        lo_a, hi_a, lo_b, hi_b = pa.min(0), pa.max(0), pb.min(0), pb.max(0)
+        joined = None
+        for k in (0, 1):  # k: the axis along which they lie one after the other
+            o = 1 - k
+            if lo_b[o] < lo_a[o] - tol or hi_b[o] > hi_a[o] + tol:
+                continue
+            if min(abs(lo_b[o] - lo_a[o]), abs(hi_b[o] - hi_a[o])) > tol:
+                continue
+            if lo_b[k] >= hi_a[k]:
+                g0, g1 = hi_a[k], lo_b[k]
+            elif hi_b[k] <= lo_a[k]:
+                g0, g1 = hi_b[k], lo_a[k]
+            else:
+                continue
+            if g1 - g0 < 20:
+                continue
+            lo, hi = np.minimum(lo_a, lo_b), np.maximum(hi_a, hi_b)
+            if max(hi - lo) > MAX_ASPECT * min(hi - lo):
+                continue
+            # the gap, a few px in from both pieces and from the print's sides
+            glo, ghi = lo_a.copy(), hi_a.copy()
+            glo[k], ghi[k] = g0 + shrink, g1 - shrink
+            glo[o], ghi[o] = glo[o] + shrink, ghi[o] - shrink
+            if ghi[k] - glo[k] < 2 or ghi[o] - glo[o] < 2:
+                continue
+            frame = np.stack([e1, e2])
+            box = np.array([[glo[0], glo[1]], [ghi[0], glo[1]], [ghi[0], ghi[1]], [glo[0], ghi[1]]])
+            gap = (box @ frame + qa[0] + 0.5) / [proxy.sx, proxy.sy] - 0.5
+            mask = np.zeros((ph, pw), np.uint8)
+            cv2.fillConvexPoly(mask, np.rint(gap).astype(np.int32), 1)
+            inside = mask > 0
+            if inside.sum() < 20 or not 0.04 <= evidence[inside].mean() <= 0.5:
+                continue
+            box = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+            joined = box @ frame + qa[0]
+            break
+        if joined is None:
+            return None
+        q = _refine(pixels, joined, proxy)
+        return _make_print(q if q is not None else joined)
+
+    def pairs(prints):  # the larger first, each with every one no larger
+        area = [p.size[0] * p.size[1] for p in prints]
+        order = sorted(range(len(prints)), key=lambda i: -area[i])
+        return ((ia, ib) for ia in order for ib in order if ia != ib and area[ib] <= area[ia])
+
+    return _join_pairs(prints, pairs, join)
 
 
 def _without_overlaps(prints: list[Print]) -> list[Print]:
@@ -396,33 +390,25 @@ class _Proxy:
             length = float(np.linalg.norm(b - a))
             return length >= 15 and self._straight_seam(np.array([a, b]), a, (b - a) / length, gap=False)
 
-        changed = True
-        while changed and len(hulls) > 1:
-            changed = False
-            for i in range(len(hulls)):
-                for j in range(i + 1, len(hulls)):
-                    a, b = hulls[i], hulls[j]
-                    if min(max(rect(a)[1]), max(rect(b)[1])) < min_p or _hull_gap(a, b) > gap:
-                        continue
-                    merged = cv2.convexHull(np.concatenate([a, b]).astype(np.int32)).reshape(-1, 2)
-                    (_, _), (w, h), t = rect(merged)
-                    if cv2.contourArea(merged.astype(np.float32)) < 0.85 * w * h:
-                        continue
-                    (_, _), size, t_big = max((rect(a), rect(b)), key=lambda r: r[1][0] * r[1][1])
-                    off = abs(t % 90 - t_big % 90)
-                    if min(size) >= 0.5 * min_p and min(off, 90 - off) > 1.5:
-                        continue
-                    # side by side: the union keeps one of the larger piece's lengths
-                    if not any(abs(u - k) <= max(3.0, 0.03 * k) for u in (w, h) for k in size):
-                        continue
-                    if facing_edge(a, b) or facing_edge(b, a):
-                        continue
-                    hulls = [hh for k, hh in enumerate(hulls) if k not in (i, j)] + [merged]
-                    changed = True
-                    break
-                if changed:
-                    break
-        return hulls
+        def join(a, b):
+            if min(max(rect(a)[1]), max(rect(b)[1])) < min_p or _hull_gap(a, b) > gap:
+                return None
+            merged = cv2.convexHull(np.concatenate([a, b]).astype(np.int32)).reshape(-1, 2)
+            (_, _), (w, h), t = rect(merged)
+            if cv2.contourArea(merged.astype(np.float32)) < 0.85 * w * h:
+                return None
+            (_, _), size, t_big = max((rect(a), rect(b)), key=lambda r: r[1][0] * r[1][1])
+            off = abs(t % 90 - t_big % 90)
+            if min(size) >= 0.5 * min_p and min(off, 90 - off) > 1.5:
+                return None
+            # side by side: the union keeps one of the larger piece's lengths
+            if not any(abs(u - k) <= max(3.0, 0.03 * k) for u in (w, h) for k in size):
+                return None
+            if facing_edge(a, b) or facing_edge(b, a):
+                return None
+            return merged
+
+        return _join_pairs(hulls, lambda hs: itertools.combinations(range(len(hs)), 2), join)
 
     def _split(self, hull: np.ndarray, min_p: float, depth: int) -> list[np.ndarray]:
         """Cut a group along straight ridges that cross it without crossing photo content."""
@@ -791,23 +777,36 @@ def _mask_hull(mask: np.ndarray, x0: int, y0: int) -> np.ndarray:
 def _merge_overlapping(hulls: list[np.ndarray], shape) -> list[np.ndarray]:
     """Union hulls that overlap by ≥ 30 % of the smaller one (a print's outline and the photo
     inside its white border; shadow pieces of one print), until none do."""
-    changed = True
-    while changed and len(hulls) > 1:
-        changed = False
-        areas = [max(1.0, cv2.contourArea(h.astype(np.float32))) for h in hulls]
-        order = sorted(range(len(hulls)), key=lambda i: -areas[i])
-        for a_i in range(len(order)):
-            for b_i in range(a_i + 1, len(order)):
-                a, b = order[a_i], order[b_i]
-                inter, _ = cv2.intersectConvexConvex(hulls[a].astype(np.float32), hulls[b].astype(np.float32))
-                if inter >= 0.3 * min(areas[a], areas[b]):
-                    merged = cv2.convexHull(np.concatenate([hulls[a], hulls[b]]).astype(np.int32)).reshape(-1, 2)
-                    hulls = [h for i, h in enumerate(hulls) if i not in (a, b)] + [merged]
-                    changed = True
-                    break
-            if changed:
+    def area(h) -> float:
+        return max(1.0, cv2.contourArea(h.astype(np.float32)))
+
+    def pairs(hs):  # the larger first
+        order = sorted(range(len(hs)), key=lambda i: -area(hs[i]))
+        return itertools.combinations(order, 2)
+
+    def join(a, b):
+        inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+        if inter < 0.3 * min(area(a), area(b)):
+            return None
+        return cv2.convexHull(np.concatenate([a, b]).astype(np.int32)).reshape(-1, 2)
+
+    return _join_pairs(hulls, pairs, join)
+
+
+def _join_pairs(items: list, pairs, join) -> list:
+    """`items` with pairs joined one at a time until none joins: the first (i, j) of
+    pairs(items) for which join(items[i], items[j]) is not None is replaced by what it
+    returns, and the search starts again."""
+    items = list(items)
+    while len(items) > 1:
+        for i, j in pairs(items):
+            joined = join(items[i], items[j])
+            if joined is not None:
+                items = [x for k, x in enumerate(items) if k not in (i, j)] + [joined]
                 break
-    return hulls
+        else:
+            break
+    return items
 
 
 # ------------------------------------------------------------------ refinement

@@ -51,19 +51,35 @@ def subject_weights(entries: list[dict]) -> np.ndarray:
     return w / w.sum()
 
 
-def random_crop(rgb: np.ndarray, rng, size: int) -> np.ndarray:
+def random_crop(rgb: np.ndarray, rng, size: int, centre: tuple[float, float] | None = None,
+                plane: np.ndarray | None = None):
     """A crop at a random scale (0.35–1× the stored photo, so texture appears at many sizes),
-    randomly flipped and rotated by multiples of 90°."""
+    randomly flipped and rotated by multiples of 90°.
+    centre: (y, x) in the photo that the crop must contain (somewhere, not only its middle).
+    plane: an H×W bool map of the photo cut and turned with it; then (crop, plane crop) is
+    returned (a pixel of the plane's crop is set if any photo pixel under it is)."""
     h, w = rgb.shape[:2]
     lo = max(0.35, (size + 2) / min(h, w))
     s = rng.uniform(lo, max(lo, 1.0))
     cs = int(np.ceil(size / s))
-    y, x = int(rng.integers(0, h - cs + 1)), int(rng.integers(0, w - cs + 1))
-    crop = rgb[y:y + cs, x:x + cs]
-    crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if cs > size else cv2.INTER_CUBIC)
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    return np.ascontiguousarray(np.rot90(crop, int(rng.integers(0, 4))))
+    if centre is None:
+        y, x = int(rng.integers(0, h - cs + 1)), int(rng.integers(0, w - cs + 1))
+    else:
+        cy, cx = centre
+        y = int(np.clip(cy - cs * rng.uniform(0.15, 0.85), 0, h - cs))
+        x = int(np.clip(cx - cs * rng.uniform(0.15, 0.85), 0, w - cs))
+    crop = cv2.resize(rgb[y:y + cs, x:x + cs], (size, size),
+                      interpolation=cv2.INTER_AREA if cs > size else cv2.INTER_CUBIC)
+    flip, turns = rng.random() < 0.5, int(rng.integers(0, 4))
+
+    def turn(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.rot90(a[:, ::-1] if flip else a, turns))
+
+    if plane is None:
+        return turn(crop)
+    part = plane[y:y + cs, x:x + cs].astype(np.uint8)
+    part = cv2.resize(part, (size, size), interpolation=cv2.INTER_AREA if cs > size else cv2.INTER_NEAREST) > 0
+    return turn(crop), turn(part)
 
 
 # Thin damage (what the goals measure, and the hardest to tell from texture) is drawn more
@@ -72,30 +88,53 @@ KIND_P = {"crack": 0.5, "scratch": 0.65, "dust": 0.65, "hair": 0.4, "crease": 0.
           "flake": 0.2, "tear": 0.15}
 
 
-def choose_kinds(rng) -> tuple[str, ...]:
+def choose_kinds(rng, kind_p: dict | None = None) -> tuple[str, ...]:
     """One crop in six is clean (hard negatives only); otherwise each kind is in with its
     KIND_P (at least one), so crops with a single kind are common — that is what the bench asks."""
+    kind_p = kind_p or KIND_P
     if rng.random() < 1 / 6:
         return ()
-    kinds = tuple(k for k in KINDS if rng.random() < KIND_P[k])
+    kinds = tuple(k for k in KINDS if rng.random() < kind_p[k])
     return kinds or (KINDS[int(rng.integers(len(KINDS)))],)
 
 
-def make_example(rgb: np.ndarray, seed, size: int):
-    """(damaged image HWC uint8, mask HW bool, hard-negative mask HW bool)."""
+def make_example(rgb: np.ndarray, seed, size: int, kind_p: dict | None = None, hard: np.ndarray | None = None,
+                 p_hard: float = 0.0):
+    """(damaged image HWC uint8, mask HW bool, hard-negative mask HW bool).
+    hard: the photo's mined false alarms (training/hard_negatives.py); with probability p_hard
+    the crop is placed over one of them, and wherever it shows them they join the drawn
+    hard negatives (unless damage was drawn on top). The draws for hard crops come from a
+    stream of their own, so without `hard` a seed makes exactly the crop it made before."""
     rng = np.random.default_rng(seed)
-    crop = random_crop(rgb, rng, size)
-    s = synthesize(crop, int(rng.integers(2 ** 31)), choose_kinds(rng), density=rng.uniform(0.5, 2.0),
+    mined = None
+    if hard is not None and p_hard > 0:
+        hrng = np.random.default_rng([*np.atleast_1d(seed), _HARD_STREAM])
+        if hrng.random() < p_hard:
+            ys, xs = np.nonzero(hard[::8, ::8])  # a coarse grid: picking from every pixel costs more than the crop
+            if len(ys):
+                k = int(hrng.integers(len(ys)))
+                crop, mined = random_crop(rgb, rng, size, (8 * ys[k] + 4, 8 * xs[k] + 4), hard)
+    if mined is None:
+        crop = random_crop(rgb, rng, size)
+    s = synthesize(crop, int(rng.integers(2 ** 31)), choose_kinds(rng, kind_p), density=rng.uniform(0.5, 2.0),
                    broad=True)
-    return s.image, s.mask, s.negatives
+    neg = s.negatives if mined is None else s.negatives | (mined & ~s.mask)
+    return s.image, s.mask, neg
+
+
+_HARD_STREAM = 7919
 
 
 class Batches:
-    """Batch i = batch_size crops from photos drawn with subject weights, all from seed (seed, i)."""
+    """Batch i = batch_size crops from photos drawn with subject weights, all from seed (seed, i).
+    kind_p: KIND_P overrides; hard: {photo id: mined false alarms} with p_hard (make_example)."""
 
-    def __init__(self, entries: list[dict], seed: int, batch_size: int, size: int):
+    def __init__(self, entries: list[dict], seed: int, batch_size: int, size: int, kind_p: dict | None = None,
+                 hard: dict[str, np.ndarray] | None = None, p_hard: float = 0.0):
         self.entries, self.seed, self.batch_size, self.size = entries, seed, batch_size, size
         self.weights = subject_weights(entries)
+        self.kind_p = {**KIND_P, **(kind_p or {})}
+        self.hard, self.p_hard = hard or {}, p_hard
         self._cache: dict[str, np.ndarray] = {}
 
     def photo(self, i: int) -> np.ndarray:
@@ -109,7 +148,11 @@ class Batches:
         picks = rng.choice(len(self.entries), self.batch_size, p=self.weights)
         xs, ys, ns = [], [], []
         for j, p in enumerate(picks):
-            img, mask, neg = make_example(self.photo(int(p)), [self.seed, step, j], self.size)
+            rgb = self.photo(int(p))
+            hard = self.hard.get(self.entries[int(p)]["id"])
+            if hard is not None and hard.shape != rgb.shape[:2]:
+                raise ValueError(f"{self.entries[int(p)]['id']}: mined mask {hard.shape} does not fit the photo {rgb.shape[:2]}")
+            img, mask, neg = make_example(rgb, [self.seed, step, j], self.size, self.kind_p, hard, self.p_hard)
             xs.append(img)
             ys.append(mask)
             ns.append(neg)

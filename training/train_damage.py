@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training import corpus, data, metrics
+from training import corpus, data, hard_negatives, metrics
 from training.model import DamageNet, n_params
 from training.warm_start import from_onnx
 
@@ -95,12 +95,14 @@ def lr_at(progress: float, step: int, base: float, warmup: int = 100) -> float:
 
 def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8, size=192, lr=2e-3,
           epoch_steps=250, resume=False, monitor=None, workers=1, widths=(24, 32, 48, 64), warmup=100,
-          init: Path | None = None, bf16=False, log=print):
+          init: Path | None = None, bf16=False, kind_p: dict | None = None, hard: dict | None = None,
+          p_hard: float = 0.0, log=print):
     """Runs (or resumes) training; returns the list of per-step losses of this invocation.
     monitor: {name: crops} evaluated at each epoch end (F1 at threshold 0.5).
     init: an exported ONNX model to start from (training/warm_start.py) instead of random weights.
     bf16: the forward and backward under CPU bf16 autocast (weights, optimiser and the monitor
-    stay fp32, and the export is fp32): ~1.6× faster steps on a CPU with AVX-512 BF16."""
+    stay fp32, and the export is fp32): ~1.6× faster steps on a CPU with AVX-512 BF16.
+    kind_p, hard, p_hard: what data.Batches draws (KIND_P overrides; mined false alarms)."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = DamageNet(widths).to(memory_format=torch.channels_last)
@@ -121,7 +123,7 @@ def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8
             from_onnx(model, init, to_input(torch.from_numpy(calib)))
             log(f"started from {init}")
     log(f"DamageNet{widths}: {n_params(model):,} parameters; steps {start}..{steps}, batch {batch}×{size}²")
-    batches = data.Batches(train_entries, seed, batch, size)
+    batches = data.Batches(train_entries, seed, batch, size, kind_p, hard, p_hard)
     loader = torch.utils.data.DataLoader(_Stream(batches, start, steps), batch_size=None,
                                          num_workers=workers, prefetch_factor=4 if workers else None,
                                          # fork after OpenCV has started its thread pool can deadlock
@@ -171,6 +173,21 @@ def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8
     return losses
 
 
+def parse_kind_p(text: str) -> dict[str, float]:
+    """'flake=0.35,tear=0.3' → {'flake': 0.35, 'tear': 0.3}, every name a kind, every value in (0, 1]."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            p = float(value)
+        except ValueError:
+            raise SystemExit(f"--kind-p: {item!r} is not kind=probability") from None
+        if name not in data.KIND_P or not 0 < p <= 1:
+            raise SystemExit(f"--kind-p: {item!r}: the kind must be one of {', '.join(data.KIND_P)} and 0 < p ≤ 1")
+        out[name] = p
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_OUT)
@@ -186,6 +203,9 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="train under CPU bf16 autocast (needs AVX-512 BF16 or AMX)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", type=Path, help="start from this exported model (e.g. the shipped one)")
+    ap.add_argument("--kind-p", default="", help="KIND_P overrides, e.g. flake=0.35,tear=0.3")
+    ap.add_argument("--hard-negatives", type=Path, help="mined false alarms (python -m training.hard_negatives)")
+    ap.add_argument("--p-hard", type=float, default=0.3, help="share of crops placed on a mined false alarm")
     args = ap.parse_args()
     # Gradients of a converging network underflow to denormals, which x86 computes many times
     # slower; set before the thread pool exists, so its threads inherit the setting
@@ -194,12 +214,20 @@ def main() -> None:
     import cv2
     cv2.setNumThreads(1)
     split = data.split_photos(args.corpus)
+    kind_p = parse_kind_p(args.kind_p)
+    hard = None
+    if args.hard_negatives:
+        hard = hard_negatives.load(args.hard_negatives)
+        unknown = set(hard) - {e["id"] for e in split["train"]}
+        if unknown:  # a tuning or validation photo must never be trained on, even as a negative
+            raise SystemExit(f"{args.hard_negatives}: not train photos: {sorted(unknown)[:3]}")
     monitor = {"tune": data.fixed_set(split["tune"], 1001, 24, 256),
                "val": data.fixed_set(split["val"], 2002, 24, 256)}
     print(f"train photos {len(split['train'])}, tuning {len(split['tune'])}, validation {len(split['val'])}", flush=True)
     train(split["train"], args.out, seed=args.seed, steps=args.steps, minutes=args.minutes, batch=args.batch,
           size=args.size, lr=args.lr, epoch_steps=args.epoch_steps, resume=args.resume, monitor=monitor, init=args.init,
-          bf16=args.bf16, log=lambda s: print(s, flush=True))
+          bf16=args.bf16, kind_p=kind_p, hard=hard, p_hard=args.p_hard if hard else 0.0,
+          log=lambda s: print(s, flush=True))
 
 
 if __name__ == "__main__":

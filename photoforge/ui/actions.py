@@ -461,11 +461,13 @@ class RestorePanel(ActionPanel):
         mask = document.mask.copy() if options.scratches and painted else None
         separate = self.separate.isChecked()
         infrared = self.infrared_of(document)
+        # the strength it ran at, not the slider's when it lands: the readout says whether it corrected
+        strength = options.color_options.levels if options.color else 0.0
         return "Restore", lambda progress: (restore(image, options, progress, mask=mask, infrared=infrared),
-                                            mask is not None, separate)
+                                            mask is not None, separate, strength)
 
     def land(self, document, label: str, outcome) -> None:
-        result, clear_mask, separate = outcome
+        result, clear_mask, separate, strength = outcome
         cleared = np.zeros_like(document.mask) if clear_mask else None
         if separate:
             for stage, image in result.stages:
@@ -475,7 +477,10 @@ class RestorePanel(ActionPanel):
         fade = result.fade
         # the document and the image the readout is about, not kept alive by it
         self._colour_for = (weakref.ref(document), weakref.ref(document.image))
-        self.colour_found.setText("" if fade is None else f"Colour: {fade.describe()}")
+        text = "" if fade is None else f"Colour: {fade.describe()}"
+        if fade is not None and fade.faded != "none" and strength == 0:
+            text += " (left as is: colour strength 0)"  # measured, but the user asked for no correction
+        self.colour_found.setText(text)
         self.colour_found.setToolTip("Adjust ▸ Auto stretches it, with one black and one white point for all "
                                      "channels" if fade is not None and fade.lifted else "")
 

@@ -345,6 +345,14 @@ def test_restore_stages_can_land_as_separate_steps(window, tmp_path, photo, qtbo
     restored = window.document.image
     window.undo_action.trigger()  # back to the denoised photo: the readout was about the corrected one
     assert window.document.image is not restored and panel.colour_found.text() == ""
+    panel.color_strength.setValue(0)  # measured, not corrected: the readout says so
+    panel.denoise.setChecked(False)
+    before = window.document.image.pixels.copy()
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.run_button.click()
+    assert panel.colour_found.text().endswith("cast: red (left as is: colour strength 0)") or \
+        panel.colour_found.text().endswith("cast: magenta (left as is: colour strength 0)")
+    np.testing.assert_array_equal(window.document.image.pixels, before)
 
 
 def test_restore_says_why_it_left_a_hazy_photos_colour(window, tmp_path, photo, qtbot):

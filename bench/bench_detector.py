@@ -262,7 +262,7 @@ def main() -> None:
         print(f"  {i + 1}/{len(photos)} {e['file']} ({e['subject']})", flush=True)
 
     print(f"\nCPU: {cpu_model()}")
-    print(f"validation photos: {len(photos)}, seeds per photo: {args.seeds}, tolerance {TOL:g} px; "
+    print(f"{'validation' if args.split == 'val' else 'tuning'} photos: {len(photos)}, seeds per photo: {args.seeds}, tolerance {TOL:g} px; "
           f"learned threshold {thr}, TTA {tta}" + (f" (mean of {mean}s)" if tta != "off" else "")
           + f", classical sensitivity {args.sensitivity}")
     print(f"{'scenario':<9} " + "  ".join(f"{d:>9} P    R    F1" for d in dets))

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "bench"))
 from detector_sweep import POST, build_view_cache, learned, line, score, with_tta  # noqa: E402
 
-from photoforge.ops.learned_damage import flipped, mask_from_probability, tta_mean  # noqa: E402
+from photoforge.ops.learned_damage import flipped, mask_from_probability, to_logit, tta_mean  # noqa: E402
 from training import corpus, data, hard_negatives, onnx_infer  # noqa: E402
 from training.synth import synthesize  # noqa: E402
 
@@ -38,16 +38,17 @@ LIMIT = int(os.environ.get("LIMIT", "0")) or None  # a quick look at the script 
 
 
 def maps(model: Path) -> dict:
-    """{(group, tta): [probability maps]}, cached (float16) by the model's sha256."""
+    """{(group, tta): [probability maps]}, cached by the model's sha256 as float16 logits (float16
+    probabilities are 0.0005 apart near 1, coarser than the thresholds compared here)."""
     sha = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
     cache = Path.home() / ".cache" / "photoforge-sweep" / f"choose-{sha}-n{LIMIT or 0}.npz"
     if cache.exists():
         with np.load(cache) as z:
-            return {(g, t): [z[f"{g}/{t}/{i}"].astype(np.float32) for i in range(int(z[f"{g}/{t}/n"]))]
+            return {(g, t): [1 / (1 + np.exp(-z[f"{g}/{t}/{i}"].astype(np.float32))) for i in range(int(z[f"{g}/{t}/n"]))]
                     for g in groups for t in thr0}
     out = _maps(model)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    flat = {f"{g}/{t}/{i}": m.astype(np.float16) for (g, t), ms in out.items() for i, m in enumerate(ms)}
+    flat = {f"{g}/{t}/{i}": to_logit(m).astype(np.float16) for (g, t), ms in out.items() for i, m in enumerate(ms)}
     flat.update({f"{g}/{t}/n": np.array(len(ms)) for (g, t), ms in out.items()})
     np.savez(cache, **flat)
     return out
@@ -78,7 +79,7 @@ def clean(probs: list, thr: float) -> float:
 
 lg = lambda p: math.log(p / (1 - p))  # noqa: E731
 old = maps(shipped)
-if candidate == shipped:  # fill the shipped model's cache ahead of the candidate
+if candidate.resolve() == shipped.resolve():  # fill the shipped model's cache ahead of the candidate
     sys.exit()
 new = maps(candidate)
 chosen = {}

@@ -149,7 +149,7 @@ class Batches:
         xs, ys, ns = [], [], []
         for j, p in enumerate(picks):
             rgb = self.photo(int(p))
-            hard = self.hard.get(self.entries[int(p)]["id"])
+            hard = self.hard.get(self.entries[int(p)]["id"]) if self.hard else None
             if hard is not None and hard.shape != rgb.shape[:2]:
                 raise ValueError(f"{self.entries[int(p)]['id']}: mined mask {hard.shape} does not fit the photo {rgb.shape[:2]}")
             img, mask, neg = make_example(rgb, [self.seed, step, j], self.size, self.kind_p, hard, self.p_hard)

@@ -251,7 +251,7 @@ MODELS += (
                     "(246k parameters, trained on synthetic damage over public photos).",
         speed="fast", licence="MIT",
         source=ShippedFile("models/damage_seg.onnx",
-                           "822f82c3b345f6e79d4a3c03c05dfa2c62db2f17b3d2f755506d0dcbe805832e"),
+                           "97a864da4d07d28ccde2a6ad33e970ee8006813487c66712a418d73a08fafc93"),
         # Tiles up to 2048 px where memory allows (a 2 MP photo in one piece): at 512 the
         # 112 px of context on each side (108 rounded up to the size multiple) ran 1.8× the
         # pixels, and the network is small (2 MP in one piece peaks ~630 MiB above a bare

@@ -29,10 +29,10 @@ from photoforge.ops.infrared_dust import infrared_dust_mask
 class RestoreOptions:
     scratches: bool = True
     sensitivity: float = 0.5
-    # "learned", "classical" or "both" (ops/learned_damage.py). Classical by default: the network
-    # wins on held-out synthetic damage but loses on damage drawn another way and flags a clean
-    # coffee photo enough to take it below 35 dB (README, "Why classical stays the default").
-    detector: str = "classical"
+    # "learned", "classical" or "both" (ops/learned_damage.py). Learned by default: on the
+    # validation photos it finds the most damage and, repairing its false alarms, changes sound
+    # photos the least (bench_detector.py, bench_clean_restore.py; README, "The default detector").
+    detector: str = "learned"
     denoise: bool = True
     sigma: float | None = None  # None: estimated per image
     denoise_strength: float = 1.0

@@ -17,9 +17,10 @@ from training.synth import synthesize
 
 # Stated F1 at 2 px on the held-out set below, on the mask restore uses (hysteresis, size,
 # halo) at the card's threshold, a little under what the shipped model measured there
-# (crack 0.528, scratch 0.777, dust 0.822; training/runs/damage_seg3, measured with this
-# test's own loop: the card's "held_out_test" is at the export's threshold, not the card's).
-STATED_F1 = {"crack": 0.48, "scratch": 0.72, "dust": 0.76}
+# (crack 0.749, scratch 0.809, dust 0.850; training/runs/damage_seg5, measured with this
+# test's own loop: the card's "held_out_test" is at the export's threshold, not the card's;
+# the model before it, damage_seg3, measured 0.528 / 0.777 / 0.822).
+STATED_F1 = {"crack": 0.70, "scratch": 0.76, "dust": 0.80}
 
 
 @pytest.fixture(scope="module")

@@ -265,6 +265,7 @@ class _Proxy:
         rb = np.concatenate([resid[:band].ravel(), resid[-band:].ravel()])
         self.noise = float(1.4826 * np.median(np.abs(rb - np.median(rb)))) * 1.5
         self.bg = self._lid_model(level)
+        self.lid_level = float(np.median(self.bg))  # grey, for telling lid from paper at a side
         self.diff_thr = max(0.03 if self.lid == "white" else 0.012, 6 * self.noise)
         chroma = self._lid_chroma()
         model = self.bg[..., None] * chroma
@@ -1013,15 +1014,17 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     if found is None:
         return None, 0.0, None
     strip, us, base, sgn, half, v = found
-    g = _contrast_axis(strip, half)
+    g = _contrast_axis(strip, half, shadowed=proxy.lid != "black", lid_level=proxy.lid_level)
     # differences between neighbouring pixels, each at the half pixel between them: a 1 px
     # dark shadow line beside the paper gives its step exactly where the paper starts, which
     # a central difference (peaks one pixel either side of the line) puts half a pixel inside
     diff = g[1:] - g[:-1]
+    grey = strip.mean(axis=2)
     mag = np.abs(diff)
     lo, hi = 1, diff.shape[0] - 2
     # the noise of a difference of two full-resolution pixels (the proxy averages f² of them)
     noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
+    lid_level = proxy.lid_level
     pts_u, pts_v, pts_before = [], [], []
     black = proxy.lid == "black"
     rising = np.clip(diff, 0, None)
@@ -1053,7 +1056,19 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
             if rise.size:
                 edge = int(rise[0])
         before = edge
-        if not black and diff[lo + edge, c] < 0:
+        if not black and diff[lo + edge, c] > 0 and abs(grey[lo + edge + 1, c] - lid_level) < 0.06:
+            # a rise to the lid's level is the far side of a gap: the neighbour's edge, where
+            # its photo is much darker than the paper's own white border, steps so much more that
+            # the shadow this print casts into the gap and the rise out of it to its paper fall
+            # under the peaks' threshold (touching seed 19, 2.8 px out); they are looked for at
+            # the noise floor, a fall and then a rise
+            weak = _lobe_peaks(diff[lo:hi + 1, c], 6 * noise_g)
+            later = weak[(weak > edge) & (weak - edge <= 3.5)]
+            falls = later[diff[lo + later, c] < 0]
+            rises = later[(diff[lo + later, c] > 0) & (later > (falls[0] if falls.size else hi))]
+            if rises.size:
+                edge = int(rises[0])
+        if not black and edge == before and diff[lo + edge, c] < 0:
             # on a white lid, a shadow deep beside a darkish photo: the rise from the shadow
             # to the paper is the edge, though under 30 % of the fall into the shadow
             thr = max(0.15 * top, 6 * noise_g)
@@ -1160,10 +1175,12 @@ def _axis_profiles(pixels, a, d, n, length, window, shape, most: int = 400, spre
     return strip * np.float32(1.0 / (top * n_k)), us, bases / n_k, sgn, half, v
 
 
-def _contrast_axis(strip: np.ndarray, half: int) -> np.ndarray:
+def _contrast_axis(strip: np.ndarray, half: int, shadowed: bool = False, lid_level: float = 0.0) -> np.ndarray:
     """The strip as one channel: grey, or where the paper and what lies outside it differ in
     colour more than in brightness (a dark green photo on a black lid, barely apart in grey)
-    its projection on the colour difference between the two sides."""
+    its projection on the colour difference between the two sides (with `shadowed`, a white
+    lid: on the part of it across the lid's colour, and only where the outer side is as
+    bright as the lid, `lid_level`)."""
     grey = strip.mean(axis=2)
     if strip.shape[2] < 3 or half < 5:
         return grey
@@ -1171,7 +1188,23 @@ def _contrast_axis(strip: np.ndarray, half: int) -> np.ndarray:
     norm = float(np.linalg.norm(delta))
     if norm < 0.01 or norm < 1.3 * math.sqrt(3) * abs(float(delta.mean())):
         return grey
-    colour = strip @ (delta / norm).astype(np.float32)
+    axis = delta / norm
+    if shadowed:
+        # a shadow only darkens the lid, along the lid's own colour: the colour difference's
+        # part along it still showed the shadow's fall, which the edge search took for the
+        # paper's beside a photo darker than the shadow (1 px out, touching seed 13); without
+        # it, lid and shadow are one level and only the paper steps. It is the lid's colour
+        # only where the strip's outer side is lid: across a gap it is the neighbour's photo,
+        # whose colour edge (not the paper's) the axis would follow
+        outside = strip[:half - 3].mean(axis=(0, 1))
+        if abs(float(outside.mean()) - lid_level) > 0.06:
+            return grey
+        lid = outside / max(float(np.linalg.norm(outside)), 1e-6)
+        axis = delta - (delta @ lid) * lid
+        if float(np.linalg.norm(axis)) < 0.01:
+            return grey
+        axis /= np.linalg.norm(axis)
+    colour = strip @ axis.astype(np.float32)
     # a shadow is grey: where paper and lid differ only a little in colour (a faded print on
     # a white lid), the shadow's dip in grey is the stronger edge, and the colour axis loses it
     steps = [float(np.median(np.abs(np.diff(c, axis=0)).max(axis=0))) for c in (grey, colour)]

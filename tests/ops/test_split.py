@@ -390,3 +390,15 @@ def test_prints_one_after_another_on_a_black_lid_stay_apart(content):
                                                    1.6 + 2.3 * math.cos(math.radians(2.0))), 2.0, seed=45)],
                         dpi=100, size=(5.0, 5.0), lid="black", seed=5)
     assert _matches(scan, find_prints(scan.pixels), edge=1.5)
+
+
+@pytest.mark.parametrize("seed", [13, 19])
+def test_a_side_beside_a_shadow_or_a_gap_keeps_its_paper_edge(seed):
+    """Development touching scans, white lid. Seed 13: a photo darker than its own shadow
+    along the top of the right print, read along a colour axis that still held the shadow's
+    fall (1.18 px; now the colour axis leaves out the lid's colour, which a shadow only
+    darkens). Seed 19: the lower of the stacked pair, its white border 3 px from a near-black
+    photo, whose step into the gap outweighed this print's shadow and the rise to its paper
+    (2.80 px; a rise to the lid's level is now followed past the gap)."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=["touching"])["touching"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

@@ -1078,8 +1078,8 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
                     edge += k
                     break
         pts_u.append(us[c])
-        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge))
-        pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before))
+        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge, not black))
+        pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before, not black))
     seen = len(pts_u) / max(1, us.size)
     # a line's slope needs points along much of the side; its offset alone, with the
     # direction given, a few where the edge shows (a dark photo on a black lid, its side as
@@ -1221,15 +1221,27 @@ def _lobe_peaks(diff: np.ndarray, thr: float) -> np.ndarray:
     return np.sort(np.concatenate(out))
 
 
-def _step_centre(diff: np.ndarray, i: int) -> float:
+def _step_centre(diff: np.ndarray, i: int, shadowed: bool = False) -> float:
     """Sub-pixel position (in rows) of the step whose row difference peaks at diff[i]: the
     centroid of that peak and the larger of its neighbours, where of the same sign. An edge
     sampled by pixel area spans at most two differences, and the centroid of its derivative
-    is where it is; a third would take in the slope of the shadow beside it."""
+    is where it is; a third would take in the slope of the shadow beside it. With `shadowed`
+    (a white lid), the outer neighbour is corrected for that slope."""
     sign = np.sign(diff[i])
     lo = max(0.0, float(diff[i - 1] * sign)) if i > 0 else 0.0
     hi = max(0.0, float(diff[i + 1] * sign)) if i + 1 < diff.size else 0.0
     peak = float(diff[i] * sign)
+    if shadowed and i > 1:
+        # on a white lid the shadow deepens up to the paper: the outer neighbour of a rise out
+        # of it is understated by the shadow's own fall (its part of the edge pixel is darker
+        # than the pixel before), which put rises 0.3 px inside; half the shadow's last fall
+        # is given back. The outer neighbour of a fall into a photo darker than the shadow
+        # holds the shadow's slope as well (the fall before it): that is taken off
+        prev, prev2 = float(diff[i - 1] * sign), float(diff[i - 2] * sign)
+        if sign > 0:
+            lo += 0.5 * -min(0.0, prev if prev < 0 else prev2)
+        else:
+            lo = max(0.0, lo - max(0.0, prev2))
     if hi >= lo:
         return i + 0.5 + hi / (peak + hi)
     return i + 0.5 - lo / (peak + lo)

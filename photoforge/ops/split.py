@@ -471,7 +471,12 @@ class _Proxy:
             if not any(along):
                 continue
             whole = self._straight_seam(ends, p, d, reach=True)
-            if not whole and not (all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True)):
+            # the edge two prints at one angle share runs along both their sides; a straight
+            # line in one print's photo (a bright stripe, sharp, reaching an end) ran 1° off
+            # them, which the Hough line's 0.5° steps and the 1.5° of `along` let pass: the
+            # edge's own direction, fitted at full resolution, must keep to the pieces'
+            if not whole and not (all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True)
+                                  and all(_along_side(part, self.seam_dir, 0.6) for part in parts)):
                 continue
             best = (r, parts, whole)
         if best is None or not best[2]:
@@ -573,6 +578,8 @@ class _Proxy:
                 fit = None
             if fit is not None:
                 break
+        if fit is not None:  # the straight edge's direction (full-resolution px), for the caller
+            self.seam_dir = (dd + fit[1] * n) / math.hypot(1.0, fit[1])
         if fit is None or not reach:
             return fit is not None
         # the edge goes on to the cut's ends, through a print's white border, where a line in

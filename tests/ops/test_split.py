@@ -414,3 +414,15 @@ def test_a_shadow_deepening_to_the_paper_does_not_tilt_a_side(seed, name):
     tilted; each step is now read with the shadow's slope beside it taken into account."""
     scan = ss.hard_cases(dpi=200, seed=seed, names=[name])[name]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_straight_photo_line_off_the_prints_angle_is_no_seam():
+    """A plain two-print black-lid scan whose upper print was cut in two along a straight
+    bright stripe in its photo (no valley of lid along it; straight, sharp and reaching an
+    end, it passed as the edge two prints at one angle share): the stripe runs 1° off the
+    pieces' sides, where two prints' shared edge runs along them."""
+    scan = ss.make_scan([ss.PrintSpec((3.0, 2.0), (2.5, 1.6), 2.0, seed=44),
+                         ss.PrintSpec((3.0, 2.0), (2.5 - 2.3 * math.sin(math.radians(2.0)),
+                                                   1.6 + 2.3 * math.cos(math.radians(2.0))), 2.0, seed=45)],
+                        dpi=100, size=(5.0, 5.0), lid="black", seed=5)
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

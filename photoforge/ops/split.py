@@ -265,6 +265,7 @@ class _Proxy:
         rb = np.concatenate([resid[:band].ravel(), resid[-band:].ravel()])
         self.noise = float(1.4826 * np.median(np.abs(rb - np.median(rb)))) * 1.5
         self.bg = self._lid_model(level)
+        self.lid_level = float(np.median(self.bg))  # grey, for telling lid from paper at a side
         self.diff_thr = max(0.03 if self.lid == "white" else 0.012, 6 * self.noise)
         chroma = self._lid_chroma()
         model = self.bg[..., None] * chroma
@@ -470,7 +471,12 @@ class _Proxy:
             if not any(along):
                 continue
             whole = self._straight_seam(ends, p, d, reach=True)
-            if not whole and not (all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True)):
+            # the edge two prints at one angle share runs along both their sides; a straight
+            # line in one print's photo (a bright stripe, sharp, reaching an end) ran 1° off
+            # them, which the Hough line's 0.5° steps and the 1.5° of `along` let pass: the
+            # edge's own direction, fitted at full resolution, must keep to the pieces'
+            if not whole and not (all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True)
+                                  and all(_along_side(part, self.seam_dir, 0.6) for part in parts)):
                 continue
             best = (r, parts, whole)
         if best is None or not best[2]:
@@ -572,6 +578,8 @@ class _Proxy:
                 fit = None
             if fit is not None:
                 break
+        if fit is not None:  # the straight edge's direction (full-resolution px), for the caller
+            self.seam_dir = (dd + fit[1] * n) / math.hypot(1.0, fit[1])
         if fit is None or not reach:
             return fit is not None
         # the edge goes on to the cut's ends, through a print's white border, where a line in
@@ -1013,15 +1021,17 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     if found is None:
         return None, 0.0, None
     strip, us, base, sgn, half, v = found
-    g = _contrast_axis(strip, half)
+    g = _contrast_axis(strip, half, shadowed=proxy.lid != "black", lid_level=proxy.lid_level)
     # differences between neighbouring pixels, each at the half pixel between them: a 1 px
     # dark shadow line beside the paper gives its step exactly where the paper starts, which
     # a central difference (peaks one pixel either side of the line) puts half a pixel inside
     diff = g[1:] - g[:-1]
+    grey = strip.mean(axis=2)
     mag = np.abs(diff)
     lo, hi = 1, diff.shape[0] - 2
     # the noise of a difference of two full-resolution pixels (the proxy averages f² of them)
     noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
+    lid_level = proxy.lid_level
     pts_u, pts_v, pts_before = [], [], []
     black = proxy.lid == "black"
     rising = np.clip(diff, 0, None)
@@ -1053,7 +1063,19 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
             if rise.size:
                 edge = int(rise[0])
         before = edge
-        if not black and diff[lo + edge, c] < 0:
+        if not black and diff[lo + edge, c] > 0 and abs(grey[lo + edge + 1, c] - lid_level) < 0.06:
+            # a rise to the lid's level is the far side of a gap: the neighbour's edge, where
+            # its photo is much darker than the paper's own white border, steps so much more that
+            # the shadow this print casts into the gap and the rise out of it to its paper fall
+            # under the peaks' threshold (touching seed 19, 2.8 px out); they are looked for at
+            # the noise floor, a fall and then a rise
+            weak = _lobe_peaks(diff[lo:hi + 1, c], 6 * noise_g)
+            later = weak[(weak > edge) & (weak - edge <= 3.5)]
+            falls = later[diff[lo + later, c] < 0]
+            rises = later[(diff[lo + later, c] > 0) & (later > (falls[0] if falls.size else hi))]
+            if rises.size:
+                edge = int(rises[0])
+        if not black and edge == before and diff[lo + edge, c] < 0:
             # on a white lid, a shadow deep beside a darkish photo: the rise from the shadow
             # to the paper is the edge, though under 30 % of the fall into the shadow
             thr = max(0.15 * top, 6 * noise_g)
@@ -1063,8 +1085,8 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
                     edge += k
                     break
         pts_u.append(us[c])
-        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge))
-        pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before))
+        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge, not black))
+        pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before, not black))
     seen = len(pts_u) / max(1, us.size)
     # a line's slope needs points along much of the side; its offset alone, with the
     # direction given, a few where the edge shows (a dark photo on a black lid, its side as
@@ -1160,10 +1182,12 @@ def _axis_profiles(pixels, a, d, n, length, window, shape, most: int = 400, spre
     return strip * np.float32(1.0 / (top * n_k)), us, bases / n_k, sgn, half, v
 
 
-def _contrast_axis(strip: np.ndarray, half: int) -> np.ndarray:
+def _contrast_axis(strip: np.ndarray, half: int, shadowed: bool = False, lid_level: float = 0.0) -> np.ndarray:
     """The strip as one channel: grey, or where the paper and what lies outside it differ in
     colour more than in brightness (a dark green photo on a black lid, barely apart in grey)
-    its projection on the colour difference between the two sides."""
+    its projection on the colour difference between the two sides (with `shadowed`, a white
+    lid: on the part of it across the lid's colour, and only where the outer side is as
+    bright as the lid, `lid_level`)."""
     grey = strip.mean(axis=2)
     if strip.shape[2] < 3 or half < 5:
         return grey
@@ -1171,7 +1195,23 @@ def _contrast_axis(strip: np.ndarray, half: int) -> np.ndarray:
     norm = float(np.linalg.norm(delta))
     if norm < 0.01 or norm < 1.3 * math.sqrt(3) * abs(float(delta.mean())):
         return grey
-    colour = strip @ (delta / norm).astype(np.float32)
+    axis = delta / norm
+    if shadowed:
+        # a shadow only darkens the lid, along the lid's own colour: the colour difference's
+        # part along it still showed the shadow's fall, which the edge search took for the
+        # paper's beside a photo darker than the shadow (1 px out, touching seed 13); without
+        # it, lid and shadow are one level and only the paper steps. It is the lid's colour
+        # only where the strip's outer side is lid: across a gap it is the neighbour's photo,
+        # whose colour edge (not the paper's) the axis would follow
+        outside = strip[:half - 3].mean(axis=(0, 1))
+        if abs(float(outside.mean()) - lid_level) > 0.06:
+            return grey
+        lid = outside / max(float(np.linalg.norm(outside)), 1e-6)
+        axis = delta - (delta @ lid) * lid
+        if float(np.linalg.norm(axis)) < 0.01:
+            return grey
+        axis /= np.linalg.norm(axis)
+    colour = strip @ axis.astype(np.float32)
     # a shadow is grey: where paper and lid differ only a little in colour (a faded print on
     # a white lid), the shadow's dip in grey is the stronger edge, and the colour axis loses it
     steps = [float(np.median(np.abs(np.diff(c, axis=0)).max(axis=0))) for c in (grey, colour)]
@@ -1188,15 +1228,27 @@ def _lobe_peaks(diff: np.ndarray, thr: float) -> np.ndarray:
     return np.sort(np.concatenate(out))
 
 
-def _step_centre(diff: np.ndarray, i: int) -> float:
+def _step_centre(diff: np.ndarray, i: int, shadowed: bool = False) -> float:
     """Sub-pixel position (in rows) of the step whose row difference peaks at diff[i]: the
     centroid of that peak and the larger of its neighbours, where of the same sign. An edge
     sampled by pixel area spans at most two differences, and the centroid of its derivative
-    is where it is; a third would take in the slope of the shadow beside it."""
+    is where it is; a third would take in the slope of the shadow beside it. With `shadowed`
+    (a white lid), the outer neighbour is corrected for that slope."""
     sign = np.sign(diff[i])
     lo = max(0.0, float(diff[i - 1] * sign)) if i > 0 else 0.0
     hi = max(0.0, float(diff[i + 1] * sign)) if i + 1 < diff.size else 0.0
     peak = float(diff[i] * sign)
+    if shadowed and i > 1:
+        # on a white lid the shadow deepens up to the paper: the outer neighbour of a rise out
+        # of it is understated by the shadow's own fall (its part of the edge pixel is darker
+        # than the pixel before), which put rises 0.3 px inside; half the shadow's last fall
+        # is given back. The outer neighbour of a fall into a photo darker than the shadow
+        # holds the shadow's slope as well (the fall before it): that is taken off
+        prev, prev2 = float(diff[i - 1] * sign), float(diff[i - 2] * sign)
+        if sign > 0:
+            lo += 0.5 * -min(0.0, prev if prev < 0 else prev2)
+        else:
+            lo = max(0.0, lo - max(0.0, prev2))
     if hi >= lo:
         return i + 0.5 + hi / (peak + hi)
     return i + 0.5 - lo / (peak + lo)

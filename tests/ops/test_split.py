@@ -113,8 +113,10 @@ def test_edges_carry_no_half_pixel_bias(lid):
             n = np.array([-d[1], d[0]])
             signed += [(t[i] - f[i]) @ n, (t[(i + 1) % 4] - f[i]) @ n]
     signed = np.array(signed)
-    assert np.abs(signed).max() <= (0.1 if lid == "black" else 0.5)
-    assert abs(signed.mean()) <= (0.05 if lid == "black" else 0.35)
+    # a white lid's shadow deepens up to the paper, and read as lying beside a step it put
+    # rises out of it 0.3 px inside (0.40 px at worst here before the step was corrected)
+    assert np.abs(signed).max() <= (0.1 if lid == "black" else 0.3)
+    assert abs(signed.mean()) <= (0.05 if lid == "black" else 0.2)
 
 
 def _matches(scan, found, edge=1.5):
@@ -390,3 +392,37 @@ def test_prints_one_after_another_on_a_black_lid_stay_apart(content):
                                                    1.6 + 2.3 * math.cos(math.radians(2.0))), 2.0, seed=45)],
                         dpi=100, size=(5.0, 5.0), lid="black", seed=5)
     assert _matches(scan, find_prints(scan.pixels), edge=1.5)
+
+
+@pytest.mark.parametrize("seed", [13, 19])
+def test_a_side_beside_a_shadow_or_a_gap_keeps_its_paper_edge(seed):
+    """Development touching scans, white lid. Seed 13: a photo darker than its own shadow
+    along the top of the right print, read along a colour axis that still held the shadow's
+    fall (1.18 px; now the colour axis leaves out the lid's colour, which a shadow only
+    darkens). Seed 19: the lower of the stacked pair, its white border 3 px from a near-black
+    photo, whose step into the gap outweighed this print's shadow and the rise to its paper
+    (2.80 px; a rise to the lid's level is now followed past the gap)."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=["touching"])["touching"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("seed, name", [(8, "touching"), (8, "mixed_six"), (13, "mixed_six")])
+def test_a_shadow_deepening_to_the_paper_does_not_tilt_a_side(seed, name):
+    """Development scans, white lid, 1.03–1.25 px: a side's points out of its shadow (rises)
+    lay 0.3 px inside the paper and those into a photo darker than the shadow (falls) up to
+    1 px outside, so a side whose photo changes from light to dark along it was fitted
+    tilted; each step is now read with the shadow's slope beside it taken into account."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=[name])[name]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_straight_photo_line_off_the_prints_angle_is_no_seam():
+    """A plain two-print black-lid scan whose upper print was cut in two along a straight
+    bright stripe in its photo (no valley of lid along it; straight, sharp and reaching an
+    end, it passed as the edge two prints at one angle share): the stripe runs 1° off the
+    pieces' sides, where two prints' shared edge runs along them."""
+    scan = ss.make_scan([ss.PrintSpec((3.0, 2.0), (2.5, 1.6), 2.0, seed=44),
+                         ss.PrintSpec((3.0, 2.0), (2.5 - 2.3 * math.sin(math.radians(2.0)),
+                                                   1.6 + 2.3 * math.cos(math.radians(2.0))), 2.0, seed=45)],
+                        dpi=100, size=(5.0, 5.0), lid="black", seed=5)
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

@@ -98,6 +98,9 @@ def choose_kinds(rng, kind_p: dict | None = None) -> tuple[str, ...]:
     return kinds or (KINDS[int(rng.integers(len(KINDS)))],)
 
 
+_HARD_STREAM = 7919  # the stream hard-crop draws come from, apart from the crop's own
+
+
 def make_example(rgb: np.ndarray, seed, size: int, kind_p: dict | None = None, hard: np.ndarray | None = None,
                  p_hard: float = 0.0):
     """(damaged image HWC uint8, mask HW bool, hard-negative mask HW bool).
@@ -120,9 +123,6 @@ def make_example(rgb: np.ndarray, seed, size: int, kind_p: dict | None = None, h
                    broad=True)
     neg = s.negatives if mined is None else s.negatives | (mined & ~s.mask)
     return s.image, s.mask, neg
-
-
-_HARD_STREAM = 7919
 
 
 class Batches:

@@ -15,7 +15,8 @@ validation figure is watched, never used to pick anything: the run ends at --ste
 the --minutes safety stop, whichever first) and the last weights are the model. The
 learning rate is a cosine over --steps, or over the clock where --minutes runs out first.
 
-Loss: BCE (hard-negative pixels — glints, eye highlights, borders, text — weighted 3×,
+Loss: BCE (hard-negative pixels — glints, eye highlights, borders, text, and with
+--hard-negatives a model's own false alarms on real photos (training/hard_negatives.py) — weighted 3×,
 because they are rare in a crop but are exactly where a detector goes wrong) + soft Tversky
 (damage covers a few % of a crop; a region term keeps the positives from being drowned, and
 weighing missed damage above false marks (TVERSKY_BETA) works against the shipped model's

@@ -479,11 +479,11 @@ class _Proxy:
                                   and all(_along_side(part, self.seam_dir, 0.6) for part in parts)):
                 continue
             best = (r, parts, whole)
-        if best is None or not best[2]:
-            # a seam proven only over part of its line may run on across a third print (the
-            # stacked pair's seam through the print whose corner nearly touches the pair): a
-            # group far from one rectangle is first cut where it leaves two rectangles
-            best = self._rect_cut(hull, mask, segs, min_p) or best
+        # a seam may run on across a third print (the stacked pair's seam through the print
+        # whose corner nearly touches the pair), even one proven straight out to an end: its
+        # line is straight through the pair alone. A group far from one rectangle is first cut
+        # where it leaves two rectangles, whatever seam it also holds
+        best = self._rect_cut(hull, mask, segs, min_p) or best
         if best is None:
             return [hull]
         out = []

@@ -143,6 +143,16 @@ def test_a_seam_is_not_cut_on_across_a_third_print():
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
 
 
+def test_a_seam_proven_whole_is_not_cut_on_across_a_third_print():
+    """Development scan (black lid, seed 14): the stacked pair's seam passed as proven over
+    its whole line (straight and reaching out to an end), so the cut that leaves two
+    rectangles was never tried; the seam ran on across the fifth print and each of the pair
+    came out joined with half of it (2/5 +2). A group far from one rectangle is cut where it
+    leaves two rectangles before any seam."""
+    scan = ss.hard_cases(dpi=200, seed=14, names=["touching_black_lid"])["touching_black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
 def test_seam_beside_a_dark_print_is_cut():
     """Two prints at one angle, 1 px apart, a white-bordered one beside a dark one: the lid
     in the gap is no darker than the dark photo (no valley), but the seam is straight and runs

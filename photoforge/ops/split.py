@@ -243,6 +243,9 @@ class _Proxy:
     """The downscaled scan with its lid model, evidence maps and groups."""
 
     pixels: np.ndarray | None = None  # the full-resolution scan, for checks of candidate cuts
+    # the direction of the edge the last _straight_seam call found straight (full-resolution
+    # px, unit vector), None when it found none
+    seam_dir: np.ndarray | None = None
 
     def __init__(self, pixels: np.ndarray, lid: str):
         H, W = pixels.shape[:2]
@@ -539,6 +542,7 @@ class _Proxy:
         trunks, waves and other lines in a photo are not. With `run`, a straight stretch of
         the middle is enough. With `reach`, the edge must reach out to the cut's ends (to
         one of them with `run`)."""
+        self.seam_dir = None  # never an earlier seam's
         if self.pixels is None:
             return True
         a, b = self.to_full(ends[0]), self.to_full(ends[1])

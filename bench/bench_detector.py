@@ -76,10 +76,6 @@ def cpu_model() -> str:
     return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")), "unknown")
 
 
-def classical_mask(img: np.ndarray, sensitivity: float) -> np.ndarray:
-    return detect_damage(img, sensitivity) > 0
-
-
 def restore_psnr(photos, seeds: int, sensitivity: float, side: int = RESTORE_SIDE) -> dict:
     """PSNR against the undamaged aged print after the damage part of the restore (detect +
     repair: photoforge.ops.restore with denoise and colour off, since both change the

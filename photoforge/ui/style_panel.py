@@ -224,10 +224,6 @@ class StylePanel(ActionPanel):
         return replace(options, keep_colors=False, strip_rows=None,
                        strength=options.strength if options.uses_picture else 1.0)
 
-    def _prepared_for(self, pixels, key):
-        cached = self._prepared
-        return cached[2] if cached is not None and cached[0] is pixels and cached[1] == key else None
-
     # ----- jobs -------------------------------------------------------------------------
     def make_job(self, document, prefs) -> Job:
         from photoforge.ops.stylize import finish, prepare

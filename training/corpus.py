@@ -2,31 +2,49 @@
 
     python -m training.corpus build [--out DIR] [--cache DIR] [--manifest PATH]
 
-Sources (only package registries are reachable here, so every photo comes from a package):
+Sources (only package registries are reachable here, so every photo comes from a package).
+The first round (81 photos: 62 train, 19 val; the shipped detector was trained and validated
+on them):
   * Debian wallpaper packages (fetched with `apt-get download`, unpacked with `dpkg-deb -x`);
   * scikit-image's bundled `skimage.data` photos (the `train` extra installs it);
   * the photos among the test images in Pillow's sdist (`pip download --no-binary`);
   * the photos among OpenCV's sample data (Debian `opencv-doc`, examples/data and text/).
+The second round (203 more, 284 in all; marked "since": 2 in the manifest):
+  * GCompris's photos of animals, monuments, musicians and the sea floor (Debian
+    `gcompris-qt-data`, read out of its Qt resource files);
+  * Scratch 1.4's photographed stage backgrounds (Debian `scratch`);
+  * KDE Palapeli's puzzle photos, Hugin's manual, scikit-learn's and SciPy's sample photos
+    (Debian `palapeli-data`, `hugin-data`, `python3-sklearn`, `python3-scipy`);
+  * more of Pillow's test photos (snow, a plane, camera MPOs) and mahotas's demo portrait
+    (the pinned wheel from PyPI).
 Each stored file is recorded in training/corpus_manifest.json with its package, version,
 path inside the package, licence (from the package's copyright file or the library's own
-notes), sha256 of the stored file, subject tag and split. The same command on another
+notes; where only the copyright file's catch-all `Files: *` stanza covers a file, the licence
+says so), sha256 of the stored file, subject tag and split. The same command on another
 machine rebuilds the same files, so the manifest is what is committed, not the photos.
+A photo keeps its split and round from the committed manifest; a new round's photos are split
+among themselves, per subject (VAL_SHARE), and listed after the earlier rounds.
 
-Vector and abstract art is left out: it has none of the fine texture that makes a
-detector over-fire, and its flat gradients teach the network that anything sharp is
+Vector and abstract art is left out, and so are drawings, cartoons and paintings (GCompris's
+word pictures, Scratch's drawn stages, Van Gogh): they have none of the fine texture that makes a
+detector over-fire, and their flat gradients teach the network that anything sharp is
 damage. A curated list (looked at once, by eye) does the work, and a statistic (share of
 pixels with fine detail) backs it up for packages that change between versions.
 """
 from __future__ import annotations
 
 import argparse
+import bz2
 import fnmatch
 import hashlib
 import io
 import json
 import re
+import struct
 import subprocess
 import tarfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +104,14 @@ EXCLUDE = {
     "Sway_Wallpaper_Blue_1366x768", "Sway_Wallpaper_Blue_1920x1080", "Sway_Wallpaper_Blue_2048x1536",
     "Sway_Wallpaper_Blue_2048x1536_Portrait", "Sway_Wallpaper_Blue_768x1024",
     "Sway_Wallpaper_Blue_768x1024_Portrait",
+    # scratch: drawn stages, and two photos with a flat court painted over them
+    "party-room", "room1", "room2", "room3", "spotlight-stage", "woods-and-bench", "brick-wall1",
+    "school2", "basketball-court1-a", "basketball-court1-b",
+    # gcompris details: paintings
+    "details-Eglise_dAuvers-sur-Oise_background", "details-Gogh4_background",
+    "details-PortraitOfPereTanguy_background", "details-Van_Gogh_The_Night_Cafe_background",
+    "details-VincentVanGogh0012_background", "details-VincentVanGogh0013_background",
+    "details-VincentVanGogh0019_background", "details-VincentVanGoghBridge_background",
 }
 
 # Subject tags by stem (regex); everything else is "landscape", which dominates wallpapers.
@@ -98,6 +124,21 @@ SUBJECTS = (
     (r"^(Grey|Bridge_by.*|building|leuvenA|home)$", "building"),
     (r"^(ColorfulCups|clock_motion|rocket|motorcycle_left|coins|Wine_by.*|moon|Picture_.*|fruits|orange|apple|smarties|stuff|board|box_in_scene|basketball1|rubberwhale1|ela_original)$", "object"),
     (r"^(flower|flower2|FreshFlower|YellowFlower|FallenLeaf|Garden|seeding_by.*|aloeL|plant)$", "plant"),
+    # second round (new stems only, so no photo of the first round changes its tag)
+    (r"^(erase|explore_world_animals|explore_farm_animals)-|^(face|european-honey-bee|panther-chameleon-female)$", "animal"),
+    (r"^luispedro$", "portrait"),
+    (r"^explore_world_music-", "people"),
+    (r"^clickgame-sea\d$", "underwater"),
+    (r"^(frozenpond|sugarshack|exif-72dpi-int)$", "snow"),
+    (r"^(city-with-water|cincinnati-bridge|details-(NDP|OperaSidney|TowerBridgeLondon|Louvre.*)_background)$", "night"),
+    (r"^(clothing-store|hall|kitchen|the-movies-inside|chalkboard|800px-C_Marchi-GrandCentral-adj)$", "indoor"),
+    (r"^explore_monuments-canyondeChelly$", "landscape"),
+    (r"^(explore_monuments|details)-|^(castle|castle-maintenon|mansion|houses|village|wooden-house|silos|"
+     r"the-movies|parking-ramp|hallway_outdoors|brick-wall-and-stairs|building-.*|city-with-water2|"
+     r"all-sports-mural|berkeley-mural|mural-faro|graffiti|china|CA_tCA00)$", "building"),
+    (r"^(citrus-fruits|exif_gps_typeerror|xmp_test)$", "object"),
+    (r"^(flower-bed|tree|garden-rock|CA_fringes00)$", "plant"),
+    (r"^brick-wall2$", "texture"),
 )
 
 # scikit-image photos: file in skimage/data → licence from the library's docstrings.
@@ -119,6 +160,42 @@ PILLOW = {
     "Tests/images/flower2.jpg": "Pillow test image, MIT-CMU",
 }
 
+# --- the second round of sources (added once the first 81 photos were fixed) ---------------
+# Packages whose photos are picked by path; everything else in them is art, icons or screenshots.
+MORE_DEBS = {
+    # KDE's jigsaw puzzles: five photos, each with its licence in the puzzle's .desktop file.
+    "palapeli-data": ("usr/share/palapeli/collection/*.jpg",),
+    # Scratch 1.4's media library: the stage backgrounds (480×360); the .gif ones are drawn.
+    "scratch": ("usr/share/scratch/Media/Backgrounds/*/*.jpg",),
+    # Hugin's manual: the photos of its chromatic-aberration page and a stitched panorama.
+    "hugin-data": tuple(f"usr/share/hugin/xrc/data/help_en_EN/{f}.jpg"
+                        for f in ("CA_fringes00", "CA_tCA00", "800px-C_Marchi-GrandCentral-adj")),
+    "python3-sklearn": ("usr/lib/python3/dist-packages/sklearn/datasets/images/*.jpg",),
+}
+# Licences stated next to the photo rather than in the package's copyright file.
+LICENCE_NOTES = {
+    ("python3-sklearn", "china"): "CC-BY-2.0 (sklearn/datasets/images/README.txt: Flickr, danielbuechele)",
+    ("python3-sklearn", "flower"): "CC-BY-2.0 (sklearn/datasets/images/README.txt: Flickr, vultilion)",
+}
+# GCompris keeps its activities' pictures in Qt resource files (usr/share/gcompris-qt/rcc/NAME.rcc);
+# these activities hold photos (animals, monuments, musicians, the sea floor). Pictures under
+# 500 px on the long side or 256 px on the short side are sprites and thumbnails.
+GCOMPRIS = "gcompris-qt-data"
+GCOMPRIS_ACTIVITIES = ("erase", "explore_world_animals", "explore_farm_animals", "explore_monuments",
+                       "explore_world_music", "clickgame", "details")
+# scipy.misc's raccoon (bz2 of raw 768×1024 RGB; ascent.dat is a pickle and grey, left out).
+SCIPY = "python3-scipy"
+SCIPY_FACE = "usr/lib/python3/dist-packages/scipy/misc/face.dat"
+SCIPY_FACE_LICENCE = "public domain (scipy.misc.face docstring: raccoon-procyon-lotor.jpg, public-domain-image.com)"
+# More of Pillow's test photos (its sdist's licence; MPOs are camera files, decoded as their
+# first frame). Left out: junk_jpeg_header.jpg (a stock-photo number printed on it).
+PILLOW_MORE = {f"Tests/images/{f}": "Pillow test image, MIT-CMU" for f in (
+    "frozenpond.mpo", "sugarshack.mpo", "fujifilm.mpo", "exif-72dpi-int.jpg", "exif_gps_typeerror.jpg",
+    "xmp_test.jpg")}
+# mahotas's demo photo of its author (the wheel is MIT; its Wally and Lena are left out).
+MAHOTAS_VERSION = "1.4.18"
+MAHOTAS = {"mahotas/demos/data/luispedro.jpg": "MIT (mahotas, photo of its author)"}
+
 
 @dataclass
 class Candidate:
@@ -133,16 +210,16 @@ class Candidate:
 
 # --- Debian packages ---------------------------------------------------------------------
 
-def fetch_debs(cache: Path) -> dict[str, Path]:
+def fetch_debs(cache: Path, packages=(*DEB_PACKAGES, OPENCV_DOC)) -> dict[str, Path]:
     """Downloads (once) and unpacks each package; returns package → unpacked root."""
     debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in (*DEB_PACKAGES, OPENCV_DOC) if not list(debs.glob(f"{p}_*.deb"))]
+    missing = [p for p in packages if not list(debs.glob(f"{p}_*.deb"))]
     if missing:
         subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run(["apt-get", "download", *missing], check=True, cwd=debs)
     roots = {}
-    for pkg in (*DEB_PACKAGES, OPENCV_DOC):
+    for pkg in packages:
         deb = sorted(debs.glob(f"{pkg}_*.deb"))[-1]
         root = cache / "x" / pkg
         if not root.exists():
@@ -158,20 +235,21 @@ def deb_version(cache: Path, pkg: str) -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
-def licence_for(copyright_text: str, path: str) -> str:
+def licence_for(copyright_text: str, path: str, catch_all: bool = True) -> str | None:
     """DEP-5: the last stanza whose Files pattern matches wins; else the 'Licensed under'
-    sentence of a free-form file; else the first License field."""
+    sentence of a free-form file; else the first License field. With catch_all=False, only a
+    stanza that names the file (not `Files: *`) counts, and None says there is none."""
     found = None
     for stanza in re.split(r"\n\s*\n", copyright_text):
         files = re.search(r"^Files:(.*(?:\n[ \t].*)*)", stanza, re.M)
         lic = re.search(r"^License:\s*(\S.*)$", stanza, re.M)
         # Source trees and installed trees differ in folders (16.04/x.jpg installs as
         # backgrounds/x.jpg), so a pattern with a folder also matches by its file name.
-        if files and lic and any(pat == "*" or fnmatch.fnmatch(path, "*" + pat.lstrip("*"))
+        if files and lic and any((pat == "*" and catch_all) or (pat != "*" and fnmatch.fnmatch(path, "*" + pat.lstrip("*")))
                                  or ("/" in pat and "*" not in pat and Path(path).name == Path(pat).name)
                                  for pat in files.group(1).split()):
             found = lic.group(1).strip()
-    if found:
+    if found or not catch_all:
         return found
     m = re.search(r"Licensed under ([^\n.]+)", copyright_text)
     if m:
@@ -232,7 +310,7 @@ def skimage_candidates() -> list[Candidate]:
             for f, lic in SKIMAGE.items() if (d / f).exists()]
 
 
-def pillow_candidates(cache: Path) -> list[Candidate]:
+def pillow_candidates(cache: Path, members: dict[str, str] = PILLOW) -> list[Candidate]:
     sdist_dir = cache / "sdist"
     sdist_dir.mkdir(parents=True, exist_ok=True)
     sdists = list(sdist_dir.glob(f"pillow-{PILLOW_VERSION}.tar.gz"))
@@ -244,9 +322,120 @@ def pillow_candidates(cache: Path) -> list[Candidate]:
     with tarfile.open(sdists[0]) as tf:
         for m in tf.getmembers():
             rel = m.name.split("/", 1)[-1]
-            if rel in PILLOW:
+            if rel in members:
                 out.append(Candidate(Path(rel).stem, "pypi", "pillow (sdist)", PILLOW_VERSION, rel,
-                                     PILLOW[rel], tf.extractfile(m).read()))
+                                     members[rel], tf.extractfile(m).read()))
+    return out
+
+
+def _deb_licence(copyright_text: str, path: str) -> str:
+    """The stanza that names the file; else the catch-all's licence, said to be that."""
+    return (licence_for(copyright_text, path, catch_all=False)
+            or f"{licence_for(copyright_text, path)} (the copyright file's Files: * stanza; none names this file)")
+
+
+def rcc_files(buf: bytes) -> dict[str, bytes]:
+    """path → bytes of every file in a Qt resource file (rcc format 1–3, zlib-compressed or not)."""
+    if buf[:4] != b"qres":
+        raise ValueError("not a Qt resource file")
+    version, tree, data, names = struct.unpack(">IIII", buf[4:20])
+    node = 14 if version == 1 else 22
+    if version >= 3 and struct.unpack(">I", buf[20:24])[0] & ~1:
+        raise ValueError("rcc compression other than zlib")
+
+    def name(off: int) -> str:
+        n = struct.unpack(">H", buf[names + off:names + off + 2])[0]
+        return buf[names + off + 6:names + off + 6 + 2 * n].decode("utf-16-be")
+
+    out: dict[str, bytes] = {}
+
+    def walk(i: int, prefix: str) -> None:
+        o = tree + i * node
+        name_off, flags = struct.unpack(">IH", buf[o:o + 6])
+        path = prefix + name(name_off) if i else ""
+        if flags & 2:  # directory
+            count, first = struct.unpack(">II", buf[o + 6:o + 14])
+            for child in range(first, first + count):
+                walk(child, path + "/" if i else "")
+            return
+        at = data + struct.unpack(">I", buf[o + 10:o + 14])[0]
+        size = struct.unpack(">I", buf[at:at + 4])[0]
+        blob = buf[at + 4:at + 4 + size]
+        out[path] = zlib.decompress(blob[4:]) if flags & 1 else blob  # qCompress: length, then zlib
+
+    walk(0, "")
+    return out
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    from PIL import Image
+    return Image.open(io.BytesIO(data)).size
+
+
+def gcompris_candidates(cache: Path, root: Path) -> list[Candidate]:
+    version = deb_version(cache, GCOMPRIS)
+    copyright_text = (root / "usr/share/doc" / GCOMPRIS / "copyright").read_text(errors="replace")
+    out = []
+    for activity in GCOMPRIS_ACTIVITIES:
+        rcc = f"usr/share/gcompris-qt/rcc/{activity}.rcc"
+        for inner, data in sorted(rcc_files((root / rcc).read_bytes()).items()):
+            if Path(inner).suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp"):
+                continue
+            w, h = _image_size(data)
+            if max(w, h) < 500 or min(w, h) < 256:
+                continue
+            # The copyright file names files by their source path (src/activities/...).
+            out.append(Candidate(f"{activity}-{Path(inner).stem}", "debian", GCOMPRIS, version, f"/{rcc}:{inner}",
+                                 _deb_licence(copyright_text, inner), data))
+    return out
+
+
+def _desktop_licence(p: Path) -> str | None:
+    desktop = p.with_suffix(".desktop")
+    m = desktop.exists() and re.search(r"^X-KDE-PluginInfo-License=(.+)$", desktop.read_text(errors="replace"), re.M)
+    return f"{m.group(1).strip()} (the puzzle's {desktop.name})" if m else None
+
+
+def scipy_face(root: Path) -> bytes:
+    rgb = np.frombuffer(bz2.decompress((root / SCIPY_FACE).read_bytes()), np.uint8).reshape(768, 1024, 3)
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    assert ok
+    return buf.tobytes()
+
+
+def pypi_wheel(cache: Path, name: str, version: str) -> Path:
+    """The pinned wheel for this machine's kind (manylinux x86-64, CPython 3.11), downloaded once."""
+    d = cache / "wheels"
+    d.mkdir(parents=True, exist_ok=True)
+    found = sorted(d.glob(f"{name}-{version}-*.whl"))
+    if not found:
+        subprocess.run(["pip", "download", "--no-deps", "--only-binary", ":all:", "--platform", "manylinux2014_x86_64",
+                        "--python-version", "3.11", "--implementation", "cp", f"{name}=={version}", "-d", str(d)],
+                       check=True)
+        found = sorted(d.glob(f"{name}-{version}-*.whl"))
+    return found[0]
+
+
+def more_candidates(cache: Path) -> list[Candidate]:
+    """The second round's sources, after the first round's so that a near-duplicate of an
+    earlier photo is always the newcomer that is dropped."""
+    roots = fetch_debs(cache, (*MORE_DEBS, GCOMPRIS, SCIPY))
+    out = []
+    for pkg, patterns in MORE_DEBS.items():
+        root, version = roots[pkg], deb_version(cache, pkg)
+        copyright_text = (root / "usr/share/doc" / pkg / "copyright").read_text(errors="replace")
+        for pattern in patterns:
+            for p in sorted(root.glob(pattern)):
+                rel = str(p.relative_to(root))
+                lic = LICENCE_NOTES.get((pkg, p.stem)) or _desktop_licence(p) or _deb_licence(copyright_text, rel)
+                out.append(Candidate(p.stem, "debian", pkg, version, "/" + rel, lic, p.read_bytes()))
+    out += gcompris_candidates(cache, roots[GCOMPRIS])
+    out.append(Candidate("face", "debian", SCIPY, deb_version(cache, SCIPY), "/" + SCIPY_FACE,
+                         SCIPY_FACE_LICENCE, scipy_face(roots[SCIPY])))
+    out += pillow_candidates(cache, PILLOW_MORE)
+    with zipfile.ZipFile(pypi_wheel(cache, "mahotas", MAHOTAS_VERSION)) as zf:
+        out += [Candidate(Path(rel).stem, "pypi", "mahotas", MAHOTAS_VERSION, rel, lic, zf.read(rel))
+                for rel, lic in MAHOTAS.items()]
     return out
 
 
@@ -307,9 +496,12 @@ def build(out: Path, cache: Path, manifest: Path = MANIFEST, min_detail: float =
     out.mkdir(parents=True, exist_ok=True)
     # A photo keeps the split it had in the committed manifest, so a model trained on an
     # earlier corpus is never scored on photos it was trained on; new photos are split
-    # among themselves.
-    known = {e["id"]: e["split"] for e in load_manifest(manifest)["photos"]} if manifest.exists() else {}
-    cands = deb_candidates(cache) + skimage_candidates() + pillow_candidates(cache)
+    # among themselves. A photo also keeps the round it came in ("since", absent for the
+    # first), and the manifest lists the rounds in order, so that the first photos of a
+    # split (a bench's --limit) stay the same ones when a round is added.
+    known = {e["id"]: e for e in load_manifest(manifest)["photos"]} if manifest.exists() else {}
+    this_round = max((e.get("since", 1) for e in known.values()), default=0) + 1
+    cands = deb_candidates(cache) + skimage_candidates() + pillow_candidates(cache) + more_candidates(cache)
     entries, keys, skipped = [], [], []
     for c in cands:
         if c.stem in EXCLUDE or c.stem in HELD_OUT:
@@ -329,6 +521,7 @@ def build(out: Path, cache: Path, manifest: Path = MANIFEST, min_detail: float =
         keys.append(key)
         bgr = shrink(bgr)
         name = f"{c.package.split()[0]}__{c.stem}.jpg"
+        assert all(e["file"] != name for e in entries), name
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
         assert ok
         (out / name).write_bytes(buf.tobytes())
@@ -341,8 +534,13 @@ def build(out: Path, cache: Path, manifest: Path = MANIFEST, min_detail: float =
     new = [e for e in entries if e["id"] not in known]
     assign_splits(new)
     for e in entries:
-        e["split"] = known.get(e["id"], e.get("split"))
-    entries.sort(key=lambda e: e["file"])
+        if e["id"] in known:
+            e["split"] = known[e["id"]]["split"]
+            if "since" in known[e["id"]]:
+                e["since"] = known[e["id"]]["since"]
+        elif this_round > 1:
+            e["since"] = this_round
+    entries.sort(key=lambda e: (e.get("since", 1), e["file"]))
     doc = {"max_side": MAX_SIDE, "held_out": list(HELD_OUT), "photos": entries,
            "skipped": sorted({f"{s} ({why})" for s, why in skipped})}
     manifest.write_text(json.dumps(doc, indent=1) + "\n")

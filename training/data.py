@@ -26,7 +26,11 @@ def split_photos(corpus_dir: Path, manifest: Path = corpus.MANIFEST) -> dict[str
     entries = corpus.load_manifest(manifest)["photos"]
     train = sorted((e for e in entries if e["split"] == "train"),
                    key=lambda e: hashlib.sha256(("tune:" + e["id"]).encode()).hexdigest())
-    out = {"tune": train[:N_TUNE], "train": train[N_TUNE:], "val": [e for e in entries if e["split"] == "val"]}
+    # Tuning photos come from the corpus's first round only, so adding photos never moves one
+    # between tune and train; val keeps the manifest's order (first round first).
+    tune = [e for e in train if "since" not in e][:N_TUNE]
+    out = {"tune": tune, "train": [e for e in train if not any(e is t for t in tune)],
+           "val": [e for e in entries if e["split"] == "val"]}
     for group in out.values():
         for e in group:
             e["path_on_disk"] = str(corpus_dir / e["file"])

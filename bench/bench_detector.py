@@ -192,8 +192,9 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=onnx_infer.MODEL)
     ap.add_argument("--limit", type=int, default=0, help="first N validation photos only (quick look)")
     ap.add_argument("--record", action="store_true", help="merge the figures into the model card")
-    ap.add_argument("--split", default="val", choices=("val", "tune"),
-                    help="val: the held-out photos (default); tune: the train split's tuning subset")
+    ap.add_argument("--split", default="val", choices=("val", "val2", "tune", "train2"),
+                    help="val: the held-out photos (default); val2: those added to the corpus in round 2; "
+                         "tune: the train split's tuning subset; train2: round 2's train photos")
     ap.add_argument("--restore", type=int, default=0, metavar="N",
                     help="also the restore's PSNR against Telea on the true mask, on the first N photos")
     ap.add_argument("--no-classical", action="store_true", help="the learned model only (e.g. another model file)")

@@ -63,6 +63,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from training.corpus import in_split
+
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "training" / "corpus_manifest.json"
 CORPUS = Path.home() / ".cache" / "photoforge-corpus"
@@ -93,7 +95,7 @@ def to_uint8(f: np.ndarray) -> np.ndarray:
 def photos(split: str) -> list[dict]:
     """Manifest entries of one split whose files are present."""
     manifest = json.loads(MANIFEST.read_text())
-    return [p for p in manifest["photos"] if p["split"] == split and (CORPUS / p["file"]).exists()]
+    return [p for p in manifest["photos"] if in_split(p, split) and (CORPUS / p["file"]).exists()]
 
 
 def load(entry: dict, max_side: int) -> np.ndarray:

@@ -551,8 +551,16 @@ def load_manifest(path: Path = MANIFEST) -> dict:
     return json.loads(path.read_text())
 
 
+def in_split(entry: dict, split: str) -> bool:
+    """Whether `entry` is in `split`: "train"/"val" are the first round's photos (what every
+    committed model, threshold and fade ramp was chosen and measured on, so their commands
+    keep drawing the same photos), "train2"/"val2" the photos added in round 2."""
+    name, rnd = split.rstrip("0123456789"), int(split[len(split.rstrip("0123456789")):] or 1)
+    return entry["split"] == name and entry.get("since", 1) == rnd
+
+
 def photos(split: str, corpus: Path = DEFAULT_OUT, manifest: Path = MANIFEST) -> list[tuple[dict, Path]]:
-    return [(e, corpus / e["file"]) for e in load_manifest(manifest)["photos"] if e["split"] == split]
+    return [(e, corpus / e["file"]) for e in load_manifest(manifest)["photos"] if in_split(e, split)]
 
 
 def main(argv=None) -> None:

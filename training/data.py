@@ -22,15 +22,14 @@ N_TUNE = 5  # train-split photos held back for threshold tuning
 
 
 def split_photos(corpus_dir: Path, manifest: Path = corpus.MANIFEST) -> dict[str, list[dict]]:
-    """{'train': [...], 'tune': [...], 'val': [...]} manifest entries with a 'pixels' key added lazily."""
+    """{'train', 'tune', 'val', 'train2', 'val2': [...]} manifest entries with 'path_on_disk' added.
+    tune/train/val are the first round's photos only (corpus.in_split), so adding photos never
+    changes what a committed training or threshold command draws; train2/val2 are round 2's."""
     entries = corpus.load_manifest(manifest)["photos"]
-    train = sorted((e for e in entries if e["split"] == "train"),
+    train = sorted((e for e in entries if corpus.in_split(e, "train")),
                    key=lambda e: hashlib.sha256(("tune:" + e["id"]).encode()).hexdigest())
-    # Tuning photos come from the corpus's first round only, so adding photos never moves one
-    # between tune and train; val keeps the manifest's order (first round first).
-    tune = [e for e in train if "since" not in e][:N_TUNE]
-    out = {"tune": tune, "train": [e for e in train if not any(e is t for t in tune)],
-           "val": [e for e in entries if e["split"] == "val"]}
+    out = {"tune": train[:N_TUNE], "train": train[N_TUNE:]}
+    out.update({s: [e for e in entries if corpus.in_split(e, s)] for s in ("val", "train2", "val2")})
     for group in out.values():
         for e in group:
             e["path_on_disk"] = str(corpus_dir / e["file"])

@@ -79,6 +79,10 @@ def test_the_first_round_comes_first_and_alone_gives_the_tuning_photos(tmp_path:
     assert rounds == sorted(rounds) and rounds[0] == 1
     assert len({e["file"] for e in photos}) == len(photos)
     split = data.split_photos(tmp_path)
-    assert len(split["tune"]) == data.N_TUNE and all("since" not in e for e in split["tune"])
+    assert len(split["tune"]) == data.N_TUNE
+    for name in ("tune", "train", "val"):  # what committed models and thresholds were chosen on
+        assert all("since" not in e for e in split[name]), name
+    assert all(e["since"] == 2 for name in ("train2", "val2") for e in split[name])
+    assert all(e["split"] == name.rstrip("2") for name, group in split.items() for e in group if name != "tune")
     ids = [e["id"] for group in split.values() for e in group]
     assert len(ids) == len(set(ids)) == len(photos)

@@ -76,6 +76,9 @@ def cpu_model() -> str:
     return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")), "unknown")
 
 
+SPLIT_NAMES = {"val": "validation", "val2": "round-2 validation", "tune": "tuning", "check2": "round-2 check"}
+
+
 def restore_psnr(photos, seeds: int, sensitivity: float, side: int = RESTORE_SIDE) -> dict:
     """PSNR against the undamaged aged print after the damage part of the restore (detect +
     repair: photoforge.ops.restore with denoise and colour off, since both change the
@@ -192,9 +195,10 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=onnx_infer.MODEL)
     ap.add_argument("--limit", type=int, default=0, help="first N validation photos only (quick look)")
     ap.add_argument("--record", action="store_true", help="merge the figures into the model card")
-    ap.add_argument("--split", default="val", choices=("val", "val2", "tune", "train2"),
+    ap.add_argument("--split", default="val", choices=("val", "val2", "tune", "check2"),
                     help="val: the held-out photos (default); val2: those added to the corpus in round 2; "
-                         "tune: the train split's tuning subset; train2: round 2's train photos")
+                         "tune: the train split's tuning subset; check2: round 2's train photos held back "
+                         "from training and mining (training/data.py N_CHECK2)")
     ap.add_argument("--restore", type=int, default=0, metavar="N",
                     help="also the restore's PSNR against Telea on the true mask, on the first N photos")
     ap.add_argument("--no-classical", action="store_true", help="the learned model only (e.g. another model file)")
@@ -259,7 +263,7 @@ def main() -> None:
         print(f"  {i + 1}/{len(photos)} {e['file']} ({e['subject']})", flush=True)
 
     print(f"\nCPU: {cpu_model()}")
-    print(f"{'validation' if args.split == 'val' else 'tuning'} photos: {len(photos)}, seeds per photo: {args.seeds}, tolerance {TOL:g} px; "
+    print(f"{SPLIT_NAMES[args.split]} photos: {len(photos)}, seeds per photo: {args.seeds}, tolerance {TOL:g} px; "
           f"learned threshold {thr}, TTA {tta}" + (f" (mean of {mean}s)" if tta != "off" else "")
           + f", classical sensitivity {args.sensitivity}")
     print(f"{'scenario':<9} " + "  ".join(f"{d:>9} P    R    F1" for d in dets))
@@ -300,7 +304,7 @@ def main() -> None:
             if isinstance(v, dict):
                 print(f"{k}: " + "  ".join(f"{kind} {x:.3f}" for kind, x in v.items()))
     if args.record and card and not args.limit:
-        key = "validation" if args.split == "val" else "tune"
+        key = {"val": "validation", "val2": "validation2"}.get(args.split, args.split)
         fig = {**fig, "cpu": cpu_model(), "bench": "bench/bench_detector.py" + (f" --tta {args.tta}" if tta != "off" else "")}
         if tta != "off":
             card.setdefault("tta", {})[key] = merged(card["tta"].get(key, {}), fig)

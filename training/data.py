@@ -19,17 +19,23 @@ from training import corpus
 from training.synth import KINDS, synthesize
 
 N_TUNE = 5  # train-split photos held back for threshold tuning
+# Round 2's train photos held back from training and mining alike: what a model trained with
+# round 2 has never seen, for its thresholds and the decision to ship it (never validation).
+N_CHECK2 = 40
 
 
 def split_photos(corpus_dir: Path, manifest: Path = corpus.MANIFEST) -> dict[str, list[dict]]:
-    """{'train', 'tune', 'val', 'train2', 'val2': [...]} manifest entries with 'path_on_disk' added.
-    tune/train/val are the first round's photos only (corpus.in_split), so adding photos never
-    changes what a committed training or threshold command draws; train2/val2 are round 2's."""
+    """{'train', 'tune', 'val', 'train2', 'check2', 'val2': [...]} manifest entries with
+    'path_on_disk' added. tune/train/val are the first round's photos only (corpus.in_split), so
+    adding photos never changes what a committed training or threshold command draws; train2,
+    check2 (N_CHECK2 of round 2's train photos, by a hash of their id) and val2 are round 2's."""
     entries = corpus.load_manifest(manifest)["photos"]
     train = sorted((e for e in entries if corpus.in_split(e, "train")),
                    key=lambda e: hashlib.sha256(("tune:" + e["id"]).encode()).hexdigest())
     out = {"tune": train[:N_TUNE], "train": train[N_TUNE:]}
     out.update({s: [e for e in entries if corpus.in_split(e, s)] for s in ("val", "train2", "val2")})
+    ranked = sorted(out["train2"], key=lambda e: hashlib.sha256(("check:" + e["id"]).encode()).hexdigest())
+    out["check2"], out["train2"] = ranked[:N_CHECK2], ranked[N_CHECK2:]
     for group in out.values():
         for e in group:
             e["path_on_disk"] = str(corpus_dir / e["file"])

@@ -78,10 +78,12 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_OUT)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--prob", type=float, default=PROB)
+    ap.add_argument("--train2", action="store_true", help="mine the corpus's round-2 train photos too")
     args = ap.parse_args()
     sha = hashlib.sha256(args.model.read_bytes()).hexdigest()
     sess = onnx_infer.session(args.model)
-    mined, checked = mined_and_checked(data.split_photos(args.corpus)["train"])
+    split = data.split_photos(args.corpus)
+    mined, checked = mined_and_checked(split["train"] + (split["train2"] if args.train2 else []))
     masks, flagged, total = {}, 0, 0
     for e in mined:
         m = false_alarms(onnx_infer.predict(sess, data.load_rgb(e["path_on_disk"])), args.prob)

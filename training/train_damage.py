@@ -207,6 +207,7 @@ def main() -> None:
     ap.add_argument("--kind-p", default="", help="KIND_P overrides, e.g. flake=0.35,tear=0.3")
     ap.add_argument("--hard-negatives", type=Path, help="mined false alarms (python -m training.hard_negatives)")
     ap.add_argument("--p-hard", type=float, default=0.3, help="share of crops placed on a mined false alarm")
+    ap.add_argument("--train2", action="store_true", help="train on the corpus's round-2 train photos too")
     args = ap.parse_args()
     # Gradients of a converging network underflow to denormals, which x86 computes many times
     # slower; set before the thread pool exists, so its threads inherit the setting
@@ -215,17 +216,18 @@ def main() -> None:
     import cv2
     cv2.setNumThreads(1)
     split = data.split_photos(args.corpus)
+    photos = split["train"] + (split["train2"] if args.train2 else [])
     kind_p = parse_kind_p(args.kind_p)
     hard = None
     if args.hard_negatives:
         hard = hard_negatives.load(args.hard_negatives)
-        unknown = set(hard) - {e["id"] for e in split["train"]}
+        unknown = set(hard) - {e["id"] for e in photos}
         if unknown:  # a tuning or validation photo must never be trained on, even as a negative
             raise SystemExit(f"{args.hard_negatives}: not train photos: {sorted(unknown)[:3]}")
     monitor = {"tune": data.fixed_set(split["tune"], 1001, 24, 256),
                "val": data.fixed_set(split["val"], 2002, 24, 256)}
-    print(f"train photos {len(split['train'])}, tuning {len(split['tune'])}, validation {len(split['val'])}", flush=True)
-    train(split["train"], args.out, seed=args.seed, steps=args.steps, minutes=args.minutes, batch=args.batch,
+    print(f"train photos {len(photos)}, tuning {len(split['tune'])}, validation {len(split['val'])}", flush=True)
+    train(photos, args.out, seed=args.seed, steps=args.steps, minutes=args.minutes, batch=args.batch,
           size=args.size, lr=args.lr, epoch_steps=args.epoch_steps, resume=args.resume, monitor=monitor, init=args.init,
           bf16=args.bf16, kind_p=kind_p, hard=hard, p_hard=args.p_hard if hard else 0.0,
           log=lambda s: print(s, flush=True))

@@ -82,7 +82,9 @@ def test_the_first_round_comes_first_and_alone_gives_the_tuning_photos(tmp_path:
     assert len(split["tune"]) == data.N_TUNE
     for name in ("tune", "train", "val"):  # what committed models and thresholds were chosen on
         assert all("since" not in e for e in split[name]), name
-    assert all(e["since"] == 2 for name in ("train2", "val2") for e in split[name])
-    assert all(e["split"] == name.rstrip("2") for name, group in split.items() for e in group if name != "tune")
+    assert all(e["since"] == 2 for name in ("train2", "check2", "val2") for e in split[name])
+    assert len(split["check2"]) == data.N_CHECK2
+    home = {"tune": "train", "train": "train", "val": "val", "train2": "train", "check2": "train", "val2": "val"}
+    assert all(e["split"] == home[name] for name, group in split.items() for e in group)
     ids = [e["id"] for group in split.values() for e in group]
     assert len(ids) == len(set(ids)) == len(photos)

@@ -6,9 +6,11 @@ never-mined train photos and the 5 tuning photos, as stored and aged). The 38 mi
 are reported apart: there the new model has been shown its old false alarms.
 Then the tuning photos' F1 (bench/detector_sweep.py's score) at those thresholds, both models.
 
-    PYTHONPATH=. python training/runs/damage_seg5/choose_thresholds.py CANDIDATE.onnx [--write]
+    PYTHONPATH=. python training/runs/damage_seg5/choose_thresholds.py CANDIDATE.onnx [--write] [--check2]
 
 --write puts both thresholds into CANDIDATE.json (the card) with what they were chosen on.
+--check2 (a candidate mined and trained on round 2's photos too, damage_seg6): the photos it never saw are
+round 2's check2 photos and the tuning photos; "mined" are then round 1's mined photos as before.
 """
 import hashlib
 import json
@@ -33,7 +35,8 @@ card0 = onnx_infer.card()
 thr0 = {"off": card0["threshold"], "h": card0["tta"]["threshold"]}
 split = data.split_photos(corpus.DEFAULT_OUT)
 mined, checked = hard_negatives.mined_and_checked(split["train"])
-groups = {"fresh": checked + split["tune"], "mined": mined}
+CHECK2 = "--check2" in sys.argv
+groups = {"fresh": (split["check2"] if CHECK2 else checked) + split["tune"], "mined": mined}
 LIMIT = int(os.environ.get("LIMIT", "0")) or None  # a quick look at the script itself
 
 
@@ -41,7 +44,7 @@ def maps(model: Path) -> dict:
     """{(group, tta): [probability maps]}, cached by the model's sha256 as float16 logits (float16
     probabilities are 0.0005 apart near 1, coarser than the thresholds compared here)."""
     sha = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
-    cache = Path.home() / ".cache" / "photoforge-sweep" / f"choose-{sha}-n{LIMIT or 0}.npz"
+    cache = Path.home() / ".cache" / "photoforge-sweep" / f"choose-{sha}-n{LIMIT or 0}{'-check2' if CHECK2 else ''}.npz"
     if cache.exists():
         with np.load(cache) as z:
             return {(g, t): [1 / (1 + np.exp(-z[f"{g}/{t}/{i}"].astype(np.float32))) for i in range(int(z[f"{g}/{t}/n"]))]
@@ -109,9 +112,11 @@ for name, model, thr in (("shipped", shipped, thr0), ("candidate", candidate, ch
 if "--write" in sys.argv:
     card_path = candidate.with_suffix(".json")
     card = json.loads(card_path.read_text())
+    never = ("round 2's check2 photos + 5 tuning, never trained or mined" if CHECK2 else
+             "19 never-mined + 5 tuning")
     how = (f"the lowest threshold at which the post-processed mask flags no more clean pixels than the shipped "
-           f"model at {{}} on the {len(groups['fresh'])} train-split photos never mined for hard negatives (19 "
-           f"never-mined + 5 tuning, as stored and aged; training/runs/damage_seg5/choose_thresholds.py)")
+           f"model at {{}} on the {len(groups['fresh'])} train-split photos never mined for hard negatives ({never}, "
+           f"as stored and aged; training/runs/damage_seg5/choose_thresholds.py{' --check2' if CHECK2 else ''})")
     card["threshold"] = chosen["off"]
     card["threshold_tuned_on"] = how.format(thr0["off"])
     card["tta"] = {"views": "h", "mean": "logit", "threshold": chosen["h"], "threshold_without_tta": chosen["off"],

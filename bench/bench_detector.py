@@ -305,6 +305,7 @@ def main() -> None:
                 print(f"{k}: " + "  ".join(f"{kind} {x:.3f}" for kind, x in v.items()))
     if args.record and card and not args.limit:
         key = {"val": "validation", "val2": "validation2"}.get(args.split, args.split)
+        card = json.loads(card_path.read_text())  # as it is now: another split's run may have recorded meanwhile
         fig = {**fig, "cpu": cpu_model(), "bench": "bench/bench_detector.py" + (f" --tta {args.tta}" if tta != "off" else "")}
         if tta != "off":
             card.setdefault("tta", {})[key] = merged(card["tta"].get(key, {}), fig)

@@ -443,6 +443,10 @@ class _Proxy:
         ridge_d = cv2.dilate((self.ridge_mask | rim).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         best = None
         segs = _distinct(list(lines), 12)
+        # two prints at the group's angle meet along its sides' direction: a photo's stripes at
+        # other angles (a leaf's veins, a wing's pattern) filled every place and the seam of a
+        # touching pair was never tried, so a few places are kept for lines along those sides
+        segs += _distinct([s for s in lines if _along_side(hull, s[2:] - s[:2], 1.0)], 4, kept=segs)
         for x0, y0, x1, y1 in segs:
             d = np.array([x1 - x0, y1 - y0], np.float64)
             d /= np.linalg.norm(d)
@@ -671,23 +675,33 @@ def _fill_ratio(piece: np.ndarray) -> float:
     return float(piece.sum()) / ((w + 1) * (h + 1))
 
 
-def _distinct(segs, most: int, per_direction: int = 4) -> list:
+def _distinct(segs, most: int, per_direction: int = 4, kept=()) -> list:
     """Hough segments, dropping any on nearly the same line as a longer one kept, and any
     past `per_direction` kept at nearly its direction: a photo's stripes (grass, a diagonal
     pattern) give many parallel lines that outvote a seam at another direction and filled
-    all the places, where one cut at a time needs only a few per direction."""
-    kept = []
-    for x0, y0, x1, y1 in segs:
+    all the places, where one cut at a time needs only a few per direction. Segments in
+    `kept` are taken as kept already (only their lines count, not their directions)."""
+    def line(seg):
+        x0, y0, x1, y1 = seg
         a = math.atan2(y1 - y0, x1 - x0) % math.pi
-        n = np.array([-math.sin(a), math.cos(a)])
-        rho = n @ [x0, y0]
-        parallel = [r for b, r, _ in kept if min(abs(a - b), math.pi - abs(a - b)) < math.radians(2)]
+        return a, float(np.array([-math.sin(a), math.cos(a)]) @ [x0, y0])
+
+    def near(a, b) -> bool:
+        return min(abs(a - b), math.pi - abs(a - b)) < math.radians(2)
+
+    before = [line(seg) for seg in kept]
+    out = []
+    for seg in segs:
+        a, rho = line(seg)
+        parallel = [r for b, r, _ in out if near(a, b)]
+        if any(abs(rho - r) < 3 for b, r in before if near(a, b)):
+            continue
         if any(abs(rho - r) < 3 for r in parallel) or len(parallel) >= per_direction:
             continue
-        kept.append((a, rho, (x0, y0, x1, y1)))
-        if len(kept) == most:
+        out.append((a, rho, seg))
+        if len(out) == most:
             break
-    return [k[2] for k in kept]
+    return [k[2] for k in out]
 
 
 def _along_side(hull: np.ndarray, d, tol: float = 1.5) -> bool:

@@ -445,3 +445,12 @@ def test_a_seam_along_the_groups_sides_is_a_candidate_whatever_else_the_photos_h
     A few places are kept for lines along the group's sides."""
     scan = ss.hard_cases(dpi=200, seed=25, names=["touching_black_lid"])["touching_black_lid"]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_plank_gap_short_of_a_black_lid_is_no_seam():
+    """Development scan (black lid, seed 11): a dark gap between planks in a photo, as narrow,
+    sharp and straight as a seam and running along the print's sides end to end, cut the
+    print in two (4/5 +2). Between prints on a black lid lies the lid: the gap's floor went
+    only 0.7 of the way down to it, a seam's at least about half way."""
+    scan = ss.hard_cases(dpi=200, seed=11, names=["touching_black_lid"])["touching_black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

@@ -1216,9 +1216,9 @@ def _axis_profiles(pixels, a, d, n, length, window, shape, most: int = 400, spre
 def _contrast_axis(strip: np.ndarray, half: int, shadowed: bool = False, lid_level: float = 0.0) -> np.ndarray:
     """The strip as one channel: grey, or where the paper and what lies outside it differ in
     colour more than in brightness (a dark green photo on a black lid, barely apart in grey)
-    its projection on the colour difference between the two sides (with `shadowed`, a white
-    lid: on the part of it across the lid's colour, and only where the outer side is as
-    bright as the lid, `lid_level`)."""
+    its projection on the colour difference between the two sides, only where the outer side
+    is as bright as the lid, `lid_level` (with `shadowed`, a white lid: on the part of it
+    across the lid's colour)."""
     grey = strip.mean(axis=2)
     if strip.shape[2] < 3 or half < 5:
         return grey
@@ -1227,16 +1227,18 @@ def _contrast_axis(strip: np.ndarray, half: int, shadowed: bool = False, lid_lev
     if norm < 0.01 or norm < 1.3 * math.sqrt(3) * abs(float(delta.mean())):
         return grey
     axis = delta / norm
+    # the colour difference is the paper's from the lid only where the strip's outer side is
+    # lid: across a gap it is the neighbour's print, whose colour edge (not the paper's) the
+    # axis would follow (on a black lid, a neighbour's white border 3 px away: the lid and
+    # that border one level on the axis, the side put on the border's edge, 3 px out)
+    outside = strip[:half - 3].mean(axis=(0, 1))
+    if abs(float(outside.mean()) - lid_level) > 0.06:
+        return grey
     if shadowed:
         # a shadow only darkens the lid, along the lid's own colour: the colour difference's
         # part along it still showed the shadow's fall, which the edge search took for the
         # paper's beside a photo darker than the shadow (1 px out, touching seed 13); without
-        # it, lid and shadow are one level and only the paper steps. It is the lid's colour
-        # only where the strip's outer side is lid: across a gap it is the neighbour's photo,
-        # whose colour edge (not the paper's) the axis would follow
-        outside = strip[:half - 3].mean(axis=(0, 1))
-        if abs(float(outside.mean()) - lid_level) > 0.06:
-            return grey
+        # it, lid and shadow are one level and only the paper steps
         lid = outside / max(float(np.linalg.norm(outside)), 1e-6)
         axis = delta - (delta @ lid) * lid
         if float(np.linalg.norm(axis)) < 0.01:

@@ -454,3 +454,12 @@ def test_a_plank_gap_short_of_a_black_lid_is_no_seam():
     only 0.7 of the way down to it, a seam's at least about half way."""
     scan = ss.hard_cases(dpi=200, seed=11, names=["touching_black_lid"])["touching_black_lid"]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_side_3_px_from_a_white_border_on_a_black_lid_keeps_its_edge():
+    """Development scan (black lid, seed 12): the upper print of the stacked pair, its photo
+    3 px from the lower one's white border, was read along the colour difference of its two
+    sides, on which the lid and that border are one level: the side came out on the border's
+    edge, 3 px out. The colour axis is taken only where the strip's outer side is lid."""
+    scan = ss.hard_cases(dpi=200, seed=12, names=["touching_black_lid"])["touching_black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

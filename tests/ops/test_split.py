@@ -463,3 +463,15 @@ def test_a_side_3_px_from_a_white_border_on_a_black_lid_keeps_its_edge():
     edge, 3 px out. The colour axis is taken only where the strip's outer side is lid."""
     scan = ss.hard_cases(dpi=200, seed=12, names=["touching_black_lid"])["touching_black_lid"]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("seed", [11, 29])
+def test_a_print_against_the_glass_edge_lies_flush_with_it(seed):
+    """Development scans (glass edge, seeds 11 and 29): the print pushed into the corner has
+    two sides on the scan's border and two fitted, whose photo, about as dark as the shadow
+    along part of a side, left points on two parallel lines; the fit tilted 0.02–0.04° and
+    a corner came out 1.13–1.21 px off. Sides square to the border to 0.2° are made square."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=["glass_edge"])["glass_edge"]
+    found = find_prints(scan.pixels)
+    assert _matches(scan, found, edge=1.0)
+    assert abs(found[0].angle) < 1e-9

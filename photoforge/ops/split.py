@@ -465,8 +465,10 @@ class _Proxy:
             r, c = int(on_ridge.sum()) / 2, int(on_content.sum()) / 2
             if r < 0.5 * min_p or r < 0.4 * (r + c):
                 continue
+            if best is not None and r <= best[0]:  # before the cut: it is the costly part
+                continue
             parts = self._cut(hull, p, d, min_p)
-            if parts is None or (best is not None and r <= best[0]):
+            if parts is None:
                 continue
             ends = pts[inside][[0, -1]]
             # a seam is a paper edge: it runs along a side of at least one of the two pieces
@@ -580,7 +582,7 @@ class _Proxy:
             strong = grad[rows - 1, cols] > self.ridge_thr
             # (an edge along a narrow valley short of the lid is a line in a photo even where
             # no gap is asked for: a plank gap, proven as a straight edge along both pieces)
-            valley = self._valley(g, rows[mid], cols[mid])
+            valley = self._valley(g, rows[mid], cols[mid]) if gap or self.lid == "black" else True
             if valley is None or (gap and not valley):
                 continue
             fit = _straight(rows[mid], g[:, mid], strong[mid], run)

@@ -441,7 +441,7 @@ def test_a_straight_photo_line_off_the_prints_angle_is_no_seam():
 def test_a_seam_along_the_groups_sides_is_a_candidate_whatever_else_the_photos_hold():
     """Development scan (black lid, seed 25): a butterfly's wings and a striped leaf gave
     Hough lines at three directions that took all the candidates' places, the seam of the
-    touching pair (along the group's sides) among them, and the pair was found as one (4/5).
+    touching pair (along the group's sides) among them, and the pair was found as one (3/5 +1).
     A few places are kept for lines along the group's sides."""
     scan = ss.hard_cases(dpi=200, seed=25, names=["touching_black_lid"])["touching_black_lid"]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)

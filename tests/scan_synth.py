@@ -12,6 +12,7 @@ cut by the scan's border; its truth is the visible part.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "resources" / "samples"
 CORPUS = Path.home() / ".cache" / "photoforge-corpus"
+MANIFEST = ROOT / "training" / "corpus_manifest.json"
 A4 = (8.27, 11.69)  # inches
 
 
@@ -47,9 +49,13 @@ class Scan:
 
 
 def _photo_pool() -> list[Path]:
+    """The sample photos and the first 40 of the corpus's, only those the committed manifest
+    lists: the corpus folder is shared, and photos another job added to it (from 81 to 284
+    files) changed every scan drawn, the tests' seeds among them."""
     pool = sorted(SAMPLES.glob("*.jpg"))
     if CORPUS.is_dir():
-        pool += sorted(CORPUS.glob("*.jpg"))[:40]
+        listed = {p["file"] for p in json.loads(MANIFEST.read_text())["photos"]} if MANIFEST.is_file() else None
+        pool += [p for p in sorted(CORPUS.glob("*.jpg")) if listed is None or p.name in listed][:40]
     return pool
 
 

@@ -443,6 +443,10 @@ class _Proxy:
         ridge_d = cv2.dilate((self.ridge_mask | rim).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         best = None
         segs = _distinct(list(lines), 12)
+        # two prints at the group's angle meet along its sides' direction: a photo's stripes at
+        # other angles (a leaf's veins, a wing's pattern) filled every place and the seam of a
+        # touching pair was never tried, so a few places are kept for lines along those sides
+        segs += _distinct([s for s in lines if _along_side(hull, s[2:] - s[:2], 1.0)], 4, kept=segs)
         for x0, y0, x1, y1 in segs:
             d = np.array([x1 - x0, y1 - y0], np.float64)
             d /= np.linalg.norm(d)
@@ -461,8 +465,10 @@ class _Proxy:
             r, c = int(on_ridge.sum()) / 2, int(on_content.sum()) / 2
             if r < 0.5 * min_p or r < 0.4 * (r + c):
                 continue
+            if best is not None and r <= best[0]:  # before the cut: it is the costly part
+                continue
             parts = self._cut(hull, p, d, min_p)
-            if parts is None or (best is not None and r <= best[0]):
+            if parts is None:
                 continue
             ends = pts[inside][[0, -1]]
             # a seam is a paper edge: it runs along a side of at least one of the two pieces
@@ -574,7 +580,10 @@ class _Proxy:
         for grad, k in tries:
             rows = np.argmax(grad, axis=0) + 1 if k == 0 else _lane_rows(grad, self.ridge_thr, lane=k - 1) + 1
             strong = grad[rows - 1, cols] > self.ridge_thr
-            if gap and not self._valley(g, rows[mid], cols[mid]):
+            # (an edge along a narrow valley short of the lid is a line in a photo even where
+            # no gap is asked for: a plank gap, proven as a straight edge along both pieces)
+            valley = self._valley(g, rows[mid], cols[mid]) if gap or self.lid == "black" else True
+            if valley is None or (gap and not valley):
                 continue
             fit = _straight(rows[mid], g[:, mid], strong[mid], run)
             if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1,
@@ -597,11 +606,12 @@ class _Proxy:
         first, last = int(np.argmax(held)), int(np.argmax(held[::-1]))
         return (min if run else max)(first, last) <= end
 
-    def _valley(self, g, rows, cols) -> bool:
+    def _valley(self, g, rows, cols) -> bool | None:
         """Whether the strip g is darker along `rows` (per column) than the paper on both
         sides along much of its length (the shadowed gap, the lid), which a horizon or any
         other step in a photo is not, and narrowly: a gap of a few pixels with its shadows,
-        not a stripe in a photo."""
+        not a stripe in a photo. None for such a valley on a black lid that is not dark
+        enough to show the lid."""
         pad = np.pad(g, ((10, 10), (0, 0)), mode="edge")
         r = rows + 10
         low = np.min([pad[r + k, cols] for k in range(-2, 3)], axis=0)
@@ -612,7 +622,16 @@ class _Proxy:
         below = np.array([pad[r + k, cols] < level for k in range(-9, 10)])
         # the run of dark rows through the valley's bottom (dark photo beside it is not in it)
         width = np.cumprod(below[9:], axis=0).sum(axis=0) + np.cumprod(below[8::-1], axis=0).sum(axis=0)
-        return bool(valley.any() and valley.mean() >= 0.3 and float(np.median(width[valley])) <= 8)
+        if not (valley.any() and valley.mean() >= 0.3 and float(np.median(width[valley])) <= 8):
+            return False
+        if self.lid != "black":
+            return True
+        # between prints on a black lid lies the lid: a gap of a pixel or more is dark at least
+        # about halfway from the paper beside it down to the lid (a 1 px seam 0.2–0.55 of the
+        # way up, a 3 px gap 0); a plank gap in a photo, as narrow, sharp and straight, stayed
+        # at 0.7 (touching on a black lid, seed 11: a print cut in two)
+        up = (low - self.lid_level) / np.maximum(np.minimum(before, after) - self.lid_level, 1e-3)
+        return True if float(np.median(up[valley])) <= 0.6 else None
 
     def _cut(self, hull, p, d, min_p):
         """The two pieces of the group on either side of the line (hulls of their evidence),
@@ -671,23 +690,33 @@ def _fill_ratio(piece: np.ndarray) -> float:
     return float(piece.sum()) / ((w + 1) * (h + 1))
 
 
-def _distinct(segs, most: int, per_direction: int = 4) -> list:
+def _distinct(segs, most: int, per_direction: int = 4, kept=()) -> list:
     """Hough segments, dropping any on nearly the same line as a longer one kept, and any
     past `per_direction` kept at nearly its direction: a photo's stripes (grass, a diagonal
     pattern) give many parallel lines that outvote a seam at another direction and filled
-    all the places, where one cut at a time needs only a few per direction."""
-    kept = []
-    for x0, y0, x1, y1 in segs:
+    all the places, where one cut at a time needs only a few per direction. Segments in
+    `kept` are taken as kept already (only their lines count, not their directions)."""
+    def line(seg):
+        x0, y0, x1, y1 = seg
         a = math.atan2(y1 - y0, x1 - x0) % math.pi
-        n = np.array([-math.sin(a), math.cos(a)])
-        rho = n @ [x0, y0]
-        parallel = [r for b, r, _ in kept if min(abs(a - b), math.pi - abs(a - b)) < math.radians(2)]
+        return a, float(np.array([-math.sin(a), math.cos(a)]) @ [x0, y0])
+
+    def near(a, b) -> bool:
+        return min(abs(a - b), math.pi - abs(a - b)) < math.radians(2)
+
+    before = [line(seg) for seg in kept]
+    out = []
+    for seg in segs:
+        a, rho = line(seg)
+        parallel = [r for b, r, _ in out if near(a, b)]
+        if any(abs(rho - r) < 3 for b, r in before if near(a, b)):
+            continue
         if any(abs(rho - r) < 3 for r in parallel) or len(parallel) >= per_direction:
             continue
-        kept.append((a, rho, (x0, y0, x1, y1)))
-        if len(kept) == most:
+        out.append((a, rho, seg))
+        if len(out) == most:
             break
-    return [k[2] for k in kept]
+    return [k[2] for k in out]
 
 
 def _along_side(hull: np.ndarray, d, tol: float = 1.5) -> bool:
@@ -859,12 +888,13 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     """Each side refined to a fitted line at full resolution; corners where they meet."""
     H, W = proxy.shape
     margin = 1.5 * max(proxy.sx, proxy.sy) + 1.0
-    lines, points, weak, unfit = [], {}, [], []
+    lines, points, weak, unfit, borders = [], {}, [], [], 0
     for i in range(4):
         a, b = q[i], q[(i + 1) % 4]
         border = _on_border(a, b, W, H, margin)
         if border is not None:
             lines.append(border)
+            borders += 1
             continue
         length = float(np.linalg.norm(b - a))
         d = (b - a) / length
@@ -913,6 +943,8 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
             if again is not None:
                 points[i] = again_pts
         lines, _ = _one_rectangle(lines, points)
+    if borders:
+        lines = _flush_with_border(lines, points)
     out = []
     for i in range(4):
         p = _intersect(lines[i - 1], lines[i])
@@ -968,6 +1000,30 @@ def _one_rectangle(lines: list, points: dict) -> tuple[list, list]:
         direction = turn @ np.array([1.0, slope])
         out[i] = (point, direction / np.linalg.norm(direction))
     return out, skewed
+
+
+def _flush_with_border(lines: list, points: dict, most: float = 0.2) -> list:
+    """A print against the glass edge (a side on the scan's border) lies flush with it: where
+    the fitted sides are square to the scan to `most` degrees, they are made exactly square,
+    each side's offset fitted to its points alone. With two sides on the border only two
+    are fitted, and a side whose photo is about as dark as its shadow leaves points on two
+    parallel lines (the shadow's outer edge and the paper's) that tilted the rectangle between
+    them (glass edge seed 11: 0.04°, 1.2 px at a corner)."""
+    if not points:
+        return lines
+    square = {i: _quarter_turn(i) @ np.array([1.0, 0.0]) for i in points}
+    if any(abs(square[i][0] * lines[i][1][1] - square[i][1] * lines[i][1][0]) > math.sin(math.radians(most))
+           for i in points):
+        return lines
+    out = list(lines)
+    for i, pts in points.items():
+        s, t = (pts @ _quarter_turn(-i).T).T
+        keep = np.ones(t.size, bool)
+        for _ in range(3):  # outliers (dust, the photo's steps) trimmed as the rectangle fit does
+            c0 = float(t[keep].mean())
+            keep = np.abs(t - c0) <= max(0.75, 2.5 * 1.4826 * float(np.median(np.abs(t[keep] - c0))))
+        out[i] = (_quarter_turn(i) @ np.array([s.mean(), float(t[keep].mean())]), square[i])
+    return out
 
 
 def _on_border(a, b, W, H, margin):
@@ -1189,9 +1245,9 @@ def _axis_profiles(pixels, a, d, n, length, window, shape, most: int = 400, spre
 def _contrast_axis(strip: np.ndarray, half: int, shadowed: bool = False, lid_level: float = 0.0) -> np.ndarray:
     """The strip as one channel: grey, or where the paper and what lies outside it differ in
     colour more than in brightness (a dark green photo on a black lid, barely apart in grey)
-    its projection on the colour difference between the two sides (with `shadowed`, a white
-    lid: on the part of it across the lid's colour, and only where the outer side is as
-    bright as the lid, `lid_level`)."""
+    its projection on the colour difference between the two sides, only where the outer side
+    is as bright as the lid, `lid_level` (with `shadowed`, a white lid: on the part of it
+    across the lid's colour)."""
     grey = strip.mean(axis=2)
     if strip.shape[2] < 3 or half < 5:
         return grey
@@ -1200,16 +1256,18 @@ def _contrast_axis(strip: np.ndarray, half: int, shadowed: bool = False, lid_lev
     if norm < 0.01 or norm < 1.3 * math.sqrt(3) * abs(float(delta.mean())):
         return grey
     axis = delta / norm
+    # the colour difference is the paper's from the lid only where the strip's outer side is
+    # lid: across a gap it is the neighbour's print, whose colour edge (not the paper's) the
+    # axis would follow (on a black lid, a neighbour's white border 3 px away: the lid and
+    # that border one level on the axis, the side put on the border's edge, 3 px out)
+    outside = strip[:half - 3].mean(axis=(0, 1))
+    if abs(float(outside.mean()) - lid_level) > 0.06:
+        return grey
     if shadowed:
         # a shadow only darkens the lid, along the lid's own colour: the colour difference's
         # part along it still showed the shadow's fall, which the edge search took for the
         # paper's beside a photo darker than the shadow (1 px out, touching seed 13); without
-        # it, lid and shadow are one level and only the paper steps. It is the lid's colour
-        # only where the strip's outer side is lid: across a gap it is the neighbour's photo,
-        # whose colour edge (not the paper's) the axis would follow
-        outside = strip[:half - 3].mean(axis=(0, 1))
-        if abs(float(outside.mean()) - lid_level) > 0.06:
-            return grey
+        # it, lid and shadow are one level and only the paper steps
         lid = outside / max(float(np.linalg.norm(outside)), 1e-6)
         axis = delta - (delta @ lid) * lid
         if float(np.linalg.norm(axis)) < 0.01:

@@ -436,3 +436,42 @@ def test_a_straight_photo_line_off_the_prints_angle_is_no_seam():
                                                    1.6 + 2.3 * math.cos(math.radians(2.0))), 2.0, seed=45)],
                         dpi=100, size=(5.0, 5.0), lid="black", seed=5)
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_seam_along_the_groups_sides_is_a_candidate_whatever_else_the_photos_hold():
+    """Development scan (black lid, seed 25): a butterfly's wings and a striped leaf gave
+    Hough lines at three directions that took all the candidates' places, the seam of the
+    touching pair (along the group's sides) among them, and the pair was found as one (3/5 +1).
+    A few places are kept for lines along the group's sides."""
+    scan = ss.hard_cases(dpi=200, seed=25, names=["touching_black_lid"])["touching_black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_plank_gap_short_of_a_black_lid_is_no_seam():
+    """Development scan (black lid, seed 11): a dark gap between planks in a photo, as narrow,
+    sharp and straight as a seam and running along the print's sides end to end, cut the
+    print in two (4/5 +2). Between prints on a black lid lies the lid: the gap's floor went
+    only 0.7 of the way down to it, a seam's at least about half way."""
+    scan = ss.hard_cases(dpi=200, seed=11, names=["touching_black_lid"])["touching_black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_side_3_px_from_a_white_border_on_a_black_lid_keeps_its_edge():
+    """Development scan (black lid, seed 12): the upper print of the stacked pair, its photo
+    3 px from the lower one's white border, was read along the colour difference of its two
+    sides, on which the lid and that border are one level: the side came out on the border's
+    edge, 3 px out. The colour axis is taken only where the strip's outer side is lid."""
+    scan = ss.hard_cases(dpi=200, seed=12, names=["touching_black_lid"])["touching_black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("seed", [11, 29])
+def test_a_print_against_the_glass_edge_lies_flush_with_it(seed):
+    """Development scans (glass edge, seeds 11 and 29): the print pushed into the corner has
+    two sides on the scan's border and two fitted, whose photo, about as dark as the shadow
+    along part of a side, left points on two parallel lines; the fit tilted 0.02–0.04° and
+    a corner came out 1.13–1.21 px off. Sides square to the border to 0.2° are made square."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=["glass_edge"])["glass_edge"]
+    found = find_prints(scan.pixels)
+    assert _matches(scan, found, edge=1.0)
+    assert abs(found[0].angle) < 1e-9

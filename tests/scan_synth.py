@@ -49,12 +49,13 @@ class Scan:
 
 
 def _photo_pool() -> list[Path]:
-    """The sample photos and the first 40 of the corpus's, only those the committed manifest
-    lists: the corpus folder is shared, and photos another job added to it (from 81 to 284
-    files) changed every scan drawn, the tests' seeds among them."""
+    """The sample photos and the first 40 of the corpus's first round (the manifest's photos
+    without "since"): the corpus grew from 81 to 284 photos in its second round, and every
+    scan drawn, the tests' seeds among them, must stay the one its figures were measured on."""
     pool = sorted(SAMPLES.glob("*.jpg"))
     if CORPUS.is_dir():
-        listed = {p["file"] for p in json.loads(MANIFEST.read_text())["photos"]} if MANIFEST.is_file() else None
+        listed = ({p["file"] for p in json.loads(MANIFEST.read_text())["photos"] if "since" not in p}
+                  if MANIFEST.is_file() else None)
         pool += [p for p in sorted(CORPUS.glob("*.jpg")) if listed is None or p.name in listed][:40]
     return pool
 

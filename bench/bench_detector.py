@@ -3,13 +3,14 @@
 
     python -m training.corpus build        # once: the photos (~1 min)
     PYTHONPATH=. python bench/bench_detector.py [--seeds 2] [--sensitivity 0.5] [--threshold T]
-        [--split val|tune] [--restore N] [--record] [--tta h[:logit|prob]]
+        [--split val|val2|tune|check2] [--restore N] [--record] [--tta h[:logit|prob]]
 
 Photos: the validation split of training/corpus_manifest.json, as stored (longer side
 ≤ 1600 px). They were never trained on and never used to choose the threshold or the
 post-processing rules (that was the tuning subset of the train split:
 training/export_damage.py, bench/detector_sweep.py); `--split tune` scores that subset
-instead, to compare with the sweep.
+instead, to compare with the sweep. `val2` is the validation photos of the corpus's second
+round, `check2` its train photos held back from training and mining (training/data.py).
 
 Damage: training/synth.py over an aged print (monochrome/sepia/faded, grain, blur, JPEG,
 and hard negatives: glints, eye highlights, borders, text), seeds 20000 + 100·photo + s.

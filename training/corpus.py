@@ -555,8 +555,8 @@ def in_split(entry: dict, split: str) -> bool:
     """Whether `entry` is in `split`: "train"/"val" are the first round's photos (what every
     committed model, threshold and fade ramp was chosen and measured on, so their commands
     keep drawing the same photos), "train2"/"val2" the photos added in round 2."""
-    name, rnd = split.rstrip("0123456789"), int(split[len(split.rstrip("0123456789")):] or 1)
-    return entry["split"] == name and entry.get("since", 1) == rnd
+    name = split.rstrip("0123456789")
+    return entry["split"] == name and entry.get("since", 1) == int(split[len(name):] or 1)
 
 
 def photos(split: str, corpus: Path = DEFAULT_OUT, manifest: Path = MANIFEST) -> list[tuple[dict, Path]]:

@@ -30,16 +30,21 @@ def split_photos(corpus_dir: Path, manifest: Path = corpus.MANIFEST) -> dict[str
     adding photos never changes what a committed training or threshold command draws; train2,
     check2 (N_CHECK2 of round 2's train photos, by a hash of their id) and val2 are round 2's."""
     entries = corpus.load_manifest(manifest)["photos"]
-    train = sorted((e for e in entries if corpus.in_split(e, "train")),
-                   key=lambda e: hashlib.sha256(("tune:" + e["id"]).encode()).hexdigest())
+    train = by_hash([e for e in entries if corpus.in_split(e, "train")], "tune")
     out = {"tune": train[:N_TUNE], "train": train[N_TUNE:]}
     out.update({s: [e for e in entries if corpus.in_split(e, s)] for s in ("val", "train2", "val2")})
-    ranked = sorted(out["train2"], key=lambda e: hashlib.sha256(("check:" + e["id"]).encode()).hexdigest())
+    ranked = by_hash(out["train2"], "check")
     out["check2"], out["train2"] = ranked[:N_CHECK2], ranked[N_CHECK2:]
     for group in out.values():
         for e in group:
             e["path_on_disk"] = str(corpus_dir / e["file"])
     return out
+
+
+def by_hash(entries: list[dict], salt: str) -> list[dict]:
+    """`entries` in the order of sha256(salt:id): a fixed draw that no photo added or removed
+    elsewhere in the manifest changes for the others."""
+    return sorted(entries, key=lambda e: hashlib.sha256(f"{salt}:{e['id']}".encode()).hexdigest())
 
 
 def load_rgb(path: str) -> np.ndarray:

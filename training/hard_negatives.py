@@ -32,7 +32,7 @@ MINED_SHARE = 2 / 3
 
 def mined_and_checked(train: list[dict]) -> tuple[list[dict], list[dict]]:
     """The train photos split by a hash of their id: (mined, never mined)."""
-    ranked = sorted(train, key=lambda e: hashlib.sha256(("mine:" + e["id"]).encode()).hexdigest())
+    ranked = data.by_hash(train, "mine")
     n = round(len(ranked) * MINED_SHARE)
     return ranked[:n], ranked[n:]
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from training import corpus
-from training.synth import KINDS, synthesize
+from training.synth import KINDS, RIM_P, synthesize
 
 N_TUNE = 5  # train-split photos held back for threshold tuning
 # Round 2's train photos held back from training and mining alike: what a model trained with
@@ -116,7 +116,7 @@ _HARD_STREAM = 7919  # the stream hard-crop draws come from, apart from the crop
 
 
 def make_example(rgb: np.ndarray, seed, size: int, kind_p: dict | None = None, hard: np.ndarray | None = None,
-                 p_hard: float = 0.0):
+                 p_hard: float = 0.0, rim_p: float = RIM_P):
     """(damaged image HWC uint8, mask HW bool, hard-negative mask HW bool).
     hard: the photo's mined false alarms (training/hard_negatives.py); with probability p_hard
     the crop is placed over one of them, and wherever it shows them they join the drawn
@@ -134,21 +134,21 @@ def make_example(rgb: np.ndarray, seed, size: int, kind_p: dict | None = None, h
     if mined is None:
         crop = random_crop(rgb, rng, size)
     s = synthesize(crop, int(rng.integers(2 ** 31)), choose_kinds(rng, kind_p), density=rng.uniform(0.5, 2.0),
-                   broad=True)
+                   broad=True, rim_p=rim_p)
     neg = s.negatives if mined is None else s.negatives | (mined & ~s.mask)
     return s.image, s.mask, neg
 
 
 class Batches:
     """Batch i = batch_size crops from photos drawn with subject weights, all from seed (seed, i).
-    kind_p: KIND_P overrides; hard: {photo id: mined false alarms} with p_hard (make_example)."""
+    kind_p: KIND_P overrides; hard: {photo id: mined false alarms} with p_hard; rim_p (make_example)."""
 
     def __init__(self, entries: list[dict], seed: int, batch_size: int, size: int, kind_p: dict | None = None,
-                 hard: dict[str, np.ndarray] | None = None, p_hard: float = 0.0):
+                 hard: dict[str, np.ndarray] | None = None, p_hard: float = 0.0, rim_p: float = RIM_P):
         self.entries, self.seed, self.batch_size, self.size = entries, seed, batch_size, size
         self.weights = subject_weights(entries)
         self.kind_p = {**KIND_P, **(kind_p or {})}
-        self.hard, self.p_hard = hard or {}, p_hard
+        self.hard, self.p_hard, self.rim_p = hard or {}, p_hard, rim_p
         self._cache: dict[str, np.ndarray] = {}
 
     def photo(self, i: int) -> np.ndarray:
@@ -166,7 +166,8 @@ class Batches:
             hard = self.hard.get(self.entries[int(p)]["id"]) if self.hard else None
             if hard is not None and hard.shape != rgb.shape[:2]:
                 raise ValueError(f"{self.entries[int(p)]['id']}: mined mask {hard.shape} does not fit the photo {rgb.shape[:2]}")
-            img, mask, neg = make_example(rgb, [self.seed, step, j], self.size, self.kind_p, hard, self.p_hard)
+            img, mask, neg = make_example(rgb, [self.seed, step, j], self.size, self.kind_p, hard, self.p_hard,
+                                          self.rim_p)
             xs.append(img)
             ys.append(mask)
             ns.append(neg)

@@ -110,6 +110,9 @@ def foam(img: np.ndarray, neg: np.ndarray, rng) -> None:
     neg |= (cov > 0.05) | (dark > 0.05)
 
 
+RIM_P = 0.5  # every model up to damage_seg6 was trained with this share
+
+
 def rim_lights(img: np.ndarray, neg: np.ndarray, rng) -> None:
     """Specular highlights along the photo's own contours: thin soft bright arcs that taper
     at both ends, as on the rim of a cup, a saucer, a spoon, a wet edge. The shipped model
@@ -225,9 +228,10 @@ def text(img: np.ndarray, neg: np.ndarray, rng) -> None:
         neg |= cov > 12
 
 
-def aged_print(rgb: np.ndarray, rng, negatives: bool = True, sheen_rng=None) -> tuple[np.ndarray, np.ndarray, float]:
+def aged_print(rgb: np.ndarray, rng, negatives: bool = True, sheen_rng=None, rim_p: float = RIM_P
+               ) -> tuple[np.ndarray, np.ndarray, float]:
     """(aged float image, hard-negative mask, blur sigma of the print). sheen_rng: a stream
-    of its own for rim lights and foam (neither without it)."""
+    of its own for rim lights (drawn with probability rim_p) and foam (neither without it)."""
     img = rgb.astype(np.float32) / 255
     neg = np.zeros(img.shape[:2], bool)
     if negatives and rng.random() < 0.6:
@@ -235,7 +239,7 @@ def aged_print(rgb: np.ndarray, rng, negatives: bool = True, sheen_rng=None) -> 
     if negatives and rng.random() < 0.35:
         bright_areas(img, neg, rng)
     if negatives and sheen_rng is not None:
-        if sheen_rng.random() < 0.5:
+        if sheen_rng.random() < rim_p:
             rim_lights(img, neg, sheen_rng)
         if sheen_rng.random() < 0.2:
             for _ in range(int(sheen_rng.integers(1, 4))):
@@ -272,17 +276,18 @@ _SHEEN_STREAM, _CURVED_STREAM = 100, 101
 
 
 def synthesize(rgb: np.ndarray, seed: int, kinds=KINDS, density: float = 1.0,
-               negatives: bool = True, jpeg: bool | None = None, broad: bool = False) -> Sample:
+               negatives: bool = True, jpeg: bool | None = None, broad: bool = False, rim_p: float = RIM_P
+               ) -> Sample:
     """Damage drawn over an aged version of `rgb` (H×W×3 uint8). `kinds` chooses which
     kinds are drawn; `density` scales how many defects of each; `jpeg` None = random.
 
     broad: the training's wider styles on top (rim lights and foam as hard negatives, curved and extra
     hairline scratches), each from a random stream of its own, so with broad=False a seed
     draws exactly what it drew before they existed (the validation bench stays comparable
-    with the models measured on it)."""
+    with the models measured on it). rim_p: the share of broad prints with rim lights."""
     rng = np.random.default_rng(seed)
     sheen_rng = np.random.default_rng([seed, _SHEEN_STREAM]) if broad else None
-    img, neg, sigma = aged_print(rgb, rng, negatives, sheen_rng)
+    img, neg, sigma = aged_print(rgb, rng, negatives, sheen_rng, rim_p)
     h, w = neg.shape
     base = img.copy()
     changed = {}

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training import corpus, data, hard_negatives, metrics
+from training import corpus, data, hard_negatives, metrics, synth
 from training.model import DamageNet, n_params
 from training.warm_start import from_onnx
 
@@ -97,13 +97,14 @@ def lr_at(progress: float, step: int, base: float, warmup: int = 100) -> float:
 def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8, size=192, lr=2e-3,
           epoch_steps=250, resume=False, monitor=None, workers=1, widths=(24, 32, 48, 64), warmup=100,
           init: Path | None = None, bf16=False, kind_p: dict | None = None, hard: dict | None = None,
-          p_hard: float = 0.0, log=print):
+          p_hard: float = 0.0, rim_p: float = synth.RIM_P, log=print):
     """Runs (or resumes) training; returns the list of per-step losses of this invocation.
     monitor: {name: crops} evaluated at each epoch end (F1 at threshold 0.5).
     init: an exported ONNX model to start from (training/warm_start.py) instead of random weights.
     bf16: the forward and backward under CPU bf16 autocast (weights, optimiser and the monitor
     stay fp32, and the export is fp32): ~1.6× faster steps on a CPU with AVX-512 BF16.
-    kind_p, hard, p_hard: what data.Batches draws (KIND_P overrides; mined false alarms)."""
+    kind_p, hard, p_hard, rim_p: what data.Batches draws (KIND_P overrides; mined false alarms;
+    the share of crops with rim lights)."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = DamageNet(widths).to(memory_format=torch.channels_last)
@@ -124,7 +125,7 @@ def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8
             from_onnx(model, init, to_input(torch.from_numpy(calib)))
             log(f"started from {init}")
     log(f"DamageNet{widths}: {n_params(model):,} parameters; steps {start}..{steps}, batch {batch}×{size}²")
-    batches = data.Batches(train_entries, seed, batch, size, kind_p, hard, p_hard)
+    batches = data.Batches(train_entries, seed, batch, size, kind_p, hard, p_hard, rim_p)
     loader = torch.utils.data.DataLoader(_Stream(batches, start, steps), batch_size=None,
                                          num_workers=workers, prefetch_factor=4 if workers else None,
                                          # fork after OpenCV has started its thread pool can deadlock
@@ -208,6 +209,8 @@ def main() -> None:
     ap.add_argument("--hard-negatives", type=Path, help="mined false alarms (python -m training.hard_negatives)")
     ap.add_argument("--p-hard", type=float, default=0.3, help="share of crops placed on a mined false alarm")
     ap.add_argument("--train2", action="store_true", help="train on the corpus's round-2 train photos too")
+    ap.add_argument("--rim-p", type=float, default=synth.RIM_P,
+                    help="share of crops with rim lights (specular arcs along the photo's contours) as hard negatives")
     args = ap.parse_args()
     # Gradients of a converging network underflow to denormals, which x86 computes many times
     # slower; set before the thread pool exists, so its threads inherit the setting
@@ -229,7 +232,7 @@ def main() -> None:
     print(f"train photos {len(photos)}, tuning {len(split['tune'])}, validation {len(split['val'])}", flush=True)
     train(photos, args.out, seed=args.seed, steps=args.steps, minutes=args.minutes, batch=args.batch,
           size=args.size, lr=args.lr, epoch_steps=args.epoch_steps, resume=args.resume, monitor=monitor, init=args.init,
-          bf16=args.bf16, kind_p=kind_p, hard=hard, p_hard=args.p_hard if hard else 0.0,
+          bf16=args.bf16, kind_p=kind_p, hard=hard, p_hard=args.p_hard if hard else 0.0, rim_p=args.rim_p,
           log=lambda s: print(s, flush=True))
 
 

@@ -144,3 +144,17 @@ def test_curved_scratches_bend_and_are_mostly_hairline(monkeypatch):
         widths.append(width)
     assert max(bends) > 0.05
     assert np.mean(np.array(widths) == 1) >= 0.5
+
+
+def test_rim_p_sets_how_many_broad_prints_get_rim_lights(small_photos):
+    """rim_p = 0 draws none and 1 draws them on every print; the default draws what every model up
+    to damage_seg6 was trained on."""
+    from training.synth import RIM_P
+
+    rgb = small_photos[1]
+    default = synthesize(rgb, 3, ("dust",), jpeg=False, broad=True)
+    same = synthesize(rgb, 3, ("dust",), jpeg=False, broad=True, rim_p=RIM_P)
+    assert RIM_P == 0.5 and (default.image == same.image).all() and (default.negatives == same.negatives).all()
+    never = sum(int(synthesize(rgb, s, (), jpeg=False, broad=True, rim_p=0.0).negatives.sum()) for s in range(4))
+    always = sum(int(synthesize(rgb, s, (), jpeg=False, broad=True, rim_p=1.0).negatives.sum()) for s in range(4))
+    assert always > never + 100

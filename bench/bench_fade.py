@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from fade_cases import FADES, HAZES, VARIANTS, clean_cases, fade_cases, haze_cases
+from fade_cases import (BORDER_VARIANTS, FADES, HAZES, VARIANTS, bordered_clean_cases, bordered_fade_cases,
+                        clean_cases, fade_cases, haze_cases)
 
 from photoforge.ops.color import correct_color, measure_fading
 from photoforge.ops.restore import RestoreOptions
@@ -131,8 +132,8 @@ def _unchanged_table(cases, kinds, details: bool, title: str) -> None:
         f"{k} {min(v):.1f}/{statistics.median(v):.1f} ({len(v)})" for k, v in per_kind.items() if v))
 
 
-def fade_table(split: str, side: int, details: bool) -> None:
-    cases = fade_cases(split, side)
+def fade_table(split: str, side: int, details: bool, cases=None, what: str = "faded photos") -> None:
+    cases = fade_cases(split, side) if cases is None else cases
     rows = {model: {m: [] for m in ["faded", *METHODS]} for model in FADES}
     worse = {model: {m: 0 for m in METHODS} for model in FADES}
     better = {model: {m: 0 for m in METHODS} for model in FADES}
@@ -155,7 +156,7 @@ def fade_table(split: str, side: int, details: bool) -> None:
             print(f"  {case.name[:38]:38s} {case.kind:11s} s {case.s:.2f} {report.describe():28s}"
                   f" conf {report.confidence:.2f} ΔE faded {base:5.2f} ours {rows[case.kind]['ours'][-1]:5.2f}")
     n = len(cases) // len(FADES)
-    print(f"\nfaded photos ({split} split): {n} photos × {len(FADES)} fade models, strength 0.35–1;"
+    print(f"\n{what} ({split} split): {n} photos × {len(FADES)} fade models, strength 0.35–1;"
           " mean CIEDE2000 to the unfaded original (lower is better), mean PSNR in brackets;"
           " better/worse = photos ending better/worse than the faded input (by > 0.05 ΔE)")
     header = f"  {'model':12s} {'faded':>14s}" + "".join(f" {m:>25s}" for m in METHODS)
@@ -180,6 +181,16 @@ def fade_table(split: str, side: int, details: bool) -> None:
     for model in FADES:
         counts = {w: words[model].count(w) for w in sorted(set(words[model]))}
         print(f"  ours says, {model}: " + ", ".join(f"{w} ×{c}" for w, c in counts.items()))
+
+
+def bordered_tables(split: str, side: int, details: bool) -> None:
+    """The same photos as prints with a white paper border (fade_cases.bordered): clean ones
+    under each light, and the fade models over the whole print, border and all."""
+    cases = bordered_clean_cases(split, side)
+    _unchanged_table(cases, BORDER_VARIANTS, details,
+                     f"clean bordered prints ({split} split): {len(cases)} = {len(cases) // len(BORDER_VARIANTS)}"
+                     f" photos × {len(BORDER_VARIANTS)} variants")
+    fade_table(split, side, details, bordered_fade_cases(split, side), "faded bordered prints")
 
 
 def speed() -> None:
@@ -207,6 +218,7 @@ def main() -> None:
     clean_table(args.split, args.side, args.details)
     haze_table(args.split, args.side, args.details)
     fade_table(args.split, args.side, args.details)
+    bordered_tables(args.split, args.side, args.details)
     if not args.no_speed:
         speed()
 

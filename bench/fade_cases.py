@@ -216,6 +216,44 @@ def fade_cases(split: str, max_side: int) -> list[Case]:
     return out
 
 
+BORDER_VARIANTS = ("as-is", "golden", "tungsten", "cool", "mono", "sepia")
+_PAPERS = ((246, 245, 241), (251, 251, 250), (238, 238, 235), (243, 242, 236))  # white print papers
+
+
+def bordered(pixels: np.ndarray, stem: str) -> np.ndarray:
+    """The photo as a print with its white paper border, as a scan that kept it shows it:
+    3–8 % of the short side, one of a few papers, with the scan's grain on it (seeded by the stem)."""
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(f"{stem}/border".encode()).digest()[:8], "little"))
+    h, w = pixels.shape[:2]
+    b = max(3, round(rng.uniform(0.03, 0.08) * min(h, w)))
+    out = np.empty((h + 2 * b, w + 2 * b, 3), np.float32)
+    out[:] = _PAPERS[int(rng.integers(len(_PAPERS)))]
+    out[b:b + h, b:b + w] = pixels
+    out[:b] += rng.normal(0, 1.2, out[:b].shape)
+    out[-b:] += rng.normal(0, 1.2, out[-b:].shape)
+    out[:, :b] += rng.normal(0, 1.2, out[:, :b].shape)
+    out[:, -b:] += rng.normal(0, 1.2, out[:, -b:].shape)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def bordered_clean_cases(split: str, max_side: int) -> list[Case]:
+    """Clean prints with a white border (BORDER_VARIANTS of the photo inside it: the light
+    fell on the scene, not on the paper): the input is the original."""
+    return [Case(stem, v, img, img) for stem, base in _bases(split, max_side)
+            for v, img in ((v, bordered(variant(base, v), stem)) for v in BORDER_VARIANTS)]
+
+
+def bordered_fade_cases(split: str, max_side: int) -> list[Case]:
+    """The fade models over a whole bordered print: its paper aged with the picture."""
+    out = []
+    for stem, base in _bases(split, max_side):
+        print_ = bordered(base, stem)
+        for model in FADES:
+            s = strength(stem, model)
+            out.append(Case(stem, model, *faded(print_, model, s), s))
+    return out
+
+
 def redness(pixels: np.ndarray) -> np.ndarray:
     """Per pixel: how far linear red exceeds green and blue, against red (0 where it does not)."""
     lin = decode(pixels.astype(np.float32) / 255)

@@ -83,6 +83,8 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from photoforge.ops.paper_border import Border, find_border
+
 STRIP_PIXELS = 1 << 20  # apply_levels and neutralising work on this many pixels at a time
 DETECT_SIDE = 512  # measuring and is_monochrome look at a proxy whose long side is at most this
 PROXY_AVERAGE = 3  # each proxy pixel averages at least this many pixels across
@@ -115,6 +117,7 @@ MAX_GAIN = 3.0  # no channel's density is multiplied by more than this
 CLIP_LEVEL = 0.996  # an encoded value at or above this is clipped white …
 CLIP_RAMP = (0.02, 0.1)  # … and this share of clipped pixels takes every part's confidence away
 SPAN_RAMP = (0.15, 0.3)  # a photo whose range is below this is not corrected (nothing to restore)
+PAPER_CHROMA_RAMP = (3.0, 6.0)  # Lab chroma of a print's paper border: the confidence that it yellowed
 CONF_MIN = 0.05  # below this confidence the photo is reported as not faded and left alone
 STRONG = 0.4  # share of its density the worst channel lost (1 − 1/its gain) from which fading is "strong"
 LIFTED_WORDS = "not corrected: lifted blacks (haze or a faded range, not told apart)"
@@ -155,11 +158,13 @@ class FadeReport:
     # A colour photo whose only sign of fading is blacks lifted alike in every channel:
     # haze and a faded range look the same, so it is reported and not corrected.
     lifted: bool = False
+    # The cast was read off the print's paper border (photoforge.ops.paper_border).
+    from_border: bool = False
 
     def describe(self) -> str:
         if self.faded == "none":
             return LIFTED_WORDS if self.lifted else "not faded"
-        return f"faded: {self.faded}, cast: {self.cast}"
+        return f"faded: {self.faded}, cast: {self.cast}" + (" (paper border)" if self.from_border else "")
 
     @property
     def is_identity(self) -> bool:
@@ -517,7 +522,11 @@ def _cast_word(fade: _Fade) -> str:
     lab = _lin_to_lab(faded.astype(np.float32)).mean(axis=0)
     if float(np.hypot(lab[1], lab[2])) < CAST_CHROMA:
         return "none"
-    hue = math.degrees(math.atan2(float(lab[2]), float(lab[1]))) % 360
+    return _hue_word(math.degrees(math.atan2(float(lab[2]), float(lab[1]))) % 360)
+
+
+def _hue_word(hue: float) -> str:
+    """The named cast nearest a Lab hue angle (degrees)."""
     return min(_HUES, key=lambda h: min(abs(hue - h[0]), 360 - abs(hue - h[0])))[1]
 
 
@@ -609,10 +618,58 @@ def measure_fading(pixels: np.ndarray) -> FadeReport:
     pixels = _check(pixels)
     small = _detect_proxy(pixels)
     if small.shape[2] == 1:
-        small, mono = np.repeat(small, 3, axis=2), True
-    else:
-        mono = _mono_kind(small)[0]
-    return _measure(small, mono)
+        return _measure(np.repeat(small, 3, axis=2), True)
+    return _measure_print(small, detect_mono=True)[0]
+
+
+def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bool]:
+    """(_measure of a colour proxy, whether it was measured as monochrome). Where the
+    print's paper border shows a cast, a colour photo is measured with its paper made
+    neutral (the border is then its white, as it was) and reported through it
+    (_through_paper). A monochrome one is measured as before where its stain measure
+    finds it faded, since that reads the same yellowing and, with it, how far the range
+    faded (the border's cast taken out first left no stain to read that by: train2, 120
+    of 163 bordered sepia prints ended worse than faded); where it finds nothing, the
+    border's cast alone is taken out. detect_mono: whether a monochrome photo is measured
+    as one."""
+    border = find_border(small)
+    gain = _paper_gain(border)
+    if gain is not None:
+        balanced = np.minimum(_encode(_decode(small) * gain.astype(np.float32)), 1.0)
+        if not (detect_mono and _mono_kind(balanced)[0]):
+            return _through_paper(_measure(balanced, False), gain, border), False
+        report = _measure(small, True)
+        if report.is_identity:  # stained, but with its range: only the paper to clean
+            return _through_paper(_measure(balanced, True), gain, border), True
+        return report, True
+    mono = detect_mono and _mono_kind(small)[0]
+    return _measure(small, mono), mono
+
+
+def _paper_gain(border: Border | None) -> np.ndarray | None:
+    """Per-channel linear gains that make a yellowed (or otherwise tinted) paper border
+    neutral at its brightest channel, as far as its chroma says it is tinted
+    (PAPER_CHROMA_RAMP); None for no border or a white one."""
+    if border is None:
+        return None
+    strength = _ramp(border.chroma, *PAPER_CHROMA_RAMP)
+    if strength == 0:
+        return None
+    lin = np.maximum(_decode(np.array(border.colour, np.float32)).astype(np.float64), FLOOR)
+    return (lin.max() / lin) ** strength
+
+
+def _through_paper(report: FadeReport, gain: np.ndarray, border: Border) -> FadeReport:
+    """`report`, measured on the photo times `gain`, as a report on the photo itself: the
+    gain is a density taken off every tone, which is the density model's paper moving, so
+    only the paper's input value changes (each channel's, divided by its gain)."""
+    lin = _decode(np.array(report.paper, np.float32)).astype(np.float64) / gain
+    paper = tuple(float(v) for v in _encode(lin.astype(np.float32)))
+    hue = math.degrees(math.atan2(border.lab[2], border.lab[1])) % 360
+    cast = report.cast if report.cast != "none" else _hue_word(hue)
+    confidence = max(report.confidence, _ramp(border.chroma, *PAPER_CHROMA_RAMP))
+    return replace(report, faded="mild" if report.faded == "none" else report.faded, cast=cast,
+                   confidence=round(confidence, 3), paper=paper, from_border=True)
 
 
 # ----------------------------------------------------------------------------- applying
@@ -724,10 +781,9 @@ def fade_stage(pixels: np.ndarray, options: ColorOptions = ColorOptions(), progr
     if report is None:
         small = _detect_proxy(pixels)
         if mono:
-            small = np.repeat(small, 3, axis=2)
-        elif options.keep_monochrome or options.neutralise_monochrome:
-            mono = _mono_kind(small)[0]
-        report = _measure(small, mono)
+            report = _measure(np.repeat(small, 3, axis=2), True)
+        else:
+            report, mono = _measure_print(small, options.keep_monochrome or options.neutralise_monochrome)
     elif not mono and options.neutralise_monochrome:
         mono = is_monochrome(pixels)[0]
     neutral = float(options.white_balance) if mono and options.neutralise_monochrome and pixels.shape[2] == 3 else 0.0

@@ -1,0 +1,113 @@
+"""A print's paper border: found on a scan that kept it, not on a backdrop or a sky; a
+yellowed one takes its cast out of the whole print, a white one leaves a warm-lit picture
+warm, and the report says where the cast was read."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from photoforge.core.imageio import load_image
+from photoforge.ops.color import correct_color, measure_fading
+from photoforge.ops.paper_border import find_border
+from tests.conftest import SAMPLES
+from tests.ops.test_color import as_float, as_uint8, decode, encode
+
+PAPER = (244, 243, 239)
+
+
+@pytest.fixture(scope="module", params=["astronaut", "coffee"])
+def sample(request) -> np.ndarray:
+    return load_image(SAMPLES / f"{request.param}.jpg").pixels
+
+
+def bordered(pixels: np.ndarray, frac: float = 0.05, paper=PAPER, seed: int = 0) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    b = round(frac * min(h, w))
+    out = np.empty((h + 2 * b, w + 2 * b, 3), np.float64)
+    out[:] = paper
+    out[b:b + h, b:b + w] = pixels
+    out += np.random.default_rng(seed).normal(0, 1.2, out.shape)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def yellowed(pixels: np.ndarray, stain=(0.02, 0.07, 0.25)) -> np.ndarray:
+    """A yellowed base: the same density added to every tone (a gain in linear light)."""
+    return as_uint8(encode(decode(as_float(pixels)) * 10.0 ** -np.array(stain, np.float32)))
+
+
+def lab(pixels: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(as_float(pixels), cv2.COLOR_RGB2Lab)
+
+
+def test_a_border_is_found_with_its_colour_and_depth(sample):
+    scan = bordered(sample, 0.05)
+    border = find_border(scan.astype(np.float32) / 255)
+    assert border is not None and border.sides == 4
+    assert np.allclose(np.array(border.colour) * 255, PAPER, atol=1.5)
+    assert abs(border.depth - round(0.05 * min(sample.shape[:2]))) <= 1
+
+
+def test_a_crooked_print_on_a_grey_lid_still_shows_its_border(sample):
+    scan = bordered(sample, 0.06)
+    h, w = scan.shape[:2]
+    turned = cv2.warpAffine(scan, cv2.getRotationMatrix2D((w / 2, h / 2), 1.2, 1.0), (w, h),
+                            borderValue=(90, 90, 90))
+    border = find_border(turned.astype(np.float32) / 255)
+    assert border is not None and border.sides >= 3
+
+
+def test_no_border_on_a_photo_or_on_a_backdrop_that_does_not_end_in_straight_lines(sample):
+    assert find_border(sample.astype(np.float32) / 255) is None
+    # An object on a seamless white backdrop: even and light at every edge, but the picture
+    # starts along a curve, not at one depth along each side.
+    h, w = sample.shape[:2]
+    backdrop = np.full(sample.shape, PAPER, np.uint8)
+    blob = np.zeros((h, w), np.uint8)
+    cv2.ellipse(blob, (w // 2, h // 2), (int(w * 0.42), int(h * 0.4)), 0, 0, 360, 255, -1)
+    scene = np.where(blob[..., None] > 0, sample, backdrop)
+    assert find_border(scene.astype(np.float32) / 255) is None
+
+
+def test_a_yellowed_print_comes_back_with_white_paper_and_its_colours(sample):
+    original = bordered(sample)
+    aged = yellowed(original)
+    report = measure_fading(aged)
+    assert report.cast == "yellow" and report.from_border
+    assert report.describe().endswith("(paper border)")
+    out = correct_color(aged)
+    b = round(0.05 * min(sample.shape[:2]))
+    paper = lab(out)[:b].reshape(-1, 3).mean(axis=0)
+    assert np.hypot(paper[1], paper[2]) < 1.0  # measured 0.06 (its own faint tint goes too)
+    before = np.abs(lab(aged) - lab(original))[..., 2].mean()
+    after = np.abs(lab(out) - lab(original))[..., 2].mean()
+    assert after < 0.25 * before  # measured astronaut 10.8 → 1.2, coffee 6.6 → 1.2
+
+
+def test_a_warm_lit_picture_on_white_paper_stays_warm(sample):
+    """The light of the scene never fell on the border: a golden picture on white paper is
+    a golden picture, not a yellowed print."""
+    golden = as_uint8(encode(decode(as_float(sample)) * np.array([1.12, 0.97, 0.68], np.float32)))
+    scan = bordered(golden)
+    assert measure_fading(scan).is_identity
+    np.testing.assert_array_equal(correct_color(scan), scan)
+
+
+def test_a_yellowed_16_bit_print_stays_16_bit(sample):
+    aged = yellowed(bordered(sample)).astype(np.uint16) * 257
+    out = correct_color(aged)
+    assert out.dtype == np.uint16 and out.shape == aged.shape
+    assert measure_fading(aged).from_border
+
+
+def test_a_grey_print_on_yellowed_paper_comes_back_grey(sample):
+    """Its picture alone reads as a sepia tone; the border says the paper yellowed."""
+    from photoforge.ops.color import is_monochrome
+
+    grey = np.repeat(np.rint(sample @ np.array([0.2126, 0.7152, 0.0722])).astype(np.uint8)[..., None], 3, axis=2)
+    original = bordered(grey)
+    aged = yellowed(original)
+    assert is_monochrome(aged) == (True, "sepia")
+    out = correct_color(aged)
+    assert is_monochrome(out) == (True, "grey")
+    assert np.abs(lab(out) - lab(original))[..., 2].mean() < 1.5  # measured 1.2 and 1.1 (aged: 12.4, 11.7)

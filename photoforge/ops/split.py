@@ -15,7 +15,8 @@ Method (numpy + OpenCV only):
 4. A group holding several prints (touching, or a few px apart) is cut along a whole Hough
    line (ridge or photo-content rim) proven a seam at full resolution: along a side of a piece,
    straight to a fraction of a pixel out to the cut's ends (its steps sharp, as cut paper's
-   are), and a narrow valley (the lid) unless it runs along both pieces; recursively; pieces
+   are), and a narrow valley (the lid) unless it runs along both pieces, with unrelated
+   photos either side (no edges crossing it at the same places); recursively; pieces
    smaller than `min_size` or longer than 4:1 are not prints.
 5. Each group's minimum-area rectangle is the first guess. Each side is then refined at
    full resolution: a strip across the side is resampled (warpAffine of just that strip),
@@ -244,8 +245,9 @@ class _Proxy:
 
     pixels: np.ndarray | None = None  # the full-resolution scan, for checks of candidate cuts
     # the direction of the edge the last _straight_seam call found straight (full-resolution
-    # px, unit vector), None when it found none
+    # px, unit vector), None when it found none; and a point on it
     seam_dir: np.ndarray | None = None
+    seam_at: np.ndarray | None = None
 
     def __init__(self, pixels: np.ndarray, lid: str):
         H, W = pixels.shape[:2]
@@ -487,6 +489,8 @@ class _Proxy:
             if not whole and not (all(along) and self._straight_seam(ends, p, d, gap=False, run=True, reach=True)
                                   and all(_along_side(part, self.seam_dir, 0.6) for part in parts)):
                 continue
+            if self._continues_across(ends):
+                continue
             best = (r, parts, whole)
         # a seam may run on across a third print (the stacked pair's seam through the print
         # whose corner nearly touches the pair), even one proven straight out to an end: its
@@ -591,8 +595,9 @@ class _Proxy:
                 fit = None
             if fit is not None:
                 break
-        if fit is not None:  # the straight edge's direction (full-resolution px), for the caller
+        if fit is not None:  # the straight edge (full-resolution px), for the caller
             self.seam_dir = (dd + fit[1] * n) / math.hypot(1.0, fit[1])
+            self.seam_at = a + (s0 * length + mid.start) * dd + (fit[0] - half) * n
         if fit is None or not reach:
             return fit is not None
         # the edge goes on to the cut's ends, through a print's white border, where a line in
@@ -605,6 +610,33 @@ class _Proxy:
         end = 0.02 / (s1 - s0) * cols.size
         first, last = int(np.argmax(held)), int(np.argmax(held[::-1]))
         return (min if run else max)(first, last) <= end
+
+    def _continues_across(self, ends) -> bool:
+        """Whether the photo beside the straight edge the last _straight_seam call found runs on
+        across it: what lies either side of a seam is two prints, unrelated, where a plank gap
+        or a door frame in one photo, as straight, sharp and dark, has that photo's edges (a
+        plank's end, a towel, the white border) cross it at the same places on both sides.
+        The steps along the edge a few px either side of it (past the gap and its shadows)
+        are correlated: ≥ 0.25 is a line in one photo (dev touching seeds 12 and 24: 0.32 and
+        0.95; the true seams of dev touching seeds 0 and 3–8, both lids: −0.08 to 0.16)."""
+        if self.pixels is None or self.seam_dir is None:
+            return False
+        a, b = self.to_full(ends[0]), self.to_full(ends[1])
+        length = float(np.linalg.norm(b - a))
+        d = self.seam_dir if self.seam_dir @ (b - a) > 0 else -self.seam_dir
+        n = np.array([-d[1], d[0]])
+        start = self.seam_at + float((a - self.seam_at) @ d) * d
+        reach = max(2, round(SHARP_REACH * self.f))
+        # the outermost 3 % left out: there both sides step off the paper at once, at a seam too
+        strip, half = _strip(self.pixels, start + 0.03 * length * d, d, n, 0.94 * length,
+                             4 * reach + 2, self.shape)
+        if strip is None:
+            return False
+        before = strip[half - 4 * reach:half - 2 * reach + 1].mean(axis=0)
+        after = strip[half + 2 * reach:half + 4 * reach + 1].mean(axis=0)
+        u, v = (side[2 * reach:] - side[:-2 * reach] for side in (before, after))
+        u, v = u - u.mean(), v - v.mean()
+        return float(u @ v) >= 0.25 * max(math.sqrt(float(u @ u) * float(v @ v)), 1e-12)
 
     def _valley(self, g, rows, cols) -> bool | None:
         """Whether the strip g is darker along `rows` (per column) than the paper on both

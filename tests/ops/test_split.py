@@ -475,3 +475,15 @@ def test_a_print_against_the_glass_edge_lies_flush_with_it(seed):
     found = find_prints(scan.pixels)
     assert _matches(scan, found, edge=1.0)
     assert abs(found[0].angle) < 1e-9
+
+
+@pytest.mark.parametrize("seed", [12, 24])
+def test_a_line_the_photo_runs_on_across_is_no_seam(seed):
+    """Development scans (touching, white lid): seed 12, a dark gap between planks ran the whole
+    height of the stacked pair's upper print, proven a seam (straight, sharp, a narrow dark
+    valley, out to both ends); seed 24, a door frame's edge in the lower print, straight from
+    its top border to its bottom one. Each print was cut in two (4/5 +2). Across a seam lie two
+    prints with unrelated photos; across these lines the photo runs on (the planks' ends, the
+    towel, the white border cross them at the same places on both sides)."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=["touching"])["touching"]
+    assert _matches(scan, find_prints(scan.pixels))

@@ -117,7 +117,8 @@ MAX_GAIN = 3.0  # no channel's density is multiplied by more than this
 CLIP_LEVEL = 0.996  # an encoded value at or above this is clipped white …
 CLIP_RAMP = (0.02, 0.1)  # … and this share of clipped pixels takes every part's confidence away
 SPAN_RAMP = (0.15, 0.3)  # a photo whose range is below this is not corrected (nothing to restore)
-PAPER_CHROMA_RAMP = (3.0, 6.0)  # Lab chroma of a print's paper border: the confidence that it yellowed
+PAPER_MIN = 4.0  # Lab chroma of a print's paper border from which its cast is taken out …
+PAPER_KEEP = 3.0  # … all but this much of it (cream papers exist)
 CONF_MIN = 0.05  # below this confidence the photo is reported as not faded and left alone
 STRONG = 0.4  # share of its density the worst channel lost (1 − 1/its gain) from which fading is "strong"
 LIFTED_WORDS = "not corrected: lifted blacks (haze or a faded range, not told apart)"
@@ -646,13 +647,20 @@ def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bo
     return _measure(small, mono), mono
 
 
+def _paper_strength(border: Border | None) -> float:
+    """How much of a paper border's cast to take out: all but PAPER_KEEP of its chroma, so
+    a cream paper (chroma ≤ 3–4) keeps its tint and a yellowed one keeps that much of it;
+    0 below PAPER_MIN (no border, or one as white as paper comes)."""
+    if border is None or border.chroma < PAPER_MIN:
+        return 0.0
+    return 1.0 - PAPER_KEEP / border.chroma
+
+
 def _paper_gain(border: Border | None) -> np.ndarray | None:
-    """Per-channel linear gains that make a yellowed (or otherwise tinted) paper border
-    neutral at its brightest channel, as far as its chroma says it is tinted
-    (PAPER_CHROMA_RAMP); None for no border or a white one."""
-    if border is None:
-        return None
-    strength = _ramp(border.chroma, *PAPER_CHROMA_RAMP)
+    """Per-channel linear gains that take a yellowed (or otherwise tinted) paper border's
+    cast out (_paper_strength of it, towards neutral at its brightest channel); None for
+    no border or a paper white enough."""
+    strength = _paper_strength(border)
     if strength == 0:
         return None
     lin = np.maximum(_decode(np.array(border.colour, np.float32)).astype(np.float64), FLOOR)
@@ -667,7 +675,7 @@ def _through_paper(report: FadeReport, gain: np.ndarray, border: Border) -> Fade
     paper = tuple(float(v) for v in _encode(lin.astype(np.float32)))
     hue = math.degrees(math.atan2(border.lab[2], border.lab[1])) % 360
     cast = report.cast if report.cast != "none" else _hue_word(hue)
-    confidence = max(report.confidence, _ramp(border.chroma, *PAPER_CHROMA_RAMP))
+    confidence = max(report.confidence, _paper_strength(border))
     return replace(report, faded="mild" if report.faded == "none" else report.faded, cast=cast,
                    confidence=round(confidence, 3), paper=paper, from_border=True)
 

@@ -69,7 +69,7 @@ def test_no_border_on_a_photo_or_on_a_backdrop_that_does_not_end_in_straight_lin
     assert find_border(scene.astype(np.float32) / 255) is None
 
 
-def test_a_yellowed_print_comes_back_with_white_paper_and_its_colours(sample):
+def test_a_yellowed_print_comes_back_with_its_paper_and_its_colours(sample):
     original = bordered(sample)
     aged = yellowed(original)
     report = measure_fading(aged)
@@ -78,10 +78,11 @@ def test_a_yellowed_print_comes_back_with_white_paper_and_its_colours(sample):
     out = correct_color(aged)
     b = round(0.05 * min(sample.shape[:2]))
     paper = lab(out)[:b].reshape(-1, 3).mean(axis=0)
-    assert np.hypot(paper[1], paper[2]) < 1.0  # measured 0.06 (its own faint tint goes too)
+    # all but 3 of the border's chroma goes (a cream paper keeps its tint): measured 3.3
+    assert 2.5 < np.hypot(paper[1], paper[2]) < 4.0
     before = np.abs(lab(aged) - lab(original))[..., 2].mean()
     after = np.abs(lab(out) - lab(original))[..., 2].mean()
-    assert after < 0.25 * before  # measured astronaut 10.8 → 1.2, coffee 6.6 → 1.2
+    assert after < 0.15 * before  # measured astronaut 10.8 → 0.8, coffee 6.6 → 0.6
 
 
 def test_a_warm_lit_picture_on_white_paper_stays_warm(sample):
@@ -100,8 +101,9 @@ def test_a_yellowed_16_bit_print_stays_16_bit(sample):
     assert measure_fading(aged).from_border
 
 
-def test_a_grey_print_on_yellowed_paper_comes_back_grey(sample):
-    """Its picture alone reads as a sepia tone; the border says the paper yellowed."""
+def test_a_grey_print_on_yellowed_paper_loses_the_yellow(sample):
+    """Its picture alone reads as a sepia tone; the border says the paper yellowed. What a
+    cream paper's tint would be (chroma 3) stays."""
     from photoforge.ops.color import is_monochrome
 
     grey = np.repeat(np.rint(sample @ np.array([0.2126, 0.7152, 0.0722])).astype(np.uint8)[..., None], 3, axis=2)
@@ -109,5 +111,5 @@ def test_a_grey_print_on_yellowed_paper_comes_back_grey(sample):
     aged = yellowed(original)
     assert is_monochrome(aged) == (True, "sepia")
     out = correct_color(aged)
-    assert is_monochrome(out) == (True, "grey")
-    assert np.abs(lab(out) - lab(original))[..., 2].mean() < 1.5  # measured 1.2 and 1.1 (aged: 12.4, 11.7)
+    assert is_monochrome(out)[0]
+    assert np.abs(lab(out) - lab(original))[..., 2].mean() < 1.2  # measured 0.89 and 0.83 (aged: 12.2, 11.3)

@@ -130,35 +130,37 @@ def _serve(conn, process, settings: dict, threads: int, driver: int) -> None:
     from photoforge.app.batch import run_one
     from photoforge.engine.progress import Progress
 
+    job, before, told = None, None, [True]  # told[0]: the driver has the current job's outcome
     try:
         while True:
             try:
                 job = conn.recv()
             except EOFError:
                 break
-            before = _identity(job.target)
-            try:
-                outcome = run_one(job, lambda image, part, job=job: process(image, part, job), Progress(),
-                                  **settings)
-            except KeyboardInterrupt:
-                # Stopped after the output was renamed into place but before the driver heard:
-                # tell it, so that what is on disk and what it lists as finished agree.
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                if _identity(job.target) not in (None, before):
-                    _send(conn, ("outcome", _published(job, settings["fingerprints"])))
-                raise
-            _send(conn, ("outcome", outcome))
+            before, told[0] = _identity(job.target), False
+            outcome = run_one(job, lambda image, part, job=job: process(image, part, job), Progress(),
+                              **settings)
+            _send(conn, ("outcome", outcome), told)
     except KeyboardInterrupt:
-        pass
+        # Stopped after the output was renamed into place but before the driver heard (in the
+        # job, or between its end and the message: a loaded machine showed that window): tell
+        # it, so that what is on disk and what it lists as finished agree.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not told[0] and _identity(job.target) not in (None, before):
+            _send(conn, ("outcome", _published(job, settings["fingerprints"])))
     finally:
         os._exit(0)  # never the driver's exit handlers: its journal and progress bar are not ours
 
 
-def _send(conn, message) -> None:
-    """A whole message or none: a stop in the middle would leave the driver half a pickle."""
+def _send(conn, message, sent: list | None = None) -> None:
+    """A whole message or none: a stop in the middle would leave the driver half a pickle.
+    sent[0] is set True with the stop still held off, so a stop raised as soon as it is let
+    through finds it already set."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
         conn.send(message)
+        if sent is not None:
+            sent[0] = True
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 

@@ -73,7 +73,7 @@ def find_border(small: np.ndarray) -> Border | None:
 
 def _side(lab: np.ndarray, short: int):
     """(Lab colour, depth, border pixels) of a border along the top of `lab`, or None."""
-    h, w = lab.shape[:2]
+    w = lab.shape[1]
     deep = max(MIN_DEPTH_PX + 2, int(MAX_DEPTH * short))
     skip = int(EDGE_SKIP * short)
     margin = deep  # the corners belong to two sides; leave them out of both
@@ -102,7 +102,6 @@ def _segment_depth(strip: np.ndarray, skip: int, short: int):
     """(first paper row, depth) of the border in one piece of a side: rows from the edge (after
     at most `skip` rows of something else) whose pixels all lie near one colour, up to
     the first row that does not — the picture. None if there is no such run or it never ends."""
-    rows = strip.shape[0]
     med = np.median(strip, axis=1)  # rows × 3
     for top in range(skip + 1):
         ref = np.median(strip[top:top + 3].reshape(-1, 3), axis=0)

@@ -26,7 +26,7 @@ as aged prints with hard negatives but no damage ("aged"); "neg" = share of the
 hard-negative pixels themselves that are flagged.
 "learned" is the probability at the threshold alone; "learned+post" adds the app's
 post-processing (photoforge.ops.learned_damage.mask_from_probability at sensitivity 0.5:
-hysteresis, speck rule, 1 px halo), which is what restore uses; "both" is
+hysteresis, speck rule, torn corners and edges, 1 px halo), which is what restore uses; "both" is
 `--detector both` (photoforge.ops.learned_damage.fuse: the classical mask seeds that
 hysteresis and every classical mark is kept).
 Time: median of 3 on one validation photo resized to 1920×1080, 2 threads (ONNX Runtime
@@ -234,11 +234,11 @@ def main() -> None:
 
     def run_all(img):
         prob = predict(img)
-        out = {"learned": prob >= thr, "learned+post": mask_from_probability(prob, 0.5, base=thr) > 0}
+        out = {"learned": prob >= thr, "learned+post": mask_from_probability(prob, 0.5, base=thr, pixels=img) > 0}
         if not args.no_classical:
             classical = detect_damage(img, args.sensitivity)
             out["classical"] = classical > 0
-            out["both"] = fuse(prob, classical, 0.5, base=thr) > 0
+            out["both"] = fuse(prob, classical, 0.5, base=thr, pixels=img) > 0
         return out
 
     dets = ("learned", "learned+post") + (() if args.no_classical else ("classical", "both"))
@@ -285,13 +285,14 @@ def main() -> None:
     rgb = data.load_rgb(photos[0]["path_on_disk"])
     two = cv2.resize(rgb, (1920, 1080), interpolation=cv2.INTER_AREA)
     timed = {"learned": lambda: predict(two) >= thr,
-             "learned+post": lambda: mask_from_probability(predict(two), 0.5, base=thr)}
+             "learned+post": lambda: mask_from_probability(predict(two), 0.5, base=thr, pixels=two)}
     if tta != "off":
         thr0 = card.get("threshold", 0.5)
-        timed["learned+post, no tta"] = lambda: mask_from_probability(onnx_infer.predict(sess, two), 0.5, base=thr0)
+        timed["learned+post, no tta"] = lambda: mask_from_probability(onnx_infer.predict(sess, two), 0.5, base=thr0,
+                                                                      pixels=two)
     if not args.no_classical:
         timed["classical"] = lambda: detect_damage(two, args.sensitivity)
-        timed["both"] = lambda: fuse(predict(two), detect_damage(two, args.sensitivity), 0.5, base=thr)
+        timed["both"] = lambda: fuse(predict(two), detect_damage(two, args.sensitivity), 0.5, base=thr, pixels=two)
     fig["time_2mp_s"] = interleaved_times(timed)
     print("time, 2 MP (1920×1080): " + "  ".join(f"{d} {t:.2f} s" for d, t in fig["time_2mp_s"].items()))
     if args.restore:

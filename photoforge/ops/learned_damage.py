@@ -23,6 +23,7 @@ import numpy as np
 
 from photoforge.engine.progress import Progress, null_progress
 from photoforge.ops.mask import grow
+from photoforge.ops.torn_edges import torn_regions
 
 MODEL_ID = "damage-seg"
 DETECTORS = ("learned", "classical", "both")
@@ -111,7 +112,8 @@ def thresholds(sensitivity: float, base: float | None = None, low_fraction: floa
 
 
 def mask_from_probability(prob: np.ndarray, sensitivity: float = 0.5, base: float | None = None,
-                          seeds: np.ndarray | None = None, rules: PostRules = POST) -> np.ndarray:
+                          seeds: np.ndarray | None = None, rules: PostRules = POST,
+                          pixels: np.ndarray | None = None) -> np.ndarray:
     """H×W uint8 mask (255 = damage) from an H×W probability map, grown by 1 px to cover
     the halo as the classical detector's is.
 
@@ -123,16 +125,23 @@ def mask_from_probability(prob: np.ndarray, sensitivity: float = 0.5, base: floa
     prob ≥ seed_low_fraction × high is kept, and components away from every seed need
     alone_logit more logits (0: the same bar as without seeds). Seeds are not grown where
     the network does not see damage too (the classical mask already has its halo), and all
-    of them are in the result, unless rules.seed_gate asks the network to confirm each."""
+    of them are in the result, unless rules.seed_gate asks the network to confirm each.
+    With the photo's `pixels` (H×W×C) the torn corners and edges whose cut the network
+    marks are added whole (ops/torn_edges.py)."""
     high, low = thresholds(sensitivity, base, rules.low_fraction)
     if seeds is None or not seeds.any():
-        return grow(np.where(_hysteresis(prob >= low, prob, high, rules), 255, 0).astype(np.uint8), 1)
+        found = _hysteresis(prob >= low, prob, high, rules)
+        if pixels is not None:
+            found |= torn_regions(pixels, prob, found)
+        return grow(np.where(found, 255, 0).astype(np.uint8), 1)
     seeds = seeds > 0
     if rules.seed_gate > 0:
         seeds = _confirmed(seeds, prob, rules.seed_gate * high)
     alone = _shift(high, rules.alone_logit)
     found = _hysteresis(prob >= low, prob, alone, rules)
     found |= _touching(prob >= rules.seed_low_fraction * high, seeds) & ~seeds
+    if pixels is not None:
+        found |= torn_regions(pixels, prob, found | seeds)
     out = grow(np.where(found, 255, 0).astype(np.uint8), 1)
     out[seeds] = 255
     return out
@@ -183,11 +192,11 @@ def _touching(weak: np.ndarray, seeds: np.ndarray) -> np.ndarray:
 
 
 def fuse(prob: np.ndarray, classical: np.ndarray, sensitivity: float = 0.5, base: float | None = None,
-         rules: PostRules = POST) -> np.ndarray:
+         rules: PostRules = POST, pixels: np.ndarray | None = None) -> np.ndarray:
     """`--detector both`: the classical mask seeds the network's hysteresis, so a crack the
     classical detector caught in part is followed along the network's weaker probability,
     and every classical mark the network confirms (rules.seed_gate) is kept whole."""
-    return mask_from_probability(prob, sensitivity, base, seeds=classical, rules=rules)
+    return mask_from_probability(prob, sensitivity, base, seeds=classical, rules=rules, pixels=pixels)
 
 
 def flipped(a: np.ndarray, view: str) -> np.ndarray:
@@ -286,5 +295,6 @@ def find_damage_mask(pixels: np.ndarray, sensitivity: float = 0.5, detector: str
                               threads=threads, notify=notify, tta=tta, mean=mean)
     base = recommended_threshold(tta, mean)
     if detector == "both":
-        return fuse(prob, detect_damage(pixels, sensitivity, progress.sub(split, 1.0)), sensitivity, base)
-    return mask_from_probability(prob, sensitivity, base)
+        return fuse(prob, detect_damage(pixels, sensitivity, progress.sub(split, 1.0)), sensitivity, base,
+                    pixels=pixels)
+    return mask_from_probability(prob, sensitivity, base, pixels=pixels)

@@ -83,7 +83,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from photoforge.ops.paper_border import Border, find_border
+from photoforge.ops.paper_border import Border, find_border, inside
 
 STRIP_PIXELS = 1 << 20  # apply_levels and neutralising work on this many pixels at a time
 DETECT_SIDE = 512  # measuring and is_monochrome look at a proxy whose long side is at most this
@@ -531,15 +531,25 @@ def _hue_word(hue: float) -> str:
     return min(_HUES, key=lambda h: min(abs(hue - h[0]), 360 - abs(hue - h[0])))[1]
 
 
-def _measure(small: np.ndarray, mono: bool) -> FadeReport:
+def _despeckled(small: np.ndarray) -> np.ndarray:
+    return cv2.medianBlur(small, 3) if min(small.shape[:2]) >= 3 else small  # specks must not set the end points
+
+
+def _dye_confidence(fade: _Fade) -> float:
+    if fade.dye_confidence > 0 and _cast_word(fade) not in ("red", "magenta"):
+        return 0.0  # red and green lifted together (yellow shadows) is sand or a lamp, not cyan lost
+    return fade.dye_confidence
+
+
+def _measure(small: np.ndarray, mono: bool, picture: np.ndarray | None = None) -> FadeReport:
     """FadeReport of a float [0, 1] H×W×3 proxy: the density model's inverse, each part
-    blended in by its confidence (_density_inverse); levels left at the identity."""
-    if min(small.shape[:2]) >= 3:
-        small = cv2.medianBlur(small, 3)  # dust and specks must not set the end points
-    fade = _density_model(small.reshape(-1, 3), mono)
-    conf_dye = fade.dye_confidence
-    if conf_dye > 0 and _cast_word(fade) not in ("red", "magenta"):
-        conf_dye = 0.0  # red and green lifted together (yellow shadows) is sand or a lamp, not cyan lost
+    blended in by its confidence (_density_inverse); levels left at the identity.
+    `picture`: the part of the proxy inside a paper border, where a lost dye must show too
+    (the border is neutral paper whatever the picture lost)."""
+    fade = _density_model(_despeckled(small).reshape(-1, 3), mono)
+    conf_dye = _dye_confidence(fade)
+    if picture is not None and conf_dye > 0:
+        conf_dye = min(conf_dye, _dye_confidence(_density_model(_despeckled(picture).reshape(-1, 3), mono)))
     if conf_dye < CONF_MIN:
         # A dye confidence under the floor is no evidence: it would not have been corrected
         # alone, so it must neither let a colour photo's range through (below) nor take a
@@ -631,16 +641,19 @@ def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bo
     same yellowing and, with it, how far the range faded. (Taking the border's cast out
     first left it no stain to read that by, and 120 of 163 bordered sepia prints on train2
     ended worse than faded; taking it out only where the stain measure found nothing left
-    9 of them worse, a warm tone cooled with the paper.) detect_mono: whether a
-    monochrome photo is measured as one."""
+    9 of them worse, a warm tone cooled with the paper.) A colour print's lost dye must show
+    in the picture inside its border too (paper_border.inside): the base carries no dye, so
+    a white border is neutral whatever the picture lost, and it read as the neutral paper a
+    lost cyan dye leaves beside red shadows (red scenes on white paper came out as lost dyes).
+    detect_mono: whether a monochrome photo is measured as one."""
     border = find_border(small)
     gain = _paper_gain(border)
     if gain is not None:
         balanced = np.minimum(_encode(_decode(small) * gain.astype(np.float32)), 1.0)
         if not (detect_mono and _mono_kind(balanced)[0]):
-            return _through_paper(_measure(balanced, False), gain, border), False
+            return _through_paper(_measure(balanced, False, inside(balanced, border)), gain, border), False
     mono = detect_mono and _mono_kind(small)[0]
-    return _measure(small, mono), mono
+    return _measure(small, mono, inside(small, border) if border is not None and not mono else None), mono
 
 
 def _paper_strength(border: Border | None) -> float:

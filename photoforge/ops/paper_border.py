@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import cv2
 import numpy as np
 
@@ -39,6 +41,8 @@ class Border:
     lab: tuple[float, float, float]  # … and its CIELAB
     sides: int  # how many sides showed it
     depth: float  # its mean depth, in proxy pixels
+    # each side's depth (top, right, bottom, left; 0 where no border showed), in proxy px
+    depths: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def chroma(self) -> float:
@@ -51,28 +55,42 @@ def find_border(small: np.ndarray) -> Border | None:
         return None
     lab = cv2.cvtColor(np.ascontiguousarray(small, np.float32), cv2.COLOR_RGB2Lab)
     short = min(small.shape[:2])
-    found = []
-    for k in range(4):  # each side in turn brought to the top
+    found, where = [], []
+    for k in range(4):  # each side in turn brought to the top: top, right, bottom, left
         side = _side(np.rot90(lab, k), short)
         if side is not None:
             found.append(side)
+            where.append(k)
     if len(found) < MIN_SIDES:
         return None
-    colours = np.array([c for c, _, _ in found])
+    colours = np.array([c for c, _, _, _ in found])
     centre = np.median(colours, axis=0)
     agree = np.linalg.norm(colours - centre, axis=1) <= SIDES_AGREE
     if agree.sum() < MIN_SIDES or centre[0] < MIN_LIGHTNESS:
         return None
-    pixels = np.concatenate([p for (_, _, p), ok in zip(found, agree) if ok])
+    pixels = np.concatenate([p for (_, _, p, _), ok in zip(found, agree) if ok])
     lab_med = np.median(pixels, axis=0)
     rgb = cv2.cvtColor(lab_med.reshape(1, 1, 3).astype(np.float32), cv2.COLOR_Lab2RGB).reshape(3)
-    depth = float(np.mean([d for (_, d, _), ok in zip(found, agree) if ok]))
+    depth = float(np.mean([d for (_, d, _, _), ok in zip(found, agree) if ok]))
+    depths = [0, 0, 0, 0]
+    for k, (_, _, _, deepest), ok in zip(where, found, agree):
+        depths[k] = int(math.ceil(deepest)) if ok else 0
     return Border(tuple(float(v) for v in np.clip(rgb, 0, 1)), tuple(float(v) for v in lab_med),
-                  int(agree.sum()), depth)
+                  int(agree.sum()), depth, tuple(depths))
+
+
+def inside(small: np.ndarray, border: Border, margin: int = 2) -> np.ndarray:
+    """The picture within the border (its depths, plus `margin` px of the inner edge's blur)."""
+    top, right, bottom, left = (d + margin if d else 0 for d in border.depths)
+    h, w = small.shape[:2]
+    if h - top - bottom < 16 or w - left - right < 16:
+        return small
+    return small[top:h - bottom, left:w - right]
 
 
 def _side(lab: np.ndarray, short: int):
-    """(Lab colour, depth, border pixels) of a border along the top of `lab`, or None."""
+    """(Lab colour, mean depth, border pixels, deepest point) of a border along the top of
+    `lab`, or None."""
     w = lab.shape[1]
     deep = max(MIN_DEPTH_PX + 2, int(MAX_DEPTH * short))
     skip = int(EDGE_SKIP * short)
@@ -95,7 +113,8 @@ def _side(lab: np.ndarray, short: int):
     if abs(slope) > MAX_TILT or np.abs(depths - (slope * centres + offset)).max() > STRAIGHT_PX:
         return None
     pixels = np.concatenate(parts)
-    return np.median(pixels, axis=0), float(depths.mean()), pixels
+    deepest = max(offset, slope * (w - 1) + offset, depths.max())  # a tilted edge, at its far end
+    return np.median(pixels, axis=0), float(depths.mean()), pixels, float(deepest)
 
 
 def _segment_depth(strip: np.ndarray, skip: int, short: int):

@@ -55,6 +55,7 @@ MAX_ASPECT = 4.0  # the longest a print's long side may be, in short sides
 # at any resolution. A scanner's optics blur an edge over a width fixed in mm, so a 600 dpi
 # scan's paper edge spreads over three times the pixels of a 200 dpi one.
 SHARP_REACH = 2.0 / 1.4
+RECT_FILL = 0.85  # how much of its minimum-area rectangle a piece cut off as a print fills
 _SIDE_SPAN = (0.12, 0.88)  # the part of each side used for the edge fit (corners may be rounded)
 
 
@@ -479,7 +480,9 @@ class _Proxy:
             # along both pieces (beside a dark print the gap is no valley), by an edge straight
             # over most of it that reaches out to an end
             along = [_along_side(part, d) for part in parts]
-            if not any(along):
+            # a wire or a wall's edge slanting across a print cuts it into trapezoids, each with
+            # a side along the cut: the side a seam runs along is a print's, a rectangle's
+            if not any(a and _rectangular(part) for a, part in zip(along, parts)):
                 continue
             whole = self._straight_seam(ends, p, d, reach=True)
             # the edge two prints at one angle share runs along both their sides; a straight
@@ -714,6 +717,13 @@ def _support(evidence: np.ndarray, a, b, n, shift: float) -> float:
         ok = (q[:, 0] >= 0) & (q[:, 0] < pw) & (q[:, 1] >= 0) & (q[:, 1] < ph)
         hits[ok] |= evidence[q[ok, 1], q[ok, 0]]
     return float(hits.mean())
+
+
+def _rectangular(hull: np.ndarray, least: float = RECT_FILL) -> bool:
+    """Whether a convex hull fills at least `least` of its minimum-area rectangle (a print's
+    evidence does, its corners rounded or nicked by a cut's margin)."""
+    (_, _), (w, h), _ = cv2.minAreaRect(hull.astype(np.float32))
+    return cv2.contourArea(hull.astype(np.float32)) >= least * w * h
 
 
 def _fill_ratio(piece: np.ndarray) -> float:

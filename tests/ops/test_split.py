@@ -487,3 +487,33 @@ def test_a_line_the_photo_runs_on_across_is_no_seam(seed):
     towel, the white border cross them at the same places on both sides)."""
     scan = ss.hard_cases(dpi=200, seed=seed, names=["touching"])["touching"]
     assert _matches(scan, find_prints(scan.pixels))
+
+
+@pytest.mark.parametrize("seed, name", [(70, "rounded_corners"), (72, "mixed_six")])
+def test_wires_slanting_across_a_sky_are_no_seam(seed, name):
+    """Spent held-out scans (seeds 70, 72): power lines across a sky, thin, dark, straight and
+    sharp, were cut as seams (2/3 +5, one side 174 px off; 5/6 +3). Each cut leaves trapezoids,
+    and a trapezoid's minimum-area rectangle lies along its longest side, the cut, so the cut
+    passed as running along a piece's side. The piece a seam runs along must be a rectangle."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=[name])[name]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_seam_runs_along_a_rectangle():
+    """The guard behind the test above: a print's evidence fills its rectangle (rounded
+    corners too); a print cut 25° off its sides leaves a piece that does not."""
+    from photoforge.ops.split import _rectangular
+
+    box = np.array(Print.from_rect(200, 150, 300, 200, 3.0).corners)
+    assert _rectangular(box)
+    t = math.tan(math.radians(25))
+    assert not _rectangular(np.array([[0, 0], [300, 0], [300, 60], [0, 60 + 300 * t]]))
+
+
+def test_a_side_whose_photo_hides_its_rise_out_of_the_shadow_keeps_its_paper_edge():
+    """Spent held-out scan (mixed six, seed 70): the aloe print's top side, its photo about as
+    dark as its shadow, gave points on three lines (the fall into the shadow, the paper's edge,
+    the photo's steps just inside it) and was fitted 1.55 px inside. The shadow has one width
+    along a side: where the rise out of it shows, it places the paper where it does not."""
+    scan = ss.hard_cases(dpi=200, seed=70, names=["mixed_six"])["mixed_six"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

@@ -13,7 +13,6 @@ from photoforge.ops.paper_border import find_border, inside
 from tests.conftest import SAMPLES
 from tests.ops.test_color import as_float, as_uint8, decode, encode, psnr
 from tests.ops.test_color_scenes import warm_scene
-from tests.ops.test_color_scenes import psnr, warm_scene
 
 PAPER = (244, 243, 239)
 

@@ -1250,7 +1250,10 @@ def _one_shadow_width(pu: np.ndarray, pv: np.ndarray, falls: np.ndarray, rises: 
     hides the rise, or a photo's step just inside the paper (mixed six, seed 70: points on
     three lines, the fit 1.55 px inside). A fall one width inside that line is the paper's,
     into a photo darker than the shadow, and is kept. Only where the points do not lie mostly
-    on one line: there the paper's edge is that line."""
+    on one line: there the paper's edge is that line. The width is the lower quartile of
+    the rises' offsets, not their median: the paper's rise is the first one inside the fall,
+    and a photo's steps further in are read as rises too (glass edge seed 55: a median of
+    2.4 px put the side 1.64 px out; the lower quartile, 1.2 px, 0.51 px)."""
     own = _robust_line(pu, pv)
     if own is not None and _near_line(pu, pv, own) >= 0.5 * pv.size:
         return pv  # most points on one line: that is the paper's edge
@@ -1259,7 +1262,7 @@ def _one_shadow_width(pu: np.ndarray, pv: np.ndarray, falls: np.ndarray, rises: 
         seen = rises & (off >= 0.3) & (off <= 3.5)
         if seen.sum() < max(6, 0.1 * pv.size):
             return pv
-        width = float(np.median(off[seen]))
+        width = float(np.percentile(off[seen], 25))  # the first rise: see above
         outer = _robust_line(pu[seen], falls[seen])
         if outer is None:
             return pv

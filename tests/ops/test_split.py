@@ -517,3 +517,13 @@ def test_a_side_whose_photo_hides_its_rise_out_of_the_shadow_keeps_its_paper_edg
     along a side: where the rise out of it shows, it places the paper where it does not."""
     scan = ss.hard_cases(dpi=200, seed=70, names=["mixed_six"])["mixed_six"]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("case, seed", [("glass_edge", 55), ("touching", 29)])
+def test_photo_steps_inside_the_paper_do_not_widen_the_shadow(case, seed):
+    """Development scans the shadow-width rule took over 1 px (0.54 → 1.64 and 0.65 → 1.12 px):
+    a photo about as bright as a thin shadow steps 1–3 px inside the paper, and those steps,
+    read as rises out of the shadow, made the median width 2.4 px. The paper's own rise is the
+    first inside the fall, so the width is read at the lower quartile."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=[case])[case]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

@@ -68,15 +68,18 @@ def torn_regions(pixels: np.ndarray, prob: np.ndarray, found: np.ndarray, rules:
     mean = cv2.boxFilter(grey, -1, (5, 5))
     var = cv2.boxFilter(grey * grey, -1, (5, 5)) - mean * mean
     flat = (var <= rules.local_std ** 2) & (chroma <= rules.chroma)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(flat.view(np.uint8), connectivity=4)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(flat.view(np.uint8), connectivity=4)
     out = np.zeros((h, w), bool)
     x, y, bw, bh, area = (stats[:, i] for i in range(5))
     at_edge = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
     candidates = np.flatnonzero(at_edge & (area >= rules.min_area) & (area <= rules.max_share * h * w))
-    if not len(candidates) or not (prob >= rules.ring_p).any():
+    if not len(candidates):
+        return out
+    weak = prob >= rules.ring_p
+    if not weak.any():
         return out
     k = 2 * rules.ring_tol + 1
-    marked = cv2.dilate((prob >= rules.ring_p).view(np.uint8), np.ones((k, k), np.uint8)) > 0
+    marked = cv2.dilate(weak.view(np.uint8), np.ones((k, k), np.uint8)) > 0
     sure = cv2.dilate(found.view(np.uint8), np.ones((k, k), np.uint8)) > 0
     by_marks = cv2.dilate(found.view(np.uint8), np.ones((11, 11), np.uint8)) > 0
     cross = np.ones((3, 3), np.uint8)

@@ -8,7 +8,7 @@ with the user's soft mask, so pixels the mask does not touch are bit-identical t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import cv2
@@ -46,6 +46,7 @@ class Component:
 
 
 _THICK_SE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(THIN_WIDTH) + 1,) * 2)
+_RIM_SE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
 
 
 def components(binary: np.ndarray, core: np.ndarray | None = None) -> list[Component]:
@@ -66,6 +67,28 @@ def components(binary: np.ndarray, core: np.ndarray | None = None) -> list[Compo
         thick = cv2.morphologyEx(marks, cv2.MORPH_OPEN, _THICK_SE).sum() / max(1, marks.sum())
         found.append(Component(int(y), int(y + h), int(x), int(x + w), 2.0 * float(inner.max()), float(thick)))
     return found
+
+
+def _wide_marks(user: np.ndarray) -> np.ndarray:
+    """The marks in parts wider than THIN_WIDTH, with their ragged rims (the opening rounds
+    them off): what the fill is for. A crack network that runs into a flake is otherwise one
+    component, and either the flake is smeared by quick heal or every crack is filled with
+    copied patches on a grown mask (bench: training/runs/silvering/repair_compare.py)."""
+    core = cv2.morphologyEx(user.astype(np.uint8), cv2.MORPH_OPEN, _THICK_SE)
+    return (cv2.dilate(core, _RIM_SE) > 0) & user
+
+
+def _fill_then_heal(image: ImageData, mask: np.ndarray, wide: np.ndarray, options: InpaintOptions,
+                    progress: Progress, sample, exclude) -> ImageData:
+    """Fill the wide marks, never copying from the thin ones, then heal the thin marks from
+    the filled photo."""
+    thin = (mask > 0) & ~wide
+    share = float(wide.sum()) / float(wide.sum() + thin.sum())
+    no_source = thin if exclude is None else thin | (np.asarray(exclude) != 0)
+    filled = inpaint(image, np.where(wide, mask, 0).astype(mask.dtype), replace(options, method="fill"),
+                     progress.sub(0.0, share), sample=sample, exclude=no_source)
+    return inpaint(filled, np.where(thin, mask, 0).astype(mask.dtype), replace(options, method="quick"),
+                   progress.sub(share, 1.0))
 
 
 def _context(c: Component, method: str) -> int:
@@ -194,6 +217,10 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
     progress = progress or null_progress()
     check_masks(image.pixels.shape[:2], mask, sample, exclude)
     user = mask > 0
+    if options.method == "auto":
+        wide = _wide_marks(user)
+        if wide.any() and (user & ~wide).any():
+            return _fill_then_heal(image, mask, wide, options, progress, sample, exclude)
     exclude = None if exclude is None else np.asarray(exclude) != 0
     sample = None if sample is None else np.asarray(sample) != 0
     sample_box = None

@@ -55,6 +55,26 @@ def test_auto_picks_quick_for_thin_and_fill_for_blobs():
     assert parts[1].thick >= THICK_SHARE  # → fill
 
 
+def test_auto_heals_a_crack_that_runs_into_a_flake_and_fills_only_the_flake(photo):
+    # One component, a third of it wide: before, all of it went to the fill on a grown mask,
+    # and the crack came back as copied patches (rmse 27 against quick heal's 19).
+    crop = photo[40:360, 60:380].copy()
+    mask = np.zeros(crop.shape[:2], np.uint8)
+    cv2.circle(mask, (250, 250), 16, 255, -1)
+    cv2.polylines(mask, [np.array([[250, 250], [180, 200], [120, 190], [60, 120], [30, 40]], np.int32)], False, 255, 3)
+    flake = np.zeros_like(mask)
+    cv2.circle(flake, (250, 250), 22, 1, -1)
+    crack, flake = (mask > 0) & (flake == 0), (mask > 0) & (flake > 0)
+    out = {m: inpaint(ImageData(crop), mask, InpaintOptions(method=m)).pixels.astype(float)
+           for m in ("auto", "quick", "fill")}
+
+    def rmse(m, where):
+        return np.sqrt(np.mean((out[m][where] - crop[where]) ** 2))
+
+    assert rmse("auto", crack) <= 1.05 * rmse("quick", crack) < 0.8 * rmse("fill", crack)
+    assert np.abs(out["auto"][flake] - out["quick"][flake]).mean() > 3  # the flake is filled, not smeared
+
+
 def test_flat_region_comes_back_flat():
     image = np.full((120, 140, 3), (90, 140, 200), np.uint8)
     image[:, 100:] = (30, 30, 30)  # a different region elsewhere

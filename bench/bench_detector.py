@@ -80,6 +80,17 @@ def cpu_model() -> str:
 SPLIT_NAMES = {"val": "validation", "val2": "round-2 validation", "tune": "tuning", "check2": "round-2 check"}
 
 
+def shrunk(rgb: np.ndarray, side: int = RESTORE_SIDE) -> np.ndarray:
+    """The photo with its longer side at most `side` px (the fill of large areas is slow)."""
+    f = side / max(rgb.shape[:2])
+    return cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else rgb
+
+
+def restore_print(entry: dict, i: int, s: int = 0, side: int = RESTORE_SIDE):
+    """The restore rows' synthetic print of the split's i-th photo: all kinds, seed s."""
+    return synthesize(shrunk(data.load_rgb(entry["path_on_disk"]), side), 20_000 + 100 * i + s, KINDS)
+
+
 def restore_psnr(photos, seeds: int, sensitivity: float, side: int = RESTORE_SIDE) -> dict:
     """PSNR against the undamaged aged print after the damage part of the restore (detect +
     repair: photoforge.ops.restore with denoise and colour off, since both change the
@@ -94,11 +105,8 @@ def restore_psnr(photos, seeds: int, sensitivity: float, side: int = RESTORE_SID
     shares: dict[str, list[float]] = {}
     found = {k: np.zeros(2, np.int64) for k in KINDS}
     for i, e in enumerate(photos):
-        rgb = data.load_rgb(e["path_on_disk"])
-        f = side / max(rgb.shape[:2])
-        rgb = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else rgb
         for s in range(seeds):
-            smp = synthesize(rgb, 20_000 + 100 * i + s, KINDS)
+            smp = restore_print(e, i, s, side)
             out = {"damaged": smp.image,
                    "telea, true mask": cv2.inpaint(smp.image, smp.mask.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)}
             for det in ("learned", "classical", "both"):

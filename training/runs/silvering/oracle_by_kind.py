@@ -15,17 +15,14 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import bench_detector as bd  # noqa: E402
-from training import corpus, data, synth  # noqa: E402
+from training import corpus, data  # noqa: E402
 from photoforge.core.image import ImageData  # noqa: E402
 from photoforge.ops.restore import RestoreOptions, restore  # noqa: E402
 
 photos = data.split_photos(corpus.DEFAULT_OUT)[sys.argv[1]][:int(sys.argv[2])]
 rows = {}
 for i, e in enumerate(photos):
-    rgb = data.load_rgb(e["path_on_disk"])
-    f = bd.RESTORE_SIDE / max(rgb.shape[:2])
-    rgb = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else rgb
-    smp = synth.synthesize(rgb, 20_000 + 100 * i, bd.KINDS)
+    smp = bd.restore_print(e, i)
     res = restore(ImageData(smp.image), RestoreOptions(detector="learned", sensitivity=0.5, denoise=False, color=False))
     hit = res.damage > 0
 

@@ -44,10 +44,8 @@ split, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 table = {"damaged": [], "stored": [], "aged": []}
 totals = {"damaged truth px": 0, "damaged truth kept": 0, "stored px": 0, "aged px": 0}
 for i, e in enumerate(data.split_photos(corpus.DEFAULT_OUT)[split][:n]):
-    rgb = data.load_rgb(e["path_on_disk"])
-    f = bd.RESTORE_SIDE / max(rgb.shape[:2])
-    rgb = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else rgb
-    smp = synth.synthesize(rgb, 20_000 + 100 * i, bd.KINDS)
+    rgb = bd.shrunk(data.load_rgb(e["path_on_disk"]))
+    smp = bd.restore_print(e, i)
     aged = synth.synthesize(rgb, 30_000 + 100 * i, ())
     for name, img, truth in (("damaged", smp.image, smp.mask), ("stored", rgb, None), ("aged", aged.image, None)):
         rows = rejected(ld.damage_probability(img), truth)

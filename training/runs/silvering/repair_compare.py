@@ -17,7 +17,7 @@ ROOT = Path.cwd()
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import bench_detector as bd  # noqa: E402
-from training import corpus, data, synth  # noqa: E402
+from training import corpus, data  # noqa: E402
 from photoforge.core.image import ImageData  # noqa: E402
 from photoforge.ops.inpaint import inpaint  # noqa: E402
 from photoforge.ops.learned_damage import find_damage_mask  # noqa: E402
@@ -26,10 +26,7 @@ split, n, cache = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 cache.mkdir(parents=True, exist_ok=True)
 rows = {}
 for i, e in enumerate(data.split_photos(corpus.DEFAULT_OUT)[split][:n]):
-    rgb = data.load_rgb(e["path_on_disk"])
-    f = bd.RESTORE_SIDE / max(rgb.shape[:2])
-    rgb = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else rgb
-    smp = synth.synthesize(rgb, 20_000 + 100 * i, bd.KINDS)
+    smp = bd.restore_print(e, i)
     path = cache / f"{split}_{i}.npy"
     if not path.exists():
         np.save(path, find_damage_mask(smp.image, 0.5, "learned"))

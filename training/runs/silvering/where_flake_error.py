@@ -27,11 +27,9 @@ real_flakes = d.flakes
 photos = data.split_photos(corpus.DEFAULT_OUT)[sys.argv[1]][:int(sys.argv[2])]
 rows = {}
 for i, e in enumerate(photos):
-    rgb = data.load_rgb(e["path_on_disk"])
-    f = bd.RESTORE_SIDE / max(rgb.shape[:2])
-    rgb = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else rgb
     seed = 20_000 + 100 * i
-    smp = synth.synthesize(rgb, seed, bd.KINDS)
+    rgb = bd.shrunk(data.load_rgb(e["path_on_disk"]))
+    smp = bd.restore_print(e, i)
     # the flake layer redrawn alone from its own stream, to tell its two parts apart
     h, w = smp.mask.shape
     krng = np.random.default_rng([seed, synth.KINDS.index("flake")])

@@ -448,8 +448,10 @@ class _Proxy:
         segs = _distinct(list(lines), 12)
         # two prints at the group's angle meet along its sides' direction: a photo's stripes at
         # other angles (a leaf's veins, a wing's pattern) filled every place and the seam of a
-        # touching pair was never tried, so a few places are kept for lines along those sides
-        segs += _distinct([s for s in lines if _along_side(hull, s[2:] - s[:2], 1.0)], 4, kept=segs)
+        # touching pair was never tried, so a few places are kept for lines along those sides,
+        # two per side: lines across the seam (a border's rim, a photo's edges) took all four
+        # (black lid seed 73)
+        segs += _distinct([s for s in lines if _along_side(hull, s[2:] - s[:2], 1.0)], 4, 2, kept=segs)
         for x0, y0, x1, y1 in segs:
             d = np.array([x1 - x0, y1 - y0], np.float64)
             d /= np.linalg.norm(d)
@@ -510,8 +512,9 @@ class _Proxy:
     def _rect_cut(self, hull, mask, segs, min_p):
         """A cut that leaves two rectangles where the group is far from one: prints on a black
         lid touching at a corner at different angles, with lid but no thin seam between them.
-        The cut must run along a paper edge that is straight at full resolution. (score,
-        parts) or None."""
+        The cut must run along a paper edge that is straight at full resolution where it shows:
+        a photo as dark as a black lid hides it over part of the cut (black lid seed 75, dark
+        grass along half the stacked pair's side). (score, parts) or None."""
         filled, (x0, y0) = self._filled(mask)
         whole = _fill_ratio(filled)
         if whole >= 0.93:
@@ -534,7 +537,7 @@ class _Proxy:
             ts = (X[along] - p[0]) * d[0] + (Y[along] - p[1]) * d[1]
             ends = p + np.array([ts.min(), ts.max()])[:, None] * d
             parts = self._cut(hull, p, d, min_p)
-            if parts is not None and self._straight_seam(ends, p, d, gap=False):
+            if parts is not None and self._straight_seam(ends, p, d, gap=False, seen=True):
                 best = (score, parts)
         return best
 
@@ -549,12 +552,13 @@ class _Proxy:
         cv2.floodFill(pad, None, (0, 0), 2)
         return pad[1:-1, 1:-1] != 2, (x0, y0)
 
-    def _straight_seam(self, ends, p, d, gap: bool = True, run: bool = False, reach: bool = False) -> bool:
+    def _straight_seam(self, ends, p, d, gap: bool = True, run: bool = False, reach: bool = False,
+                       seen: bool = False) -> bool:
         """Whether a thin dark line runs straight (residual ≤ 0.5 px at full resolution) along
         the candidate cut: the lid seen between two cut paper edges is that straight; tree
         trunks, waves and other lines in a photo are not. With `run`, a straight stretch of
         the middle is enough. With `reach`, the edge must reach out to the cut's ends (to
-        one of them with `run`)."""
+        one of them with `run`). With `seen`, see _straight."""
         self.seam_dir = None  # never an earlier seam's
         if self.pixels is None:
             return True
@@ -592,7 +596,7 @@ class _Proxy:
             valley = self._valley(g, rows[mid], cols[mid]) if gap or self.lid == "black" else True
             if valley is None or (gap and not valley):
                 continue
-            fit = _straight(rows[mid], g[:, mid], strong[mid], run)
+            fit = _straight(rows[mid], g[:, mid], strong[mid], run, seen)
             if fit is not None and not _sharp(signed[:, mid], rows[mid] - 1,
                                               max(2, round(SHARP_REACH * self.f)), paper_side=gap):
                 fit = None
@@ -768,15 +772,16 @@ def _along_side(hull: np.ndarray, d, tol: float = 1.5) -> bool:
     return min(off, 90 - off) <= tol
 
 
-def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False):
+def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False, seen: bool = False):
     """The line (c0, c1: row = c0 + c1·column) when the per-column positions `rows` in strip
     g (where `ok`) lie on a straight line: ≥ 85 % of all columns within 1 px of a robust fit,
     RMS ≤ 0.5 px; else None. With `run`, a straight stretch of ≥ 60 % of the columns in one
     piece is enough: a seam between two prints can continue as the edge of only one of them,
-    beside bare lid or another print."""
+    beside bare lid or another print. With `seen`, only the columns where a step shows count
+    (at least half of them): where a dark photo meets a black lid there is none to see."""
     cols = np.arange(g.shape[1])
     ok = ok & (rows > 0) & (rows < g.shape[0] - 1)
-    if ok.mean() < 0.75:
+    if ok.mean() < (0.5 if seen else 0.75):
         return None
     c, i = cols[ok], rows[ok]
     fit = _robust_line(c.astype(np.float64), i.astype(np.float64))
@@ -787,7 +792,8 @@ def _straight(rows: np.ndarray, g: np.ndarray, ok: np.ndarray, run: bool = False
     rms = float(np.sqrt(np.mean(r[inl] ** 2))) if inl.any() else 9.0
     if rms > 0.5:
         return None
-    if inl.sum() >= 0.85 * ok.size or (run and _longest_run(c[inl], gap=max(3, ok.size // 50)) >= 0.6 * ok.size):
+    if inl.sum() >= 0.85 * (ok.sum() if seen else ok.size) or (
+            run and _longest_run(c[inl], gap=max(3, ok.size // 50)) >= 0.6 * ok.size):
         return fit
     return None
 
@@ -1250,24 +1256,31 @@ def _one_shadow_width(pu: np.ndarray, pv: np.ndarray, falls: np.ndarray, rises: 
     hides the rise, or a photo's step just inside the paper (mixed six, seed 70: points on
     three lines, the fit 1.55 px inside). A fall one width inside that line is the paper's,
     into a photo darker than the shadow, and is kept. Only where the points do not lie mostly
-    on one line: there the paper's edge is that line. The width is the lower quartile of
+    (70 %) on one line: there the paper's edge is that line. Half of them are enough where the
+    rise shows in under 30 % of the profiles: that line is then the paper's falls into a dark
+    photo and the rises are its steps (dust seed 20); at 60 % on one line with rises in 30–40 %
+    it was the falls into the shadow (touching seed 32, 1.2 px out). A point is off the width
+    by more than 0.5 px: a shadow under a pixel wide left the falls themselves within 1 px of
+    it (touching seed 17; seed 12, a 1 px seam beside a photo darker than it, where the
+    neighbour's edge was taken). The width is the lower quartile of
     the rises' offsets, not their median: the paper's rise is the first one inside the fall,
     and a photo's steps further in are read as rises too (glass edge seed 55: a median of
     2.4 px put the side 1.64 px out; the lower quartile, 1.2 px, 0.51 px)."""
     own = _robust_line(pu, pv)
-    if own is not None and _near_line(pu, pv, own) >= 0.5 * pv.size:
+    on_one = _near_line(pu, pv, own) / pv.size if own is not None else 0.0
+    if on_one >= 0.7:
         return pv  # most points on one line: that is the paper's edge
     off = (pv - falls) * sgn
     with np.errstate(invalid="ignore"):
         seen = rises & (off >= 0.3) & (off <= 3.5)
-        if seen.sum() < max(6, 0.1 * pv.size):
+        if seen.sum() < max(6, 0.1 * pv.size) or (on_one >= 0.5 and seen.sum() < 0.3 * pv.size):
             return pv
         width = float(np.percentile(off[seen], 25))  # the first rise: see above
         outer = _robust_line(pu[seen], falls[seen])
         if outer is None:
             return pv
         on_outer = np.abs(falls - (outer[0] + outer[1] * pu)) <= 0.5
-        wrong = on_outer & (np.abs(off - width) > 1.0)
+        wrong = on_outer & (np.abs(off - width) > 0.5)
     out = pv.copy()
     out[wrong] = falls[wrong] + sgn * width
     return out

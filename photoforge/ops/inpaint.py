@@ -18,7 +18,8 @@ from photoforge.core.image import ImageData, from_float, to_float
 from photoforge.engine.progress import Progress, null_progress
 
 THIN_WIDTH = 10.0  # marks up to this wide (px) get quick heal
-THICK_SHARE = 0.3  # a component goes to the fill when this share of it is wider
+THICK_SHARE = 0.3  # a mask with no thin marks left: a component goes to the fill when this share
+# of it is wider (bench_inpaint sorts its masks by the same rule)
 LEARNED_MAX_SIDE = 1024  # larger crops are scaled down for an added network
 _METHODS = ("auto", "quick", "fill")
 

@@ -41,7 +41,7 @@ def test_pixels_outside_the_mask_are_bit_identical(photo, method):
     assert np.abs(out[mask > 0].astype(int) - crop[mask > 0]).max() > 0  # something was done
 
 
-def test_auto_picks_quick_for_thin_and_fill_for_blobs():
+def test_auto_fills_blobs_and_specks_and_heals_thin_marks():
     from photoforge.ops.inpaint import THICK_SHARE
 
     mask = np.zeros((300, 300), np.uint8)
@@ -51,8 +51,13 @@ def test_auto_picks_quick_for_thin_and_fill_for_blobs():
     cv2.circle(mask, (220, 220), 30, 255, -1)  # a blob
     parts = sorted(components(mask > 0), key=lambda c: c.y0)
     assert len(parts) == 2
-    assert parts[0].width > 10 and parts[0].thick < THICK_SHARE  # → quick heal
-    assert parts[1].thick >= THICK_SHARE  # → fill
+    assert parts[0].width > 10 and parts[0].thick < THICK_SHARE  # thin as a whole
+    assert parts[1].thick >= THICK_SHARE
+    # auto fills what is wide, the speck on the scratches too, and heals the rest
+    from photoforge.ops.inpaint import _wide_marks
+
+    wide = _wide_marks(mask > 0)
+    assert wide[40, 40] and wide[220, 220] and not wide[120, 120] and not wide[20, 130]
 
 
 def test_auto_heals_a_crack_that_runs_into_a_flake_and_fills_only_the_flake(photo):

@@ -79,11 +79,11 @@ def _wide_marks(user: np.ndarray) -> np.ndarray:
     return (cv2.dilate(core, _RIM_SE) > 0) & user
 
 
-def _fill_then_heal(image: ImageData, mask: np.ndarray, wide: np.ndarray, options: InpaintOptions,
+def _fill_then_heal(image: ImageData, mask: np.ndarray, user: np.ndarray, wide: np.ndarray, options: InpaintOptions,
                     progress: Progress, sample, exclude) -> ImageData:
     """Fill the wide marks, never copying from the thin ones, then heal the thin marks from
     the filled photo."""
-    thin = (mask > 0) & ~wide
+    thin = user & ~wide
     share = float(wide.sum()) / float(wide.sum() + thin.sum())
     no_source = thin if exclude is None else thin | (np.asarray(exclude) != 0)
     filled = inpaint(image, np.where(wide, mask, 0).astype(mask.dtype), replace(options, method="fill"),
@@ -221,7 +221,7 @@ def inpaint(image: ImageData, mask: np.ndarray, options: InpaintOptions = Inpain
     if options.method == "auto":
         wide = _wide_marks(user)
         if wide.any() and (user & ~wide).any():
-            return _fill_then_heal(image, mask, wide, options, progress, sample, exclude)
+            return _fill_then_heal(image, mask, user, wide, options, progress, sample, exclude)
     exclude = None if exclude is None else np.asarray(exclude) != 0
     sample = None if sample is None else np.asarray(sample) != 0
     sample_box = None

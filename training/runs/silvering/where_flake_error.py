@@ -21,9 +21,6 @@ from training import synth_draw as d  # noqa: E402
 from photoforge.core.image import ImageData  # noqa: E402
 from photoforge.ops.restore import RestoreOptions, restore  # noqa: E402
 
-real_flakes = d.flakes
-
-
 photos = data.split_photos(corpus.DEFAULT_OUT)[sys.argv[1]][:int(sys.argv[2])]
 rows = {}
 for i, e in enumerate(photos):
@@ -34,9 +31,9 @@ for i, e in enumerate(photos):
     h, w = smp.mask.shape
     krng = np.random.default_rng([seed, synth.KINDS.index("flake")])
     rng_print = np.random.default_rng(seed)
-    img, neg, sigma = synth.aged_print(rgb, rng_print, True, None, synth.RIM_P)
+    img = synth.aged_print(rgb, rng_print, True, None, synth.RIM_P)[0]
     la = d.Layer(h, w)
-    real_flakes(la, krng, 1.0, synth.luminance(img))
+    d.flakes(la, krng, 1.0, synth.luminance(img))
     # the sheen is the part of the layer whose tone is bluish (blobs take paper's warm tone)
     bluish = (la.tone[..., 2] > la.tone[..., 0] + 0.05) & (la.alpha > 0)
     near = cv2.dilate(bluish.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)

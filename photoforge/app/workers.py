@@ -21,7 +21,9 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from photoforge.app.batch import BatchReport, Dispatch, Job, Outcome
@@ -84,6 +86,32 @@ def auto_workers(jobs: list[Job], *, threads: int | None, device: str, cores: in
 
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt()
+
+
+@contextmanager
+def interrupts_held():
+    """Ctrl+C and SIGTERM that arrive in the block take effect as it ends, through the
+    handlers that were there, so a step the block makes is made whole or not at all. In
+    Python's handlers, not the thread's signal mask: a signal another thread receives still
+    runs its Python handler in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    before = {s: signal.signal(s, lambda signum, frame: pending.append((signum, frame)))
+              for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        if pending:
+            signum, frame = pending[0]
+            handler = before[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
 
 
 class _LinesToDriver(io.TextIOBase):
@@ -236,21 +264,29 @@ def run_in_workers(jobs: list[Job], process, *, workers: int, threads: int | Non
         while busy := {worker.conn: worker for worker in pool if worker.job is not None}:
             for conn in wait(list(busy)):
                 worker = busy[conn]
-                job, worker.job = worker.job, None
-                try:
-                    kind, outcome = conn.recv()
-                except (EOFError, OSError):
+                # A stop between taking a worker's message off the pipe and recording it lost
+                # a published file from the list (CI, loaded: 4 on disk, fewer listed): the
+                # message and its record are one step.
+                with interrupts_held():
+                    job, worker.job = worker.job, None
+                    try:
+                        kind, outcome = conn.recv()
+                    except (EOFError, OSError):
+                        kind = "died"
+                    else:
+                        if kind == "say":
+                            worker.job = job  # still working on it
+                            if outcome not in said:
+                                said.add(outcome)
+                                say(outcome)
+                            continue
+                        if outcome is not None:
+                            dispatch.done(outcome)
+                if kind == "died":  # outside: a worker forked with stops held would inherit that
                     outcome = _death(worker, job, deaths, retries, dispatch)
                     pool[pool.index(worker)] = worker = _Worker(context, process, settings, per_worker)
-                else:
-                    if kind == "say":
-                        worker.job = job  # still working on it
-                        if outcome not in said:
-                            said.add(outcome)
-                            say(outcome)
-                        continue
-                if outcome is not None:
-                    dispatch.done(outcome)
+                    if outcome is not None:
+                        dispatch.done(outcome)
                 feed(worker)
         return report
     except BaseException:  # interrupted: what the workers finished meanwhile is still recorded

@@ -30,11 +30,13 @@ def test_the_mean_of_one_map_is_that_map_and_logits_average_in_logit_space():
     q = np.array([[0.9, 0.5, 0.1, 0.5]], np.float32)
     np.testing.assert_allclose(to_logit(tta_mean([p, q], "logit")), (to_logit(p) + to_logit(q)) / 2, atol=1e-4)
     np.testing.assert_allclose(tta_mean([p, q], "prob"), (p + q) / 2)
-    with pytest.raises(ValueError, match="logit, prob"):
+    np.testing.assert_array_equal(tta_mean([p, q], "min"), np.minimum(p, q))
+    np.testing.assert_array_equal(tta_mean([p, q, q, p * 0.5], "min"), np.minimum(p * 0.5, q))
+    with pytest.raises(ValueError, match="logit, prob, min"):
         tta_mean([p, q], "median")
 
 
-@pytest.mark.parametrize("mean", ["logit", "prob"])
+@pytest.mark.parametrize("mean", ["logit", "prob", "min"])
 def test_the_mean_in_strips_equals_the_whole_map_and_stays_small(mean, monkeypatch):
     import tracemalloc
 
@@ -96,16 +98,17 @@ def test_tta_reports_progress_over_its_passes_and_cancels(damaged):
     assert progress.fraction < 0.6  # the second pass stopped within its first tile
 
 
-def test_each_tta_has_its_own_threshold_from_the_card():
+def test_the_shipped_pair_runs_without_tta_at_its_cards_threshold():
     import json
     from importlib import resources
 
     card = json.loads(resources.files("photoforge").joinpath("models/damage_seg.json").read_text())
-    assert recommended_threshold("off") == card["threshold"]
-    aug = card["tta"]
-    assert recommended_threshold(aug["views"], aug["mean"]) == aug["threshold"] != card["threshold"]
-    # the app's default is the card's choice: TTA on, at its own threshold
-    assert aug["default"] and recommended_threshold() == aug["threshold"]
+    # the pair's second network already sees the mirrored photo: flip TTA on top would be four
+    # passes, and the card chose no threshold for it, so asking for it falls back to the pair's
+    assert card["combine"].startswith("B sees the photo mirrored") and len(card["members"]) == 2
+    assert not card["tta"]["default"] and card["tta"]["threshold"] is None
+    assert recommended_threshold() == recommended_threshold("off") == card["threshold"]
+    assert recommended_threshold(card["tta"]["views"], card["tta"]["mean"]) == card["threshold"]
 
 
 @pytest.mark.parametrize("tta_block, card_threshold, expected", [

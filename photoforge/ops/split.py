@@ -139,6 +139,7 @@ def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = 
         p = _make_print(q)
         if min(p.size) >= min_size:
             prints.append(p)
+    prints = _apart_from_neighbours(prints, pixels, proxy)
     if proxy.lid == "black" and not single:
         prints = _join_pieces(prints, pixels, proxy)
     prints = _without_overlaps(prints)
@@ -146,6 +147,66 @@ def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = 
         prints = [max(prints, key=lambda p: p.size[0] * p.size[1])]
     order = _reading_order([np.asarray(p.corners) for p in prints])
     return [prints[i] for i in order]
+
+
+def _apart_from_neighbours(prints: list[Print], pixels: np.ndarray, proxy: "_Proxy") -> list[Print]:
+    """The prints with any side that lies on a neighbour's facing side read again past it. Two
+    prints cannot share one edge: across a 1 px seam from a neighbour's bright border, a photo
+    about as dark as the gap (the lid, or its shadow on a white lid) hides its own edge over
+    most of the side, and the side was read on the border's step, 1 px out (touching seed 16,
+    black-lid touching seed 50). The step is the print's whose paper lies on its bright side;
+    the other's side is read with that step left out, for its offset alone, where its own
+    edge shows (6 profiles agreeing at least), and must come out inside it."""
+    out = list(prints)
+    for ia, ib in itertools.permutations(range(len(out)), 2):
+        qa, qb = np.asarray(out[ia].corners), np.asarray(out[ib].corners)
+        for i, j in itertools.product(range(4), range(4)):
+            side = _shared_side(qa[i], qa[(i + 1) % 4], qb[j], qb[(j + 1) % 4])
+            if side is None:
+                continue
+            a, d, n, length = side
+            neighbour = (qb[j], (qb[(j + 1) % 4] - qb[j]) / np.linalg.norm(qb[(j + 1) % 4] - qb[j]))
+            if _level_inside(pixels, a, d, n, length) >= _level_inside(pixels, qb[j], neighbour[1],
+                                                                      np.array([-neighbour[1][1], neighbour[1][0]]),
+                                                                      float(np.linalg.norm(qb[(j + 1) % 4] - qb[j]))):
+                continue  # the step is this print's own
+            again, _, _ = _fit_side(pixels, a, d, n, length, 4.0, proxy, fixed=True, avoid=neighbour)
+            if again is None or not 0.3 <= float((again[0] - a) @ n) <= 4.0:
+                continue
+            lines = [(qa[k], (qa[(k + 1) % 4] - qa[k]) / np.linalg.norm(qa[(k + 1) % 4] - qa[k])) for k in range(4)]
+            lines[i] = (again[0], d)
+            corners = [_intersect(lines[k - 1], lines[k]) for k in range(4)]
+            if all(c is not None for c in corners):
+                out[ia] = _make_print(np.array(corners))
+                qa = np.asarray(out[ia].corners)
+    return out
+
+
+def _shared_side(a0, a1, b0, b1, most: float = 0.6):
+    """(start, direction, inward normal, length) of side a0–a1 when side b0–b1 of another print
+    faces it on its own line (antiparallel to 0.3°, both ends within `most` px of it, alongside
+    it over half its length at least), else None."""
+    length = float(np.linalg.norm(a1 - a0))
+    d = (a1 - a0) / length
+    db = (b1 - b0) / np.linalg.norm(b1 - b0)
+    if d @ db > -math.cos(math.radians(0.3)):
+        return None
+    n = np.array([-d[1], d[0]])
+    if max(abs(float((b0 - a0) @ n)), abs(float((b1 - a0) @ n))) > most:
+        return None
+    t0, t1 = sorted((float((b0 - a0) @ d), float((b1 - a0) @ d)))
+    if min(length, t1) - max(0.0, t0) < 0.5 * length:
+        return None
+    return a0, d, n, length
+
+
+def _level_inside(pixels: np.ndarray, a, d, n, length: float, depth: float = 3.0) -> float:
+    """The mean grey `depth` px inside a side (its middle 76 %), from the scan's own pixels."""
+    H, W = pixels.shape[:2]
+    pts = a + d * (length * np.linspace(_SIDE_SPAN[0], _SIDE_SPAN[1], 64))[:, None] + n * depth
+    x = np.clip(np.rint(pts[:, 0]).astype(int), 0, W - 1)
+    y = np.clip(np.rint(pts[:, 1]).astype(int), 0, H - 1)
+    return float(_grey(pixels[y, x][None]).mean())
 
 
 def _join_pieces(prints: list[Print], pixels: np.ndarray, proxy: "_Proxy") -> list[Print]:
@@ -249,6 +310,7 @@ class _Proxy:
     # px, unit vector), None when it found none; and a point on it
     seam_dir: np.ndarray | None = None
     seam_at: np.ndarray | None = None
+    steps: np.ndarray | None = None  # _bright_steps, once computed
 
     def __init__(self, pixels: np.ndarray, lid: str):
         H, W = pixels.shape[:2]
@@ -452,6 +514,7 @@ class _Proxy:
         # two per side: lines across the seam (a border's rim, a photo's edges) took all four
         # (black lid seed 73)
         segs += _distinct([s for s in lines if _along_side(hull, s[2:] - s[:2], 1.0)], 4, 2, kept=segs)
+        step_d = self._bright_steps() if self.lid == "black" else None
         for x0, y0, x1, y1 in segs:
             d = np.array([x1 - x0, y1 - y0], np.float64)
             d /= np.linalg.norm(d)
@@ -466,6 +529,8 @@ class _Proxy:
             if inside.sum() < min_p:
                 continue
             on_ridge = ridge_d[yi, xi] & inside
+            if step_d is not None and _along_side(hull, d, 1.0):
+                on_ridge |= step_d[yi, xi] & inside
             on_content = self.content[yi, xi] & inside & ~on_ridge
             r, c = int(on_ridge.sum()) / 2, int(on_content.sum()) / 2
             if r < 0.5 * min_p or r < 0.4 * (r + c):
@@ -508,6 +573,20 @@ class _Proxy:
         for part in best[1]:
             out += self._split(part, min_p, depth + 1)
         return out
+
+    def _bright_steps(self) -> np.ndarray:
+        """Where the proxy steps from bright paper down to dark by at least half the way from the
+        brightest paper to the lid (dilated as the ridges are). On a black lid a seam between a
+        white border and a photo as dark as the lid shows neither a ridge nor, where that photo
+        is a little above the lid, a rim of content: only the border's own edge, which then
+        counts as a seam's support along the group's sides (black-lid touching seed 50: the
+        1 px pair's seam, a third of it rim, was never tried and the pair found as one)."""
+        if self.steps is None:  # once per scan: _split runs on every group and piece
+            g = self.grey
+            grad = cv2.morphologyEx(g, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+            strong = grad > 0.5 * (float(np.percentile(g, 99.5)) - self.lid_level)
+            self.steps = cv2.dilate(strong.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        return self.steps
 
     def _rect_cut(self, hull, mask, segs, min_p):
         """A cut that leaves two rectangles where the group is far from one: prints on a black
@@ -965,6 +1044,8 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
             if seen < 0.6:
                 weak.append((i, length))
         lines.append(line)
+    if unfit and not points:
+        unfit = _read_offsets_alone(pixels, q, unfit, lines, points, proxy)
     lines, skewed = _one_rectangle(lines, points)
     if (weak or unfit or skewed) and len(points) - len(skewed) >= 1:
         # a side seen in few places (a dark photo on a black lid) fitted its own slope to
@@ -990,6 +1071,10 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
             again, _, again_pts = _fit_side(pixels, a, d, n, length, window, proxy, fixed=True)
             if again is not None:
                 points[i] = again_pts
+            elif i not in points:
+                # seen nowhere, it is still a side of the rectangle: it keeps its place but not
+                # the guess's direction, which turned it 0.1° from the others (black lid seed 58)
+                lines[i] = (p, d)
         lines, _ = _one_rectangle(lines, points)
     if borders:
         lines = _flush_with_border(lines, points)
@@ -1003,6 +1088,24 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     if np.abs(out - q).max() > 6 * max(proxy.sx, proxy.sy) + 20:  # refinement went astray
         return q
     return out
+
+
+def _read_offsets_alone(pixels, q, unfit: list, lines: list, points: dict, proxy: _Proxy) -> list:
+    """Each unfit side read again for its offset alone, along the guess's direction: where no
+    side shows a line of its own, none can set the rectangle's direction, and the guess keeps
+    the outline it came with (a dark print on a black lid joined from pieces, each piece's
+    sides fitted, the whole's in 5–15 % of its profiles: black lid seed 58, 1.0–1.6 px off).
+    The guess's direction is the pieces' own. Fills `lines` and `points`; the sides still unfit."""
+    left = []
+    for i, length, window in unfit:
+        a = q[i]
+        d = (q[(i + 1) % 4] - a) / length
+        again, _, pts = _fit_side(pixels, a, d, np.array([-d[1], d[0]]), length, window, proxy, fixed=True)
+        if again is None:
+            left.append((i, length, window))
+        else:
+            lines[i], points[i] = again, pts
+    return left
 
 
 def _quarter_turn(k: int) -> np.ndarray:
@@ -1120,9 +1223,11 @@ def _strip(pixels, a, d, n, length, window, shape, colour=False):
     return _grey(strip), half
 
 
-def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
+def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False, avoid=None):
     """Profiles across the side at full resolution; the paper edge in each; a straight line
-    fitted to the edge points (with `fixed`, only its offset: the direction is d's). Returns ((point, direction) or None, the fraction of profiles
+    fitted to the edge points (with `fixed`, only its offset: the direction is d's). With
+    `avoid` (a line: point, direction), no step within 0.6 px of it counts (a neighbour's
+    edge). Returns ((point, direction) or None, the fraction of profiles
     where any edge was seen, the edge points near the line (N × 2, x y) or None)."""
     s0, s1 = _SIDE_SPAN[0] * length, _SIDE_SPAN[1] * length
     found = _axis_profiles(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape)
@@ -1134,6 +1239,8 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     # dark shadow line beside the paper gives its step exactly where the paper starts, which
     # a central difference (peaks one pixel either side of the line) puts half a pixel inside
     diff = g[1:] - g[:-1]
+    if avoid is not None:
+        _suppress_line(diff, avoid, us, base, sgn, v)
     grey = strip.mean(axis=2)
     mag = np.abs(diff)
     lo, hi = 1, diff.shape[0] - 2
@@ -1168,7 +1275,7 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
             # at the noise floor
             weak = _lobe_peaks(diff[lo:hi + 1, c], 6 * noise_g)
             rise = weak[(weak > edge) & (weak - edge <= 3.5)]
-            rise = rise[diff[lo + rise, c] > 0]
+            rise = rise[(diff[lo + rise, c] > 0) | _into_darker_than_lid(grey[:, c], lo + edge, lo + rise, proxy)]
             if rise.size:
                 edge = int(rise[0])
         before = edge
@@ -1233,6 +1340,28 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     pts = np.empty((int(inliers.sum()), 2))
     pts[:, u], pts[:, v] = pu[inliers], pv[inliers]
     return (p, dd if dd @ d > 0 else -dd), seen, pts
+
+
+def _suppress_line(diff: np.ndarray, line, us: np.ndarray, base: np.ndarray, sgn: int, v: int) -> None:
+    """Zero, in place, the row differences of profiles (as _axis_profiles gives them) within
+    0.6 px of a line: a step there is another print's."""
+    p, dd = line
+    u = 1 - v
+    row = (p[v] + (us - p[u]) * (dd[v] / dd[u]) - base) * sgn
+    at = np.arange(diff.shape[0])[:, None] + 0.5
+    diff[np.abs(at - row[None, :]) <= 0.6] = 0.0
+
+
+def _into_darker_than_lid(grey: np.ndarray, fell: int, steps: np.ndarray, proxy: _Proxy) -> np.ndarray:
+    """Per step in `steps` (row differences, as `fell`): whether it falls from the lid into a
+    photo darker than the lid, after the fall at `fell` ended on the lid. A night shot's blacks
+    on glossy paper are darker than a black lid: across a gap from a neighbour's bright border
+    the paper's own edge is then a weak fall, not a rise (black-lid touching seed 55: half a
+    side read on that border, 3–4 px out, and the print tilted 0.19°)."""
+    level, tol = proxy.lid_level, proxy.diff_thr
+    if abs(float(grey[fell + 1]) - level) >= tol:
+        return np.zeros(steps.shape, bool)
+    return (np.abs(grey[steps] - level) < tol) & (grey[steps + 1] < level - tol)
 
 
 def _shadow_fall(diff: np.ndarray, grey: np.ndarray, peaks: np.ndarray, edge: int, lid_level: float):

@@ -156,7 +156,7 @@ def _apart_from_neighbours(prints: list[Print], pixels: np.ndarray, proxy: "_Pro
     most of the side, and the side was read on the border's step, 1 px out (touching seed 16,
     black-lid touching seed 50). The step is the print's whose paper lies on its bright side;
     the other's side is read with that step left out, for its offset alone, where its own
-    edge shows (6 profiles agreeing at least), and must come out inside it."""
+    edge shows in a third of the side at least, and must come out inside it."""
     out = list(prints)
     for ia, ib in itertools.permutations(range(len(out)), 2):
         qa, qb = np.asarray(out[ia].corners), np.asarray(out[ib].corners)
@@ -170,8 +170,12 @@ def _apart_from_neighbours(prints: list[Print], pixels: np.ndarray, proxy: "_Pro
                                                                       np.array([-neighbour[1][1], neighbour[1][0]]),
                                                                       float(np.linalg.norm(qb[(j + 1) % 4] - qb[j]))):
                 continue  # the step is this print's own
-            again, _, _ = _fit_side(pixels, a, d, n, length, 4.0, proxy, fixed=True, avoid=neighbour)
+            again, _, pts = _fit_side(pixels, a, d, n, length, 4.0, proxy, fixed=True, avoid=neighbour)
             if again is None or not 0.3 <= float((again[0] - a) @ n) <= 4.0:
+                continue
+            # its own edge, not a photo's steps that happen to agree: on one line (within
+            # 0.5 px) in a third of the profiles (of at most 400 over the side's middle 76 %)
+            if np.sum(np.abs((pts - again[0]) @ n) <= 0.5) < max(6.0, 0.33 * min(400.0, 0.76 * length)):
                 continue
             lines = [(qa[k], (qa[(k + 1) % 4] - qa[k]) / np.linalg.norm(qa[(k + 1) % 4] - qa[k])) for k in range(4)]
             lines[i] = (again[0], d)
@@ -1301,7 +1305,8 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False, avoid
                     edge += k
                     break
         pts_u.append(us[c])
-        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge, not black))
+        at = _ramp_end(diff[:, c], grey[:, c], lo + edge) if not black else None
+        pts_v.append(base[c] + sgn * (at if at is not None else _step_centre(diff[:, c], lo + edge, not black)))
         pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before, not black))
         up.append(diff[lo + edge, c] > 0)
         up_before.append(diff[lo + before, c] > 0)
@@ -1523,6 +1528,34 @@ def _lobe_peaks(diff: np.ndarray, thr: float) -> np.ndarray:
     for m in (np.clip(diff, 0, None), np.clip(-diff, 0, None)):
         out.append(np.nonzero((m[1:-1] >= m[:-2]) & (m[1:-1] > m[2:]) & (m[1:-1] >= thr))[0] + 1)
     return np.sort(np.concatenate(out))
+
+
+def _ramp_end(diff: np.ndarray, grey: np.ndarray, i: int) -> float | None:
+    """Where a fall that is a shadow's ramp to its end stops (in rows), or None when the fall
+    peaking at diff[i] is no such ramp (`grey`: the profile). On a white lid a print's shadow is
+    darkest at the paper and lightens outward; where the photo is as dark as the deepest shadow
+    the paper makes no step of its own, and the shadow's fall, steepest at its inner end and
+    flat after it, ends at the paper: the centroid of its peak lay 0.4 of the shadow's width
+    outside (rounded corners seed 23, 1.03 px). A ramp spans three differences at least (a
+    sharp step two at most), each at least a quarter of the peak, ends at the peak or the one
+    after it (at half the peak or more), is flat after that, and darkens the lid by a third at
+    most, as a shadow does: a deeper fall ends in a photo darker than the shadow, whose step
+    is the paper's (a blurred step's three differences read as a ramp put a side 0.4 px
+    inside, rounded corners seed 49). It ends inside its last difference as far as that
+    difference is of the one before (a pixel only partly on the ramp steps less)."""
+    if i < 2 or i + 2 >= diff.size or diff[i] >= 0:
+        return None
+    fall = -diff
+    peak = float(fall[i])
+    j = i + 1 if fall[i + 1] >= 0.5 * peak else i
+    if abs(float(diff[j + 1])) >= 0.25 * peak or j + 1 >= diff.size:
+        return None
+    run = 0
+    while j - run - 1 >= 0 and fall[j - run - 1] >= 0.25 * peak:
+        run += 1
+    if run < 2 or run > 4 or grey[j + 1] < (2.0 / 3.0) * grey[j - run]:
+        return None
+    return j + min(1.0, float(fall[j]) / float(fall[j - 1]))
 
 
 def _step_centre(diff: np.ndarray, i: int, shadowed: bool = False) -> float:

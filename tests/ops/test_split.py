@@ -591,3 +591,12 @@ def test_a_side_on_a_neighbours_edge_is_read_past_it(seed, name):
     the border's bright step along the group's sides is a seam's support there."""
     scan = ss.hard_cases(dpi=200, seed=seed, names=[name])[name]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_shadow_as_dark_as_the_photo_ends_at_the_paper():
+    """Development scan (rounded corners, seed 23): the square print's left side has a photo as
+    dark as the deepest part of its shadow, so the paper makes no step of its own and the edge
+    was read at the centroid of the shadow's fall, 0.4 of its width outside (1.03 px). A
+    shadow is darkest at the paper: a fall spread over three pixels or more ends there."""
+    scan = ss.hard_cases(dpi=200, seed=23, names=["rounded_corners"])["rounded_corners"]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

@@ -1251,7 +1251,7 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False, avoid
     # the noise of a difference of two full-resolution pixels (the proxy averages f² of them)
     noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
     lid_level = proxy.lid_level
-    pts_u, pts_v, pts_before = [], [], []
+    pts_u, pts_v, pts_before, ramp_at = [], [], [], []
     shadow_at, up, up_before = [], [], []  # per point: the shadow's fall (NaN: none), a rise or not
     black = proxy.lid == "black"
     rising = np.clip(diff, 0, None)
@@ -1305,8 +1305,9 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False, avoid
                     edge += k
                     break
         pts_u.append(us[c])
+        pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge, not black))
         at = _ramp_end(diff[:, c], grey[:, c], lo + edge) if not black else None
-        pts_v.append(base[c] + sgn * (at if at is not None else _step_centre(diff[:, c], lo + edge, not black)))
+        ramp_at.append(np.nan if at is None else base[c] + sgn * at)
         pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before, not black))
         up.append(diff[lo + edge, c] > 0)
         up_before.append(diff[lo + before, c] > 0)
@@ -1332,6 +1333,12 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False, avoid
         if own is None or _near_line(pu[moved], pv[moved], own) < 0.5 * moved.sum():
             pv = np.array(pts_before, np.float64)
             up = up_before
+    ramps = np.isfinite(np.array(ramp_at, np.float64))
+    if ramps.sum() >= 0.5 * ramps.size:
+        # a photo at the shadow's own deepest level along most of the side: there the shadow's
+        # ramp ends at the paper (a blurred step into a darker photo passes for one in a few
+        # profiles, and put a side read on them 0.5 px inside: mixed six seed 28)
+        pv = np.where(ramps, np.array(ramp_at, np.float64), pv)
     pv = _one_shadow_width(pu, pv, np.array(shadow_at, np.float64), np.array(up, bool), sgn)
     fit = _robust_offset(pu, pv, d[v] / d[u]) if fixed else _robust_line(pu, pv)
     if fit is None:

@@ -575,10 +575,11 @@ def test_a_side_across_a_gap_from_a_border_finds_a_photo_darker_than_a_black_lid
 def test_a_dark_print_joined_from_pieces_reads_its_sides_along_them():
     """Development scan (black lid, seed 58): the dark print, joined from a main piece and a
     corner piece, shows no side well enough for a line of its own; its outline stayed the
-    joined guess (1.0–1.6 px off). Each side is read for its offset along the pieces' direction,
-    and a side seen nowhere takes the rectangle's direction."""
+    joined guess (1.0–1.6 px off). Each side is read for its offset along the pieces' direction
+    (without it 0.76 px), and a side seen nowhere takes the rectangle's direction (without it
+    1.1 px): 0.3 px with both."""
     scan = ss.hard_cases(dpi=200, seed=58, names=["black_lid"])["black_lid"]
-    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+    assert _matches(scan, find_prints(scan.pixels), edge=0.5)
 
 
 @pytest.mark.parametrize("seed, name", [(16, "touching"), (50, "touching_black_lid")])
@@ -593,10 +594,14 @@ def test_a_side_on_a_neighbours_edge_is_read_past_it(seed, name):
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
 
 
-def test_a_shadow_as_dark_as_the_photo_ends_at_the_paper():
+@pytest.mark.parametrize("case, seed", [("rounded_corners", 23), ("mixed_six", 28)])
+def test_a_shadow_as_dark_as_the_photo_ends_at_the_paper(case, seed):
     """Development scan (rounded corners, seed 23): the square print's left side has a photo as
     dark as the deepest part of its shadow, so the paper makes no step of its own and the edge
     was read at the centroid of the shadow's fall, 0.4 of its width outside (1.03 px). A
-    shadow is darkest at the paper: a fall spread over three pixels or more ends there."""
-    scan = ss.hard_cases(dpi=200, seed=23, names=["rounded_corners"])["rounded_corners"]
+    shadow is darkest at the paper: a fall spread over three pixels or more ends there, where
+    it does so along most of the side. Mixed six seed 28 (0.80 px before) guards that last
+    part: a blurred step into a photo a little darker than the shadow looks the same in a
+    third of a side's profiles, and read there the side came out 1.05 px off."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=[case])[case]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)

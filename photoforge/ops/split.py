@@ -139,6 +139,7 @@ def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = 
         p = _make_print(q)
         if min(p.size) >= min_size:
             prints.append(p)
+    prints = _apart_from_neighbours(prints, pixels, proxy)
     if proxy.lid == "black" and not single:
         prints = _join_pieces(prints, pixels, proxy)
     prints = _without_overlaps(prints)
@@ -146,6 +147,70 @@ def find_prints(pixels: np.ndarray, lid: str = "auto", min_size: float | None = 
         prints = [max(prints, key=lambda p: p.size[0] * p.size[1])]
     order = _reading_order([np.asarray(p.corners) for p in prints])
     return [prints[i] for i in order]
+
+
+def _apart_from_neighbours(prints: list[Print], pixels: np.ndarray, proxy: "_Proxy") -> list[Print]:
+    """The prints with any side that lies on a neighbour's facing side read again past it. Two
+    prints cannot share one edge: across a 1 px seam from a neighbour's bright border, a photo
+    about as dark as the gap (the lid, or its shadow on a white lid) hides its own edge over
+    most of the side, and the side was read on the border's step, 1 px out (touching seed 16,
+    black-lid touching seed 50). The step is the print's whose paper lies on its bright side;
+    the other's side is read with that step left out, for its offset alone, where its own
+    edge shows in a third of the side at least, and must come out inside it."""
+    out = list(prints)
+    for ia, ib in itertools.permutations(range(len(out)), 2):
+        qa, qb = np.asarray(out[ia].corners), np.asarray(out[ib].corners)
+        for i, j in itertools.product(range(4), range(4)):
+            side = _shared_side(qa[i], qa[(i + 1) % 4], qb[j], qb[(j + 1) % 4])
+            if side is None:
+                continue
+            a, d, n, length = side
+            neighbour = (qb[j], (qb[(j + 1) % 4] - qb[j]) / np.linalg.norm(qb[(j + 1) % 4] - qb[j]))
+            if _level_inside(pixels, a, d, n, length) >= _level_inside(pixels, qb[j], neighbour[1],
+                                                                      np.array([-neighbour[1][1], neighbour[1][0]]),
+                                                                      float(np.linalg.norm(qb[(j + 1) % 4] - qb[j]))):
+                continue  # the step is this print's own
+            again, _, pts = _fit_side(pixels, a, d, n, length, 4.0, proxy, fixed=True, avoid=neighbour)
+            if again is None or not 0.3 <= float((again[0] - a) @ n) <= 4.0:
+                continue
+            # its own edge, not a photo's steps that happen to agree: on one line (within
+            # 0.5 px) in a third of the profiles (of at most 400 over the side's middle 76 %)
+            if np.sum(np.abs((pts - again[0]) @ n) <= 0.5) < max(6.0, 0.33 * min(400.0, 0.76 * length)):
+                continue
+            lines = [(qa[k], (qa[(k + 1) % 4] - qa[k]) / np.linalg.norm(qa[(k + 1) % 4] - qa[k])) for k in range(4)]
+            lines[i] = (again[0], d)
+            corners = [_intersect(lines[k - 1], lines[k]) for k in range(4)]
+            if all(c is not None for c in corners):
+                out[ia] = _make_print(np.array(corners))
+                qa = np.asarray(out[ia].corners)
+    return out
+
+
+def _shared_side(a0, a1, b0, b1, most: float = 0.6):
+    """(start, direction, inward normal, length) of side a0–a1 when side b0–b1 of another print
+    faces it on its own line (antiparallel to 0.3°, both ends within `most` px of it, alongside
+    it over half its length at least), else None."""
+    length = float(np.linalg.norm(a1 - a0))
+    d = (a1 - a0) / length
+    db = (b1 - b0) / np.linalg.norm(b1 - b0)
+    if d @ db > -math.cos(math.radians(0.3)):
+        return None
+    n = np.array([-d[1], d[0]])
+    if max(abs(float((b0 - a0) @ n)), abs(float((b1 - a0) @ n))) > most:
+        return None
+    t0, t1 = sorted((float((b0 - a0) @ d), float((b1 - a0) @ d)))
+    if min(length, t1) - max(0.0, t0) < 0.5 * length:
+        return None
+    return a0, d, n, length
+
+
+def _level_inside(pixels: np.ndarray, a, d, n, length: float, depth: float = 3.0) -> float:
+    """The mean grey `depth` px inside a side (its middle 76 %), from the scan's own pixels."""
+    H, W = pixels.shape[:2]
+    pts = a + d * (length * np.linspace(_SIDE_SPAN[0], _SIDE_SPAN[1], 64))[:, None] + n * depth
+    x = np.clip(np.rint(pts[:, 0]).astype(int), 0, W - 1)
+    y = np.clip(np.rint(pts[:, 1]).astype(int), 0, H - 1)
+    return float(_grey(pixels[y, x][None]).mean())
 
 
 def _join_pieces(prints: list[Print], pixels: np.ndarray, proxy: "_Proxy") -> list[Print]:
@@ -249,6 +314,7 @@ class _Proxy:
     # px, unit vector), None when it found none; and a point on it
     seam_dir: np.ndarray | None = None
     seam_at: np.ndarray | None = None
+    steps: np.ndarray | None = None  # _bright_steps, once computed
 
     def __init__(self, pixels: np.ndarray, lid: str):
         H, W = pixels.shape[:2]
@@ -452,6 +518,7 @@ class _Proxy:
         # two per side: lines across the seam (a border's rim, a photo's edges) took all four
         # (black lid seed 73)
         segs += _distinct([s for s in lines if _along_side(hull, s[2:] - s[:2], 1.0)], 4, 2, kept=segs)
+        step_d = self._bright_steps() if self.lid == "black" else None
         for x0, y0, x1, y1 in segs:
             d = np.array([x1 - x0, y1 - y0], np.float64)
             d /= np.linalg.norm(d)
@@ -466,6 +533,8 @@ class _Proxy:
             if inside.sum() < min_p:
                 continue
             on_ridge = ridge_d[yi, xi] & inside
+            if step_d is not None and _along_side(hull, d, 1.0):
+                on_ridge |= step_d[yi, xi] & inside
             on_content = self.content[yi, xi] & inside & ~on_ridge
             r, c = int(on_ridge.sum()) / 2, int(on_content.sum()) / 2
             if r < 0.5 * min_p or r < 0.4 * (r + c):
@@ -508,6 +577,20 @@ class _Proxy:
         for part in best[1]:
             out += self._split(part, min_p, depth + 1)
         return out
+
+    def _bright_steps(self) -> np.ndarray:
+        """Where the proxy steps from bright paper down to dark by at least half the way from the
+        brightest paper to the lid (dilated as the ridges are). On a black lid a seam between a
+        white border and a photo as dark as the lid shows neither a ridge nor, where that photo
+        is a little above the lid, a rim of content: only the border's own edge, which then
+        counts as a seam's support along the group's sides (black-lid touching seed 50: the
+        1 px pair's seam, a third of it rim, was never tried and the pair found as one)."""
+        if self.steps is None:  # once per scan: _split runs on every group and piece
+            g = self.grey
+            grad = cv2.morphologyEx(g, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+            strong = grad > 0.5 * (float(np.percentile(g, 99.5)) - self.lid_level)
+            self.steps = cv2.dilate(strong.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        return self.steps
 
     def _rect_cut(self, hull, mask, segs, min_p):
         """A cut that leaves two rectangles where the group is far from one: prints on a black
@@ -965,6 +1048,8 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
             if seen < 0.6:
                 weak.append((i, length))
         lines.append(line)
+    if unfit and not points:
+        unfit = _read_offsets_alone(pixels, q, unfit, lines, points, proxy)
     lines, skewed = _one_rectangle(lines, points)
     if (weak or unfit or skewed) and len(points) - len(skewed) >= 1:
         # a side seen in few places (a dark photo on a black lid) fitted its own slope to
@@ -990,6 +1075,10 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
             again, _, again_pts = _fit_side(pixels, a, d, n, length, window, proxy, fixed=True)
             if again is not None:
                 points[i] = again_pts
+            elif i not in points:
+                # seen nowhere, it is still a side of the rectangle: it keeps its place but not
+                # the guess's direction, which turned it 0.1° from the others (black lid seed 58)
+                lines[i] = (p, d)
         lines, _ = _one_rectangle(lines, points)
     if borders:
         lines = _flush_with_border(lines, points)
@@ -1003,6 +1092,24 @@ def _refine(pixels: np.ndarray, q: np.ndarray, proxy: _Proxy) -> np.ndarray | No
     if np.abs(out - q).max() > 6 * max(proxy.sx, proxy.sy) + 20:  # refinement went astray
         return q
     return out
+
+
+def _read_offsets_alone(pixels, q, unfit: list, lines: list, points: dict, proxy: _Proxy) -> list:
+    """Each unfit side read again for its offset alone, along the guess's direction: where no
+    side shows a line of its own, none can set the rectangle's direction, and the guess keeps
+    the outline it came with (a dark print on a black lid joined from pieces, each piece's
+    sides fitted, the whole's in 5–15 % of its profiles: black lid seed 58, 1.0–1.6 px off).
+    The guess's direction is the pieces' own. Fills `lines` and `points`; the sides still unfit."""
+    left = []
+    for i, length, window in unfit:
+        a = q[i]
+        d = (q[(i + 1) % 4] - a) / length
+        again, _, pts = _fit_side(pixels, a, d, np.array([-d[1], d[0]]), length, window, proxy, fixed=True)
+        if again is None:
+            left.append((i, length, window))
+        else:
+            lines[i], points[i] = again, pts
+    return left
 
 
 def _quarter_turn(k: int) -> np.ndarray:
@@ -1120,9 +1227,11 @@ def _strip(pixels, a, d, n, length, window, shape, colour=False):
     return _grey(strip), half
 
 
-def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
+def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False, avoid=None):
     """Profiles across the side at full resolution; the paper edge in each; a straight line
-    fitted to the edge points (with `fixed`, only its offset: the direction is d's). Returns ((point, direction) or None, the fraction of profiles
+    fitted to the edge points (with `fixed`, only its offset: the direction is d's). With
+    `avoid` (a line: point, direction), no step within 0.6 px of it counts (a neighbour's
+    edge). Returns ((point, direction) or None, the fraction of profiles
     where any edge was seen, the edge points near the line (N × 2, x y) or None)."""
     s0, s1 = _SIDE_SPAN[0] * length, _SIDE_SPAN[1] * length
     found = _axis_profiles(pixels, a + d * s0, d, n, s1 - s0, window, proxy.shape)
@@ -1134,13 +1243,15 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     # dark shadow line beside the paper gives its step exactly where the paper starts, which
     # a central difference (peaks one pixel either side of the line) puts half a pixel inside
     diff = g[1:] - g[:-1]
+    if avoid is not None:
+        _suppress_line(diff, avoid, us, base, sgn, v)
     grey = strip.mean(axis=2)
     mag = np.abs(diff)
     lo, hi = 1, diff.shape[0] - 2
     # the noise of a difference of two full-resolution pixels (the proxy averages f² of them)
     noise_g = max(proxy.noise * proxy.f / math.sqrt(3), 0.002)
     lid_level = proxy.lid_level
-    pts_u, pts_v, pts_before = [], [], []
+    pts_u, pts_v, pts_before, ramp_at = [], [], [], []
     shadow_at, up, up_before = [], [], []  # per point: the shadow's fall (NaN: none), a rise or not
     black = proxy.lid == "black"
     rising = np.clip(diff, 0, None)
@@ -1168,7 +1279,7 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
             # at the noise floor
             weak = _lobe_peaks(diff[lo:hi + 1, c], 6 * noise_g)
             rise = weak[(weak > edge) & (weak - edge <= 3.5)]
-            rise = rise[diff[lo + rise, c] > 0]
+            rise = rise[(diff[lo + rise, c] > 0) | _into_darker_than_lid(grey[:, c], lo + edge, lo + rise, proxy)]
             if rise.size:
                 edge = int(rise[0])
         before = edge
@@ -1195,6 +1306,8 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
                     break
         pts_u.append(us[c])
         pts_v.append(base[c] + sgn * _step_centre(diff[:, c], lo + edge, not black))
+        at = _ramp_end(diff[:, c], grey[:, c], lo + edge) if not black else None
+        ramp_at.append(np.nan if at is None else base[c] + sgn * at)
         pts_before.append(pts_v[-1] if edge == before else base[c] + sgn * _step_centre(diff[:, c], lo + before, not black))
         up.append(diff[lo + edge, c] > 0)
         up_before.append(diff[lo + before, c] > 0)
@@ -1220,6 +1333,12 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
         if own is None or _near_line(pu[moved], pv[moved], own) < 0.5 * moved.sum():
             pv = np.array(pts_before, np.float64)
             up = up_before
+    ramps = np.isfinite(np.array(ramp_at, np.float64))
+    if ramps.sum() >= 0.5 * ramps.size:
+        # a photo at the shadow's own deepest level along most of the side: there the shadow's
+        # ramp ends at the paper (a blurred step into a darker photo passes for one in a few
+        # profiles, and put a side read on them 0.5 px inside: mixed six seed 28)
+        pv = np.where(ramps, np.array(ramp_at, np.float64), pv)
     pv = _one_shadow_width(pu, pv, np.array(shadow_at, np.float64), np.array(up, bool), sgn)
     fit = _robust_offset(pu, pv, d[v] / d[u]) if fixed else _robust_line(pu, pv)
     if fit is None:
@@ -1233,6 +1352,28 @@ def _fit_side(pixels, a, d, n, length, window, proxy, fixed: bool = False):
     pts = np.empty((int(inliers.sum()), 2))
     pts[:, u], pts[:, v] = pu[inliers], pv[inliers]
     return (p, dd if dd @ d > 0 else -dd), seen, pts
+
+
+def _suppress_line(diff: np.ndarray, line, us: np.ndarray, base: np.ndarray, sgn: int, v: int) -> None:
+    """Zero, in place, the row differences of profiles (as _axis_profiles gives them) within
+    0.6 px of a line: a step there is another print's."""
+    p, dd = line
+    u = 1 - v
+    row = (p[v] + (us - p[u]) * (dd[v] / dd[u]) - base) * sgn
+    at = np.arange(diff.shape[0])[:, None] + 0.5
+    diff[np.abs(at - row[None, :]) <= 0.6] = 0.0
+
+
+def _into_darker_than_lid(grey: np.ndarray, fell: int, steps: np.ndarray, proxy: _Proxy) -> np.ndarray:
+    """Per step in `steps` (row differences, as `fell`): whether it falls from the lid into a
+    photo darker than the lid, after the fall at `fell` ended on the lid. A night shot's blacks
+    on glossy paper are darker than a black lid: across a gap from a neighbour's bright border
+    the paper's own edge is then a weak fall, not a rise (black-lid touching seed 55: half a
+    side read on that border, 3–4 px out, and the print tilted 0.19°)."""
+    level, tol = proxy.lid_level, proxy.diff_thr
+    if abs(float(grey[fell + 1]) - level) >= tol:
+        return np.zeros(steps.shape, bool)
+    return (np.abs(grey[steps] - level) < tol) & (grey[steps + 1] < level - tol)
 
 
 def _shadow_fall(diff: np.ndarray, grey: np.ndarray, peaks: np.ndarray, edge: int, lid_level: float):
@@ -1394,6 +1535,34 @@ def _lobe_peaks(diff: np.ndarray, thr: float) -> np.ndarray:
     for m in (np.clip(diff, 0, None), np.clip(-diff, 0, None)):
         out.append(np.nonzero((m[1:-1] >= m[:-2]) & (m[1:-1] > m[2:]) & (m[1:-1] >= thr))[0] + 1)
     return np.sort(np.concatenate(out))
+
+
+def _ramp_end(diff: np.ndarray, grey: np.ndarray, i: int) -> float | None:
+    """Where a fall that is a shadow's ramp to its end stops (in rows), or None when the fall
+    peaking at diff[i] is no such ramp (`grey`: the profile). On a white lid a print's shadow is
+    darkest at the paper and lightens outward; where the photo is as dark as the deepest shadow
+    the paper makes no step of its own, and the shadow's fall, steepest at its inner end and
+    flat after it, ends at the paper: the centroid of its peak lay 0.4 of the shadow's width
+    outside (rounded corners seed 23, 1.03 px). A ramp spans three differences at least (a
+    sharp step two at most), each at least a quarter of the peak, ends at the peak or the one
+    after it (at half the peak or more), is flat after that, and darkens the lid by a third at
+    most, as a shadow does: a deeper fall ends in a photo darker than the shadow, whose step
+    is the paper's (a blurred step's three differences read as a ramp put a side 0.4 px
+    inside, rounded corners seed 49). It ends inside its last difference as far as that
+    difference is of the one before (a pixel only partly on the ramp steps less)."""
+    if i < 2 or i + 2 >= diff.size or diff[i] >= 0:
+        return None
+    fall = -diff
+    peak = float(fall[i])
+    j = i + 1 if fall[i + 1] >= 0.5 * peak else i
+    if abs(float(diff[j + 1])) >= 0.25 * peak or j + 1 >= diff.size:
+        return None
+    run = 0
+    while j - run - 1 >= 0 and fall[j - run - 1] >= 0.25 * peak:
+        run += 1
+    if run < 2 or run > 4 or grey[j + 1] < (2.0 / 3.0) * grey[j - run]:
+        return None
+    return j + min(1.0, float(fall[j]) / float(fall[j - 1]))
 
 
 def _step_centre(diff: np.ndarray, i: int, shadowed: bool = False) -> float:

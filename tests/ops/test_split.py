@@ -558,3 +558,50 @@ def test_a_shadow_under_a_pixel_wide_still_sets_the_paper_edge(case, seed):
     as rises in 15 %, stay where they are."""
     scan = ss.hard_cases(dpi=200, seed=seed, names=[case])[case]
     assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+def test_a_side_across_a_gap_from_a_border_finds_a_photo_darker_than_a_black_lid():
+    """Development scan (touching on a black lid, seed 55): the stacked pair's upper print, 3 px
+    from the lower one's white border, has a night photo darker than the lid along half its
+    bottom side. Its own edge there is a weak fall from the lid, not a rise, and the side was
+    read on the border's step over that half: a line 3–4 px out at one end, the print turned
+    0.19° (2.86 px)."""
+    scan = ss.hard_cases(dpi=200, seed=55, names=["touching_black_lid"])["touching_black_lid"]
+    found = find_prints(scan.pixels)
+    assert _matches(scan, found, edge=1.0)
+    assert max(abs(p.angle - a) for p, a in zip(found, scan.angles)) <= 0.05
+
+
+def test_a_dark_print_joined_from_pieces_reads_its_sides_along_them():
+    """Development scan (black lid, seed 58): the dark print, joined from a main piece and a
+    corner piece, shows no side well enough for a line of its own; its outline stayed the
+    joined guess (1.0–1.6 px off). Each side is read for its offset along the pieces' direction
+    (without it 0.76 px), and a side seen nowhere takes the rectangle's direction (without it
+    1.1 px): 0.3 px with both."""
+    scan = ss.hard_cases(dpi=200, seed=58, names=["black_lid"])["black_lid"]
+    assert _matches(scan, find_prints(scan.pixels), edge=0.5)
+
+
+@pytest.mark.parametrize("seed, name", [(16, "touching"), (50, "touching_black_lid")])
+def test_a_side_on_a_neighbours_edge_is_read_past_it(seed, name):
+    """Development scans: across the 1 px seam from the left print's white border, the right
+    print's photo is about as dark as the gap (its shadow on a white lid, the lid on a black
+    one), and its side was read on the border's step, 1.0–1.2 px out. Two prints do not share
+    an edge. On the black lid (seed 50) the seam itself, beside a photo a little above the lid,
+    was neither ridge nor rim of content over two thirds of it and was never tried (3/5 +1):
+    the border's bright step along the group's sides is a seam's support there."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=[name])[name]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)
+
+
+@pytest.mark.parametrize("case, seed", [("rounded_corners", 23), ("mixed_six", 28)])
+def test_a_shadow_as_dark_as_the_photo_ends_at_the_paper(case, seed):
+    """Development scan (rounded corners, seed 23): the square print's left side has a photo as
+    dark as the deepest part of its shadow, so the paper makes no step of its own and the edge
+    was read at the centroid of the shadow's fall, 0.4 of its width outside (1.03 px). A
+    shadow is darkest at the paper: a fall spread over three pixels or more ends there, where
+    it does so along most of the side. Mixed six seed 28 (0.80 px before) guards that last
+    part: a blurred step into a photo a little darker than the shadow looks the same in a
+    third of a side's profiles, and read there the side came out 1.05 px off."""
+    scan = ss.hard_cases(dpi=200, seed=seed, names=[case])[case]
+    assert _matches(scan, find_prints(scan.pixels), edge=1.0)

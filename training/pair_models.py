@@ -4,7 +4,7 @@ photo, B sees it mirrored left to right (its map mirrored back), and the pair's 
 lower of the two ("min": a mark both networks agree on) or their mean; then the sigmoid. Two
 network passes, as flip TTA of one network costs, with two networks' mistakes to outvote.
 
-    python -m training.pair_models A.onnx B.onnx OUT.onnx --threshold T [--how min|mean] [--no-flip]
+    python -m training.pair_models A.onnx B.onnx OUT.onnx --threshold T [--how min|mean|agree:K] [--no-flip]
 
 writes OUT.onnx and its card OUT.json, built from the members' cards (A.json, B.json beside them).
 """
@@ -53,7 +53,7 @@ def merge(a: onnx.ModelProto, b: onnx.ModelProto, how: str = "min", flip: bool =
         nodes, consts, lb = nodes + n, consts + c, "ensemble/b_logit"
     if how == "min":
         nodes.append(helper.make_node("Min", [ga.output[0].name, lb], ["ensemble/logit"]))
-    elif how.startswith("agree"):  # "agree:K": the mean up to K logits, the lower one above it
+    elif how.startswith("agree:"):  # the mean up to K logits, the lower one above it
         consts += [numpy_helper.from_array(np.array(0.5, np.float32), "ensemble/half"),
                    numpy_helper.from_array(np.array(float(how.split(":")[1]), np.float32), "ensemble/k")]
         nodes += [helper.make_node("Add", [ga.output[0].name, lb], ["ensemble/sum"]),
@@ -74,6 +74,7 @@ def merge(a: onnx.ModelProto, b: onnx.ModelProto, how: str = "min", flip: bool =
     return out
 
 
+COMBINE = {"min": "the lower of the two", "mean": "the mean of the two"}
 MEMBER_KEYS = ("sha256", "architecture", "params", "seed", "training_minutes", "training_steps", "command",
                "stages", "final_log_row", "held_out_test", "threshold", "threshold_tuned_on", "trained_on")
 
@@ -89,8 +90,7 @@ def card(a: dict, b: dict, blob: bytes, threshold: float, tuned_on: str, how: st
         "id": a["id"], "task": a["task"], "file": a["file"],
         "sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob),
         **{k: a[k] for k in ("input", "output", "size_multiple", "context_px", "opset")},
-        "combine": f"{mirrored}the pair's logit is the {'lower' if how == 'min' else 'mean'} of the two "
-                   "(training/pair_models.py)",
+        "combine": f"{mirrored}the pair's logit is {COMBINE.get(how, how)} (training/pair_models.py)",
         "threshold": threshold, "threshold_tuned_on": tuned_on,
         # flip TTA over the pair would be four network passes; the pair's mirror is the second
         "tta": {"views": "h", "mean": "logit", "threshold": None, "default": False},
@@ -106,7 +106,7 @@ if __name__ == "__main__":
     ap.add_argument("out", type=Path)
     ap.add_argument("--threshold", type=float, required=True)
     ap.add_argument("--tuned-on", default="training/runs/ensemble/choose_threshold.py")
-    ap.add_argument("--how", choices=("min", "mean"), default="min")
+    ap.add_argument("--how", default="min", help="min, mean, or agree:K (the mean up to K logits, the lower above)")
     ap.add_argument("--no-flip", action="store_true")
     args = ap.parse_args()
     pair = merge(onnx.load(args.a), onnx.load(args.b), args.how, not args.no_flip)

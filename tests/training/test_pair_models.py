@@ -31,13 +31,14 @@ def _logit(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     return np.log(p.astype(np.float64) / (1 - p))
 
 
-@pytest.mark.parametrize("how", ["min", "mean"])
+@pytest.mark.parametrize("how", ["min", "mean", "agree:1"])
 def test_the_pair_is_a_on_the_photo_and_b_on_its_mirror(how):
     a, b = _net([1.0, 0.0, -2.0], 0.1), _net([0.5, -1.0, 0.0], -0.2)
     x = np.random.default_rng(1).random((2, 3, 5, 7), dtype=np.float32)
     la = _logit(a, x)
     lb = _logit(b, np.ascontiguousarray(x[..., ::-1]))[..., ::-1]
-    want = np.minimum(la, lb) if how == "min" else (la + lb) / 2
+    want = {"min": np.minimum(la, lb), "mean": (la + lb) / 2,
+            "agree:1": np.maximum(np.minimum(la, lb), np.minimum((la + lb) / 2, 1.0))}[how]
     pair = merge(a, b, how)
     assert [i.name for i in pair.graph.input] == ["image"] and [o.name for o in pair.graph.output] == ["prob"]
     got = _logit(pair, x)

@@ -32,8 +32,8 @@ LOGIT_SPAN = 2.0  # sensitivity 0 … 1 moves the high threshold by ±this many 
 # flipped back) are averaged before the post-processing. "h": the photo and its mirror
 # image; "hv": also upside down and both (a 180° turn). "off": the photo alone.
 TTA_VIEWS = {"off": ("",), "h": ("", "h"), "hv": ("", "h", "v", "hv")}
-TTA_MEANS = ("logit", "prob", "min")  # average the logits (then the sigmoid) or the probabilities, or
-# keep the lowest: a mark every view agrees on
+# average the logits (then the sigmoid) or the probabilities, or keep the lowest (a mark every view agrees on)
+TTA_MEANS = ("logit", "prob", "min")
 # "off" by default: the shipped model is a pair (its card's "combine") whose second network
 # already sees the mirrored photo, and at equal clean flags it beat one network with flip TTA
 # on the same two passes (training/runs/ensemble/). TTA over the pair would be four passes.
@@ -217,7 +217,7 @@ def to_logit(prob: np.ndarray) -> np.ndarray:
 
 def tta_mean(maps: list[np.ndarray], mean: str = TTA_MEAN) -> np.ndarray:
     """The H×W float32 probability averaged over the views' probability maps (each already
-    flipped back), as logits or as probabilities. The sum goes in pairs that a flip swaps,
+    flipped back), as logits or as probabilities, or their minimum. The sum goes in pairs that a flip swaps,
     so the result of a flipped photo is the flipped result, bit for bit. Worked in strips
     of rows: whole-map temporaries cost ~5 maps more (460 MB at 24 MP)."""
     if mean not in TTA_MEANS:

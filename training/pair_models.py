@@ -22,7 +22,8 @@ def _logit_graph(model: onnx.ModelProto, prefix: str, source: str) -> onnx.Graph
     """The model's nodes reading `source`, its final Sigmoid removed, every name prefixed."""
     g = compose.add_prefix(model, prefix, rename_inputs=False).graph
     last = g.node[-1]
-    assert last.op_type == "Sigmoid" and last.output[0] == g.output[0].name, "expects a Sigmoid output"
+    if last.op_type != "Sigmoid" or last.output[0] != g.output[0].name:
+        raise ValueError(f"{model.graph.name}: expects a network whose last node is its output's Sigmoid")
     g.node.remove(last)
     for n in g.node:
         n.input[:] = [source if i == model.graph.input[0].name else i for i in n.input]
@@ -39,7 +40,8 @@ def _mirror(src: str, dst: str, name: str) -> tuple[list, list]:
 
 def merge(a: onnx.ModelProto, b: onnx.ModelProto, how: str = "min", flip: bool = True) -> onnx.ModelProto:
     name = a.graph.input[0].name
-    assert b.graph.input[0].name == name
+    if b.graph.input[0].name != name:
+        raise ValueError(f"the members' inputs differ: {name} / {b.graph.input[0].name}")
     nodes, consts = [], []
     src_b = name
     if flip:
@@ -51,20 +53,32 @@ def merge(a: onnx.ModelProto, b: onnx.ModelProto, how: str = "min", flip: bool =
     if flip:
         n, c = _mirror(lb, "ensemble/b_logit", "ensemble/out")
         nodes, consts, lb = nodes + n, consts + c, "ensemble/b_logit"
+    la = ga.output[0].name
+    mean = [helper.make_node("Add", [la, lb], ["ensemble/sum"]),
+            helper.make_node("Mul", ["ensemble/sum", "ensemble/half"], ["ensemble/mean"])]
+    half = numpy_helper.from_array(np.array(0.5, np.float32), "ensemble/half")
     if how == "min":
-        nodes.append(helper.make_node("Min", [ga.output[0].name, lb], ["ensemble/logit"]))
+        nodes.append(helper.make_node("Min", [la, lb], ["ensemble/logit"]))
+    elif how == "mean":
+        nodes += mean + [helper.make_node("Identity", ["ensemble/mean"], ["ensemble/logit"])]
+        consts.append(half)
     elif how.startswith("agree:"):  # the mean up to K logits, the lower one above it
-        consts += [numpy_helper.from_array(np.array(0.5, np.float32), "ensemble/half"),
-                   numpy_helper.from_array(np.array(float(how.split(":")[1]), np.float32), "ensemble/k")]
-        nodes += [helper.make_node("Add", [ga.output[0].name, lb], ["ensemble/sum"]),
-                  helper.make_node("Mul", ["ensemble/sum", "ensemble/half"], ["ensemble/mean"]),
-                  helper.make_node("Min", ["ensemble/mean", "ensemble/k"], ["ensemble/capped"]),
-                  helper.make_node("Min", [ga.output[0].name, lb], ["ensemble/lower"]),
-                  helper.make_node("Max", ["ensemble/lower", "ensemble/capped"], ["ensemble/logit"])]
+        consts += [half, numpy_helper.from_array(np.array(float(how.split(":")[1]), np.float32), "ensemble/k")]
+        nodes += mean + [helper.make_node("Min", ["ensemble/mean", "ensemble/k"], ["ensemble/capped"]),
+                         helper.make_node("Min", [la, lb], ["ensemble/lower"]),
+                         helper.make_node("Max", ["ensemble/lower", "ensemble/capped"], ["ensemble/logit"])]
+    elif how.startswith("wide:"):  # the lower logit, or the higher one's opening by a K × K square
+        k = int(how.split(":")[1])
+        pool = dict(kernel_shape=[k, k], strides=[1, 1], pads=[k // 2] * 4)
+        nodes += [helper.make_node("Min", [la, lb], ["ensemble/lower"]),
+                  helper.make_node("Max", [la, lb], ["ensemble/higher"]),
+                  helper.make_node("Neg", ["ensemble/higher"], ["ensemble/neg"]),
+                  helper.make_node("MaxPool", ["ensemble/neg"], ["ensemble/neg_eroded"], **pool),
+                  helper.make_node("Neg", ["ensemble/neg_eroded"], ["ensemble/eroded"]),
+                  helper.make_node("MaxPool", ["ensemble/eroded"], ["ensemble/opened"], **pool),
+                  helper.make_node("Max", ["ensemble/lower", "ensemble/opened"], ["ensemble/logit"])]
     else:
-        consts.append(numpy_helper.from_array(np.array(0.5, np.float32), "ensemble/half"))
-        nodes += [helper.make_node("Add", [ga.output[0].name, lb], ["ensemble/sum"]),
-                  helper.make_node("Mul", ["ensemble/sum", "ensemble/half"], ["ensemble/logit"])]
+        raise ValueError(f"how must be min, mean, agree:K or wide:K, not {how!r}")
     nodes.append(helper.make_node("Sigmoid", ["ensemble/logit"], [a.graph.output[0].name]))
     graph = helper.make_graph(nodes, "damage_pair", [a.graph.input[0]], [a.graph.output[0]],
                               list(ga.initializer) + list(gb.initializer) + consts)

@@ -3,6 +3,7 @@ graph computes what it says: the lower (or mean) of A's logit on the photo and B
 mirrored photo, mirrored back."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -31,14 +32,18 @@ def _logit(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     return np.log(p.astype(np.float64) / (1 - p))
 
 
-@pytest.mark.parametrize("how", ["min", "mean", "agree:1"])
+@pytest.mark.parametrize("how", ["min", "mean", "agree:1", "wide:3"])
 def test_the_pair_is_a_on_the_photo_and_b_on_its_mirror(how):
     a, b = _net([1.0, 0.0, -2.0], 0.1), _net([0.5, -1.0, 0.0], -0.2)
     x = np.random.default_rng(1).random((2, 3, 5, 7), dtype=np.float32)
     la = _logit(a, x)
     lb = _logit(b, np.ascontiguousarray(x[..., ::-1]))[..., ::-1]
+    # wide: where either network's map stays high under a 3 × 3 opening, the higher one
+    opened = np.stack([cv2.morphologyEx(h, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+                       for h in np.maximum(la, lb)[:, 0].astype(np.float32)])[:, None]
     want = {"min": np.minimum(la, lb), "mean": (la + lb) / 2,
-            "agree:1": np.maximum(np.minimum(la, lb), np.minimum((la + lb) / 2, 1.0))}[how]
+            "agree:1": np.maximum(np.minimum(la, lb), np.minimum((la + lb) / 2, 1.0)),
+            "wide:3": np.maximum(np.minimum(la, lb), opened)}[how]
     pair = merge(a, b, how)
     assert [i.name for i in pair.graph.input] == ["image"] and [o.name for o in pair.graph.output] == ["prob"]
     got = _logit(pair, x)
@@ -47,9 +52,11 @@ def test_the_pair_is_a_on_the_photo_and_b_on_its_mirror(how):
     assert np.abs(_logit(merge(a, b, how, flip=False), x) - got).max() > 0.1
 
 
-def test_a_network_without_a_sigmoid_output_is_refused():
+def test_a_network_without_a_sigmoid_output_and_an_unknown_combination_are_refused():
     a = _net([1.0, 0.0, -2.0], 0.1)
     a.graph.node.pop()
     a.graph.output[0].name = "logit"
-    with pytest.raises(AssertionError, match="Sigmoid"):
+    with pytest.raises(ValueError, match="Sigmoid"):
         merge(a, _net([0.5, -1.0, 0.0], -0.2))
+    with pytest.raises(ValueError, match="min, mean, agree:K or wide:K"):
+        merge(_net([1.0, 0.0, -2.0], 0.1), _net([0.5, -1.0, 0.0], -0.2), "median")

@@ -206,7 +206,7 @@ def speed() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="val", choices=["train", "val", "train2", "val2"],
+    parser.add_argument("--split", default="val", choices=["train", "val", "train2", "val2", "val3"],
                         help="val: the first round's held-out photos; val2: those added in round 2")
     parser.add_argument("--side", type=int, default=640, help="long side of the downsized photos")
     parser.add_argument("--details", action="store_true", help="one line per photo")

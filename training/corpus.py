@@ -17,13 +17,23 @@ The second round (203 more, 284 in all; marked "since": 2 in the manifest):
     (Debian `palapeli-data`, `hugin-data`, `python3-sklearn`, `python3-scipy`);
   * more of Pillow's test photos (snow, a plane, camera MPOs) and mahotas's demo portrait
     (the pinned wheel from PyPI).
+The third round (70 more, 354 in all; "since": 3), all of it the held-out split `val3`
+(HELD_OUT_ROUNDS: no train share, so nothing is ever trained, tuned or mined on it; added when
+val and val2 had both been benchmarked on):
+  * KPhotoAlbum's demo album: people, pets, the Grand Canyon, snow (Debian `kphotoalbum`,
+    turned upright as the album's index.xml records);
+  * Tux Paint's photographed templates and two NOAA photos among its starters (`tuxpaint-data`);
+  * LXQt's photographed wallpapers (`lxqt-themes`); Kalzium's lab-equipment photos
+    (`kalzium-data`); two of Scribus's template photos (`scribus-data`); Qt's example photos
+    (`qtbase5-examples`, `qtmultimedia5-examples`); Kodi's cinema photo (`kodi-data`).
 Each stored file is recorded in training/corpus_manifest.json with its package, version,
 path inside the package, licence (from the package's copyright file or the library's own
 notes; where only the copyright file's catch-all `Files: *` stanza covers a file, the licence
 says so), sha256 of the stored file, subject tag and split. The same command on another
 machine rebuilds the same files, so the manifest is what is committed, not the photos.
 A photo keeps its split and round from the committed manifest; a new round's photos are split
-among themselves, per subject (VAL_SHARE), and listed after the earlier rounds.
+among themselves, per subject (VAL_SHARE), or all go to validation (HELD_OUT_ROUNDS), and are
+listed after the earlier rounds.
 
 Vector and abstract art is left out, and so are drawings, cartoons and paintings (GCompris's
 word pictures, Scratch's drawn stages, Van Gogh): they have none of the fine texture that makes a
@@ -139,7 +149,24 @@ SUBJECTS = (
     (r"^(citrus-fruits|exif_gps_typeerror|xmp_test)$", "object"),
     (r"^(flower-bed|tree|garden-rock|CA_fringes00)$", "plant"),
     (r"^brick-wall2$", "texture"),
+    # third round (new stems only; a stem of an earlier round keeps the tag it had)
+    (r"^(anne_helene|bar55(_2)?|cold_water|grand_canyon_[12]|new_wave_[12]|pool_2|qt-logo|wayne)$", "people"),
+    (r"^jesper(_2)?$", "portrait"),
+    (r"^(blackie|donna(_2)?|spiff(_2)?|sheep|Butterfly-Kenneth-Wimer)$", "animal"),
+    (r"^(jellyfish|reef-back)$", "underwater"),
+    (r"^snow$", "snow"),
+    (r"^(sunset|trees_at_dusk|skyline-sf-dusk-back)$", "night"),
+    (r"^movie$", "indoor"),
+    (r"^(burnt_bark|mossy_bark|mudstone|rocks|ocean_splash|leaves)$", "texture"),
+    (r"^(corn_maze|mossy_log|redwoods_above|trees_above|sun_behind_leaves|spiders_web|appleflower|flowers|drop)$", "plant"),
+    (r"^lighthouse$", "building"),
+    (r"^(wool_mill_machine|abzug|becherglas|brenner|erlenmeyerkolben|rotationsverdampfer|spatel|trichter|verteiler)$",
+     "object"),
+    (r"^background$", "text"),
 )
+# Tags by stored file name, for a stem that an earlier round has too (Scratch's pool is a
+# landscape, KPhotoAlbum's a game of pool).
+SUBJECT_OF_FILE = {"kphotoalbum__pool": "people"}
 
 # scikit-image photos: file in skimage/data → licence from the library's docstrings.
 # astronaut and coffee are the README samples (resources/samples): held out entirely.
@@ -195,6 +222,54 @@ PILLOW_MORE = {f"Tests/images/{f}": "Pillow test image, MIT-CMU" for f in (
 # mahotas's demo photo of its author (the wheel is MIT; its Wally and Lena are left out).
 MAHOTAS_VERSION = "1.4.18"
 MAHOTAS = {"mahotas/demos/data/luispedro.jpg": "MIT (mahotas, photo of its author)"}
+
+# --- the third round: val3, held out whole (added once val and val2 had been benchmarked) --
+# Rounds whose photos all go to validation (no train share): nobody trains or tunes on them.
+HELD_OUT_ROUNDS = (3,)
+# Picked by path, each looked at on a contact sheet; everything else in these packages is
+# screenshots, icons, renders or art. Left out by eye: KPhotoAlbum's manual screenshots and
+# splash; Tux Paint's drawn starters (chicken, jet plane, street, maps, frames); LXQt's
+# rendered wallpapers (origami, triangles, waves, plasma, simple_blue); Qt's advert, logos,
+# swirls, thumbnails and its cubemap (a rendered lake); Kodi's music.jpg (a composite: beams
+# and a cut-out crowd); Kalzium's lab photos under 400 px on the long side or 250 px on the
+# short; Scribus's two thumbnail-sized photos (an_image, author).
+# Looked at and not used: stellarium-data (its landscapes are panorama slices with the sky cut
+# out, its nebulae black-sky crops whose permissions are listed photo by photo in a free-form
+# file), gimp-help-en (screenshots, and one Taj Mahal under a hundred filters), cimg-doc
+# (photographed postcards), tuxmath-data (composited space scenes), krita-data and
+# digikam-data (tiles and renders), fotoxx-common, kdenlive-data, kstars-data, marble-data,
+# extremetuxracer-data, desktop-base, xfdesktop4-data, imagemagick-6-doc (tone variants of
+# one photo), openshot-qt.
+_QT = "usr/lib/x86_64-linux-gnu/qt5/examples"
+ROUND3_DEBS = {
+    # KPhotoAlbum's demo album: people, pets, the Grand Canyon, Skagen, snow.
+    "kphotoalbum": ("usr/share/kphotoalbum/demo/*.jpg",),
+    # Tux Paint's photographed templates, and two NOAA photos among its starters.
+    "tuxpaint-data": ("usr/share/tuxpaint/templates/*.jpg", "usr/share/tuxpaint/starters/skyline-sf-dusk-back.jpeg",
+                      "usr/share/tuxpaint/starters/reef-back.png"),
+    "lxqt-themes": tuple(f"usr/share/lxqt/wallpapers/{f}" for f in (
+        "Butterfly-Kenneth-Wimer.jpg", "Valendas.png", "after-the-rain.jpg", "appleflower.png", "beam.png",
+        "butterfly.png", "cloud.png", "drop.png", "flowers.png", "fog.jpg", "this-is-not-windows.jpg")),
+    "qtbase5-examples": tuple(f"{_QT}/widgets/{f}" for f in ("painting/composition/flower.jpg",
+                                                              "effects/fademessage/background.jpg")),
+    "qtmultimedia5-examples": (f"{_QT}/multimedia/video/qmlvideo/images/leaves.jpg",),
+    "kodi-data": ("usr/share/kodi/addons/skin.estuary/extras/home-images/movie.jpg",),
+    "kalzium-data": tuple(f"usr/share/kalzium/data/toolpics/{f}.jpg" for f in (
+        "abzug", "becherglas", "brenner", "erlenmeyerkolben", "rotationsverdampfer", "spatel", "trichter",
+        "verteiler")),
+    "scribus-data": ("usr/share/scribus/templates/nl1/kites.jpg", "usr/share/scribus/templates/nl2/flowers.jpg"),
+}
+_LXQT_STEFONARCH = ("after-the-rain", "appleflower", "beam", "butterfly", "drop", "flowers", "fog", "this-is-not-windows")
+LICENCE_NOTES.update({
+    ("tuxpaint-data", "skyline-sf-dusk-back"): "public domain (AUTHORS.txt: NOAA photo library line1989, Rich Bourgerie)",
+    ("tuxpaint-data", "reef-back"): "public domain (AUTHORS.txt: NOAA photo library reef2583, Thomas K. Gibson)",
+    **{("lxqt-themes", s): "CC-BY-SA-3.0 (usr/share/lxqt/wallpapers/License: stefonarch)" for s in _LXQT_STEFONARCH},
+    **{("lxqt-themes", s): "CC-BY-SA-3.0 (usr/share/lxqt/wallpapers/License; the copyright file's Files: * says LGPL-2.1+)"
+       for s in ("Butterfly-Kenneth-Wimer", "Valendas", "cloud")},
+})
+# KPhotoAlbum's copyright file is free-form, with one licence for the whole package.
+PACKAGE_LICENCE = {"kphotoalbum": "GPL-2+ (the free-form copyright file's licence for the whole package)"}
+KPA_INDEX = "usr/share/kphotoalbum/demo/index.xml"
 
 
 @dataclass
@@ -439,6 +514,40 @@ def more_candidates(cache: Path) -> list[Candidate]:
     return out
 
 
+def kpa_angles(root: Path) -> dict[str, int]:
+    """file name → the rotation (degrees clockwise) that KPhotoAlbum's demo album records for it."""
+    import xml.etree.ElementTree as ET
+    return {im.get("file"): int(im.get("angle") or 0) for im in ET.parse(root / KPA_INDEX).getroot().iter("image")}
+
+
+def rotated(data: bytes, angle: int) -> bytes:
+    """The photo turned `angle` degrees clockwise, as PNG (lossless; the build stores JPEG)."""
+    turn = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}[angle]
+    ok, buf = cv2.imencode(".png", cv2.rotate(decode(data), turn))
+    assert ok
+    return buf.tobytes()
+
+
+def round3_candidates(cache: Path) -> list[Candidate]:
+    """The third round's sources, after the first two rounds' (a near-duplicate of an earlier
+    photo is the newcomer that is dropped)."""
+    roots = fetch_debs(cache, tuple(ROUND3_DEBS))
+    out = []
+    for pkg, patterns in ROUND3_DEBS.items():
+        root, version = roots[pkg], deb_version(cache, pkg)
+        copyright_text = (root / "usr/share/doc" / pkg / "copyright").read_text(errors="replace")
+        angles = kpa_angles(root) if pkg == "kphotoalbum" else {}
+        for pattern in patterns:
+            for p in sorted(root.glob(pattern)):
+                rel = str(p.relative_to(root))
+                lic = LICENCE_NOTES.get((pkg, p.stem)) or PACKAGE_LICENCE.get(pkg) or _deb_licence(copyright_text, rel)
+                data = p.read_bytes()
+                if angles.get(p.name):
+                    data = rotated(data, angles[p.name])
+                out.append(Candidate(p.stem, "debian", pkg, version, "/" + rel, lic, data))
+    return out
+
+
 # --- selection, storage, split -----------------------------------------------------------
 
 def decode(data: bytes) -> np.ndarray | None:
@@ -466,7 +575,10 @@ def thumb_key(bgr: np.ndarray) -> np.ndarray:
     return cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def subject_of(stem: str) -> str:
+def subject_of(stem: str, package: str = "") -> str:
+    name = f"{package.split()[0]}__{stem}" if package else ""
+    if name in SUBJECT_OF_FILE:
+        return SUBJECT_OF_FILE[name]
     for pat, tag in SUBJECTS:
         if re.match(pat, stem):
             return tag
@@ -501,7 +613,8 @@ def build(out: Path, cache: Path, manifest: Path = MANIFEST, min_detail: float =
     # split (a bench's --limit) stay the same ones when a round is added.
     known = {e["id"]: e for e in load_manifest(manifest)["photos"]} if manifest.exists() else {}
     this_round = max((e.get("since", 1) for e in known.values()), default=0) + 1
-    cands = deb_candidates(cache) + skimage_candidates() + pillow_candidates(cache) + more_candidates(cache)
+    cands = (deb_candidates(cache) + skimage_candidates() + pillow_candidates(cache) + more_candidates(cache)
+             + round3_candidates(cache))
     entries, keys, skipped = [], [], []
     for c in cands:
         if c.stem in EXCLUDE or c.stem in HELD_OUT:
@@ -528,11 +641,15 @@ def build(out: Path, cache: Path, manifest: Path = MANIFEST, min_detail: float =
         entries.append({
             "id": f"{c.package}:{c.path}", "file": name, "source": c.source, "package": c.package,
             "version": c.version, "path": c.path, "licence": c.licence,
-            "sha256": hashlib.sha256(buf.tobytes()).hexdigest(), "subject": subject_of(c.stem),
+            "sha256": hashlib.sha256(buf.tobytes()).hexdigest(), "subject": subject_of(c.stem, c.package),
             "width": int(bgr.shape[1]), "height": int(bgr.shape[0]),
         })
     new = [e for e in entries if e["id"] not in known]
-    assign_splits(new)
+    if this_round in HELD_OUT_ROUNDS:
+        for e in new:
+            e["split"] = "val"
+    else:
+        assign_splits(new)
     for e in entries:
         if e["id"] in known:
             e["split"] = known[e["id"]]["split"]
@@ -554,7 +671,8 @@ def load_manifest(path: Path = MANIFEST) -> dict:
 def in_split(entry: dict, split: str) -> bool:
     """Whether `entry` is in `split`: "train"/"val" are the first round's photos (what every
     committed model, threshold and fade ramp was chosen and measured on, so their commands
-    keep drawing the same photos), "train2"/"val2" the photos added in round 2."""
+    keep drawing the same photos), "train2"/"val2" the photos added in round 2, "val3" round 3's
+    (all held out: round 3 has no train share)."""
     name = split.rstrip("0123456789")
     return entry["split"] == name and entry.get("since", 1) == int(split[len(name):] or 1)
 

@@ -65,8 +65,10 @@ def test_desktop_licence_is_read_beside_the_photo(tmp_path: Path):
 def test_subject_tags_of_the_manifest_are_what_subject_of_says():
     # The second round's patterns never retag a first-round photo.
     for e in corpus.load_manifest()["photos"]:
-        stem = e["file"].split("__", 1)[1].removesuffix(".jpg")
-        assert corpus.subject_of(stem) == e["subject"], e["file"]
+        package, stem = e["file"].removesuffix(".jpg").split("__", 1)
+        assert corpus.subject_of(stem, package) == e["subject"], e["file"]
+    assert corpus.subject_of("pool", "scratch") == "landscape"  # a stem of round 2 that round 3 has too
+    assert corpus.subject_of("pool", "kphotoalbum") == "people"
     assert corpus.subject_of("erase-kitten") == "animal"
     assert corpus.subject_of("explore_monuments-petra") == "building"
     assert corpus.subject_of("clickgame-sea3") == "underwater"
@@ -83,8 +85,64 @@ def test_the_first_round_comes_first_and_alone_gives_the_tuning_photos(tmp_path:
     for name in ("tune", "train", "val"):  # what committed models and thresholds were chosen on
         assert all("since" not in e for e in split[name]), name
     assert all(e["since"] == 2 for name in ("train2", "check2", "val2") for e in split[name])
+    assert all(e["since"] == 3 for e in split["val3"])
     assert len(split["check2"]) == data.N_CHECK2
-    home = {"tune": "train", "train": "train", "val": "val", "train2": "train", "check2": "train", "val2": "val"}
+    home = {"tune": "train", "train": "train", "val": "val", "train2": "train", "check2": "train", "val2": "val",
+            "val3": "val"}
     assert all(e["split"] == home[name] for name, group in split.items() for e in group)
     ids = [e["id"] for group in split.values() for e in group]
     assert len(ids) == len(set(ids)) == len(photos)
+
+
+# sha256 of each split's ids, one per line in split_photos' order (a bench's --limit takes the
+# first N), as they were before round 3: adding a round must change none of them.
+SPLITS_BEFORE_ROUND_3 = {
+    "tune": (5, "f9ff29ec26d6cc20"), "train": (57, "6d8169b7dc0b1ff2"), "val": (19, "90717665e382a588"),
+    "train2": (123, "a4c6505302c77414"), "check2": (40, "fe36eee4d6baa4eb"), "val2": (40, "6302acb12bd97007"),
+}
+
+
+def test_the_splits_of_rounds_1_and_2_are_what_they_were_before_round_3(tmp_path: Path):
+    import hashlib
+    split = data.split_photos(tmp_path)
+    for name, (n, digest) in SPLITS_BEFORE_ROUND_3.items():
+        ids = [e["id"] for e in split[name]]
+        assert (len(ids), hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]) == (n, digest), name
+    # and the photos themselves: the first 284 entries of the manifest are rounds 1 and 2
+    photos = corpus.load_manifest()["photos"]
+    assert [e.get("since", 1) for e in photos[:284]].count(3) == 0
+    assert all(e.get("since") == 3 for e in photos[284:])
+
+
+def test_round_3_is_held_out_whole_and_new():
+    photos = corpus.load_manifest()["photos"]
+    r3 = [e for e in photos if e.get("since") == 3]
+    assert 60 <= len(r3) <= 120
+    assert all(e["split"] == "val" and corpus.in_split(e, "val3") for e in r3)
+    assert not any(corpus.in_split(e, s) for e in r3 for s in ("train", "val", "train2", "val2"))
+    earlier = {e["package"] for e in photos if e.get("since", 1) < 3}
+    assert not earlier & {e["package"] for e in r3}  # packages no earlier round used
+    assert 3 in corpus.HELD_OUT_ROUNDS
+    assert all(e["licence"] and e["sha256"] and e["version"] for e in r3)
+
+
+def test_a_held_out_round_goes_to_validation_whole(tmp_path: Path, monkeypatch):
+    """build() on a manifest of one earlier photo: the new round, all val, listed after it."""
+    import cv2
+    import numpy as np
+    rng = np.random.default_rng(0)
+    imgs = {s: cv2.imencode(".png", rng.integers(0, 256, (64, 64, 3), np.uint8))[1].tobytes() for s in "abcd"}
+
+    def cands(names):
+        return [corpus.Candidate(f"zz{s}", "debian", "pkg", "1", f"/{s}.png", "CC0", imgs[s]) for s in names]
+
+    for fn in ("deb_candidates", "pillow_candidates", "more_candidates"):
+        monkeypatch.setattr(corpus, fn, lambda *a, **k: [])
+    monkeypatch.setattr(corpus, "skimage_candidates", lambda: cands("a"))
+    monkeypatch.setattr(corpus, "round3_candidates", lambda cache: cands("bcd"))
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"photos": [{"id": "pkg:/a.png", "split": "train", "since": 2}]}')
+    monkeypatch.setattr(corpus, "HELD_OUT_ROUNDS", (3,))
+    entries = corpus.build(tmp_path / "out", tmp_path / "cache", manifest)
+    assert [(e["id"], e["split"], e.get("since")) for e in entries] == [
+        ("pkg:/a.png", "train", 2), ("pkg:/b.png", "val", 3), ("pkg:/c.png", "val", 3), ("pkg:/d.png", "val", 3)]

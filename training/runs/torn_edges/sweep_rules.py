@@ -32,6 +32,18 @@ VARIANTS = {
     "no mask cover either": dataclasses.replace(TORN, alike_max=1.0, mask_cover=0.0),
     "ring p 0.2": dataclasses.replace(TORN, ring_p=0.2),
     "chroma 14": dataclasses.replace(TORN, chroma=14.0),
+    "ring p 0.02": dataclasses.replace(TORN, ring_p=0.02),
+    "ring p 0.01": dataclasses.replace(TORN, ring_p=0.01),
+    "ring p 0.005": dataclasses.replace(TORN, ring_p=0.005),
+    "ring p 0.01, mask cover 0.05": dataclasses.replace(TORN, ring_p=0.01, mask_cover=0.05),
+    "ring cover 0.6": dataclasses.replace(TORN, ring_cover=0.6),
+    "ring cover 0.5": dataclasses.replace(TORN, ring_cover=0.5),
+    "ring cover 0.45": dataclasses.replace(TORN, ring_cover=0.45),
+    "ring cover 0.45, mask cover 0.05": dataclasses.replace(TORN, ring_cover=0.45, mask_cover=0.05),
+    "ring cover 0.45, mask cover 0.05, std 3": dataclasses.replace(TORN, ring_cover=0.45, mask_cover=0.05,
+                                                                   region_std=3.0),
+    "mask cover 0.05, std 3": dataclasses.replace(TORN, mask_cover=0.05, region_std=3.0),
+    "ring p 0.02, mask cover 0.05, std 3": dataclasses.replace(TORN, ring_p=0.02, mask_cover=0.05, region_std=3.0),
 }
 
 

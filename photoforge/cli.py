@@ -155,7 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--sensitivity", type=float, default=None, help="damage detector sensitivity, 0–1")
     rs.add_argument("--denoise", default="auto", metavar="auto|off|SIGMA",
                     help="auto estimates the noise level; a number sets σ (in 8-bit units, 0–100)")
-    rs.add_argument("--color", choices=["auto", "off"], default="auto", help="levels, white balance, fade")
+    rs.add_argument("--color", choices=["auto", "faded", "off"], default="auto",
+                    help="auto corrects the fading it measures and leaves what a scene shows too (lifted "
+                         "blacks, a warm cast); faded: the photo is a faded colour print, so its black and "
+                         "white are also set per channel; off: no colour change")
     add_dating_options(rs)
     rs.add_argument("--mask-out", metavar="FILE", help="write the damage mask (a folder for several inputs)")
     rs.add_argument("--infrared", default="auto", metavar="auto|off|FILE",
@@ -204,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="correct measured fading per photo (levels and saturation); where none is measured, "
                           "stretch a washed-out range (one black and white point for all channels); "
                           "identity on a photo that spans the range")
+    adj.add_argument("--faded-print", action="store_true",
+                     help="with --auto: the photos are faded colour prints, so black and white are also set "
+                          "per channel (a yellowed base and lifted blacks go; restore's --color faded)")
     adj.add_argument("--levels", action="append", default=[], metavar="[CH:]BLACK,WHITE[,GAMMA]",
                      help="input levels in 0–255, for master (default) or r, g, b; repeatable")
     adj.add_argument("--curve", action="append", default=[], metavar="[CH:]X,Y X,Y …",
@@ -645,7 +651,9 @@ def _restore_options(args):
         raise UsageError(f"--sensitivity must be within 0–1, not {args.sensitivity:g}")
     return replace(options, scratches=args.scratches == "auto", denoise=denoise, sigma=sigma,
                    detector=args.detector or options.detector,
-                   color=args.color == "auto", device=args.device, precision=args.precision,
+                   color=args.color != "off",
+                   color_options=replace(options.color_options, faded_print=args.color == "faded"),
+                   device=args.device, precision=args.precision,
                    threads=args.threads,
                    sensitivity=options.sensitivity if args.sensitivity is None else args.sensitivity)
 
@@ -713,7 +721,8 @@ def _cmd_restore(args) -> int:
         elif result.sigma is not None:
             _say(f"notice: {job.source.name}: noise level σ {result.sigma:.1f}, too low to remove")
         if result.fade is not None and (result.fade.lifted or not result.fade.is_identity):
-            _say(f"notice: {job.source.name}: colour {result.fade.describe()}")
+            hint = " (if it is a faded print, --color faded corrects it)" if result.fade.lifted else ""
+            _say(f"notice: {job.source.name}: colour {result.fade.describe()}{hint}")
         return dating.stamp(result.image, job.source, _say) if dating else result.image
 
     def notes(report) -> list[str]:
@@ -781,6 +790,8 @@ def _cmd_adjust(args) -> int:
 
     from photoforge.ops.adjust import adjust_image, auto_adjustments, neutral_gains
 
+    if args.faded_print and not args.auto:
+        raise UsageError("--faded-print says how --auto measures; give --auto too")
     settings = _adjust_settings(args)
     dating = dating_from_args(args)
     point = tuple(int(v) for v in _numbers(args.wb, "--wb", (2,))) if args.wb else None
@@ -789,14 +800,15 @@ def _cmd_adjust(args) -> int:
     def process(image, progress, job):  # a failure here is reported with the file's name
         adjustments = settings
         if args.auto:
-            adjustments = auto_adjustments(image.pixels, adjustments)
+            adjustments = auto_adjustments(image.pixels, adjustments, faded_print=args.faded_print)
             _say(f"notice: {job.source.name}: {'; '.join(adjustments.notes)}")
         if point is not None:
             adjustments = replace(adjustments, wb=neutral_gains(image.pixels, *point))
         result = adjust_image(image, adjustments, progress)
         return dating.stamp(result, job.source, _say) if dating else result
 
-    return _run_jobs(args, jobs, process, options={"adjust": settings, "auto": args.auto, "wb": point,
+    return _run_jobs(args, jobs, process, options={"adjust": settings, "auto": args.auto,
+                                                   "faded_print": args.faded_print, "wb": point,
                                                    "dating": dating and dating.describe()})
 
 

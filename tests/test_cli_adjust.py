@@ -84,3 +84,26 @@ def test_auto_stretches_a_washed_out_scan_and_says_so(photo, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "washed.png: not faded; contrast stretched from" in result.stderr
     np.testing.assert_array_equal(load_image(out).pixels, apply_adjustments(washed, auto_adjustments(washed)))
+
+
+def test_auto_faded_print_takes_a_yellowed_base_out_and_needs_auto(photo, tmp_path):
+    """A yellowed base is warm light to --auto; --auto --faded-print takes it out, exactly as
+    auto_adjustments(faded_print=True) applied. --faded-print alone is a usage error."""
+    from photoforge.ops.adjust import auto_adjustments
+    from tests.ops.test_color_told import yellow_base
+
+    src = tmp_path / "yellowed.png"
+    yellowed = yellow_base(np.ascontiguousarray(photo))
+    save_image(ImageData(yellowed), src)
+    result = cli("adjust", src, "-o", tmp_path / "auto.png", "--auto")
+    assert result.returncode == 0, result.stderr
+    result = cli("adjust", src, "-o", tmp_path / "faded.png", "--auto", "--faded-print")
+    assert result.returncode == 0, result.stderr
+    assert "yellowed.png: faded: " in result.stderr and "cast: yellow (as a faded print)" in result.stderr
+    told = load_image(tmp_path / "faded.png").pixels
+    np.testing.assert_array_equal(told, apply_adjustments(yellowed, auto_adjustments(yellowed, faded_print=True)))
+    blue_short = lambda p: float(p[..., 0].mean() - p[..., 2].mean())  # noqa: E731
+    assert blue_short(told) < blue_short(load_image(tmp_path / "auto.png").pixels) - 10
+    result = cli("adjust", src, "-o", tmp_path / "x.png", "--faded-print")
+    assert result.returncode == 2 and "--faded-print says how --auto measures" in result.stderr
+    assert not (tmp_path / "x.png").exists()

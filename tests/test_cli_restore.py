@@ -65,6 +65,26 @@ def test_restore_says_what_the_colour_stage_found(photo, tmp_path):
             np.testing.assert_array_equal(out, pixels)
 
 
+def test_color_faded_corrects_what_auto_leaves_and_auto_says_how(photo, tmp_path):
+    """Lifted blacks alone are left by --color auto, which says --color faded corrects them;
+    --color faded does, and says it read the photo as a faded print."""
+    from tests.ops.test_color import lifted
+
+    faded = lifted(photo)
+    save_image(ImageData(faded), tmp_path / "print.png")
+    runs = {}
+    for mode in ("auto", "faded"):
+        result = cli("restore", tmp_path / "print.png", "-o", tmp_path / f"{mode}.png", "--color", mode,
+                     "--denoise", "off", "--scratches", "off", *CPU)
+        assert result.returncode == 0, result.stderr
+        runs[mode] = (result.stderr, load_image(tmp_path / f"{mode}.png").pixels)
+    assert "(if it is a faded print, --color faded corrects it)" in runs["auto"][0]
+    np.testing.assert_array_equal(runs["auto"][1], faded)
+    assert "print.png: colour faded: " in runs["faded"][0] and "(as a faded print)" in runs["faded"][0]
+    err = lambda p: np.abs(p.astype(float) - photo).mean()  # noqa: E731
+    assert err(runs["faded"][1]) < 0.6 * err(faded)
+
+
 def test_sixteen_bit_tiff_folder_batch(photo, tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()

@@ -345,7 +345,7 @@ AUTO_CONTRAST_CLIP = 0.001  # of the samples given up to pure black and to pure 
 AUTO_CONTRAST_SLACK = 0.03  # a photo whose tones already reach this near both ends is left alone
 
 
-def auto_adjustments(pixels: np.ndarray, base: Adjustments | None = None) -> Adjustments:
+def auto_adjustments(pixels: np.ndarray, base: Adjustments | None = None, faded_print: bool = False) -> Adjustments:
     """What Auto does when the user asks for it (the Adjust panel's button, `adjust --auto`).
 
     Measured fading is corrected as restore corrects it (from_fade_report). A photo the
@@ -353,10 +353,12 @@ def auto_adjustments(pixels: np.ndarray, base: Adjustments | None = None) -> Adj
     scan, a hazy print: the measurement cannot tell haze from a faded range, so restore,
     which nobody asked, leaves it) gets Auto Contrast: the same black and white point for
     every channel, at the darkest and lightest 0.1 % of samples, so the colours keep their balance
-    (a warm evening stays warm). A photo that already spans the range comes back unchanged."""
+    (a warm evening stays warm). A photo that already spans the range comes back unchanged.
+    faded_print: the user says it is a faded colour print, which sets the black and white
+    points per channel too (ops.color.measure_fading's faded_print: a yellowed base goes)."""
     from photoforge.ops.color import measure_fading
 
-    report = measure_fading(pixels)
+    report = measure_fading(pixels, faded_print=faded_print)
     adjustments = from_fade_report(report, base)
     if not report.is_identity:
         return adjustments

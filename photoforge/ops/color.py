@@ -119,6 +119,9 @@ CLIP_RAMP = (0.02, 0.1)  # … and this share of clipped pixels takes every part
 SPAN_RAMP = (0.15, 0.3)  # a photo whose range is below this is not corrected (nothing to restore)
 PAPER_MIN = 4.0  # Lab chroma of a print's paper border from which its cast is taken out …
 PAPER_KEEP = 3.0  # … all but this much of it (cream papers exist)
+TOLD_CLIP = 0.1  # % of a told-faded colour print's samples given up at each end, per channel (_told_levels)
+TOLD_MIN_SPAN = 0.05  # … unless the channel spans less than this (encoded)
+TOLD_SAMPLES = 1 << 20  # … read off about this many pixels (a regular grid)
 CONF_MIN = 0.05  # below this confidence the photo is reported as not faded and left alone
 STRONG = 0.4  # share of its density the worst channel lost (1 − 1/its gain) from which fading is "strong"
 LIFTED_WORDS = "not corrected: lifted blacks (haze or a faded range, not told apart)"
@@ -161,11 +164,14 @@ class FadeReport:
     lifted: bool = False
     # The cast was read off the print's paper border (photoforge.ops.paper_border).
     from_border: bool = False
+    # The user said it is a faded print: the end points are set per channel (_told_levels).
+    told: bool = False
 
     def describe(self) -> str:
         if self.faded == "none":
             return LIFTED_WORDS if self.lifted else "not faded"
-        return f"faded: {self.faded}, cast: {self.cast}" + (" (paper border)" if self.from_border else "")
+        return (f"faded: {self.faded}, cast: {self.cast}" + (" (paper border)" if self.from_border else "")
+                + (" (as a faded print)" if self.told else ""))
 
     @property
     def is_identity(self) -> bool:
@@ -196,6 +202,9 @@ class ColorOptions:
     keep_monochrome: bool = True  # monochrome/sepia photos: one gamma for all channels, tone kept
     # Monochrome photos: also remove the tone (towards grey by the white_balance strength).
     neutralise_monochrome: bool = False
+    # The user says the photo is a faded colour print: its black and white points are also
+    # set per channel (_told_levels), which a hazy scene or warm light must not get.
+    faded_print: bool = False
 
     def __post_init__(self) -> None:
         for name in ("levels", "white_balance", "contrast", "saturation"):
@@ -621,16 +630,18 @@ def _density_inverse(fade: _Fade, conf_range: float, conf_dye: float, conf_stain
     return as_tuple(gain), as_tuple(paper), as_tuple(paper_to)
 
 
-def measure_fading(pixels: np.ndarray) -> FadeReport:
+def measure_fading(pixels: np.ndarray, faded_print: bool = False) -> FadeReport:
     """How faded the photo is and the levels that undo it (IDENTITY when it is not).
 
     pixels: H×W×3 or H×W×1 (or H×W) uint8/uint16. Measured on a proxy of at most
-    DETECT_SIDE px, so the cost hardly depends on the photo's size."""
+    DETECT_SIDE px, so the cost hardly depends on the photo's size. faded_print: the user
+    says the photo is a faded print (_told_levels)."""
     pixels = _check(pixels)
     small = _detect_proxy(pixels)
     if small.shape[2] == 1:
         return _measure(np.repeat(small, 3, axis=2), True)
-    return _measure_print(small, detect_mono=True)[0]
+    report, mono = _measure_print(small, detect_mono=True)
+    return _told_levels(report, pixels) if faded_print and not mono else report
 
 
 def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bool]:
@@ -654,6 +665,36 @@ def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bo
             return _through_paper(_measure(balanced, False, inside(balanced, border)), gain, border), False
     mono = detect_mono and _mono_kind(small)[0]
     return _measure(small, mono, inside(small, border) if border is not None and not mono else None), mono
+
+
+def _told_levels(report: FadeReport, pixels: np.ndarray) -> FadeReport:
+    """`report` with per-channel black and white points at the TOLD_CLIP % ends of the
+    photo's samples as the report's density inverse leaves them: for a colour print the
+    user says is faded. (Samples, not the measuring proxy: its averaging pulls the ends in.) What the measure cannot tell from a scene, a lift from haze and a
+    yellowed base from warm light, the user's word settles: a faded print had a black and a
+    white paper. Per channel, so the base's cast goes with the lift. A channel with next to
+    no range (under TOLD_MIN_SPAN) keeps its end points."""
+    step = max(1, math.isqrt(pixels.shape[0] * pixels.shape[1] // TOLD_SAMPLES))
+    values = pixels[::step, ::step, :3].reshape(-1, 3).astype(np.float64) / _top(pixels.dtype)
+    black, white = list(report.black), list(report.white)
+    for c in range(3):
+        x = density_curve(report, c, values[:, c])
+        lo, hi = np.percentile(x, (TOLD_CLIP, 100.0 - TOLD_CLIP))
+        if hi - lo >= TOLD_MIN_SPAN:
+            black[c], white[c] = float(lo), float(hi)
+    if black == list(report.black) and white == list(report.white):
+        return report
+    told = replace(report, black=tuple(black), white=tuple(white), lifted=False, told=True, confidence=1.0)
+    # What the faded print shows for what comes out mid grey names the cast.
+    grid = np.linspace(0.0, 1.0, 1025)
+    grey = np.array([np.interp(0.5, np.maximum.accumulate(channel_map(told, c, grid)), grid) for c in range(3)])
+    lab = _lin_to_lab(_decode(grey.astype(np.float32))[None])[0]
+    cast = report.cast
+    if cast == "none" and float(np.hypot(lab[1], lab[2])) >= CAST_CHROMA:
+        cast = _hue_word(math.degrees(math.atan2(float(lab[2]), float(lab[1]))) % 360)
+    stretch = 1.0 / max(min(w - b for b, w in zip(black, white)), 1e-6)
+    faded = "strong" if report.faded == "strong" or 1.0 - 1.0 / stretch >= STRONG else "mild"
+    return replace(told, faded=faded, cast=cast)
 
 
 def _paper_strength(border: Border | None) -> float:
@@ -801,6 +842,8 @@ def fade_stage(pixels: np.ndarray, options: ColorOptions = ColorOptions(), progr
             report = _measure(np.repeat(small, 3, axis=2), True)
         else:
             report, mono = _measure_print(small, options.keep_monochrome or options.neutralise_monochrome)
+            if options.faded_print and not mono:
+                report = _told_levels(report, pixels)
     elif not mono and options.neutralise_monochrome:
         mono = is_monochrome(pixels)[0]
     neutral = float(options.white_balance) if mono and options.neutralise_monochrome and pixels.shape[2] == 3 else 0.0

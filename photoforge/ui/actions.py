@@ -337,6 +337,9 @@ class RestorePanel(ActionPanel):
         self.color_strength = QSlider(Qt.Orientation.Horizontal)
         self.color_strength.setRange(0, 100)
         self.keep_mono = QCheckBox("Keep sepia and B&&W tones")
+        self.faded_print = QCheckBox("It is a faded colour print")
+        self.faded_print.setToolTip("Also set black and white per channel: takes out lifted blacks and a yellowed"
+                                    " base, which on their own look like haze or warm light and are left")
         self.separate = QCheckBox("One undo step per stage")
         self.keep_mono.setToolTip("Black-and-white and sepia photos stay monochrome; untick to neutralise their tone")
         self.scratches.setToolTip("Paint or erase the mask after Detect damage: Restore repairs what it shows")
@@ -356,6 +359,7 @@ class RestorePanel(ActionPanel):
         self.form.addRow(self.color)
         self.form.addRow("Colour strength", self.color_strength)
         self.form.addRow(self.keep_mono)
+        self.form.addRow(self.faded_print)
         # What the last restore's colour stage measured ("faded: strong, cast: magenta"),
         # so a photo it left alone says why.
         self.colour_found = QLabel("")
@@ -424,7 +428,8 @@ class RestorePanel(ActionPanel):
         k = self.color_strength.value() / 100
         colour = replace(base.color_options, levels=k, white_balance=k, contrast=k, saturation=k,
                          keep_monochrome=self.keep_mono.isChecked(),
-                         neutralise_monochrome=not self.keep_mono.isChecked())
+                         neutralise_monochrome=not self.keep_mono.isChecked(),
+                         faded_print=self.faded_print.isChecked())
         return replace(base, scratches=self.scratches.isChecked(), detector=self.detector.currentData(),
                        sensitivity=self.sensitivity.value() / 100,
                        denoise=self.denoise.isChecked(), sigma=self.sigma.value() or None,
@@ -481,7 +486,8 @@ class RestorePanel(ActionPanel):
         if fade is not None and fade.faded != "none" and strength == 0:
             text += " (left as is: colour strength 0)"  # measured, but the user asked for no correction
         self.colour_found.setText(text)
-        self.colour_found.setToolTip("Adjust ▸ Auto stretches it, with one black and one white point for all "
+        self.colour_found.setToolTip("If it is a faded print, tick \"It is a faded colour print\" and restore "
+                                     "again; Adjust ▸ Auto stretches it with one black and one white point for all "
                                      "channels" if fade is not None and fade.lifted else "")
 
 

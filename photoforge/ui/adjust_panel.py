@@ -227,7 +227,13 @@ class AdjustPanel(ActionPanel):
         self.auto = QPushButton("Auto")
         self.auto.setToolTip("Correct measured fading (per-channel levels and saturation); on a photo whose only"
                              " sign is lifted blacks, stretch its contrast with one black and white point")
-        self.auto.clicked.connect(self.auto_correct)
+        self.auto.clicked.connect(lambda: self.auto_correct())
+        self.auto_faded = QPushButton("Auto: faded print")
+        self.auto_faded.setToolTip("Auto for a faded colour print: black and white are also set per channel, which"
+                                   " takes out a yellowed base and lifted blacks (Auto leaves those: warm light"
+                                   " and haze look the same)")
+        self.auto_faded.clicked.connect(lambda: self.auto_correct(faded_print=True))
+        self._auto_faded = False  # how the last Auto measured: a batch measures each photo the same way
         self.diagnosis = QLabel("")
         self.diagnosis.setWordWrap(True)
         reset, save, load = QPushButton("Reset"), QPushButton("Save preset…"), QPushButton("Load preset…")
@@ -243,6 +249,7 @@ class AdjustPanel(ActionPanel):
         row = QHBoxLayout(auto_row)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.auto)
+        row.addWidget(self.auto_faded)
         row.addWidget(reset)
         presets = QWidget()
         row = QHBoxLayout(presets)
@@ -354,14 +361,15 @@ class AdjustPanel(ActionPanel):
         self._change(wb=gains)
         self._say("White balance: ×" + " / ".join(f"{g:.2f}" for g in gains))
 
-    def auto_correct(self) -> None:
+    def auto_correct(self, faded_print: bool = False) -> None:
         from photoforge.ops.adjust import auto_adjustments
 
         doc = self.window.document if self.window is not None else None
         if doc is None:
             return
-        # Both measure on a proxy: fast enough for the GUI thread.
-        self.set_settings(auto_adjustments(doc.image.pixels, self.settings))
+        # Both measure on a proxy or a grid of samples: fast enough for the GUI thread.
+        self._auto_faded = faded_print
+        self.set_settings(auto_adjustments(doc.image.pixels, self.settings, faded_print=faded_print))
 
     # ----- presets --------------------------------------------------------------------
     def save_preset(self) -> None:
@@ -453,13 +461,14 @@ class AdjustPanel(ActionPanel):
 
         settings = self.settings
         per_photo = bool(settings.notes)  # Auto was the last word: measure each photo anew
+        faded = self._auto_faded
         if settings.is_identity and not per_photo:
             raise AdjustError("nothing to apply: every setting is at its neutral value")
 
         def process(image, progress):
             adjustments = settings
             if per_photo:
-                adjustments = auto_adjustments(image.pixels, settings)
+                adjustments = auto_adjustments(image.pixels, settings, faded_print=faded)
             return adjust_image(image, adjustments, progress)
         return ("Auto adjust, then " if per_photo else "") + settings.label(), process
 

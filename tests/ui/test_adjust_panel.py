@@ -201,3 +201,24 @@ def test_auto_on_a_washed_out_scan_stretches_it_and_applies_what_it_shows(window
         panel.run_button.click()
     np.testing.assert_array_equal(window.document.image.pixels, apply_adjustments(washed, settings))
     assert window.document.image.pixels.std() > 1.5 * washed.std()
+
+
+def test_auto_faded_print_is_its_own_button_and_a_batch_measures_the_same_way(window, photo, tmp_path):
+    from tests.ops.test_color_told import yellow_base
+
+    path = tmp_path / "yellowed.png"
+    yellowed = yellow_base(np.ascontiguousarray(photo))
+    save_image(ImageData(yellowed), path)
+    window.open_path(path)
+    window.show_action_panel("Adjust")
+    panel = window.panel("Adjust")
+    panel.auto.click()
+    plain = panel.settings
+    panel.set_settings(Adjustments())
+    panel.auto_faded.click()
+    assert panel.diagnosis.text().endswith("cast: yellow (as a faded print)")
+    assert panel.settings != plain
+    out = apply_adjustments(yellowed, panel.settings)
+    assert out[..., 2].mean() - yellowed[..., 2].mean() > 10  # blue comes back
+    _, process = panel.batch_process(window.prefs)
+    np.testing.assert_array_equal(process(ImageData(yellowed), None).pixels, out)

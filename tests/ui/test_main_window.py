@@ -373,8 +373,18 @@ def test_restore_says_why_it_left_a_hazy_photos_colour(window, tmp_path, photo, 
     with qtbot.waitSignal(window.jobs.finished, timeout=60000):
         panel.run_button.click()
     assert panel.colour_found.text() == f"Colour: {LIFTED_WORDS}"
-    assert panel.colour_found.toolTip().startswith("Adjust ▸ Auto stretches it")
+    assert panel.colour_found.toolTip().startswith('If it is a faded print, tick "It is a faded colour print"')
     assert window.document.history.labels == []  # nothing changed, nothing to undo
+    np.testing.assert_array_equal(window.document.image.pixels, before)
+    panel.faded_print.setChecked(True)  # the user says it is a faded print: it is stretched, one undo step
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        panel.run_button.click()
+    assert panel.colour_found.text().endswith("(as a faded print)")
+    assert window.document.history.labels == ["Restore"]
+    after = window.document.image.pixels
+    assert np.percentile(after, 99.9) - np.percentile(after, 0.1) > np.percentile(before, 99.9) - np.percentile(
+        before, 0.1) + 30
+    window.undo_action.trigger()
     np.testing.assert_array_equal(window.document.image.pixels, before)
     window.open_path(tmp_path / "hazy.png")  # another document: the readout was about the last one
     assert panel.colour_found.text() == ""

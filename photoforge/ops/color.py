@@ -670,10 +670,11 @@ def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bo
 def _told_levels(report: FadeReport, pixels: np.ndarray) -> FadeReport:
     """`report` with per-channel black and white points at the TOLD_CLIP % ends of the
     photo's samples as the report's density inverse leaves them: for a colour print the
-    user says is faded. (Samples, not the measuring proxy: its averaging pulls the ends in.) What the measure cannot tell from a scene, a lift from haze and a
+    user says is faded. What the measure cannot tell from a scene, a lift from haze and a
     yellowed base from warm light, the user's word settles: a faded print had a black and a
-    white paper. Per channel, so the base's cast goes with the lift. A channel with next to
-    no range (under TOLD_MIN_SPAN) keeps its end points."""
+    white paper. Per channel, so the base's cast goes with the lift. Samples, not the
+    measuring proxy, whose averaging pulls the ends in. A channel with next to no range
+    (under TOLD_MIN_SPAN) keeps its end points."""
     step = max(1, math.isqrt(pixels.shape[0] * pixels.shape[1] // TOLD_SAMPLES))
     values = pixels[::step, ::step, :3].reshape(-1, 3).astype(np.float64) / _top(pixels.dtype)
     black, white = list(report.black), list(report.white)

@@ -365,6 +365,7 @@ class RestorePanel(ActionPanel):
         self.colour_found = QLabel("")
         self.colour_found.setWordWrap(True)
         self._colour_for = None  # (document, image) the readout is about, as weak references
+        self._photo = None  # the document the faded-print box speaks for, as a weak reference
         self.form.addRow(self.colour_found)
         self.form.addRow(self.separate)
         self.preset.currentIndexChanged.connect(self._apply_preset)
@@ -378,6 +379,10 @@ class RestorePanel(ActionPanel):
 
     def document_changed(self) -> None:
         doc = self._main.document if self._main is not None else None
+        if self._photo is None or doc is not self._photo():
+            # "It is a faded colour print" is said of one photo: another one starts unsaid
+            self.faded_print.setChecked(False)
+            self._photo = weakref.ref(doc) if doc is not None else None
         about = self._colour_for
         if about is None or doc is not about[0]() or doc.image is not about[1]():
             # the readout is of another photo, or of this one before an undo or a later step

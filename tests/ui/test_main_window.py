@@ -386,8 +386,10 @@ def test_restore_says_why_it_left_a_hazy_photos_colour(window, tmp_path, photo, 
         before, 0.1) + 30
     window.undo_action.trigger()
     np.testing.assert_array_equal(window.document.image.pixels, before)
+    assert panel.faded_print.isChecked()  # undo is the same photo: the box still speaks for it
     window.open_path(tmp_path / "hazy.png")  # another document: the readout was about the last one
     assert panel.colour_found.text() == ""
+    assert not panel.faded_print.isChecked()  # and the box was said of the last photo, not this one
 
 
 def test_presets_set_the_sliders(window):

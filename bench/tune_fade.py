@@ -32,7 +32,7 @@ from fade_cases import (FADES, HAZES, TRAP_FADES, TRAPS, VARIANTS, clean_cases, 
 import photoforge.ops.color as color  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "photoforge-tune"
-PEERS = [m for m in METHODS if m != "ours"]
+PEERS = [m for m in METHODS if not m.startswith("ours")]  # cached: our own methods change as they are tuned
 KINDS: set[str] | None = None  # --kinds: only these variants / fade models
 
 

@@ -636,12 +636,17 @@ def measure_fading(pixels: np.ndarray, faded_print: bool = False) -> FadeReport:
     pixels: H×W×3 or H×W×1 (or H×W) uint8/uint16. Measured on a proxy of at most
     DETECT_SIDE px, so the cost hardly depends on the photo's size. faded_print: the user
     says the photo is a faded print (_told_levels)."""
-    pixels = _check(pixels)
+    return _measure_photo(_check(pixels), True, faded_print)[0]
+
+
+def _measure_photo(pixels: np.ndarray, detect_mono: bool, faded_print: bool) -> tuple[FadeReport, bool]:
+    """(the report on H×W×C `pixels`, whether they were measured as monochrome): a one-channel
+    photo is; a colour one as _measure_print finds, then _told_levels if the user said faded."""
     small = _detect_proxy(pixels)
     if small.shape[2] == 1:
-        return _measure(np.repeat(small, 3, axis=2), True)
-    report, mono = _measure_print(small, detect_mono=True)
-    return _told_levels(report, pixels) if faded_print and not mono else report
+        return _measure(np.repeat(small, 3, axis=2), True), True
+    report, mono = _measure_print(small, detect_mono)
+    return (_told_levels(report, pixels) if faded_print and not mono else report), mono
 
 
 def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bool]:
@@ -838,13 +843,8 @@ def fade_stage(pixels: np.ndarray, options: ColorOptions = ColorOptions(), progr
         progress.set(0.0)
     mono = pixels.shape[2] == 1
     if report is None:
-        small = _detect_proxy(pixels)
-        if mono:
-            report = _measure(np.repeat(small, 3, axis=2), True)
-        else:
-            report, mono = _measure_print(small, options.keep_monochrome or options.neutralise_monochrome)
-            if options.faded_print and not mono:
-                report = _told_levels(report, pixels)
+        report, mono = _measure_photo(pixels, options.keep_monochrome or options.neutralise_monochrome,
+                                      options.faded_print)
     elif not mono and options.neutralise_monochrome:
         mono = is_monochrome(pixels)[0]
     neutral = float(options.white_balance) if mono and options.neutralise_monochrome and pixels.shape[2] == 3 else 0.0

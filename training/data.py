@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from training import corpus
-from training.synth import KINDS, RIM_P, synthesize
+from training.synth import KINDS, RIM_P, channel_max, synthesize
 
 N_TUNE = 5  # train-split photos held back for threshold tuning
 # Round 2's train photos held back from training and mining alike: what a model trained with
@@ -118,7 +118,9 @@ _HARD_STREAM = 7919  # the stream hard-crop draws come from, apart from the crop
 
 def make_example(rgb: np.ndarray, seed, size: int, kind_p: dict | None = None, hard: np.ndarray | None = None,
                  p_hard: float = 0.0, rim_p: float = RIM_P):
-    """(damaged image HWC uint8, mask HW bool, hard-negative mask HW bool).
+    """(damaged image HWC uint8, mask HW bool, hard-negative mask HW bool, contrast HW uint8).
+    contrast: the largest channel difference between the damaged and the undamaged crop, what
+    leaving a pixel unrepaired costs the restore (train_damage's --contrast-gain weighs by it).
     hard: the photo's mined false alarms (training/hard_negatives.py); with probability p_hard
     the crop is placed over one of them, and wherever it shows them they join the drawn
     hard negatives (unless damage was drawn on top). The draws for hard crops come from a
@@ -137,7 +139,8 @@ def make_example(rgb: np.ndarray, seed, size: int, kind_p: dict | None = None, h
     s = synthesize(crop, int(rng.integers(2 ** 31)), choose_kinds(rng, kind_p), density=rng.uniform(0.5, 2.0),
                    broad=True, rim_p=rim_p)
     neg = s.negatives if mined is None else s.negatives | (mined & ~s.mask)
-    return s.image, s.mask, neg
+    contrast = channel_max(cv2.absdiff(s.image, s.base))
+    return s.image, s.mask, neg, contrast
 
 
 class Batches:
@@ -161,18 +164,19 @@ class Batches:
     def batch(self, step: int):
         rng = np.random.default_rng([self.seed, step])
         picks = rng.choice(len(self.entries), self.batch_size, p=self.weights)
-        xs, ys, ns = [], [], []
+        xs, ys, ns, cs = [], [], [], []
         for j, p in enumerate(picks):
             rgb = self.photo(int(p))
             hard = self.hard.get(self.entries[int(p)]["id"]) if self.hard else None
             if hard is not None and hard.shape != rgb.shape[:2]:
                 raise ValueError(f"{self.entries[int(p)]['id']}: mined mask {hard.shape} does not fit the photo {rgb.shape[:2]}")
-            img, mask, neg = make_example(rgb, [self.seed, step, j], self.size, self.kind_p, hard, self.p_hard,
+            img, mask, neg, contrast = make_example(rgb, [self.seed, step, j], self.size, self.kind_p, hard, self.p_hard,
                                           self.rim_p)
             xs.append(img)
             ys.append(mask)
             ns.append(neg)
-        return np.stack(xs), np.stack(ys), np.stack(ns)
+            cs.append(contrast)
+        return np.stack(xs), np.stack(ys), np.stack(ns), np.stack(cs)
 
 
 def fixed_set(entries: list[dict], seed: int, n: int, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -181,6 +185,6 @@ def fixed_set(entries: list[dict], seed: int, n: int, size: int) -> list[tuple[n
     b.weights = np.full(len(entries), 1 / len(entries))  # every photo equally
     out = []
     for i in range(n):
-        x, y, _ = b.batch(i)
+        x, y, _, _ = b.batch(i)
         out.append((x[0], y[0]))
     return out

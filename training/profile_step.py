@@ -28,7 +28,7 @@ def _recipe(text: str):
 
 def _step(model, opt, batches, step, bf16: bool):
     t0 = time.perf_counter()
-    x, y, n = batches.batch(step)
+    x, y, n, _ = batches.batch(step)
     t1 = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         logits = model.logits(to_input(torch.from_numpy(x)))

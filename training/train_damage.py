@@ -41,6 +41,10 @@ from training.warm_start import from_onnx
 ROOT = Path(__file__).resolve().parents[1]
 NEG_WEIGHT = 3.0
 TVERSKY_BETA = 0.7  # weight of missed damage in the region term (0.5 = Dice); false marks get 1 − this
+# --contrast-gain: a damaged pixel's BCE weight is 1 + gain·min(1, (contrast / CONTRAST_REF)²), since
+# what a missed pixel costs the restore is its squared difference from the undamaged print
+# (bench_detector's restore PSNR), not one count in F1. CONTRAST_REF in 8-bit levels.
+CONTRAST_REF = 96.0
 
 
 class _Stream(torch.utils.data.IterableDataset):
@@ -52,8 +56,8 @@ class _Stream(torch.utils.data.IterableDataset):
         cv2.setNumThreads(1)
         torch.set_num_threads(1)  # the worker makes data; the main process owns the cores
         for step in range(self.start, self.stop):
-            x, y, n = self.batches.batch(step)
-            yield step, torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(n)
+            x, y, n, c = self.batches.batch(step)
+            yield step, torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(n), torch.from_numpy(c)
 
 
 def to_input(x_uint8: torch.Tensor) -> torch.Tensor:
@@ -62,9 +66,13 @@ def to_input(x_uint8: torch.Tensor) -> torch.Tensor:
     return x_uint8.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=torch.channels_last)
 
 
-def loss_fn(logits: torch.Tensor, y: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+def loss_fn(logits: torch.Tensor, y: torch.Tensor, neg: torch.Tensor, contrast: torch.Tensor | None = None,
+            contrast_gain: float = 0.0) -> torch.Tensor:
     y = y.float().unsqueeze(1)
     w = 1 + (NEG_WEIGHT - 1) * neg.float().unsqueeze(1)
+    if contrast_gain:
+        c = (contrast.float().unsqueeze(1) / CONTRAST_REF).square().clamp(max=1.0)
+        w = w + contrast_gain * c * y
     bce = F.binary_cross_entropy_with_logits(logits, y, weight=w)
     p = torch.sigmoid(logits)
     tp = (p * y).sum()
@@ -97,14 +105,14 @@ def lr_at(progress: float, step: int, base: float, warmup: int = 100) -> float:
 def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8, size=192, lr=2e-3,
           epoch_steps=250, resume=False, monitor=None, workers=1, widths=(24, 32, 48, 64), warmup=100,
           init: Path | None = None, bf16=False, kind_p: dict | None = None, hard: dict | None = None,
-          p_hard: float = 0.0, rim_p: float = synth.RIM_P, log=print):
+          p_hard: float = 0.0, rim_p: float = synth.RIM_P, contrast_gain: float = 0.0, log=print):
     """Runs (or resumes) training; returns the list of per-step losses of this invocation.
     monitor: {name: crops} evaluated at each epoch end (F1 at threshold 0.5).
     init: an exported ONNX model to start from (training/warm_start.py) instead of random weights.
     bf16: the forward and backward under CPU bf16 autocast (weights, optimiser and the monitor
     stay fp32, and the export is fp32): ~1.6× faster steps on a CPU with AVX-512 BF16.
     kind_p, hard, p_hard, rim_p: what data.Batches draws (KIND_P overrides; mined false alarms;
-    the share of crops with rim lights)."""
+    the share of crops with rim lights); contrast_gain: loss_fn's weight on high-contrast damage."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = DamageNet(widths).to(memory_format=torch.channels_last)
@@ -121,7 +129,7 @@ def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8
         if log_path.exists():
             log_path.unlink()
         if init is not None:
-            calib, _, _ = data.Batches(train_entries, seed + 1, 16, size).batch(0)
+            calib, _, _, _ = data.Batches(train_entries, seed + 1, 16, size).batch(0)
             from_onnx(model, init, to_input(torch.from_numpy(calib)))
             log(f"started from {init}")
     log(f"DamageNet{widths}: {n_params(model):,} parameters; steps {start}..{steps}, batch {batch}×{size}²")
@@ -132,7 +140,7 @@ def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8
                                          multiprocessing_context="spawn" if workers else None)
     t0, losses, epoch_losses = time.time() - elapsed, [], []
     model.train()
-    for step, x, y, neg in loader:
+    for step, x, y, neg, contrast in loader:
         # The cosine follows whichever is further along, steps or the clock: a run cut by
         # --minutes (other jobs slowed it) still ends annealed instead of at a high rate.
         # The clock alone annealed too early when the first hour was slow, so choose --steps
@@ -142,7 +150,7 @@ def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8
             g["lr"] = lr_at(progress, step, lr, warmup)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = model.logits(to_input(x))
-        loss = loss_fn(logits.float(), y, neg)
+        loss = loss_fn(logits.float(), y, neg, contrast, contrast_gain)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -211,6 +219,8 @@ def main() -> None:
     ap.add_argument("--train2", action="store_true", help="train on the corpus's round-2 train photos too")
     ap.add_argument("--rim-p", type=float, default=synth.RIM_P,
                     help="share of crops with rim lights (specular arcs along the photo's contours) as hard negatives")
+    ap.add_argument("--contrast-gain", type=float, default=0.0,
+                    help="extra BCE weight on damaged pixels by their contrast with the undamaged print (loss_fn)")
     args = ap.parse_args()
     # Gradients of a converging network underflow to denormals, which x86 computes many times
     # slower; set before the thread pool exists, so its threads inherit the setting
@@ -233,7 +243,7 @@ def main() -> None:
     train(photos, args.out, seed=args.seed, steps=args.steps, minutes=args.minutes, batch=args.batch,
           size=args.size, lr=args.lr, epoch_steps=args.epoch_steps, resume=args.resume, monitor=monitor, init=args.init,
           bf16=args.bf16, kind_p=kind_p, hard=hard, p_hard=args.p_hard if hard else 0.0, rim_p=args.rim_p,
-          log=lambda s: print(s, flush=True))
+          contrast_gain=args.contrast_gain, log=lambda s: print(s, flush=True))
 
 
 if __name__ == "__main__":

@@ -60,8 +60,8 @@ def test_mined_pixels_join_the_hard_negatives_and_leave_damage_alone(small_photo
     rgb = cv2.resize(small_photos[1], (400, 300), interpolation=cv2.INTER_CUBIC)
     hard = np.zeros(rgb.shape[:2], bool)
     hard[150:250, 100:300] = True
-    img, mask, neg = data.make_example(rgb, [1, 2, 3], 128, hard=hard, p_hard=1.0)
-    img0, mask0, neg0 = data.make_example(rgb, [1, 2, 3], 128)
+    img, mask, neg, _ = data.make_example(rgb, [1, 2, 3], 128, hard=hard, p_hard=1.0)
+    img0, mask0, neg0, _ = data.make_example(rgb, [1, 2, 3], 128)
     assert neg.sum() > neg0.sum() + 500  # a 100×200 region, at ≥ 0.35 scale, is ≥ 2,400 crop pixels
     assert not (neg & mask).any()
 

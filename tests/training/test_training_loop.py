@@ -25,7 +25,7 @@ def test_a_tiny_run_lowers_the_loss_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(data.Batches, "batch", lambda self, step: real_batch(self, step % 2))
     kw = dict(seed=0, batch=3, size=64, lr=3e-3, epoch_steps=15, workers=0, widths=(8, 12, 16, 16),
               minutes=5, warmup=5, log=lambda s: None)
-    x, y, n = real_batch(data.Batches(ENTRIES, 0, 3, 64), 0)  # the first of the two batches
+    x, y, n, _ = real_batch(data.Batches(ENTRIES, 0, 3, 64), 0)  # the first of the two batches
 
     def batch_loss(model):
         model.train()  # batch statistics: 45 steps are too few for BatchNorm's running ones
@@ -94,3 +94,35 @@ def test_a_run_stopped_by_the_clock_ends_annealed(tmp_path, monkeypatch):
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and int(rows[0]["step"]) < 100_000
     assert float(rows[0]["lr"]) < 0.1 * base
+
+
+def test_the_contrast_gain_charges_a_missed_bright_mark_more_than_a_faint_one():
+    """--contrast-gain: missing a damaged pixel costs what leaving it costs the restore; with
+    no gain (every earlier run) the loss ignores contrast."""
+    from training import train_damage
+    y = torch.zeros(1, 8, 8, dtype=torch.bool)
+    y[0, 2:6, 2:6] = True
+    neg = torch.zeros_like(y)
+    contrast = torch.zeros(1, 8, 8, dtype=torch.uint8)
+    contrast[0, 2:4, 2:6] = 200  # top half of the mark: bright
+    contrast[0, 4:6, 2:6] = 10  # bottom half: faint
+    truth = torch.where(y, 8.0, -8.0).unsqueeze(1)
+    miss_bright, miss_faint = truth.clone(), truth.clone()
+    miss_bright[0, 0, 2:4, 2:6] = -8.0
+    miss_faint[0, 0, 4:6, 2:6] = -8.0
+
+    def loss(logits, gain):
+        return train_damage.loss_fn(logits, y, neg, contrast, gain).item()
+
+    assert loss(miss_bright, 0.0) == pytest.approx(loss(miss_faint, 0.0))
+    assert loss(miss_bright, 3.0) > 2.5 * loss(miss_faint, 3.0)
+    assert loss(miss_faint, 3.0) == pytest.approx(loss(miss_faint, 0.0), rel=0.05)  # (10/96)² ≈ 0.01
+
+
+def test_an_example_s_contrast_is_the_damage_s_difference_from_the_print():
+    rgb = np.asarray(data.load_rgb(ROOT_SAMPLES / "astronaut.jpg"))
+    img, mask, _, contrast = data.make_example(rgb, [0, 1, 2], 192)
+    assert contrast.shape == mask.shape and contrast.dtype == np.uint8
+    assert mask.mean() > 0.01
+    assert not contrast[~mask].any()  # nothing was drawn there
+    assert np.median(contrast[mask]) > 10

@@ -60,7 +60,7 @@ def summary(rows: list) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", default="val", choices=("val", "tune", "train", "val2", "check2", "val3"))
+    ap.add_argument("--split", default="val", choices=("val", "tune", "train", "val2", "check2", "val3", "val4"))
     ap.add_argument("--side", type=int, default=1600, help="longer side, px (photos above it are shrunk)")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--details", action="store_true", help="every photo's row")

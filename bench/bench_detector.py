@@ -78,7 +78,7 @@ def cpu_model() -> str:
 
 
 SPLIT_NAMES = {"val": "validation", "val2": "round-2 validation", "tune": "tuning", "check2": "round-2 check",
-               "val3": "round-3 validation"}
+               "val3": "round-3 validation", "val4": "round-4 validation"}
 
 
 def shrunk(rgb: np.ndarray, side: int = RESTORE_SIDE) -> np.ndarray:
@@ -205,7 +205,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=onnx_infer.MODEL)
     ap.add_argument("--limit", type=int, default=0, help="first N validation photos only (quick look)")
     ap.add_argument("--record", action="store_true", help="merge the figures into the model card")
-    ap.add_argument("--split", default="val", choices=("val", "val2", "tune", "check2", "val3"),
+    ap.add_argument("--split", default="val", choices=("val", "val2", "tune", "check2", "val3", "val4"),
                     help="val: the held-out photos (default); val2: those added to the corpus in round 2; "
                          "tune: the train split's tuning subset; check2: round 2's train photos held back "
                          "from training and mining (training/data.py N_CHECK2)")

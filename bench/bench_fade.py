@@ -216,8 +216,8 @@ def speed() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="val", choices=["train", "val", "train2", "val2", "val3"],
-                        help="val: the first round's held-out photos; val2, val3: those added in rounds 2 and 3")
+    parser.add_argument("--split", default="val", choices=["train", "val", "train2", "val2", "val3", "val4"],
+                        help="val: the first round's held-out photos; val2, val3, val4: those added in rounds 2-4")
     parser.add_argument("--side", type=int, default=640, help="long side of the downsized photos")
     parser.add_argument("--details", action="store_true", help="one line per photo")
     parser.add_argument("--no-speed", action="store_true")

@@ -26,6 +26,20 @@ val and val2 had both been benchmarked on):
   * LXQt's photographed wallpapers (`lxqt-themes`); Kalzium's lab-equipment photos
     (`kalzium-data`); two of Scribus's template photos (`scribus-data`); Qt's example photos
     (`qtbase5-examples`, `qtmultimedia5-examples`); Kodi's cinema photo (`kodi-data`).
+The fourth round (45 more, 399 in all; "since": 4), all of it the held-out split `val4`
+(HELD_OUT_ROUNDS; added when val3 had been benchmarked on):
+  * Tux Typing's landscape backgrounds: glaciers, coasts, a cave, a volcano, and a seal
+    (Debian `tuxtype-data`);
+  * six of Scribus's public-domain template photos: a night skyline, moons, a canyon, a pizza
+    (`scribus-template`);
+  * labelme's example photos: PASCAL VOC people and a bus, a street, a shelf, a kitten, a dog
+    (`labelme-examples`); libjxl's test photos, three of them CC0 from wesaturate
+    (`libjxl-testdata`);
+  * Kivy's, Qt Quick's and Lomiri's example photos (`python-kivy-examples`,
+    `qtdeclarative5-examples`, `lomiri-ui-toolkit-examples`); SDDM's Maldives beach
+    (`sddm-theme-maldives`), Budgie's Colosseum (`budgie-core`), CImg's parrot
+    (`cimg-examples`), PyWavelets' grey aerial photo (`python3-pywt`, an .npz);
+  * imgaug's quokka (the pinned wheel from PyPI).
 Each stored file is recorded in training/corpus_manifest.json with its package, version,
 path inside the package, licence (from the package's copyright file or the library's own
 notes; where only the copyright file's catch-all `Files: *` stanza covers a file, the licence
@@ -163,10 +177,22 @@ SUBJECTS = (
     (r"^(wool_mill_machine|abzug|becherglas|brenner|erlenmeyerkolben|rotationsverdampfer|spatel|trichter|verteiler)$",
      "object"),
     (r"^background$", "text"),
+    # fourth round (new stems only; a stem of an earlier round keeps the tag it had)
+    (r"^(2011_000003|2011_000006)$", "people"),
+    (r"^(faust_github|0001|0002|hidden|quokka|parrot)$", "animal"),
+    (r"^(kcas0|kcas3|kcas7)$", "snow"),
+    (r"^(cityCC0|br2-sunset|br2-moon|br2-halfmoon|cal2-moon)$", "night"),
+    (r"^hdr_room$", "indoor"),
+    (r"^(cork|backgroundLeaves|demo_image_2|kcas10)$", "texture"),
+    (r"^(tmshre_riaphotographs_srgb8|u76c0g_bliznaca_srgb8)$", "plant"),
+    (r"^(Wall|00000100)$", "building"),
+    (r"^(menu2-pizza|apc2016_obj3|2011_000025)$", "object"),
 )
 # Tags by stored file name, for a stem that an earlier round has too (Scratch's pool is a
 # landscape, KPhotoAlbum's a game of pool).
-SUBJECT_OF_FILE = {"kphotoalbum__pool": "people"}
+SUBJECT_OF_FILE = {"kphotoalbum__pool": "people",
+                   # round 4: SDDM's Maldives beach and Budgie's Colosseum (Qt's "background" is text)
+                   "sddm-theme-maldives__background": "landscape", "budgie-core__default": "building"}
 
 # scikit-image photos: file in skimage/data → licence from the library's docstrings.
 # astronaut and coffee are the README samples (resources/samples): held out entirely.
@@ -225,7 +251,7 @@ MAHOTAS = {"mahotas/demos/data/luispedro.jpg": "MIT (mahotas, photo of its autho
 
 # --- the third round: val3, held out whole (added once val and val2 had been benchmarked) --
 # Rounds whose photos all go to validation (no train share): nobody trains or tunes on them.
-HELD_OUT_ROUNDS = (3,)
+HELD_OUT_ROUNDS = (3, 4)
 # Picked by path, each looked at on a contact sheet; everything else in these packages is
 # screenshots, icons, renders or art. Left out by eye: KPhotoAlbum's manual screenshots and
 # splash; Tux Paint's drawn starters (chicken, jet plane, street, maps, frames); LXQt's
@@ -270,6 +296,68 @@ LICENCE_NOTES.update({
 # KPhotoAlbum's copyright file is free-form, with one licence for the whole package.
 PACKAGE_LICENCE = {"kphotoalbum": "GPL-2+ (the free-form copyright file's licence for the whole package)"}
 KPA_INDEX = "usr/share/kphotoalbum/demo/index.xml"
+
+# --- the fourth round: val4, held out whole (added once val3 had been benchmarked) ---------
+# Picked by path, each looked at on a contact sheet; the rest of these packages is icons,
+# screenshots, renders, drawings and thumbnails. Left out by eye: Tux Typing's four space
+# backgrounds (telescope composites) and its themes' 300 px photos; Kivy's Ill1 (a composite),
+# Bubbles and the showcase background (renders), tex3 (glitter, not a scene) and the second
+# faust_github (the same cat); Qt Quick's samegame bokeh (a render), its food thumbnails and
+# logos; labelme's annotated copies, four more frames of the same street clip and its
+# primitives drawing; libjxl's tone and subsampling variants of the flower, the grey copy
+# of keong_macan, 64 px crops, colour charts and pngsuite; SDDM Maldives' maldives.jpg (a
+# screenshot of the greeter); Scribus's teriyaki (302 px) and kites-bw (round 3's kites in
+# grey); CImg's milla (211 px); xmorph's masked face pairs (232 px on black).
+# Looked at and not used: jigzo-data (its puzzles keep the photo only as a 232 px thumbnail
+# and a sheet of cut-out pieces), gtkmorph-example, wx3.2-examples (a 200 px horse),
+# qtquickcontrols2-5-examples (an illustrated album cover, a render), insighttoolkit5-examples
+# (MRI slices), pyqt5-examples (Qt's advert, rendered tiles), debian-edu-artwork-emerald,
+# debian-edu-doc-en (screenshots), k3b-extrathemes, sugar-themes, eterm, desktopfolder, python3-psd-tools-doc, python3-vedo-examples,
+# python-matplotlib-data (only Grace Hopper, whom round 1 has), pysiogame, gbrainy, khangman,
+# kanagram, lbreakout2-data, mypaint-data, calligrastage-data, arctica-greeter, fluxbox,
+# gtk-4-examples (its rose is compiled into the demo binary), and the wheels of ursina
+# (painted skies) and pyvista (a logo and an Earth map).
+_JXL = "usr/share/libjxl-testdata"
+_LABELME = "usr/share/doc/labelme-examples/examples"
+_KIVY = "usr/share/kivy-examples"
+ROUND4_DEBS = {
+    # Tux Typing's backgrounds: glaciers, coasts, a cave, rice terraces, a volcano; and a seal.
+    "tuxtype-data": ("usr/share/tuxtype/images/kcas*.jpg", "usr/share/tuxtype/images/hidden.jpg"),
+    # Riku Leino's public-domain templates: a night skyline, moons, a canyon, a pizza.
+    "scribus-template": tuple(f"usr/share/scribus/templates/{f}.jpg" for f in (
+        "br2/halfmoon", "br2/moon", "br2/nature", "br2/sunset", "cal2/moon", "menu2/pizza")),
+    # labelme's examples: PASCAL VOC photos (people, a bus), a street, a shelf, a kitten, a dog.
+    "labelme-examples": tuple(f"{_LABELME}/{f}.jpg" for f in (
+        "semantic_segmentation/data_annotated/2011_000003", "semantic_segmentation/data_annotated/2011_000006",
+        "semantic_segmentation/data_annotated/2011_000025", "video_annotation/data_annotated/00000100",
+        "tutorial/apc2016_obj3", "classification/data_annotated/0001", "classification/data_annotated/0002")),
+    # libjxl's test photos: a flower, a room, and three CC0 wesaturate photos (500 px, sRGB).
+    "libjxl-testdata": (f"{_JXL}/jxl/flower/flower.png", f"{_JXL}/jxl/hdr_room.png",
+                        *(f"{_JXL}/external/wesaturate/500px/{f}_srgb8.png"
+                          for f in ("cvo9xd_keong_macan", "tmshre_riaphotographs", "u76c0g_bliznaca"))),
+    "python-kivy-examples": (f"{_KIVY}/demo/pictures/images/faust_github.jpg", f"{_KIVY}/demo/pictures/images/Wall.jpg",
+                             f"{_KIVY}/widgets/cityCC0.png"),
+    "qtdeclarative5-examples": tuple(f"{_QT}/quick/{f}" for f in (
+        "particles/images/backgroundLeaves.jpg", "touchinteraction/flickable/content/cork.jpg",
+        "customitems/scrollbar/pics/niagara_falls.jpg")),
+    "lomiri-ui-toolkit-examples": tuple(f"{_QT}/lomiri-ui-toolkit/examples/lomiri-ui-toolkit-gallery/{f}"
+                                        for f in ("demo_image.jpg", "demo_image_2.png", "demo_image_3.png")),
+    "sddm-theme-maldives": ("usr/share/sddm/themes/maldives/background.jpg",),
+    "budgie-core": ("usr/share/backgrounds/budgie/default.jpg",),
+    "cimg-examples": ("usr/share/doc/cimg-dev/examples/img/parrot.ppm",),
+    # PyWavelets' grey aerial photo (a 512×512 uint8 array in an .npz).
+    "python3-pywt": ("usr/lib/python3/dist-packages/pywt/data/aero.npz",),
+}
+# Packages whose picked photos sit in folders of the same file name: the folder joins the stem.
+ROUND4_FOLDER_STEMS = ("scribus-template",)
+PACKAGE_LICENCE.update({
+    "tuxtype-data": "GPL-2 (the free-form copyright file's licence for the whole package; "
+                    "images/README_IMAGES.TXT: featured pictures from Wikimedia Commons, freely distributable)",
+    "scribus-template": "public domain (the free-form copyright file: Riku Leino's templates br2, cal2 and menu2)",
+})
+# imgaug's demo photo of a quokka (the wheel is MIT and says nothing else of the photo).
+IMGAUG_VERSION = "0.4.0"
+IMGAUG = {"imgaug/quokka.jpg": "MIT (imgaug's licence; the wheel names no other for its quokka photo)"}
 
 
 @dataclass
@@ -548,6 +636,38 @@ def round3_candidates(cache: Path) -> list[Candidate]:
     return out
 
 
+def npz_png(data: bytes) -> bytes:
+    """The one array of an .npz (a grey or RGB uint8 image) as PNG."""
+    with np.load(io.BytesIO(data)) as z:
+        a = z[z.files[0]]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(a if a.ndim == 2 else a[..., ::-1]))
+    assert ok
+    return buf.tobytes()
+
+
+def round4_candidates(cache: Path) -> list[Candidate]:
+    """The fourth round's sources, after the first three rounds' (a near-duplicate of an earlier
+    photo is the newcomer that is dropped)."""
+    roots = fetch_debs(cache, tuple(ROUND4_DEBS))
+    out = []
+    for pkg, patterns in ROUND4_DEBS.items():
+        root, version = roots[pkg], deb_version(cache, pkg)
+        copyright_text = (root / "usr/share/doc" / pkg / "copyright").read_text(errors="replace")
+        for pattern in patterns:
+            for p in sorted(root.glob(pattern)):
+                rel = str(p.relative_to(root))
+                stem = f"{p.parent.name}-{p.stem}" if pkg in ROUND4_FOLDER_STEMS else p.stem
+                lic = LICENCE_NOTES.get((pkg, stem)) or PACKAGE_LICENCE.get(pkg) or _deb_licence(copyright_text, rel)
+                data = p.read_bytes()
+                if p.suffix == ".npz":
+                    data = npz_png(data)
+                out.append(Candidate(stem, "debian", pkg, version, "/" + rel, lic, data))
+    with zipfile.ZipFile(pypi_wheel(cache, "imgaug", IMGAUG_VERSION)) as zf:
+        out += [Candidate(Path(rel).stem, "pypi", "imgaug", IMGAUG_VERSION, rel, lic, zf.read(rel))
+                for rel, lic in IMGAUG.items()]
+    return out
+
+
 # --- selection, storage, split -----------------------------------------------------------
 
 def decode(data: bytes) -> np.ndarray | None:
@@ -614,7 +734,7 @@ def build(out: Path, cache: Path, manifest: Path = MANIFEST, min_detail: float =
     known = {e["id"]: e for e in load_manifest(manifest)["photos"]} if manifest.exists() else {}
     this_round = max((e.get("since", 1) for e in known.values()), default=0) + 1
     cands = (deb_candidates(cache) + skimage_candidates() + pillow_candidates(cache) + more_candidates(cache)
-             + round3_candidates(cache))
+             + round3_candidates(cache) + round4_candidates(cache))
     entries, keys, skipped = [], [], []
     for c in cands:
         if c.stem in EXCLUDE or c.stem in HELD_OUT:
@@ -672,7 +792,7 @@ def in_split(entry: dict, split: str) -> bool:
     """Whether `entry` is in `split`: "train"/"val" are the first round's photos (what every
     committed model, threshold and fade ramp was chosen and measured on, so their commands
     keep drawing the same photos), "train2"/"val2" the photos added in round 2, "val3" round 3's
-    (all held out: round 3 has no train share)."""
+    and "val4" round 4's (all held out: rounds 3 and 4 have no train share)."""
     name = split.rstrip("0123456789")
     return entry["split"] == name and entry.get("since", 1) == int(split[len(name):] or 1)
 

@@ -25,15 +25,15 @@ N_CHECK2 = 40
 
 
 def split_photos(corpus_dir: Path, manifest: Path = corpus.MANIFEST) -> dict[str, list[dict]]:
-    """{'train', 'tune', 'val', 'train2', 'check2', 'val2', 'val3': [...]} manifest entries with
+    """{'train', 'tune', 'val', 'train2', 'check2', 'val2', 'val3', 'val4': [...]} manifest entries with
     'path_on_disk' added. tune/train/val are the first round's photos only (corpus.in_split), so
     adding photos never changes what a committed training or threshold command draws; train2,
     check2 (N_CHECK2 of round 2's train photos, by a hash of their id) and val2 are round 2's;
-    val3 is all of round 3's (held out whole: never trained, tuned or mined on)."""
+    val3 and val4 are all of rounds 3 and 4's (held out whole: never trained, tuned or mined on)."""
     entries = corpus.load_manifest(manifest)["photos"]
     train = by_hash([e for e in entries if corpus.in_split(e, "train")], "tune")
     out = {"tune": train[:N_TUNE], "train": train[N_TUNE:]}
-    out.update({s: [e for e in entries if corpus.in_split(e, s)] for s in ("val", "train2", "val2", "val3")})
+    out.update({s: [e for e in entries if corpus.in_split(e, s)] for s in ("val", "train2", "val2", "val3", "val4")})
     ranked = by_hash(out["train2"], "check")
     out["check2"], out["train2"] = ranked[:N_CHECK2], ranked[N_CHECK2:]
     for group in out.values():

@@ -73,6 +73,9 @@ def test_subject_tags_of_the_manifest_are_what_subject_of_says():
     assert corpus.subject_of("explore_monuments-petra") == "building"
     assert corpus.subject_of("clickgame-sea3") == "underwater"
     assert corpus.subject_of("frozenpond") == "snow"
+    assert corpus.subject_of("background", "qtbase5-examples") == "text"  # round 3's; round 4 has the stem too
+    assert corpus.subject_of("background", "sddm-theme-maldives") == "landscape"
+    assert corpus.subject_of("flower", "libjxl-testdata") == "plant"
 
 
 def test_the_first_round_comes_first_and_alone_gives_the_tuning_photos(tmp_path: Path):
@@ -86,9 +89,10 @@ def test_the_first_round_comes_first_and_alone_gives_the_tuning_photos(tmp_path:
         assert all("since" not in e for e in split[name]), name
     assert all(e["since"] == 2 for name in ("train2", "check2", "val2") for e in split[name])
     assert all(e["since"] == 3 for e in split["val3"])
+    assert all(e["since"] == 4 for e in split["val4"])
     assert len(split["check2"]) == data.N_CHECK2
     home = {"tune": "train", "train": "train", "val": "val", "train2": "train", "check2": "train", "val2": "val",
-            "val3": "val"}
+            "val3": "val", "val4": "val"}
     assert all(e["split"] == home[name] for name, group in split.items() for e in group)
     ids = [e["id"] for group in split.values() for e in group]
     assert len(ids) == len(set(ids)) == len(photos)
@@ -111,7 +115,7 @@ def test_the_splits_of_rounds_1_and_2_are_what_they_were_before_round_3(tmp_path
     # and the photos themselves: the first 284 entries of the manifest are rounds 1 and 2
     photos = corpus.load_manifest()["photos"]
     assert [e.get("since", 1) for e in photos[:284]].count(3) == 0
-    assert all(e.get("since") == 3 for e in photos[284:])
+    assert all(e.get("since") == 3 for e in photos[284:354])
 
 
 def test_round_3_is_held_out_whole_and_new():
@@ -136,7 +140,7 @@ def test_a_held_out_round_goes_to_validation_whole(tmp_path: Path, monkeypatch):
     def cands(names):
         return [corpus.Candidate(f"zz{s}", "debian", "pkg", "1", f"/{s}.png", "CC0", imgs[s]) for s in names]
 
-    for fn in ("deb_candidates", "pillow_candidates", "more_candidates"):
+    for fn in ("deb_candidates", "pillow_candidates", "more_candidates", "round4_candidates"):
         monkeypatch.setattr(corpus, fn, lambda *a, **k: [])
     monkeypatch.setattr(corpus, "skimage_candidates", lambda: cands("a"))
     monkeypatch.setattr(corpus, "round3_candidates", lambda cache: cands("bcd"))
@@ -146,3 +150,62 @@ def test_a_held_out_round_goes_to_validation_whole(tmp_path: Path, monkeypatch):
     entries = corpus.build(tmp_path / "out", tmp_path / "cache", manifest)
     assert [(e["id"], e["split"], e.get("since")) for e in entries] == [
         ("pkg:/a.png", "train", 2), ("pkg:/b.png", "val", 3), ("pkg:/c.png", "val", 3), ("pkg:/d.png", "val", 3)]
+
+
+# The same, as they were before round 4 (val3 included), and val4 as round 4 built it.
+SPLITS_BEFORE_ROUND_4 = {**SPLITS_BEFORE_ROUND_3, "val3": (70, "47f491278c014c9a")}
+VAL4 = (45, "02e3d66dd27903e4")
+
+
+def _digest(entries: list[dict]) -> tuple[int, str]:
+    import hashlib
+    ids = [e["id"] for e in entries]
+    return len(ids), hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def test_the_splits_of_rounds_1_to_3_are_what_they_were_before_round_4(tmp_path: Path):
+    split = data.split_photos(tmp_path)
+    for name, pinned in SPLITS_BEFORE_ROUND_4.items():
+        assert _digest(split[name]) == pinned, name
+    assert _digest(split["val4"]) == VAL4
+    # the first 354 entries of the manifest are rounds 1-3, the rest round 4
+    photos = corpus.load_manifest()["photos"]
+    assert [e.get("since", 1) for e in photos[:354]].count(4) == 0
+    assert all(e.get("since") == 4 for e in photos[354:])
+
+
+def test_round_4_is_held_out_whole_and_new():
+    photos = corpus.load_manifest()["photos"]
+    r4 = [e for e in photos if e.get("since") == 4]
+    assert 40 <= len(r4) <= 120
+    assert all(e["split"] == "val" and corpus.in_split(e, "val4") for e in r4)
+    assert not any(corpus.in_split(e, s) for e in r4 for s in ("train", "val", "train2", "val2", "val3"))
+    earlier = {e["package"] for e in photos if e.get("since", 1) < 4}
+    assert not earlier & {e["package"] for e in r4}  # packages no earlier round used
+    assert {3, 4} <= set(corpus.HELD_OUT_ROUNDS)
+    assert all(e["licence"] and e["sha256"] and e["version"] for e in r4)
+
+
+def test_a_second_held_out_round_goes_to_validation_whole_after_the_first(tmp_path: Path, monkeypatch):
+    """build() on a manifest of rounds 2 and 3: round 4's newcomers all val, listed last, and a
+    near-duplicate of an earlier photo is the newcomer that is dropped."""
+    import cv2
+    import numpy as np
+    rng = np.random.default_rng(1)
+    imgs = {s: cv2.imencode(".png", rng.integers(0, 256, (64, 64, 3), np.uint8))[1].tobytes() for s in "abcd"}
+
+    def cands(names, pkg="pkg"):
+        return [corpus.Candidate(f"zz{s}", "debian", pkg, "1", f"/{s}.png", "CC0", imgs[s]) for s in names]
+
+    for fn in ("deb_candidates", "pillow_candidates", "more_candidates"):
+        monkeypatch.setattr(corpus, fn, lambda *a, **k: [])
+    monkeypatch.setattr(corpus, "skimage_candidates", lambda: cands("a"))
+    monkeypatch.setattr(corpus, "round3_candidates", lambda cache: cands("b"))
+    monkeypatch.setattr(corpus, "round4_candidates", lambda cache: cands("cb", "new") + cands("d", "new"))
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"photos": [{"id": "pkg:/a.png", "split": "train", "since": 2},'
+                        ' {"id": "pkg:/b.png", "split": "val", "since": 3}]}')
+    monkeypatch.setattr(corpus, "HELD_OUT_ROUNDS", (3, 4))
+    entries = corpus.build(tmp_path / "out", tmp_path / "cache", manifest)
+    assert [(e["id"], e["split"], e.get("since")) for e in entries] == [
+        ("pkg:/a.png", "train", 2), ("pkg:/b.png", "val", 3), ("new:/c.png", "val", 4), ("new:/d.png", "val", 4)]

@@ -139,3 +139,28 @@ def test_a_warm_scene_on_white_paper_is_no_lost_dye(seed):
     report = measure_fading(on_paper)
     assert report.confidence <= measure_fading(warm).confidence + 0.05
     assert psnr(correct_color(on_paper), on_paper) >= 35
+
+
+def _grey(pixels: np.ndarray, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
+    y = (pixels.astype(np.float64) / 255) @ np.array([0.2126, 0.7152, 0.0722])
+    y = lo + (hi - lo) * (y - y.min()) / max(y.max() - y.min(), 1e-6)
+    return np.repeat(np.rint(255 * y).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def test_a_soft_grey_print_on_warm_paper_is_not_a_stained_one():
+    """A stain yellows the picture's light tones with its paper; a neutral grey picture in a
+    warm white border is a grey print on warm paper. Before, the border's warmth read as the
+    stain of a silver print that had lost its range (this one: mild, confidence 0.11), and
+    soft grey prints were stretched."""
+    coffee = load_image(SAMPLES / "coffee.jpg").pixels
+    scan = bordered(_grey(coffee, 0.45, 0.85), paper=(243, 242, 236))
+    assert measure_fading(scan).is_identity
+    np.testing.assert_array_equal(correct_color(scan), scan)
+
+
+def test_a_stained_soft_grey_print_is_still_one(sample):
+    """The stain on the picture too (the whole print yellowed): the stain measure reads it."""
+    scan = yellowed(bordered(_grey(sample, 0.3, 0.8), paper=(246, 245, 241)), stain=(0.01, 0.04, 0.12))
+    report = measure_fading(scan)
+    assert report.faded != "none"
+    assert not np.array_equal(correct_color(scan), scan)

@@ -675,7 +675,7 @@ def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bo
         if picture is not small and _mono_kind(picture) == (True, "grey"):
             # A stain yellows the picture's light tones with its paper; a grey picture in a
             # warm border is a grey print on warm paper, and the border's warmth read as a
-            # stain stretched soft grey prints: 2 of val3's 70 bordered ones to 23.7 and 31.9 dB,
+            # stain stretched soft grey prints (2 of val3's 70 bordered ones to 23.7 and 31.9 dB;
             # bench/mono_border_dev.py).
             return _measure(picture, True), True
     return _measure(small, mono, inside(small, border) if border is not None and not mono else None), mono

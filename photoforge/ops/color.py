@@ -106,6 +106,10 @@ STAIN_RAMP = (0.02, 0.04)  # a monochrome print's stain at white (_Fade.stain): 
 STAIN_LIGHT_RAMP = (0.15, 0.2)  # … and down over this stain (a warm light tints as a stain does, but more)
 STAIN_LIFT_RAMP = (0.05, 0.15)  # … and up over this lift (a print that aged has no black left) …
 STAIN_VEIL_RAMP = (0.66, 0.7)  # … and down over this lift (light added in the air, not density lost)
+# … and up over blue's density minus red's at black: a stain adds its density at every tone, so a
+# stained print's shadows are as warm as its paper; shadows cooler than neutral are a bluish veil
+# of air lifting them (mist), whose tint extrapolates to a warm white (bench/stain_shadow_dev.py)
+STAIN_SHADOW_RAMP = (-0.02, 0.0)
 STAIN_SPAN_RAMP = (0.3, 0.5)  # … and up over this density range (a texture with next to none is not a print)
 STAIN_PAPER_RAMP = (0.5, 0.7)  # … and down as the lightest channel's paper density passes this (a night, not a print)
 STAIN_GAIN = 8.0  # a stained print's density gain is at most 1 + this × its stain
@@ -425,7 +429,8 @@ class _Fade:
         return (self.unexposed * _ramp(self.stain, *STAIN_RAMP) * (1.0 - _ramp(self.stain, *STAIN_LIGHT_RAMP))
                 * _ramp(self.lift, *STAIN_LIFT_RAMP) * (1.0 - _ramp(self.lift, *STAIN_VEIL_RAMP))
                 * _ramp(float(np.mean(self.dark - self.paper)), *STAIN_SPAN_RAMP)
-                * (1.0 - _ramp(float(self.paper.min()), *STAIN_PAPER_RAMP)))
+                * (1.0 - _ramp(float(self.paper.min()), *STAIN_PAPER_RAMP))
+                * _ramp(float(self.dark[2] - self.dark[0]), *STAIN_SHADOW_RAMP))
 
     @property
     def dye_confidence(self) -> float:

@@ -156,6 +156,25 @@ def test_a_grey_scene_under_a_warm_veil_is_not_a_stained_print(seed):
     np.testing.assert_array_equal(correct_color(veiled), veiled)
 
 
+def test_a_dim_grey_scene_in_a_bluish_mist_is_not_a_stained_print():
+    """Mist adds bluish light (L' = 0.85·L + 0.15·A, A = (0.86, 0.90, 0.96)), most of it
+    in the shadows, so they turn cool while the whites stay neutral, and the tint's line
+    through the tones extrapolates to a warm white, as a stain's would. A stain adds its
+    density at every tone, shadows included, so a stained print's shadows are warm: these
+    cool ones are air. Before, this one read as a mild stain (confidence 0.22) and was stretched."""
+    from photoforge.core.imageio import load_image
+    from tests.conftest import SAMPLES
+
+    rgb = load_image(SAMPLES / "coffee.jpg").pixels.astype(np.float64) / 255
+    y = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    y = 0.6 * (y - y.min()) / (y.max() - y.min())  # a dim scene: nothing brighter than 0.6
+    lin = np.where(y <= 0.04045, y / 12.92, ((y + 0.055) / 1.055) ** 2.4)
+    misty = as_uint8(encode(0.85 * lin[..., None] + 0.15 * np.array([0.86, 0.90, 0.96])))
+    assert is_monochrome(misty)[0]
+    assert measure_fading(misty).is_identity
+    np.testing.assert_array_equal(correct_color(misty), misty)
+
+
 def sweets_with_blue_and_green(seed: int) -> np.ndarray:
     """Red, pink, orange and brown sweets with a few blue and green ones among them, on a
     light table that is not clipped: the darkest pixels are red-brown, as a lost cyan dye

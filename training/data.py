@@ -170,8 +170,8 @@ class Batches:
             hard = self.hard.get(self.entries[int(p)]["id"]) if self.hard else None
             if hard is not None and hard.shape != rgb.shape[:2]:
                 raise ValueError(f"{self.entries[int(p)]['id']}: mined mask {hard.shape} does not fit the photo {rgb.shape[:2]}")
-            img, mask, neg, contrast = make_example(rgb, [self.seed, step, j], self.size, self.kind_p, hard, self.p_hard,
-                                          self.rim_p)
+            img, mask, neg, contrast = make_example(rgb, [self.seed, step, j], self.size, self.kind_p, hard,
+                                                    self.p_hard, self.rim_p)
             xs.append(img)
             ys.append(mask)
             ns.append(neg)

@@ -132,7 +132,8 @@ def train(train_entries, out: Path, *, seed=0, steps=4000, minutes=70.0, batch=8
             calib, _, _, _ = data.Batches(train_entries, seed + 1, 16, size).batch(0)
             from_onnx(model, init, to_input(torch.from_numpy(calib)))
             log(f"started from {init}")
-    log(f"DamageNet{widths}: {n_params(model):,} parameters; steps {start}..{steps}, batch {batch}×{size}²")
+    log(f"DamageNet{widths}: {n_params(model):,} parameters; steps {start}..{steps}, batch {batch}×{size}²"
+        + (f"; contrast gain {contrast_gain}" if contrast_gain else ""))
     batches = data.Batches(train_entries, seed, batch, size, kind_p, hard, p_hard, rim_p)
     loader = torch.utils.data.DataLoader(_Stream(batches, start, steps), batch_size=None,
                                          num_workers=workers, prefetch_factor=4 if workers else None,

@@ -108,7 +108,8 @@ STAIN_LIFT_RAMP = (0.05, 0.15)  # … and up over this lift (a print that aged h
 STAIN_VEIL_RAMP = (0.66, 0.7)  # … and down over this lift (light added in the air, not density lost)
 # … and up over blue's density minus red's at black: a stain adds its density at every tone, so a
 # stained print's shadows are as warm as its paper; shadows cooler than neutral are a bluish veil
-# of air lifting them (mist), whose tint extrapolates to a warm white (bench/stain_shadow_dev.py)
+# of air lifting them (mist), whose tint extrapolates to a warm white (bench/stain_shadow_dev.py).
+# Limit: a cold-toned (blue-black) print that yellowed has cool shadows too and is left.
 STAIN_SHADOW_RAMP = (-0.02, 0.0)
 STAIN_SPAN_RAMP = (0.3, 0.5)  # … and up over this density range (a texture with next to none is not a print)
 STAIN_PAPER_RAMP = (0.5, 0.7)  # … and down as the lightest channel's paper density passes this (a night, not a print)
@@ -134,7 +135,6 @@ CAST_CHROMA = 4.0  # Lab chroma of a faded mid-grey from which a cast is named
 MONO_RESIDUAL = 3.5  # is_monochrome: chroma spread (Lab) at equal lightness, 90th percentile
 COLOURED_RESIDUAL, COLOURED_SHARE = 10.0, 0.005  # … and a share of clearly off-tone pixels
 GREY_CHROMA = 3.0  # is_monochrome: tone chroma below which a monochrome photo is grey
-NEUTRAL_PICTURE_RULE = True  # _measure_print: a grey picture inside a paper border is measured alone
 SEPIA_HUES = (15.0, 110.0)  # Lab hue angles (degrees) of brown-to-yellow tones
 
 _M = np.array([[0.4124564, 0.3575761, 0.1804375],
@@ -659,7 +659,8 @@ def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bo
     """(_measure of a colour proxy, whether it was measured as monochrome). Where the
     print's paper border shows a cast, a colour photo is measured with its paper made
     neutral (the border is then its white, as it was) and reported through it
-    (_through_paper). A monochrome one is measured as before: its stain measure reads the
+    (_through_paper). A monochrome one whose picture is grey is measured without its border
+    (_grey_picture); any other as before: its stain measure reads the
     same yellowing and, with it, how far the range faded. (Taking the border's cast out
     first left it no stain to read that by, and 120 of 163 bordered sepia prints on train2
     ended worse than faded; taking it out only where the stain measure found nothing left
@@ -675,15 +676,24 @@ def _measure_print(small: np.ndarray, detect_mono: bool) -> tuple[FadeReport, bo
         if not (detect_mono and _mono_kind(balanced)[0]):
             return _through_paper(_measure(balanced, False, inside(balanced, border)), gain, border), False
     mono = detect_mono and _mono_kind(small)[0]
-    if mono and border is not None and NEUTRAL_PICTURE_RULE:
-        picture = inside(small, border)
-        if picture is not small and _mono_kind(picture) == (True, "grey"):
-            # A stain yellows the picture's light tones with its paper; a grey picture in a
-            # warm border is a grey print on warm paper, and the border's warmth read as a
-            # stain stretched soft grey prints (2 of val3's 70 bordered ones to 23.7 and 31.9 dB;
-            # bench/mono_border_dev.py).
+    if mono and border is not None:
+        picture = _grey_picture(small, border)
+        if picture is not None:
             return _measure(picture, True), True
     return _measure(small, mono, inside(small, border) if border is not None and not mono else None), mono
+
+
+def _grey_picture(small: np.ndarray, border: Border) -> np.ndarray | None:
+    """The picture inside a monochrome print's paper border when it is grey, else None.
+    A stain yellows the picture's light tones with its paper, so a grey picture is a grey
+    print whatever tint its border has: measured with a warm border, the border's warmth
+    read as a stain and soft grey prints were stretched (2 of val3's 70 bordered ones, to
+    23.7 and 31.9 dB; bench/mono_border_dev.py). Limit: a stained print whose picture has
+    too few light tones to show the stain reads as grey and is left."""
+    picture = inside(small, border)
+    if picture is small:  # inside() hands the proxy back when the picture would be too small
+        return None
+    return picture if _mono_kind(picture) == (True, "grey") else None
 
 
 def _told_levels(report: FadeReport, pixels: np.ndarray) -> FadeReport:

@@ -616,24 +616,40 @@ def rotated(data: bytes, angle: int) -> bytes:
     return buf.tobytes()
 
 
-def round3_candidates(cache: Path) -> list[Candidate]:
-    """The third round's sources, after the first two rounds' (a near-duplicate of an earlier
-    photo is the newcomer that is dropped)."""
-    roots = fetch_debs(cache, tuple(ROUND3_DEBS))
+def _round_debs(cache: Path, debs: dict[str, tuple], stem_of=None, prepare=None) -> list[Candidate]:
+    """Candidates from a round's Debian packages ({package: path patterns}), in that order,
+    each file's licence by LICENCE_NOTES, PACKAGE_LICENCE or its copyright file.
+    stem_of(pkg, path) names a file (default: its stem); prepare(pkg, root, path, data)
+    turns its bytes into the stored photo (default: as they are)."""
+    roots = fetch_debs(cache, tuple(debs))
     out = []
-    for pkg, patterns in ROUND3_DEBS.items():
+    for pkg, patterns in debs.items():
         root, version = roots[pkg], deb_version(cache, pkg)
         copyright_text = (root / "usr/share/doc" / pkg / "copyright").read_text(errors="replace")
-        angles = kpa_angles(root) if pkg == "kphotoalbum" else {}
         for pattern in patterns:
             for p in sorted(root.glob(pattern)):
                 rel = str(p.relative_to(root))
-                lic = LICENCE_NOTES.get((pkg, p.stem)) or PACKAGE_LICENCE.get(pkg) or _deb_licence(copyright_text, rel)
+                stem = stem_of(pkg, p) if stem_of else p.stem
+                lic = LICENCE_NOTES.get((pkg, stem)) or PACKAGE_LICENCE.get(pkg) or _deb_licence(copyright_text, rel)
                 data = p.read_bytes()
-                if angles.get(p.name):
-                    data = rotated(data, angles[p.name])
-                out.append(Candidate(p.stem, "debian", pkg, version, "/" + rel, lic, data))
+                out.append(Candidate(stem, "debian", pkg, version, "/" + rel, lic,
+                                     prepare(pkg, root, p, data) if prepare else data))
     return out
+
+
+def round3_candidates(cache: Path) -> list[Candidate]:
+    """The third round's sources, after the first two rounds' (a near-duplicate of an earlier
+    photo is the newcomer that is dropped). KPhotoAlbum's photos are turned upright as its
+    index records."""
+    angles: dict[Path, dict[str, int]] = {}
+
+    def upright(pkg: str, root: Path, p: Path, data: bytes) -> bytes:
+        if pkg != "kphotoalbum":
+            return data
+        angle = angles.setdefault(root, kpa_angles(root)).get(p.name)
+        return rotated(data, angle) if angle else data
+
+    return _round_debs(cache, ROUND3_DEBS, prepare=upright)
 
 
 def npz_png(data: bytes) -> bytes:
@@ -648,20 +664,10 @@ def npz_png(data: bytes) -> bytes:
 def round4_candidates(cache: Path) -> list[Candidate]:
     """The fourth round's sources, after the first three rounds' (a near-duplicate of an earlier
     photo is the newcomer that is dropped)."""
-    roots = fetch_debs(cache, tuple(ROUND4_DEBS))
-    out = []
-    for pkg, patterns in ROUND4_DEBS.items():
-        root, version = roots[pkg], deb_version(cache, pkg)
-        copyright_text = (root / "usr/share/doc" / pkg / "copyright").read_text(errors="replace")
-        for pattern in patterns:
-            for p in sorted(root.glob(pattern)):
-                rel = str(p.relative_to(root))
-                stem = f"{p.parent.name}-{p.stem}" if pkg in ROUND4_FOLDER_STEMS else p.stem
-                lic = LICENCE_NOTES.get((pkg, stem)) or PACKAGE_LICENCE.get(pkg) or _deb_licence(copyright_text, rel)
-                data = p.read_bytes()
-                if p.suffix == ".npz":
-                    data = npz_png(data)
-                out.append(Candidate(stem, "debian", pkg, version, "/" + rel, lic, data))
+    out = _round_debs(
+        cache, ROUND4_DEBS,
+        stem_of=lambda pkg, p: f"{p.parent.name}-{p.stem}" if pkg in ROUND4_FOLDER_STEMS else p.stem,
+        prepare=lambda pkg, root, p, data: npz_png(data) if p.suffix == ".npz" else data)
     with zipfile.ZipFile(pypi_wheel(cache, "imgaug", IMGAUG_VERSION)) as zf:
         out += [Candidate(Path(rel).stem, "pypi", "imgaug", IMGAUG_VERSION, rel, lic, zf.read(rel))
                 for rel, lic in IMGAUG.items()]
